@@ -1,0 +1,18 @@
+# One image for the four services; pick one with SERVICE (gateway | engine-worker | projection | scheduler).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY libs/contracts/package.json libs/contracts/
+COPY libs/engine/package.json libs/engine/
+COPY libs/platform/package.json libs/platform/
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app /app
+ENV SERVICE=gateway
+EXPOSE 3000 3001 3002 3003
+CMD ["sh", "-c", "exec node apps/${SERVICE}/dist/main.js"]

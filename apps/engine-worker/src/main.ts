@@ -1,0 +1,13 @@
+import 'reflect-metadata';
+import { bootstrapService, loadConfig } from '@runforge/platform';
+import { EngineWorkerAppModule } from './app.module';
+
+async function main(): Promise<void> {
+  const cfg = loadConfig('engine-worker');
+  await bootstrapService(EngineWorkerAppModule.forRoot(cfg), cfg);
+}
+
+main().catch((err: unknown) => {
+  console.error('engine-worker failed to start', err);
+  process.exit(1);
+});

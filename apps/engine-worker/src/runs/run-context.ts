@@ -1,0 +1,28 @@
+import { createEvent, type EventDataInput, type LogLevel, type RunEventType } from '@runforge/contracts';
+import type { EventBus } from '@runforge/platform';
+
+/**
+ * Publishes the events of one attempt of one run. Every event carries the attempt (fencing) and a
+ * deterministic message id, so a retried publish is deduplicated by the stream.
+ */
+export class RunContext {
+  private seq = 0;
+
+  constructor(
+    private readonly bus: EventBus,
+    readonly runId: string,
+    readonly attempt: number,
+    readonly workerId: string,
+    readonly traceparent: string | undefined,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async emit<T extends RunEventType>(type: T, data: EventDataInput<T>): Promise<void> {
+    const event = createEvent(type, { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() }, data);
+    await this.bus.publish(event, { discriminator: this.seq++, traceparent: this.traceparent });
+  }
+
+  async log(level: LogLevel, message: string, context?: Record<string, unknown>): Promise<void> {
+    await this.emit('RunLogged', { level, message, context: { workerId: this.workerId, ...context } });
+  }
+}

@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+import { bootstrapService, loadConfig } from '@runforge/platform';
+import { GatewayAppModule } from './app.module';
+import { AllExceptionsFilter } from './common/all-exceptions.filter';
+
+async function main(): Promise<void> {
+  const cfg = loadConfig('gateway');
+  await bootstrapService(GatewayAppModule.forRoot(cfg), cfg, (app) => {
+    app.useGlobalFilters(new AllExceptionsFilter());
+  });
+}
+
+main().catch((err: unknown) => {
+  console.error('gateway failed to start', err);
+  process.exit(1);
+});

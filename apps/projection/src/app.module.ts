@@ -1,0 +1,13 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { PlatformModule, readModelsModule, type RunForgeConfig } from '@runforge/platform';
+import { RunsProjectionModule } from './runs/runs.module';
+
+@Module({})
+export class ProjectionAppModule {
+  static forRoot(cfg: RunForgeConfig): DynamicModule {
+    return {
+      module: ProjectionAppModule,
+      imports: [PlatformModule.forRoot(cfg.service, cfg), readModelsModule(cfg), RunsProjectionModule],
+    };
+  }
+}

@@ -1,0 +1,193 @@
+import { evolveRun, type RunEvent, type RunView } from '@runforge/contracts';
+import type { EntityManager } from 'typeorm';
+
+export interface ProjectedMessage {
+  readonly seq: number;
+  readonly event: RunEvent;
+  readonly traceId?: string;
+}
+
+export const PROJECTION_NAME = 'runs';
+
+const RUN_COLUMNS = [
+  ['id', 'id'],
+  ['kind', 'kind'],
+  ['status', 'status'],
+  ['strategy', 'strategy'],
+  ['params', 'params'],
+  ['request', 'request'],
+  ['dataset', 'dataset'],
+  ['total_bars', 'totalBars'],
+  ['processed_bars', 'processedBars'],
+  ['total_combinations', 'totalCombinations'],
+  ['completed_combinations', 'completedCombinations'],
+  ['failed_combinations', 'failedCombinations'],
+  ['attempt', 'attempt'],
+  ['worker_id', 'workerId'],
+  ['priority', 'priority'],
+  ['triggered_by', 'triggeredBy'],
+  ['schedule_id', 'scheduleId'],
+  ['retry_of', 'retryOf'],
+  ['trace_id', 'traceId'],
+  ['error_message', 'errorMessage'],
+  ['error_stack_trace', 'errorStackTrace'],
+  ['error_code', 'errorCode'],
+  ['failure_reason', 'failureReason'],
+  ['result', 'result'],
+  ['requested_at', 'requestedAt'],
+  ['started_at', 'startedAt'],
+  ['completed_at', 'completedAt'],
+  ['cancel_requested_at', 'cancelRequestedAt'],
+  ['updated_at', 'updatedAt'],
+  ['last_seq', 'lastSeq'],
+] as const satisfies readonly (readonly [string, keyof RunView])[];
+
+const JSON_COLUMNS = new Set<keyof RunView>(['params', 'request', 'dataset', 'result']);
+
+type Row = Record<string, unknown>;
+
+function toView(row: Row): RunView {
+  const v: Record<string, unknown> = {};
+  for (const [col, key] of RUN_COLUMNS) {
+    const value = row[col];
+    if (value instanceof Date) v[key] = value.toISOString();
+    else if ((col === 'total_bars' || col === 'processed_bars' || col === 'last_seq') && value !== null)
+      v[key] = Number(value);
+    else v[key] = value;
+  }
+  return v as unknown as RunView;
+}
+
+function toParams(view: RunView): unknown[] {
+  return RUN_COLUMNS.map(([, key]) => {
+    const value = view[key];
+    return JSON_COLUMNS.has(key) && value !== null ? JSON.stringify(value) : value;
+  });
+}
+
+/**
+ * Folds a batch of events into the read models in the caller's transaction. Reads every affected
+ * run once, applies `evolveRun` in stream order, and writes each changed row once. Trials and log
+ * lines are keyed by trial id / stream sequence, so a redelivered batch changes nothing.
+ */
+export async function applyBatch(em: EntityManager, schema: string, batch: readonly ProjectedMessage[]): Promise<void> {
+  if (batch.length === 0) return;
+  const s = `"${schema}"`;
+  const runIds = [...new Set(batch.map((m) => m.event.runId))];
+  const existing: Row[] = await em.query(`SELECT * FROM ${s}.runs WHERE id = ANY($1)`, [runIds]);
+  const views = new Map<string, RunView>(existing.map((r) => [r.id as string, toView(r)]));
+  const changed = new Set<string>();
+
+  // Trials first: their insert tells which trial ids are new (counting is idempotent per trial id).
+  const trialEvents = batch.filter(
+    (m): m is ProjectedMessage & { event: Extract<RunEvent, { type: 'TrialCompleted' | 'TrialFailed' }> } =>
+      m.event.type === 'TrialCompleted' || m.event.type === 'TrialFailed',
+  );
+  const newTrialIds = new Set<string>();
+  if (trialEvents.length > 0) {
+    const values: unknown[] = [];
+    const tuples: string[] = [];
+    const seen = new Set<string>();
+    for (const m of trialEvents) {
+      const e = m.event;
+      if (seen.has(e.data.trialId)) continue;
+      seen.add(e.data.trialId);
+      const completed = e.type === 'TrialCompleted';
+      const row = [
+        e.data.trialId,
+        e.runId,
+        e.data.index,
+        completed ? 'Completed' : 'Failed',
+        JSON.stringify(e.data.params),
+        completed ? JSON.stringify(e.data.metrics) : null,
+        completed ? e.data.score : null,
+        completed ? null : e.data.errorMessage,
+        completed ? null : (e.data.errorStackTrace ?? null),
+        completed ? null : e.data.fingerprint,
+        e.data.durationMs,
+        e.data.workerId,
+        e.attempt,
+        m.seq,
+        e.occurredAt,
+      ];
+      const base = values.length;
+      tuples.push(`(${row.map((_, i) => `$${base + i + 1}`).join(',')})`);
+      values.push(...row);
+    }
+    const inserted: { id: string }[] = await em.query(
+      `INSERT INTO ${s}.trials (id, run_id, index, status, params, metrics, score, error_message, error_stack_trace,
+         fingerprint, duration_ms, worker_id, attempt, seq, occurred_at)
+       VALUES ${tuples.join(',')} ON CONFLICT (id) DO NOTHING RETURNING id`,
+      values,
+    );
+    for (const r of inserted) newTrialIds.add(r.id);
+  }
+
+  const logValues: unknown[] = [];
+  const logTuples: string[] = [];
+  const countedTrials = new Set<string>();
+  for (const m of batch) {
+    const e = m.event;
+    let firstSighting: boolean | undefined;
+    if (e.type === 'TrialCompleted' || e.type === 'TrialFailed') {
+      firstSighting = newTrialIds.has(e.data.trialId) && !countedTrials.has(e.data.trialId);
+      countedTrials.add(e.data.trialId);
+    }
+    if (e.type === 'RunLogged') {
+      const row = [m.seq, e.runId, e.data.level, e.data.message, e.data.context ? JSON.stringify(e.data.context) : null, e.attempt, e.occurredAt];
+      const base = logValues.length;
+      logTuples.push(`(${row.map((_, i) => `$${base + i + 1}`).join(',')})`);
+      logValues.push(...row);
+    }
+    const before = views.get(e.runId);
+    const after = evolveRun(before, e, { seq: m.seq, traceId: m.traceId, firstSighting });
+    if (after && after !== before) {
+      views.set(e.runId, after);
+      changed.add(e.runId);
+    }
+  }
+
+  if (logTuples.length > 0) {
+    await em.query(
+      `INSERT INTO ${s}.run_logs (seq, run_id, level, message, context, attempt, occurred_at)
+       VALUES ${logTuples.join(',')} ON CONFLICT (seq) DO NOTHING`,
+      logValues,
+    );
+  }
+
+  if (changed.size > 0) {
+    const cols = RUN_COLUMNS.map(([c]) => c);
+    const values: unknown[] = [];
+    const tuples: string[] = [];
+    for (const id of changed) {
+      const params = toParams(views.get(id) as RunView);
+      const base = values.length;
+      tuples.push(`(${params.map((_, i) => `$${base + i + 1}`).join(',')})`);
+      values.push(...params);
+    }
+    await em.query(
+      `INSERT INTO ${s}.runs (${cols.join(',')}) VALUES ${tuples.join(',')}
+       ON CONFLICT (id) DO UPDATE SET ${cols
+         .filter((c) => c !== 'id')
+         .map((c) => `${c} = EXCLUDED.${c}`)
+         .join(', ')}`,
+      values,
+    );
+  }
+}
+
+export async function readCheckpoint(em: EntityManager, schema: string, name = PROJECTION_NAME, lock = false): Promise<number> {
+  const rows: { last_seq: string }[] = await em.query(
+    `SELECT last_seq FROM "${schema}".projection_checkpoints WHERE name = $1${lock ? ' FOR UPDATE' : ''}`,
+    [name],
+  );
+  return rows[0] ? Number(rows[0].last_seq) : 0;
+}
+
+export async function writeCheckpoint(em: EntityManager, schema: string, seq: number, name = PROJECTION_NAME): Promise<void> {
+  await em.query(
+    `INSERT INTO "${schema}".projection_checkpoints (name, last_seq, updated_at) VALUES ($1, $2, now())
+     ON CONFLICT (name) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = EXCLUDED.updated_at`,
+    [name, seq],
+  );
+}

@@ -1,0 +1,131 @@
+import {
+  BacktestRequestSchema,
+  createEvent,
+  decodeEvent,
+  eventTypeForToken,
+  evolveRun,
+  parseRunSubject,
+  toFieldIssues,
+  topology,
+  type RunEvent,
+  type RunView,
+} from './index';
+
+const meta = (attempt = 0, at = '2026-01-01T00:00:00.000Z') => ({ runId: 'r1', attempt, occurredAt: at });
+const request = BacktestRequestSchema.parse({
+  strategy: 'sma-crossover',
+  params: { fast: 5, slow: 20 },
+  dataset: { synthetic: { bars: 1000, seed: 1, timeframe: '1h' } },
+});
+
+describe('topology', () => {
+  it('given the default namespace, names match the documented layout', () => {
+    const t = topology();
+    expect(t.streams.runs).toEqual({ name: 'RUNS', subjects: ['runs.>'] });
+    expect(t.runSubject('abc', 'bar_progressed')).toBe('runs.abc.bar_progressed');
+    expect(t.consumers.engine.filterSubject).toBe('runs.*.requested');
+    expect(parseRunSubject(t, 'runs.abc.completed')).toEqual({ runId: 'abc', eventToken: 'completed' });
+  });
+
+  it('given a test namespace, every name is isolated', () => {
+    const t = topology('t1a2b');
+    expect(t.streams.runs.name).toBe('RUNS_t1a2b');
+    expect(t.runSubject('abc', 'requested')).toBe('t1a2b.runs.abc.requested');
+    expect(t.trialWorkSubject('abc')).toBe('t1a2b.work.trials.abc');
+    expect(parseRunSubject(t, 't1a2b.runs.abc.failed')).toEqual({ runId: 'abc', eventToken: 'failed' });
+    expect(parseRunSubject(t, 'runs.abc.failed')).toBeUndefined();
+  });
+
+  it('rejects a namespace that is not a plain token', () => {
+    expect(() => topology('a.b')).toThrow(/namespace/);
+  });
+});
+
+describe('event contracts', () => {
+  it('round-trips an event through JSON with validation on both sides', () => {
+    const e = createEvent('BarProgressed', meta(1), { processedBars: 10, totalBars: 100 });
+    expect(decodeEvent(JSON.parse(JSON.stringify(e)))).toEqual(e);
+    expect(eventTypeForToken('bar_progressed')).toBe('BarProgressed');
+  });
+
+  it('rejects an invalid payload at publish time, naming the field', () => {
+    expect(() => createEvent('BarProgressed', meta(), { processedBars: -1, totalBars: 1 })).toThrow(/processedBars/);
+  });
+
+  it('rejects an unknown type and a version newer than this build', () => {
+    const e = createEvent('RunStarted', meta(1), { workerId: 'w', totalBars: 1 });
+    expect(() => decodeEvent({ ...e, type: 'RunExploded' })).toThrow(/unknown event type/);
+    expect(() => decodeEvent({ ...e, version: 99 })).toThrow(/newer/);
+  });
+});
+
+describe('request validation', () => {
+  it('fills defaults', () => {
+    expect(request).toMatchObject({ initialCapital: 10_000, commissionBps: 1, maxRetries: 3, priority: 'normal' });
+  });
+
+  it('names each bad field', () => {
+    const r = BacktestRequestSchema.safeParse({ strategy: '', dataset: { synthetic: { bars: 1, seed: 1, timeframe: '1h' } }, extra: 1 });
+    expect(r.success).toBe(false);
+    if (r.success) return;
+    const fields = toFieldIssues(r.error).map((i) => i.field);
+    expect(fields).toEqual(expect.arrayContaining(['strategy', 'dataset.synthetic.bars', 'extra']));
+  });
+
+  it('requires exactly one dataset source', () => {
+    const r = BacktestRequestSchema.safeParse({ strategy: 's', dataset: {} });
+    expect(r.success).toBe(false);
+    if (!r.success) expect(toFieldIssues(r.error)[0]).toEqual({ field: 'dataset', reason: 'give exactly one of "synthetic" or "id"' });
+  });
+});
+
+describe('evolveRun (the fold behind every read model)', () => {
+  const fold = (events: RunEvent[]): RunView | undefined =>
+    events.reduce<RunView | undefined>((v, e, i) => evolveRun(v, e, { seq: i + 1 }), undefined);
+  const requested = createEvent('RunRequested', meta(), { kind: 'backtest', request, totalBars: 1000, triggeredBy: 'api' });
+
+  it('given a full history, ends Completed with the result', () => {
+    const v = fold([
+      requested,
+      createEvent('RunStarted', meta(1), { workerId: 'w1', totalBars: 1000 }),
+      createEvent('BarProgressed', meta(1), { processedBars: 500, totalBars: 1000 }),
+      createEvent('RunCompleted', meta(1), {
+        durationMs: 5,
+        processedBars: 1000,
+        result: { metrics: { sharpe: 1 }, equityCurve: [], bars: 1000 },
+      }),
+    ]);
+    expect(v).toMatchObject({ status: 'Completed', processedBars: 1000, attempt: 1, result: { metrics: { sharpe: 1 } } });
+  });
+
+  it('fences stale attempts: events of attempt 1 after attempt 2 started change nothing', () => {
+    const v = fold([
+      requested,
+      createEvent('RunStarted', meta(1), { workerId: 'w1', totalBars: 1000 }),
+      createEvent('RunStarted', meta(2), { workerId: 'w2', totalBars: 1000 }),
+      createEvent('BarProgressed', meta(2), { processedBars: 100, totalBars: 1000 }),
+      createEvent('BarProgressed', meta(1), { processedBars: 900, totalBars: 1000 }),
+      createEvent('RunFailed', meta(1), { errorMessage: 'zombie', reason: 'error' }),
+    ]);
+    expect(v).toMatchObject({ status: 'Running', attempt: 2, processedBars: 100, workerId: 'w2', errorMessage: null });
+  });
+
+  it('keeps terminal states sticky and cancels a Pending run without it starting', () => {
+    const v = fold([
+      requested,
+      createEvent('RunCancellationRequested', meta(), { requestedBy: 'api' }),
+      createEvent('RunStarted', meta(1), { workerId: 'late', totalBars: 1000 }),
+    ]);
+    expect(v).toMatchObject({ status: 'Cancelled', startedAt: null });
+  });
+
+  it('ignores a redelivered event it already applied', () => {
+    const started = createEvent('RunStarted', meta(1), { workerId: 'w1', totalBars: 1000 });
+    const progressed = createEvent('BarProgressed', meta(1), { processedBars: 10, totalBars: 1000 });
+    let v = evolveRun(undefined, requested, { seq: 1 });
+    v = evolveRun(v, started, { seq: 2 });
+    v = evolveRun(v, progressed, { seq: 3 });
+    const again = evolveRun(v, createEvent('BarProgressed', meta(1), { processedBars: 5, totalBars: 1000 }), { seq: 3 });
+    expect(again?.processedBars).toBe(10);
+  });
+});

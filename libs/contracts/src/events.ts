@@ -1,0 +1,312 @@
+import { z } from 'zod';
+import { ContractError, EnvelopeHeaderSchema, type Envelope } from './envelope';
+import {
+  BacktestRequestSchema,
+  OptimizationRequestSchema,
+  RunKindSchema,
+  TriggeredBySchema,
+} from './requests';
+
+/**
+ * The one definition of every event on the log: type name, schema version, subject token
+ * (`runs.<runId>.<token>`) and payload schema. Published names are never renamed; a breaking change
+ * adds a version and an upcaster from the previous one (see `upcasters` below and docs/events.md).
+ */
+export interface EventDefinition<T extends string, S extends z.ZodType> {
+  readonly type: T;
+  readonly version: number;
+  readonly token: string;
+  readonly schema: S;
+}
+
+function defineEvent<T extends string, S extends z.ZodType>(
+  type: T,
+  version: number,
+  token: string,
+  schema: S,
+): EventDefinition<T, S> {
+  return { type, version, token, schema };
+}
+
+const metricsRecord = z.record(z.string(), z.number());
+const equityPoint = z.object({ t: z.number(), equity: z.number() });
+
+export const BacktestResultSchema = z.object({
+  metrics: metricsRecord,
+  equityCurve: z.array(equityPoint).max(5_000),
+  bars: z.number().int().nonnegative(),
+});
+export type BacktestResultPayload = z.output<typeof BacktestResultSchema>;
+
+export const TrialSummarySchema = z.object({
+  trialId: z.string(),
+  index: z.number().int().nonnegative(),
+  params: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])),
+  metrics: metricsRecord,
+  score: z.number(),
+});
+export type TrialSummary = z.output<typeof TrialSummarySchema>;
+
+export const FailureGroupSchema = z.object({
+  fingerprint: z.string(),
+  message: z.string(),
+  count: z.number().int().positive(),
+  sampleTrialId: z.string(),
+});
+
+export const OptimizationResultSchema = z.object({
+  objective: z.object({ metric: z.string(), direction: z.enum(['maximize', 'minimize']) }),
+  best: TrialSummarySchema.nullable(),
+  top: z.array(TrialSummarySchema).max(100),
+  failures: z.array(FailureGroupSchema).max(100),
+});
+export type OptimizationResultPayload = z.output<typeof OptimizationResultSchema>;
+
+const errorFields = {
+  errorMessage: z.string().max(10_000),
+  errorStackTrace: z.string().max(50_000).optional(),
+  errorCode: z.string().max(100).optional(),
+};
+
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const FAILURE_REASONS = [
+  'error',
+  'attempts_exhausted',
+  'timeout',
+  'failed_trials',
+  'all_trials_failed',
+  'invalid_request',
+] as const;
+
+export const ABANDON_REASONS = ['heartbeat_lost', 'stalled', 'shutdown', 'coordinator_lost'] as const;
+
+export const RunRequested = defineEvent(
+  'RunRequested',
+  1,
+  'requested',
+  z.discriminatedUnion('kind', [
+    z.object({
+      kind: z.literal(RunKindSchema.enum.backtest),
+      request: BacktestRequestSchema,
+      totalBars: z.number().int().nonnegative(),
+      triggeredBy: TriggeredBySchema,
+      scheduleId: z.string().optional(),
+      retryOf: z.string().optional(),
+    }),
+    z.object({
+      kind: z.literal(RunKindSchema.enum.optimization),
+      request: OptimizationRequestSchema,
+      totalBars: z.number().int().nonnegative(),
+      totalCombinations: z.number().int().nonnegative(),
+      triggeredBy: TriggeredBySchema,
+      scheduleId: z.string().optional(),
+      retryOf: z.string().optional(),
+    }),
+  ]),
+);
+
+export const RunStarted = defineEvent(
+  'RunStarted',
+  1,
+  'started',
+  z.object({ workerId: z.string(), totalBars: z.number().int().nonnegative() }),
+);
+
+export const BarProgressed = defineEvent(
+  'BarProgressed',
+  1,
+  'bar_progressed',
+  z.object({ processedBars: z.number().int().nonnegative(), totalBars: z.number().int().nonnegative() }),
+);
+
+export const TrialCompleted = defineEvent(
+  'TrialCompleted',
+  1,
+  'trial_completed',
+  z.object({
+    trialId: z.string(),
+    index: z.number().int().nonnegative(),
+    params: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])),
+    metrics: metricsRecord,
+    score: z.number(),
+    durationMs: z.number().nonnegative(),
+    workerId: z.string(),
+  }),
+);
+
+export const TrialFailed = defineEvent(
+  'TrialFailed',
+  1,
+  'trial_failed',
+  z.object({
+    trialId: z.string(),
+    index: z.number().int().nonnegative(),
+    params: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])),
+    ...errorFields,
+    fingerprint: z.string(),
+    durationMs: z.number().nonnegative(),
+    workerId: z.string(),
+  }),
+);
+
+export const RunCompleted = defineEvent(
+  'RunCompleted',
+  1,
+  'completed',
+  z.object({
+    durationMs: z.number().nonnegative(),
+    processedBars: z.number().int().nonnegative().optional(),
+    completedCombinations: z.number().int().nonnegative().optional(),
+    failedCombinations: z.number().int().nonnegative().optional(),
+    result: z.union([BacktestResultSchema, OptimizationResultSchema]),
+  }),
+);
+
+export const RunFailed = defineEvent(
+  'RunFailed',
+  1,
+  'failed',
+  z.object({
+    ...errorFields,
+    reason: z.enum(FAILURE_REASONS),
+    processedBars: z.number().int().nonnegative().optional(),
+  }),
+);
+
+export const RunCancellationRequested = defineEvent(
+  'RunCancellationRequested',
+  1,
+  'cancellation_requested',
+  z.object({ requestedBy: z.enum(['api', 'schedule']), reason: z.string().max(500).optional() }),
+);
+
+export const RunCancelled = defineEvent(
+  'RunCancelled',
+  1,
+  'cancelled',
+  z.object({
+    processedBars: z.number().int().nonnegative().optional(),
+    completedCombinations: z.number().int().nonnegative().optional(),
+    failedCombinations: z.number().int().nonnegative().optional(),
+    reason: z.string().max(500).optional(),
+  }),
+);
+
+export const RunAttemptAbandoned = defineEvent(
+  'RunAttemptAbandoned',
+  1,
+  'attempt_abandoned',
+  z.object({
+    abandonedAttempt: z.number().int().positive(),
+    reason: z.enum(ABANDON_REASONS),
+    detail: z.string().max(2_000).optional(),
+  }),
+);
+
+export const RunLogged = defineEvent(
+  'RunLogged',
+  1,
+  'logged',
+  z.object({
+    level: z.enum(LOG_LEVELS),
+    message: z.string().max(10_000),
+    context: z.record(z.string(), z.unknown()).optional(),
+  }),
+);
+
+export const EVENTS = [
+  RunRequested,
+  RunStarted,
+  BarProgressed,
+  TrialCompleted,
+  TrialFailed,
+  RunCompleted,
+  RunFailed,
+  RunCancellationRequested,
+  RunCancelled,
+  RunAttemptAbandoned,
+  RunLogged,
+] as const;
+
+type AnyDefinition = (typeof EVENTS)[number];
+type EnvelopeOf<D> = D extends EventDefinition<infer T, infer S> ? Envelope<T, z.output<S>> : never;
+
+/** Every event of a run, as read back from the log (latest version of each type). */
+export type RunEvent = EnvelopeOf<AnyDefinition>;
+export type RunEventType = RunEvent['type'];
+export type EventData<T extends RunEventType> = Extract<RunEvent, { type: T }>['data'];
+export type EventDataInput<T extends RunEventType> = z.input<Extract<AnyDefinition, { type: T }>['schema']>;
+
+const byType = new Map<string, AnyDefinition>(EVENTS.map((d) => [d.type, d]));
+const byToken = new Map<string, AnyDefinition>(EVENTS.map((d) => [d.token, d]));
+
+export function eventDefinition<T extends RunEventType>(type: T): Extract<AnyDefinition, { type: T }> {
+  const def = byType.get(type);
+  if (!def) throw new ContractError('UNKNOWN_EVENT_TYPE', `unknown event type ${type}`);
+  return def as Extract<AnyDefinition, { type: T }>;
+}
+
+export function eventTypeForToken(token: string): RunEventType | undefined {
+  return byToken.get(token)?.type;
+}
+
+/**
+ * Reads an older version of an event as the current one. Keyed by `${type}@${fromVersion}`; each
+ * upcaster lifts the payload by exactly one version, and `decodeEvent` chains them.
+ */
+export type Upcaster = (data: unknown) => unknown;
+const upcasters = new Map<string, Upcaster>();
+
+export function registerUpcaster(type: RunEventType, fromVersion: number, upcast: Upcaster): void {
+  upcasters.set(`${type}@${fromVersion}`, upcast);
+}
+
+/** Builds an envelope, validating the payload (the publish-side boundary). */
+export function createEvent<T extends RunEventType>(
+  type: T,
+  meta: { runId: string; attempt: number; occurredAt: string },
+  data: EventDataInput<T>,
+): Extract<RunEvent, { type: T }> {
+  const def = eventDefinition(type);
+  const parsed = def.schema.safeParse(data);
+  if (!parsed.success) {
+    throw new ContractError('INVALID_EVENT', `invalid ${type} payload: ${z.prettifyError(parsed.error)}`, {
+      cause: parsed.error,
+    });
+  }
+  return { type, version: def.version, ...meta, data: parsed.data } as unknown as Extract<RunEvent, { type: T }>;
+}
+
+/** Parses and validates a raw envelope (the consume-side boundary), upcasting older versions. */
+export function decodeEvent(raw: unknown): RunEvent {
+  const head = EnvelopeHeaderSchema.safeParse(raw);
+  if (!head.success) {
+    throw new ContractError('INVALID_ENVELOPE', `invalid envelope: ${z.prettifyError(head.error)}`, {
+      cause: head.error,
+    });
+  }
+  const def = byType.get(head.data.type);
+  if (!def) throw new ContractError('UNKNOWN_EVENT_TYPE', `unknown event type ${head.data.type}`);
+  let { version, data } = head.data;
+  if (version > def.version) {
+    throw new ContractError(
+      'EVENT_VERSION_TOO_NEW',
+      `${def.type} v${version} is newer than this build understands (v${def.version})`,
+    );
+  }
+  while (version < def.version) {
+    const up = upcasters.get(`${def.type}@${version}`);
+    if (!up) throw new ContractError('NO_UPCASTER', `no upcaster for ${def.type} v${version}`);
+    data = up(data);
+    version += 1;
+  }
+  const parsed = def.schema.safeParse(data);
+  if (!parsed.success) {
+    throw new ContractError('INVALID_EVENT', `invalid ${def.type} payload: ${z.prettifyError(parsed.error)}`, {
+      cause: parsed.error,
+    });
+  }
+  return { ...head.data, version, data: parsed.data } as RunEvent;
+}

@@ -1,0 +1,6 @@
+export * from './topology';
+export * from './envelope';
+export * from './requests';
+export * from './events';
+export * from './messaging';
+export * from './run-view';

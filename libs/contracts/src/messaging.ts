@@ -1,0 +1,51 @@
+/**
+ * Stream and consumer settings every service provisions identically (idempotent create-or-update
+ * at start). Plain values so this library stays independent of the client; libs/platform maps
+ * them onto the NATS API.
+ */
+export const RUNS_STREAM_SETTINGS = {
+  storage: 'file',
+  retention: 'limits',
+  /** No age limit: the stream is the audit log. */
+  maxAgeSeconds: 0,
+  /** Idempotent publishes are deduplicated by `Nats-Msg-Id` inside this window. */
+  duplicateWindowSeconds: 120,
+} as const;
+
+export const WORK_STREAM_SETTINGS = {
+  storage: 'file',
+  retention: 'workqueue',
+  maxAgeSeconds: 7 * 24 * 3600,
+  duplicateWindowSeconds: 120,
+} as const;
+
+export const CONSUMER_SETTINGS = {
+  engine: {
+    /**
+     * The engine consumer's ack wait is a small multiple of the run's heartbeat interval; the
+     * worker calls `working()` every heartbeat, so a SIGKILLed worker's run is redelivered after
+     * about `ackWaitSeconds`.
+     */
+    ackWaitSeconds: 6,
+    /** Retries are bounded per run by `maxRetries` (the worker fails the run); this is a backstop. */
+    maxDeliver: 50,
+    maxAckPending: 1_000,
+  },
+  projection: { ackWaitSeconds: 30, maxDeliver: -1, maxAckPending: 20_000 },
+  trials: { ackWaitSeconds: 6, maxDeliver: 50, maxAckPending: 1_000 },
+} as const;
+
+/** Message headers carried by every publish. */
+export const HEADERS = {
+  msgId: 'Nats-Msg-Id',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+} as const;
+
+/**
+ * Deterministic message ids make publishes idempotent: a retried publish of the same fact is
+ * dropped by the stream's duplicate window.
+ */
+export function eventMessageId(runId: string, type: string, attempt: number, discriminator: string | number): string {
+  return `${runId}:${type}:${attempt}:${discriminator}`;
+}

@@ -1,0 +1,177 @@
+import type { RunEvent } from './events';
+import { TERMINAL_STATUSES, type RunKind, type RunStatus, type TriggeredBy } from './requests';
+
+/**
+ * The read model of one run, as folded from its events. `evolveRun` is the single definition of how
+ * events change a run: the projection applies it live, the rebuild and verify commands replay it.
+ * It never rejects a recorded fact; it ignores what no longer applies:
+ * - terminal states are sticky (a late `RunStarted` after `Cancelled` changes nothing);
+ * - fencing: an event from an attempt older than the newest seen attempt is ignored.
+ */
+export interface RunView {
+  id: string;
+  kind: RunKind;
+  status: RunStatus;
+  strategy: string;
+  params: Record<string, unknown>;
+  request: Record<string, unknown>;
+  dataset: Record<string, unknown>;
+  totalBars: number;
+  processedBars: number;
+  totalCombinations: number | null;
+  completedCombinations: number;
+  failedCombinations: number;
+  attempt: number;
+  workerId: string | null;
+  priority: string;
+  triggeredBy: TriggeredBy;
+  scheduleId: string | null;
+  retryOf: string | null;
+  traceId: string | null;
+  errorMessage: string | null;
+  errorStackTrace: string | null;
+  errorCode: string | null;
+  failureReason: string | null;
+  result: Record<string, unknown> | null;
+  requestedAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  cancelRequestedAt: string | null;
+  updatedAt: string;
+  lastSeq: number;
+}
+
+export interface FoldContext {
+  /** Stream sequence of the event. */
+  readonly seq: number;
+  /** Trace id of the message (from `traceparent`), recorded from the request. */
+  readonly traceId?: string;
+  /**
+   * For trial events: whether this trial id is seen for the first time. Counting is idempotent per
+   * trial id, so a redelivered batch never counts twice; the caller knows the stored trials.
+   */
+  readonly firstSighting?: boolean;
+}
+
+function isStale(view: RunView, event: RunEvent): boolean {
+  return event.attempt > 0 && event.attempt < view.attempt;
+}
+
+export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldContext): RunView | undefined {
+  if (event.type === 'RunRequested') {
+    if (view) return view; // a redelivered request never resets a run
+    const d = event.data;
+    return {
+      id: event.runId,
+      kind: d.kind,
+      status: 'Pending',
+      strategy: d.request.strategy,
+      params: d.kind === 'backtest' ? { ...d.request.params } : { ...d.request.params, axes: d.request.axes },
+      request: d.request as unknown as Record<string, unknown>,
+      dataset: d.request.dataset as unknown as Record<string, unknown>,
+      totalBars: d.totalBars,
+      processedBars: 0,
+      totalCombinations: d.kind === 'optimization' ? d.totalCombinations : null,
+      completedCombinations: 0,
+      failedCombinations: 0,
+      attempt: 0,
+      workerId: null,
+      priority: d.request.priority,
+      triggeredBy: d.triggeredBy,
+      scheduleId: d.scheduleId ?? null,
+      retryOf: d.retryOf ?? null,
+      traceId: ctx.traceId ?? null,
+      errorMessage: null,
+      errorStackTrace: null,
+      errorCode: null,
+      failureReason: null,
+      result: null,
+      requestedAt: event.occurredAt,
+      startedAt: null,
+      completedAt: null,
+      cancelRequestedAt: null,
+      updatedAt: event.occurredAt,
+      lastSeq: ctx.seq,
+    };
+  }
+  // Events of a run whose request we never saw (e.g. a stream trimmed by an operator) are ignored.
+  if (!view) return undefined;
+  if (ctx.seq <= view.lastSeq) return view; // already applied
+  const next: RunView = { ...view, lastSeq: ctx.seq, updatedAt: event.occurredAt };
+  const terminal = TERMINAL_STATUSES.has(view.status);
+
+  switch (event.type) {
+    case 'RunStarted': {
+      if (terminal || isStale(view, event)) return next;
+      if (event.attempt > view.attempt) next.processedBars = 0; // a new attempt starts over
+      next.status = 'Running';
+      next.attempt = event.attempt;
+      next.workerId = event.data.workerId;
+      next.totalBars = event.data.totalBars;
+      next.startedAt = view.startedAt ?? event.occurredAt;
+      return next;
+    }
+    case 'BarProgressed': {
+      if (terminal || isStale(view, event)) return next;
+      next.processedBars = event.data.processedBars;
+      return next;
+    }
+    case 'TrialCompleted':
+    case 'TrialFailed': {
+      // Trials count whatever the attempt: a trial's identity (run + params) makes it count once.
+      if (ctx.firstSighting === false) return next;
+      if (event.type === 'TrialCompleted') next.completedCombinations += 1;
+      else next.failedCombinations += 1;
+      return next;
+    }
+    case 'RunCompleted': {
+      if (terminal || isStale(view, event)) return next;
+      const d = event.data;
+      next.status = 'Completed';
+      next.result = d.result;
+      if (d.processedBars !== undefined) next.processedBars = d.processedBars;
+      next.completedAt = event.occurredAt;
+      if (event.attempt > next.attempt) next.attempt = event.attempt;
+      return next;
+    }
+    case 'RunFailed': {
+      if (terminal || isStale(view, event)) return next;
+      const d = event.data;
+      next.status = 'Failed';
+      next.errorMessage = d.errorMessage;
+      next.errorStackTrace = d.errorStackTrace ?? null;
+      next.errorCode = d.errorCode ?? null;
+      next.failureReason = d.reason;
+      if (d.processedBars !== undefined) next.processedBars = d.processedBars;
+      next.completedAt = event.occurredAt;
+      return next;
+    }
+    case 'RunCancellationRequested': {
+      if (terminal) return next;
+      next.cancelRequestedAt = view.cancelRequestedAt ?? event.occurredAt;
+      // A run no worker has started is cancelled without ever starting.
+      if (view.status === 'Pending') {
+        next.status = 'Cancelled';
+        next.completedAt = event.occurredAt;
+      }
+      return next;
+    }
+    case 'RunCancelled': {
+      if (view.status !== 'Cancelled' && terminal) return next;
+      if (isStale(view, event)) return next;
+      const d = event.data;
+      next.status = 'Cancelled';
+      if (d.processedBars !== undefined) next.processedBars = d.processedBars;
+      next.completedAt = view.status === 'Cancelled' ? view.completedAt : event.occurredAt;
+      return next;
+    }
+    case 'RunAttemptAbandoned':
+      return next;
+    case 'RunLogged':
+      return next;
+    default: {
+      const never: never = event;
+      return never;
+    }
+  }
+}

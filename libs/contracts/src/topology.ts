@@ -1,0 +1,83 @@
+/**
+ * Stream, subject and consumer layout, built once from a namespace so that every service,
+ * test run and CLI recipe agrees on the names. The default namespace ('') gives the names
+ * documented in docs/operations.md (`RUNS`, `runs.<runId>.<event>`); a test run passes its own
+ * namespace (e.g. `t1a2b`) and gets `RUNS_t1a2b` / `t1a2b.runs.<runId>.<event>`, so concurrent
+ * runs never see each other's messages.
+ */
+
+const NAMESPACE_RE = /^[a-z0-9]{1,24}$/;
+
+export interface StreamSpec {
+  readonly name: string;
+  readonly subjects: readonly string[];
+}
+
+export interface ConsumerSpec {
+  readonly stream: string;
+  readonly durable: string;
+  readonly filterSubject: string;
+}
+
+export interface Topology {
+  readonly namespace: string;
+  readonly streams: { readonly runs: StreamSpec; readonly work: StreamSpec };
+  readonly consumers: {
+    /** Engine workers take `RunRequested` from here (durable pull consumer, shared by all workers). */
+    readonly engine: ConsumerSpec;
+    /** The projection folds every event of `RUNS` into Postgres. */
+    readonly projection: ConsumerSpec;
+    /** Optimization trial batches, shared by every worker (work-queue stream). */
+    readonly trials: ConsumerSpec;
+  };
+  /** `runs.<runId>.<event>` */
+  runSubject(runId: string, eventToken: string): string;
+  /** `runs.<runId>.>`: a run's whole history. */
+  runHistorySubject(runId: string): string;
+  /** `runs.*.<event>`: one event type across all runs. */
+  anyRunSubject(eventToken: string): string;
+  /** `work.trials.<runId>` */
+  trialWorkSubject(runId: string): string;
+  /** Object store bucket for uploaded datasets. */
+  readonly datasetBucket: string;
+  /** Key-value bucket for idempotency keys and similar small durable state. */
+  readonly idempotencyBucket: string;
+}
+
+export function topology(namespace = ''): Topology {
+  if (namespace !== '' && !NAMESPACE_RE.test(namespace)) {
+    throw new Error(`namespace must match ${NAMESPACE_RE.source}, got "${namespace}"`);
+  }
+  const p = namespace ? `${namespace}.` : '';
+  const s = namespace ? `_${namespace}` : '';
+  const runsStream = `RUNS${s}`;
+  const workStream = `WORK${s}`;
+  return {
+    namespace,
+    streams: {
+      runs: { name: runsStream, subjects: [`${p}runs.>`] },
+      work: { name: workStream, subjects: [`${p}work.>`] },
+    },
+    consumers: {
+      engine: { stream: runsStream, durable: 'engine', filterSubject: `${p}runs.*.requested` },
+      projection: { stream: runsStream, durable: 'projection', filterSubject: `${p}runs.>` },
+      trials: { stream: workStream, durable: 'trials', filterSubject: `${p}work.trials.>` },
+    },
+    runSubject: (runId, eventToken) => `${p}runs.${runId}.${eventToken}`,
+    runHistorySubject: (runId) => `${p}runs.${runId}.>`,
+    anyRunSubject: (eventToken) => `${p}runs.*.${eventToken}`,
+    trialWorkSubject: (runId) => `${p}work.trials.${runId}`,
+    datasetBucket: `datasets${s}`,
+    idempotencyBucket: `idempotency${s}`,
+  };
+}
+
+/** Extracts `<runId>` and `<event>` from a run subject of this topology. */
+export function parseRunSubject(t: Topology, subject: string): { runId: string; eventToken: string } | undefined {
+  const parts = subject.split('.');
+  const offset = t.namespace ? 1 : 0;
+  if (parts.length !== 3 + offset || parts[offset] !== 'runs') return undefined;
+  const runId = parts[offset + 1];
+  const eventToken = parts[offset + 2];
+  return runId && eventToken ? { runId, eventToken } : undefined;
+}

@@ -1,0 +1,48 @@
+import { hostname } from 'node:os';
+import { topology, type Topology } from '@runforge/contracts';
+
+/** Runtime settings of every service, from the environment (12-factor). */
+export interface RunForgeConfig {
+  readonly service: string;
+  readonly natsUrl: string;
+  readonly databaseUrl: string;
+  /** Postgres schema holding the read models; tests use one per run. */
+  readonly dbSchema: string;
+  readonly topology: Topology;
+  readonly httpPort: number;
+  readonly httpHost: string;
+  /** Identifies a worker process in events and logs. */
+  readonly instanceId: string;
+  /** Minimum time between two `BarProgressed` of a run (a few per second by default). */
+  readonly progressIntervalMs: number;
+}
+
+const DEFAULT_PORTS: Record<string, number> = {
+  gateway: 3000,
+  'engine-worker': 3001,
+  projection: 3002,
+  scheduler: 3003,
+};
+
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function loadConfig(service: string, env: NodeJS.ProcessEnv = process.env): RunForgeConfig {
+  const dbSchema = env.DB_SCHEMA ?? 'runforge';
+  if (!SCHEMA_RE.test(dbSchema)) throw new Error(`DB_SCHEMA must match ${SCHEMA_RE.source}, got "${dbSchema}"`);
+  const portVar = env[`${service.toUpperCase().replace(/-/g, '_')}_PORT`] ?? env.PORT;
+  const httpPort = portVar !== undefined ? Number(portVar) : (DEFAULT_PORTS[service] ?? 0);
+  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535) {
+    throw new Error(`invalid HTTP port for ${service}: "${portVar}"`);
+  }
+  return {
+    service,
+    natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    dbSchema,
+    topology: topology(env.RUNFORGE_NAMESPACE ?? ''),
+    httpPort,
+    httpHost: env.HTTP_HOST ?? '0.0.0.0',
+    instanceId: env.INSTANCE_ID ?? `${service}-${hostname()}-${process.pid}`,
+    progressIntervalMs: Number(env.RUNFORGE_PROGRESS_INTERVAL_MS ?? 250),
+  };
+}

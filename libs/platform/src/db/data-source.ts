@@ -1,0 +1,45 @@
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import type { RunForgeConfig } from '../config';
+import { READ_MODEL_ENTITIES } from './entities';
+import { InitialReadModels1764057600000 } from './migrations/1764057600000-initial-read-models';
+
+export const MIGRATIONS = [InitialReadModels1764057600000];
+
+export function dataSourceOptions(cfg: Pick<RunForgeConfig, 'databaseUrl' | 'dbSchema'>): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: cfg.databaseUrl,
+    schema: cfg.dbSchema,
+    entities: READ_MODEL_ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'all',
+    // Schema changes go through migrations only (tests included): what runs is what ships.
+    synchronize: false,
+    logging: ['error'],
+    extra: { max: Number(process.env.DB_POOL_SIZE ?? 10), application_name: 'runforge' },
+  };
+}
+
+/**
+ * Applies pending migrations under a Postgres advisory lock so that several replicas (or a start
+ * script and a service) can race safely. Creates the schema first: TypeORM keeps its migrations
+ * table inside it.
+ */
+export async function runMigrations(cfg: Pick<RunForgeConfig, 'databaseUrl' | 'dbSchema'>): Promise<string[]> {
+  const ds = new DataSource(dataSourceOptions(cfg));
+  await ds.initialize();
+  const lockKey = 0x52_46_4d_47; // "RFMG"
+  const runner = ds.createQueryRunner();
+  try {
+    await runner.connect();
+    await runner.query('SELECT pg_advisory_lock($1)', [lockKey]);
+    await runner.query(`CREATE SCHEMA IF NOT EXISTS "${cfg.dbSchema}"`);
+    const applied = await ds.runMigrations({ transaction: 'all' });
+    return applied.map((m) => m.name);
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);
+    await runner.release();
+    await ds.destroy();
+  }
+}

@@ -1,0 +1,124 @@
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { nanos } from '@nats-io/nats-core';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import {
+  CONSUMER_SETTINGS,
+  RUNS_STREAM_SETTINGS,
+  WORK_STREAM_SETTINGS,
+  type ConsumerSpec,
+  type StreamSpec,
+  type Topology,
+} from '@runforge/contracts';
+
+export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+  return connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+}
+
+type StreamSettings = typeof RUNS_STREAM_SETTINGS | typeof WORK_STREAM_SETTINGS;
+
+function streamConfig(spec: StreamSpec, s: StreamSettings): Partial<StreamConfig> & { name: string } {
+  return {
+    name: spec.name,
+    subjects: [...spec.subjects],
+    storage: s.storage === 'file' ? StorageType.File : StorageType.Memory,
+    retention: s.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+    max_age: nanos(s.maxAgeSeconds * 1000),
+    duplicate_window: nanos(s.duplicateWindowSeconds * 1000),
+    num_replicas: Number(process.env.NATS_STREAM_REPLICAS ?? 1),
+  };
+}
+
+const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
+
+function isApiError(err: unknown, code: number): boolean {
+  return err instanceof JetStreamApiError && err.code === code;
+}
+
+async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    const info = await jsm.streams.info(cfg.name);
+    const same =
+      JSON.stringify([...info.config.subjects].sort()) === JSON.stringify([...(cfg.subjects ?? [])].sort()) &&
+      info.config.duplicate_window === cfg.duplicate_window &&
+      info.config.max_age === cfg.max_age;
+    if (!same) await jsm.streams.update(cfg.name, { ...info.config, ...cfg });
+  } catch (err) {
+    if (!isApiError(err, STREAM_NOT_FOUND)) throw err;
+    try {
+      await jsm.streams.add(cfg);
+    } catch (addErr) {
+      // Another service won the race to create it: fine, the config is the same.
+      if (!(addErr instanceof JetStreamApiError)) throw addErr;
+      await jsm.streams.info(cfg.name);
+    }
+  }
+}
+
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  spec: ConsumerSpec,
+  s: { ackWaitSeconds: number; maxDeliver: number; maxAckPending: number },
+  deliverPolicy: DeliverPolicy,
+): Promise<void> {
+  const cfg = {
+    durable_name: spec.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: deliverPolicy,
+    filter_subject: spec.filterSubject,
+    ack_wait: nanos(s.ackWaitSeconds * 1000),
+    max_deliver: s.maxDeliver,
+    max_ack_pending: s.maxAckPending,
+  };
+  try {
+    const info = await jsm.consumers.info(spec.stream, spec.durable);
+    if (
+      info.config.ack_wait !== cfg.ack_wait ||
+      info.config.max_deliver !== cfg.max_deliver ||
+      info.config.max_ack_pending !== cfg.max_ack_pending
+    ) {
+      await jsm.consumers.update(spec.stream, spec.durable, {
+        ack_wait: cfg.ack_wait,
+        max_deliver: cfg.max_deliver,
+        max_ack_pending: cfg.max_ack_pending,
+      });
+    }
+  } catch (err) {
+    if (!isApiError(err, CONSUMER_NOT_FOUND)) throw err;
+    await jsm.consumers.add(spec.stream, cfg);
+  }
+}
+
+/**
+ * Creates or updates the streams and durable consumers of the topology. Every service calls it at
+ * start; it is idempotent and safe to race.
+ */
+export async function provisionTopology(nc: NatsConnection, t: Topology): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, streamConfig(t.streams.runs, RUNS_STREAM_SETTINGS));
+  await ensureStream(jsm, streamConfig(t.streams.work, WORK_STREAM_SETTINGS));
+  await ensureConsumer(jsm, t.consumers.engine, CONSUMER_SETTINGS.engine, DeliverPolicy.All);
+  await ensureConsumer(jsm, t.consumers.trials, CONSUMER_SETTINGS.trials, DeliverPolicy.All);
+  return jsm;
+}
+
+/** Readiness: the streams of the topology exist. */
+export async function topologyProvisioned(jsm: JetStreamManager, t: Topology): Promise<boolean> {
+  try {
+    await jsm.streams.info(t.streams.runs.name);
+    await jsm.streams.info(t.streams.work.name);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,105 @@
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
+import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import {
+  decodeEvent,
+  eventDefinition,
+  eventMessageId,
+  HEADERS,
+  type RunEvent,
+  type RunEventType,
+  type Topology,
+} from '@runforge/contracts';
+
+export interface StoredRunEvent {
+  readonly seq: number;
+  /** Time the stream stored the message. */
+  readonly storedAt: string;
+  readonly subject: string;
+  readonly event: RunEvent;
+  readonly traceparent?: string;
+}
+
+export interface PublishOptions {
+  /** Discriminates several events of one type within an attempt (e.g. a progress counter). */
+  readonly discriminator?: string | number;
+  readonly traceparent?: string;
+  /** Overrides the default deterministic message id. */
+  readonly msgId?: string;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Publishes and reads run events. Publishing validates the payload against its contract (the
+ * publish-side boundary) and sets a deterministic `Nats-Msg-Id` so that retries are deduplicated.
+ */
+export class EventBus {
+  readonly js: JetStreamClient;
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+    readonly topology: Topology,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  async publish(event: RunEvent, opts: PublishOptions = {}): Promise<PubAck> {
+    // Re-validate even events built with createEvent: a mutated envelope must never reach the log.
+    const checked = decodeEvent(event);
+    const def = eventDefinition(checked.type);
+    const h = natsHeaders();
+    const msgId = opts.msgId ?? eventMessageId(checked.runId, checked.type, checked.attempt, opts.discriminator ?? 0);
+    if (opts.traceparent) h.set(HEADERS.traceparent, opts.traceparent);
+    return this.js.publish(this.topology.runSubject(checked.runId, def.token), encoder.encode(JSON.stringify(checked)), {
+      msgID: msgId,
+      headers: h,
+    });
+  }
+
+  /** The last stored event of one type for a run, or undefined (a cheap direct lookup by subject). */
+  async lastOfType(runId: string, type: RunEventType): Promise<StoredRunEvent | undefined> {
+    const subject = this.topology.runSubject(runId, eventDefinition(type).token);
+    try {
+      const m = await this.jsm.streams.getMessage(this.topology.streams.runs.name, { last_by_subj: subject });
+      if (!m) return undefined;
+      return {
+        seq: m.seq,
+        storedAt: m.time.toISOString(),
+        subject: m.subject,
+        event: decodeEvent(m.json()),
+        traceparent: m.header?.get(HEADERS.traceparent) || undefined,
+      };
+    } catch (err) {
+      if (err instanceof Error && /no message found/i.test(err.message)) return undefined;
+      throw err;
+    }
+  }
+
+  /** A run's whole history (`runs.<id>.>`) in stream order, via an ephemeral ordered consumer. */
+  async history(runId: string): Promise<StoredRunEvent[]> {
+    const stream = this.topology.streams.runs.name;
+    const consumer = await this.js.consumers.get(stream, {
+      filter_subjects: this.topology.runHistorySubject(runId),
+      deliver_policy: DeliverPolicy.All,
+    });
+    const out: StoredRunEvent[] = [];
+    try {
+      for (;;) {
+        const m = await consumer.next({ expires: 1000 });
+        if (!m) break;
+        out.push({
+          seq: m.seq,
+          storedAt: new Date(m.info.timestampNanos / 1e6).toISOString(),
+          subject: m.subject,
+          event: decodeEvent(m.json()),
+          traceparent: m.headers?.get(HEADERS.traceparent) || undefined,
+        });
+        if (m.info.pending === 0) break;
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,88 @@
+import {
+  Controller,
+  Get,
+  HttpException,
+  HttpStatus,
+  Inject,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  Injectable,
+  Optional,
+} from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { DataSource } from 'typeorm';
+import { loadConfig, type RunForgeConfig } from '../config';
+import { connectNats, provisionTopology, topologyProvisioned } from '../nats/connection';
+import { EventBus } from '../nats/event-bus';
+import { Messaging, RUNFORGE_CONFIG } from './tokens';
+import { loggerOptions } from './logging';
+
+@Injectable()
+class MessagingLifecycle implements OnApplicationShutdown {
+  constructor(private readonly messaging: Messaging) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.messaging.nc.drain().catch(() => this.messaging.nc.close());
+  }
+}
+
+@Controller('health')
+class HealthController {
+  constructor(
+    private readonly messaging: Messaging,
+    @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
+    @Optional() private readonly dataSource?: DataSource,
+  ) {}
+
+  @Get('live')
+  live(): { status: 'ok'; service: string } {
+    return { status: 'ok', service: this.cfg.service };
+  }
+
+  @Get('ready')
+  async ready(): Promise<{ status: 'ready'; checks: Record<string, boolean> }> {
+    const checks: Record<string, boolean> = {
+      nats: !this.messaging.nc.isClosed() && this.messaging.nc.info !== undefined,
+      streams: await topologyProvisioned(this.messaging.jsm, this.cfg.topology),
+    };
+    if (this.dataSource) {
+      checks.postgres = await this.dataSource
+        .query('SELECT 1')
+        .then(() => true)
+        .catch(() => false);
+    }
+    if (Object.values(checks).some((ok) => !ok)) {
+      throw new HttpException({ status: 'not-ready', checks }, HttpStatus.SERVICE_UNAVAILABLE);
+    }
+    return { status: 'ready', checks };
+  }
+}
+
+/**
+ * Shared shell of every service: configuration, logging, the NATS connection with its streams and
+ * consumers provisioned, and health endpoints.
+ */
+@Module({})
+export class PlatformModule {
+  static forRoot(service: string, cfg: RunForgeConfig = loadConfig(service)): DynamicModule {
+    return {
+      module: PlatformModule,
+      global: true,
+      imports: [LoggerModule.forRoot(loggerOptions(service))],
+      controllers: [HealthController],
+      providers: [
+        { provide: RUNFORGE_CONFIG, useValue: cfg },
+        {
+          provide: Messaging,
+          useFactory: async (): Promise<Messaging> => {
+            const nc = await connectNats(cfg.natsUrl, cfg.instanceId);
+            const jsm = await provisionTopology(nc, cfg.topology);
+            return { nc, jsm, bus: new EventBus(nc, jsm, cfg.topology) };
+          },
+        },
+        MessagingLifecycle,
+      ],
+      exports: [RUNFORGE_CONFIG, Messaging],
+    };
+  }
+}

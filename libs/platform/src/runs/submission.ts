@@ -1,0 +1,100 @@
+import { v7 as uuidv7 } from 'uuid';
+import {
+  BacktestRequestSchema,
+  createEvent,
+  toFieldIssues,
+  type BacktestRequest,
+  type DatasetRef,
+  type FieldIssue,
+  type RunEvent,
+  type TriggeredBy,
+} from '@runforge/contracts';
+import { assertStrategyParams, resolveParams, StrategyParamError } from '@runforge/engine';
+import { syntheticBarCount } from '../datasets/bars-loader';
+import type { EventBus } from '../nats/event-bus';
+
+/** Looks up uploaded datasets' bar counts (inside a window) for validation and `totalBars`. */
+export interface DatasetCatalog {
+  barCount(ref: DatasetRef): Promise<number | undefined>;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
+
+async function countBars(ref: DatasetRef, catalog: DatasetCatalog | undefined, prefix: string): Promise<Validated<number>> {
+  let bars: number | undefined;
+  if (ref.synthetic) bars = syntheticBarCount(ref);
+  else bars = catalog ? await catalog.barCount(ref) : undefined;
+  if (bars === undefined) return { ok: false, issues: [{ field: `${prefix}dataset.id`, reason: `unknown dataset "${ref.id}"` }] };
+  if (bars < 2) {
+    return { ok: false, issues: [{ field: `${prefix}dataset`, reason: `the window holds ${bars} bars; at least 2 are needed` }] };
+  }
+  return { ok: true, value: bars };
+}
+
+/**
+ * Validates a backtest request exactly as the REST API does (shape, strategy and its parameters,
+ * the strategy's own cross-parameter rules, the dataset). Used by the gateway and the scheduler.
+ */
+export async function validateBacktestRequest(
+  body: unknown,
+  catalog?: DatasetCatalog,
+  prefix = '',
+): Promise<Validated<{ request: BacktestRequest; totalBars: number }>> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    return { ok: false, issues: [{ field: prefix || '(body)', reason: 'expected a JSON object' }] };
+  }
+  const parsed = BacktestRequestSchema.safeParse(body);
+  if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error, prefix.replace(/\.$/, '')) };
+  const request = parsed.data;
+  const resolved = resolveParams(request.strategy, request.params);
+  if (!resolved.ok) {
+    return { ok: false, issues: resolved.issues.map((i) => ({ field: `${prefix}${i.field}`, reason: i.reason })) };
+  }
+  try {
+    assertStrategyParams(request.strategy, resolved.params);
+  } catch (err) {
+    if (err instanceof StrategyParamError) return { ok: false, issues: [{ field: `${prefix}${err.field}`, reason: err.message }] };
+    throw err;
+  }
+  const bars = await countBars(request.dataset, catalog, prefix);
+  if (!bars.ok) return bars;
+  return { ok: true, value: { request: { ...request, params: { ...resolved.params } }, totalBars: bars.value } };
+}
+
+export function newRunId(): string {
+  return uuidv7();
+}
+
+export interface SubmitOptions {
+  readonly runId?: string;
+  readonly triggeredBy: TriggeredBy;
+  readonly scheduleId?: string;
+  readonly retryOf?: string;
+  readonly traceparent?: string;
+  /** Overrides the message id (the scheduler derives it from schedule + fire time). */
+  readonly msgId?: string;
+  readonly now?: Date;
+}
+
+/** Publishes a validated backtest as `RunRequested`; returns the run id. */
+export async function submitBacktest(
+  bus: EventBus,
+  validated: { request: BacktestRequest; totalBars: number },
+  opts: SubmitOptions,
+): Promise<{ runId: string; event: RunEvent; duplicate: boolean }> {
+  const runId = opts.runId ?? newRunId();
+  const event = createEvent(
+    'RunRequested',
+    { runId, attempt: 0, occurredAt: (opts.now ?? new Date()).toISOString() },
+    {
+      kind: 'backtest',
+      request: validated.request,
+      totalBars: validated.totalBars,
+      triggeredBy: opts.triggeredBy,
+      scheduleId: opts.scheduleId,
+      retryOf: opts.retryOf,
+    },
+  );
+  const ack = await bus.publish(event, { traceparent: opts.traceparent, msgId: opts.msgId });
+  return { runId, event, duplicate: ack.duplicate };
+}

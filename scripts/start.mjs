@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+// `npm start`: runs the whole system locally — builds, finds or starts NATS (JetStream) and
+// Postgres, migrates the read models, then starts the four services with prefixed logs.
+// Ctrl-C stops everything it started.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync, chownSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dataDir = path.join(root, '.runforge');
+const env = { ...process.env };
+env.NATS_URL ??= 'nats://127.0.0.1:4222';
+env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/test';
+const started = []; // helper processes we own (nats-server, postgres)
+
+const say = (msg) => console.log(`\x1b[1m[start]\x1b[0m ${msg}`);
+const fail = (msg) => {
+  console.error(`\x1b[31m[start] ${msg}\x1b[0m`);
+  stopHelpers();
+  process.exit(1);
+};
+
+function which(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+function reachable(host, port, timeoutMs = 700) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const done = (ok) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+async function waitFor(host, port, what, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await reachable(host, port)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  fail(`${what} did not come up on ${host}:${port} within ${timeoutMs / 1000}s`);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, env, ...opts });
+  if (r.status !== 0) fail(`${cmd} ${args.join(' ')} failed (exit ${r.status})`);
+}
+
+function stopHelpers() {
+  for (const p of started.reverse()) {
+    try {
+      p.stop();
+    } catch {
+      /* already gone */
+    }
+  }
+  started.length = 0;
+}
+
+async function ensureNats() {
+  const u = new URL(env.NATS_URL);
+  const host = u.hostname;
+  const port = Number(u.port || 4222);
+  if (await reachable(host, port)) return say(`NATS reachable at ${env.NATS_URL}`);
+  const bin = which('nats-server');
+  if (!bin) {
+    fail(
+      `no NATS at ${env.NATS_URL} and no nats-server installed.\n` +
+        `  Install it (Debian: apt-get install nats-server), point NATS_URL at a JetStream-enabled server,\n` +
+        `  or run everything with: docker compose up`,
+    );
+  }
+  const dir = path.join(dataDir, 'nats');
+  mkdirSync(dir, { recursive: true });
+  say(`starting nats-server -js on ${host}:${port} (data in ${path.relative(root, dir)})`);
+  const p = spawn(bin, ['-js', '-a', host, '-p', String(port), '-sd', dir], { stdio: 'ignore' });
+  started.push({ stop: () => p.kill('SIGTERM') });
+  await waitFor(host, port, 'nats-server');
+}
+
+async function ensurePostgres() {
+  const u = new URL(env.DATABASE_URL);
+  const host = u.hostname;
+  const port = Number(u.port || 5432);
+  if (await reachable(host, port)) return say(`Postgres reachable at ${host}:${port}`);
+  const pgBinDir = ['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin'].find((d) =>
+    existsSync(path.join(d, 'initdb')),
+  );
+  const initdb = which('initdb') ?? (pgBinDir && path.join(pgBinDir, 'initdb'));
+  const pgCtl = which('pg_ctl') ?? (pgBinDir && path.join(pgBinDir, 'pg_ctl'));
+  if (!initdb || !pgCtl) {
+    fail(
+      `no Postgres at ${host}:${port} and no initdb/pg_ctl installed.\n` +
+        `  Install it (Debian: apt-get install postgresql), point DATABASE_URL at a server,\n` +
+        `  or run everything with: docker compose up`,
+    );
+  }
+  const dir = path.join(dataDir, 'pg');
+  // Postgres refuses to run as root: as root, the cluster belongs to the 'postgres' user.
+  const asRoot = process.getuid?.() === 0;
+  const runAs = (cmd, args) => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+    mkdirSync(dir, { recursive: true });
+    if (asRoot) {
+      const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+      const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+      chownSync(dataDir, uid, gid);
+      chownSync(dir, uid, gid);
+    }
+    say(`initialising a local Postgres cluster in ${path.relative(root, dir)}`);
+    const [c, a] = runAs(initdb, ['-D', dir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
+    run(c, a, { stdio: 'ignore' });
+  }
+  say(`starting Postgres on ${host}:${port}`);
+  const logFile = path.join(dir, 'server.log');
+  const [c, a] = runAs(pgCtl, ['-D', dir, '-l', logFile, '-o', `-p ${port} -k /tmp -c listen_addresses=${host}`, 'start', '-w']);
+  run(c, a);
+  started.push({ stop: () => spawnSync(...runAs(pgCtl, ['-D', dir, 'stop', '-m', 'fast']), { stdio: 'ignore' }) });
+  await waitFor(host, port, 'Postgres');
+  const db = u.pathname.replace(/^\//, '') || 'postgres';
+  spawnSync('psql', ['-h', host, '-p', String(port), '-U', 'postgres', '-c', `CREATE DATABASE "${db}"`], { stdio: 'ignore' });
+}
+
+async function main() {
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(path.join(dataDir, '.gitignore'), '*\n');
+  if (!existsSync(path.join(root, 'node_modules'))) {
+    say('installing dependencies (npm ci)');
+    run('npm', ['ci']);
+  }
+  say('building');
+  run('npm', ['run', '--silent', 'build']);
+  await ensureNats();
+  await ensurePostgres();
+  say('migrating read models');
+  run('node', ['apps/projection/dist/migrate.js']);
+
+  const { default: concurrently } = await import('concurrently');
+  const pretty = process.stdout.isTTY ? '1' : (env.LOG_PRETTY ?? '0');
+  const services = ['gateway', 'engine-worker', 'projection', 'scheduler'];
+  const gatewayPort = env.GATEWAY_PORT ?? env.PORT ?? '3000';
+  const { result } = concurrently(
+    services.map((name) => ({
+      name,
+      command: `node apps/${name}/dist/main.js`,
+      env: { ...env, LOG_PRETTY: pretty },
+      cwd: root,
+    })),
+    { prefix: 'name', prefixColors: ['cyan', 'magenta', 'yellow', 'green'], killOthersOn: ['failure'], cwd: root },
+  );
+  setTimeout(() => say(`RunForge is up: http://localhost:${gatewayPort}  (API under /api, Ctrl-C stops everything)`), 2500);
+  const shutdown = () => say('stopping…');
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  try {
+    await result;
+  } catch {
+    /* a service exited non-zero or was interrupted */
+  } finally {
+    stopHelpers();
+  }
+}
+
+main().catch((err) => fail(err?.stack ?? String(err)));

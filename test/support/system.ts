@@ -1,0 +1,190 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Client } from 'pg';
+import { topology, type Topology } from '@runforge/contracts';
+import { runMigrations } from '@runforge/platform';
+import { eventually } from './eventually';
+
+export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const ROOT = path.resolve(__dirname, '../..');
+
+export type ServiceName = 'gateway' | 'engine-worker' | 'projection' | 'scheduler';
+
+export interface ServiceProcess {
+  readonly name: ServiceName;
+  readonly port: number;
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly output: string[];
+  exited: Promise<number | null>;
+}
+
+/** A per-test-run namespace: its own streams, subjects and Postgres schema. */
+export interface Isolation {
+  readonly namespace: string;
+  readonly schema: string;
+  readonly topology: Topology;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export function newIsolation(): Isolation {
+  const namespace = `t${randomBytes(5).toString('hex')}`;
+  const schema = `rf_${namespace}`;
+  return {
+    namespace,
+    schema,
+    topology: topology(namespace),
+    env: { NATS_URL, DATABASE_URL, DB_SCHEMA: schema, RUNFORGE_NAMESPACE: namespace, LOG_LEVEL: 'warn' },
+  };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The four services as real processes (built output, as `npm start` runs them) against the real
+ * NATS and Postgres, isolated by namespace and schema. Stops and cleans everything in `stop()`.
+ */
+export class TestSystem {
+  readonly processes: ServiceProcess[] = [];
+
+  private constructor(readonly iso: Isolation) {}
+
+  static async start(
+    services: readonly ServiceName[] = ['gateway', 'engine-worker', 'projection', 'scheduler'],
+    extraEnv: NodeJS.ProcessEnv = {},
+  ): Promise<TestSystem> {
+    const sys = new TestSystem(newIsolation());
+    await runMigrations({ databaseUrl: DATABASE_URL, dbSchema: sys.iso.schema });
+    try {
+      await Promise.all(services.map((s) => sys.spawn(s, extraEnv)));
+    } catch (err) {
+      await sys.stop();
+      throw err;
+    }
+    return sys;
+  }
+
+  get gateway(): ServiceProcess {
+    const g = this.processes.find((p) => p.name === 'gateway');
+    if (!g) throw new Error('gateway not started');
+    return g;
+  }
+
+  async spawn(name: ServiceName, extraEnv: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.join(ROOT, 'apps', name, 'dist', 'main.js')], {
+      cwd: ROOT,
+      env: { ...process.env, ...this.iso.env, PORT: String(port), HTTP_HOST: '127.0.0.1', ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output: string[] = [];
+    const keep = (chunk: Buffer): void => {
+      output.push(chunk.toString());
+      if (output.length > 2000) output.shift();
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const proc: ServiceProcess = { name, port, url: `http://127.0.0.1:${port}`, child, output, exited };
+    this.processes.push(proc);
+    let dead = false;
+    void exited.then(() => (dead = true));
+    await eventually(
+      `${name} to be ready on :${port}`,
+      async () => {
+        if (dead) throw new Error(`${name} exited: ${output.join('').slice(-3000)}`);
+        const r = await fetch(`${proc.url}/health/ready`);
+        return r.status;
+      },
+      (s) => s === 200 || dead,
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    if (dead) throw new Error(`${name} exited during start:\n${output.join('').slice(-3000)}`);
+    return proc;
+  }
+
+  async kill(proc: ServiceProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    proc.child.kill(signal);
+    await proc.exited;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.processes.map(async (p) => {
+        if (p.child.exitCode === null && p.child.signalCode === null) {
+          p.child.kill('SIGTERM');
+          const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+          await p.exited;
+          clearTimeout(timer);
+        }
+      }),
+    );
+    await cleanupIsolation(this.iso);
+  }
+}
+
+/** Deletes the namespace's streams and drops its schema. */
+export async function cleanupIsolation(iso: Isolation): Promise<void> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const s of [iso.topology.streams.runs.name, iso.topology.streams.work.name]) {
+      await jsm.streams.delete(s).catch(() => undefined);
+    }
+    for (const name of await jsm.streams.names().next()) {
+      if (name.endsWith(`_${iso.namespace}`)) await jsm.streams.delete(name).catch(() => undefined);
+    }
+  } finally {
+    await nc.close();
+  }
+  const pg = new Client({ connectionString: DATABASE_URL });
+  await pg.connect();
+  try {
+    await pg.query(`DROP SCHEMA IF EXISTS "${iso.schema}" CASCADE`);
+  } finally {
+    await pg.end();
+  }
+}
+
+export interface HttpAnswer<T = Record<string, unknown>> {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: T;
+}
+
+export async function http<T = Record<string, unknown>>(
+  base: string,
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer<T>> {
+  const r = await fetch(`${base}${url}`, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: r.status, headers: r.headers, body: parsed as T };
+}
