@@ -4,14 +4,25 @@ import { SubmitBacktestController } from './backtests/submit-backtest/submit-bac
 import { BacktestStatusController } from './backtests/backtest-status/backtest-status.controller';
 import { ListStrategiesController } from './strategies/list-strategies.controller';
 import { RunReader } from './runs/run-reader.service';
+import { RunStreamController } from './runs/run-stream/run-stream.controller';
+import { RunChangesController } from './runs/run-stream/run-changes.controller';
+import { DashboardConfigController } from './web/dashboard-config.controller';
+import { RunsReadModule } from './runs/runs-read.module';
 
 @Module({})
 export class GatewayAppModule {
   static forRoot(cfg: RunForgeConfig): DynamicModule {
     return {
       module: GatewayAppModule,
-      imports: [PlatformModule.forRoot(cfg.service, cfg), readModelsModule(cfg)],
-      controllers: [SubmitBacktestController, BacktestStatusController, ListStrategiesController],
+      imports: [PlatformModule.forRoot(cfg.service, cfg), readModelsModule(cfg), RunsReadModule],
+      controllers: [
+        SubmitBacktestController,
+        BacktestStatusController,
+        ListStrategiesController,
+        RunStreamController,
+        RunChangesController,
+        DashboardConfigController,
+      ],
       providers: [RunReader],
     };
   }

@@ -2,8 +2,9 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { RunForgeConfig } from '../config';
 import { READ_MODEL_ENTITIES } from './entities';
 import { InitialReadModels1764057600000 } from './migrations/1764057600000-initial-read-models';
+import { RunListingIndexes1764100000000 } from './migrations/1764100000000-run-listing-indexes';
 
-export const MIGRATIONS = [InitialReadModels1764057600000];
+export const MIGRATIONS = [InitialReadModels1764057600000, RunListingIndexes1764100000000];
 
 export function dataSourceOptions(cfg: Pick<RunForgeConfig, 'databaseUrl' | 'dbSchema'>): DataSourceOptions {
   return {

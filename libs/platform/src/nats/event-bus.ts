@@ -76,30 +76,48 @@ export class EventBus {
     }
   }
 
-  /** A run's whole history (`runs.<id>.>`) in stream order, via an ephemeral ordered consumer. */
+  /**
+   * A run's whole history (`runs.<id>.>`) in stream order, via an ephemeral ordered consumer. The
+   * consumer's pending count at creation bounds the read, so an unknown run (no messages) answers at
+   * once instead of waiting for a fetch to expire, and events appended meanwhile are not awaited.
+   */
   async history(runId: string): Promise<StoredRunEvent[]> {
+    const out: StoredRunEvent[] = [];
+    await this.readHistory(runId, (e) => void out.push(e));
+    return out;
+  }
+
+  /** Streams a run's history to `onEvent` in stream order (see `history`); returns the count read. */
+  async readHistory(runId: string, onEvent: (e: StoredRunEvent) => void): Promise<number> {
     const stream = this.topology.streams.runs.name;
     const consumer = await this.js.consumers.get(stream, {
       filter_subjects: this.topology.runHistorySubject(runId),
       deliver_policy: DeliverPolicy.All,
     });
-    const out: StoredRunEvent[] = [];
+    let read = 0;
     try {
-      for (;;) {
-        const m = await consumer.next({ expires: 1000 });
-        if (!m) break;
-        out.push({
-          seq: m.seq,
-          storedAt: new Date(m.info.timestampNanos / 1e6).toISOString(),
-          subject: m.subject,
-          event: decodeEvent(m.json()),
-          traceparent: m.headers?.get(HEADERS.traceparent) || undefined,
-        });
-        if (m.info.pending === 0) break;
+      const info = await consumer.info(true);
+      const total = info.num_pending;
+      while (read < total) {
+        const batch = await consumer.fetch({ max_messages: Math.min(total - read, 1000), expires: 2000 });
+        let got = 0;
+        for await (const m of batch) {
+          got += 1;
+          read += 1;
+          onEvent({
+            seq: m.seq,
+            storedAt: new Date(m.info.timestampNanos / 1e6).toISOString(),
+            subject: m.subject,
+            event: decodeEvent(m.json()),
+            traceparent: m.headers?.get(HEADERS.traceparent) || undefined,
+          });
+          if (read >= total) break;
+        }
+        if (got === 0) break; // the stream lost messages meanwhile (purge): return what was read
       }
     } finally {
       await consumer.delete().catch(() => undefined);
     }
-    return out;
+    return read;
   }
 }

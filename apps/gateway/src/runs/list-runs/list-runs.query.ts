@@ -1,0 +1,57 @@
+import { FAILURE_REASONS, RUN_STATUSES, RunKindSchema, TriggeredBySchema } from '@runforge/contracts';
+import { z } from 'zod';
+import { decodeCursor } from '../cursor';
+
+/** `a,b` or a repeated parameter (`?status=a&status=b`) both mean "any of". */
+function anyOf<T extends readonly [string, ...string[]]>(values: T) {
+  return z.preprocess(
+    (v) => {
+      const list: unknown[] = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : [v];
+      return list.map((s) => (typeof s === 'string' ? s.trim() : s));
+    },
+    z.array(z.enum(values, { error: (i) => `must be one of ${values.join(', ')}, got "${String(i.input)}"` })).min(1),
+  );
+}
+
+/** A repeated single-valued parameter: the last one wins. */
+const lastOf = (v: unknown): unknown => (Array.isArray(v) ? (v as unknown[])[v.length - 1] : v);
+const single = z.preprocess(lastOf, z.string().min(1).max(200));
+const instant = z.preprocess(
+  lastOf,
+  z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time, e.g. 2026-01-31T00:00:00Z' }),
+);
+
+const listCursor = z.string().transform((c, ctx) => {
+  const parts = decodeCursor(c);
+  const [at, id] = parts ?? [];
+  if (parts?.length !== 2 || typeof at !== 'string' || typeof id !== 'string' || Number.isNaN(Date.parse(at))) {
+    ctx.addIssue({ code: 'custom', message: 'not a cursor returned by this endpoint' });
+    return z.NEVER;
+  }
+  return { requestedAt: at, id };
+});
+
+export const RunListQuerySchema = z
+  .object({
+    kind: anyOf(RunKindSchema.options as [string, ...string[]]).optional(),
+    status: anyOf(RUN_STATUSES).optional(),
+    triggeredBy: anyOf(TriggeredBySchema.options as [string, ...string[]]).optional(),
+    /** `failure_reason` of failed runs, e.g. `attempts_exhausted` (dead letters). */
+    reason: anyOf(FAILURE_REASONS).optional(),
+    strategy: single.optional(),
+    scheduleId: single.optional(),
+    /** requested_at >= from */
+    from: instant.optional(),
+    /** requested_at < to */
+    to: instant.optional(),
+    limit: z.coerce
+      .number({ error: 'must be an integer from 1 to 500' })
+      .int('must be an integer from 1 to 500')
+      .min(1, 'must be an integer from 1 to 500')
+      .max(500, 'must be an integer from 1 to 500')
+      .default(50),
+    cursor: listCursor.optional(),
+  })
+  .strict();
+
+export type RunListQuery = z.output<typeof RunListQuerySchema>;

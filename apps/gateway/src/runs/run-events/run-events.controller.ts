@@ -1,0 +1,42 @@
+import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { Messaging } from '@runforge/platform';
+import { isRunId } from '../../common/validation';
+
+export interface AuditEvent {
+  seq: number;
+  storedAt: string;
+  type: string;
+  version: number;
+  attempt: number;
+  occurredAt: string;
+  data: unknown;
+}
+
+/**
+ * `GET /api/runs/{id}/events`: the run's whole history straight from the stream (the audit log),
+ * in stream order, upcast to the current event versions. An unknown id is a fast 404: a direct get
+ * of its `RunRequested` comes first.
+ */
+@Controller('api/runs')
+export class RunEventsController {
+  constructor(private readonly messaging: Messaging) {}
+
+  @Get(':id/events')
+  async events(@Param('id') id: string): Promise<{ runId: string; events: AuditEvent[] }> {
+    const requested = isRunId(id) ? await this.messaging.bus.lastOfType(id, 'RunRequested') : undefined;
+    if (!requested) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
+    const history = await this.messaging.bus.history(id);
+    return {
+      runId: id,
+      events: history.map((h) => ({
+        seq: h.seq,
+        storedAt: h.storedAt,
+        type: h.event.type,
+        version: h.event.version,
+        attempt: h.event.attempt,
+        occurredAt: h.event.occurredAt,
+        data: h.event.data,
+      })),
+    };
+  }
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { ListRunsController } from './list-runs/list-runs.controller';
+import { RunDetailsController } from './run-details/run-details.controller';
+import { RunEventsController } from './run-events/run-events.controller';
+import { RunLogsController } from './run-logs/run-logs.controller';
+import { RunsQueries } from './runs.queries';
+
+/** The kind-agnostic read side of runs: listing, details with logs, logs, audit history. */
+@Module({
+  controllers: [ListRunsController, RunDetailsController, RunLogsController, RunEventsController],
+  providers: [RunsQueries],
+  exports: [RunsQueries],
+})
+export class RunsReadModule {}
