@@ -1,6 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { PlatformModule, type RunForgeConfig } from '@runforge/platform';
+import { OptimizationCoordinator } from './optimizations/optimization.coordinator';
+import { TrialBatchConsumer } from './optimizations/trial-batch.consumer';
+import { BarsCache } from './runs/bars-cache';
 import { RunRequestedConsumer } from './runs/run-requested.consumer';
+import { RunSignals } from './runs/run-signals.service';
 
 @Module({})
 export class EngineWorkerAppModule {
@@ -8,7 +12,7 @@ export class EngineWorkerAppModule {
     return {
       module: EngineWorkerAppModule,
       imports: [PlatformModule.forRoot(cfg.service, cfg)],
-      providers: [RunRequestedConsumer],
+      providers: [RunSignals, BarsCache, OptimizationCoordinator, RunRequestedConsumer, TrialBatchConsumer],
     };
   }
 }

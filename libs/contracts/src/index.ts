@@ -4,3 +4,4 @@ export * from './requests';
 export * from './events';
 export * from './messaging';
 export * from './run-view';
+export * from './work';

@@ -38,6 +38,12 @@ export interface Topology {
   anyRunSubject(eventToken: string): string;
   /** `work.trials.<runId>` */
   trialWorkSubject(runId: string): string;
+  /**
+   * `ctl.runs.<runId>.abort`: core NATS (not stored) — a coordinator tells every worker to stop a
+   * run's trials (stop rule). User cancellation travels as `RunCancellationRequested` on `RUNS`.
+   */
+  runAbortSubject(runId: string): string;
+  anyRunAbortSubject(): string;
   /** Object store bucket for uploaded datasets. */
   readonly datasetBucket: string;
   /** Key-value bucket for idempotency keys and similar small durable state. */
@@ -67,6 +73,8 @@ export function topology(namespace = ''): Topology {
     runHistorySubject: (runId) => `${p}runs.${runId}.>`,
     anyRunSubject: (eventToken) => `${p}runs.*.${eventToken}`,
     trialWorkSubject: (runId) => `${p}work.trials.${runId}`,
+    runAbortSubject: (runId) => `${p}ctl.runs.${runId}.abort`,
+    anyRunAbortSubject: () => `${p}ctl.runs.*.abort`,
     datasetBucket: `datasets${s}`,
     idempotencyBucket: `idempotency${s}`,
   };

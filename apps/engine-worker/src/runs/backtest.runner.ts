@@ -6,7 +6,11 @@ import type { RunContext } from './run-context';
 const CHUNK_BARS = 65_536;
 
 export class RunAbortedError extends Error {
-  constructor(readonly processedBars: number) {
+  constructor(
+    readonly processedBars: number,
+    /** For optimizations: trial counts reached when it stopped. */
+    readonly counts?: { completedCombinations: number; failedCombinations: number },
+  ) {
     super('run aborted');
     this.name = 'RunAbortedError';
   }

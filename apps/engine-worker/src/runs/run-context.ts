@@ -22,6 +22,12 @@ export class RunContext {
     await this.bus.publish(event, { discriminator: this.seq++, traceparent: this.traceparent });
   }
 
+  /** Emits with an explicit discriminator (e.g. a trial id): the same fact twice is deduplicated. */
+  async emitKeyed<T extends RunEventType>(type: T, data: EventDataInput<T>, key: string): Promise<void> {
+    const event = createEvent(type, { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() }, data);
+    await this.bus.publish(event, { discriminator: key, traceparent: this.traceparent });
+  }
+
   async log(level: LogLevel, message: string, context?: Record<string, unknown>): Promise<void> {
     await this.emit('RunLogged', { level, message, context: { workerId: this.workerId, ...context } });
   }

@@ -1,66 +1,57 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import type { Subscription } from '@nats-io/nats-core';
-import { decodeEvent, HEADERS, parseRunSubject, type RunEvent } from '@runforge/contracts';
-import { EngineError } from '@runforge/engine';
-import { loadBars, Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { decodeEvent, HEADERS, type RunEvent } from '@runforge/contracts';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
 import { runBacktestChunked, RunAbortedError } from './backtest.runner';
+import { BarsCache } from './bars-cache';
 import { RunContext } from './run-context';
+import { RunSignals, stopReasonOf, type StopReason } from './run-signals.service';
 
 type RunRequestedEvent = Extract<RunEvent, { type: 'RunRequested' }>;
-
-interface ActiveRun {
-  readonly controller: AbortController;
-}
 
 function errorFields(err: unknown): { errorMessage: string; errorStackTrace?: string; errorCode?: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return {
-      errorMessage: err.message,
-      errorStackTrace: err.stack,
-      errorCode: typeof code === 'string' ? code : undefined,
-    };
+    return { errorMessage: err.message, errorStackTrace: err.stack, errorCode: typeof code === 'string' ? code : undefined };
   }
   return { errorMessage: String(err) };
 }
 
 /**
  * Takes `RunRequested` from the shared durable `engine` consumer, one run at a time per process,
- * and executes it: heartbeats (`working()`) keep the delivery while it runs, cancellation arrives
- * pushed on `runs.*.cancellation_requested`, and every outcome is an event followed by an ack.
+ * and executes it: a backtest here, an optimization through its coordinator. `working()` keeps the
+ * delivery while it runs; cancellation is pushed (RunSignals); the run's time budget
+ * (`timeoutSeconds`) is a timer. Every outcome is an event, published before the ack.
  */
 @Injectable()
 export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger(RunRequestedConsumer.name);
   private messages?: ConsumerMessages;
-  private cancelSub?: Subscription;
   private loop?: Promise<void>;
-  private readonly active = new Map<string, ActiveRun>();
   private stopping = false;
 
   constructor(
     private readonly messaging: Messaging,
+    private readonly signals: RunSignals,
+    private readonly bars: BarsCache,
+    private readonly coordinator: OptimizationCoordinator,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
   ) {}
 
   onApplicationBootstrap(): void {
-    const t = this.cfg.topology;
-    this.cancelSub = this.messaging.nc.subscribe(t.anyRunSubject('cancellation_requested'), {
-      callback: (err, msg) => {
-        if (err) return;
-        const parsed = parseRunSubject(t, msg.subject);
-        if (parsed) this.active.get(parsed.runId)?.controller.abort();
-      },
-    });
     this.loop = this.consume();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Stops taking runs; a run in hand is handed back by its abort handling (reason `shutdown`). */
+  async stop(): Promise<void> {
     this.stopping = true;
-    this.cancelSub?.unsubscribe();
     this.messages?.stop();
     await this.loop?.catch(() => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
   }
 
   private async consume(): Promise<void> {
@@ -93,32 +84,41 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       msg.term('undecodable');
       return;
     }
+    if (this.stopping) {
+      msg.nak();
+      return;
+    }
     const runId = event.runId;
     const attempt = msg.info.deliveryCount;
     const traceparent = msg.headers?.get(HEADERS.traceparent) || undefined;
     const ctx = new RunContext(this.messaging.bus, runId, attempt, this.cfg.instanceId, traceparent);
     const bus = this.messaging.bus;
+    const request = event.data.request;
 
-    // Already finished (an earlier attempt's ack was lost) or cancelled before it started: ack only.
+    // Already finished (an earlier attempt's ack was lost): ack only.
     for (const type of ['RunCompleted', 'RunFailed', 'RunCancelled'] as const) {
       if (await bus.lastOfType(runId, type)) {
         msg.ack();
         return;
       }
     }
-    const controller = new AbortController();
-    this.active.set(runId, { controller });
-    const heartbeat = setInterval(() => msg.working(), event.data.request.heartbeatSeconds * 1000);
+    const controller = this.signals.register(runId);
+    const heartbeat = setInterval(() => msg.working(), request.heartbeatSeconds * 1000);
+    // The time budget runs per attempt, from the moment this worker takes the run.
+    const timeout = setTimeout(
+      () => controller.abort({ kind: 'timeout', seconds: request.timeoutSeconds } satisfies StopReason),
+      request.timeoutSeconds * 1000,
+    );
     try {
       if (await bus.lastOfType(runId, 'RunCancellationRequested')) {
         await ctx.emit('RunCancelled', { processedBars: 0, reason: 'cancelled before it started' });
         await ctx.log('INFO', 'run cancelled before it started');
-        msg.ack();
+        await msg.ackAck();
         return;
       }
-      const maxAttempts = event.data.request.maxRetries + 1;
+      const maxAttempts = request.maxRetries + 1;
       if (attempt > maxAttempts) {
-        const message = `run abandoned after ${attempt - 1} attempts (maxRetries ${event.data.request.maxRetries}): every attempt lost its worker`;
+        const message = `run failed after ${attempt - 1} attempts (maxRetries ${request.maxRetries}): each attempt lost its worker before finishing`;
         await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
         await ctx.log('ERROR', message);
         msg.term('attempts exhausted');
@@ -126,42 +126,83 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       }
       if (attempt > 1) {
         await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: attempt - 1, reason: 'heartbeat_lost' });
-        await ctx.log('WARNING', `attempt ${attempt - 1} lost its worker; retrying as attempt ${attempt}`);
+        await ctx.log('WARNING', `attempt ${attempt - 1} lost its worker; retrying as attempt ${attempt} of ${maxAttempts}`);
       }
-      if (event.data.kind !== 'backtest') {
-        throw new EngineError('UNSUPPORTED_KIND', `run kind ${event.data.kind} is not supported by this worker`);
-      }
-      const request = event.data.request;
-      const bars = await loadBars(request.dataset);
-      await ctx.emit('RunStarted', { workerId: this.cfg.instanceId, totalBars: bars.length });
-      await ctx.log('INFO', `backtest started: ${request.strategy} over ${bars.length} bars`, { attempt });
-      const { result, durationMs } = await runBacktestChunked(
-        ctx,
-        request,
-        bars,
-        controller.signal,
-        this.cfg.progressIntervalMs,
-      );
-      await ctx.emit('RunCompleted', {
-        durationMs,
-        processedBars: result.bars,
-        result: { metrics: { ...result.metrics }, equityCurve: result.equityCurve, bars: result.bars },
-      });
-      await ctx.log('INFO', `backtest completed in ${durationMs.toFixed(0)} ms`, { sharpe: result.metrics.sharpe });
+      if (event.data.kind === 'backtest') await this.runBacktest(ctx, event, controller.signal);
+      else await this.runOptimization(ctx, event, controller.signal);
       await msg.ackAck();
     } catch (err) {
-      await this.settleFailure(ctx, msg, err);
+      await this.settleFailure(ctx, msg, err, controller.signal);
     } finally {
       clearInterval(heartbeat);
-      this.active.delete(runId);
+      clearTimeout(timeout);
+      this.signals.release(runId, controller);
     }
   }
 
-  private async settleFailure(ctx: RunContext, msg: JsMsg, err: unknown): Promise<void> {
+  private async runBacktest(ctx: RunContext, event: RunRequestedEvent, signal: AbortSignal): Promise<void> {
+    if (event.data.kind !== 'backtest') return;
+    const request = event.data.request;
+    const bars = await this.bars.get(request.dataset);
+    await ctx.emit('RunStarted', { workerId: this.cfg.instanceId, totalBars: bars.length });
+    await ctx.log('INFO', `backtest started: ${request.strategy} over ${bars.length} bars`, { attempt: ctx.attempt });
+    const { result, durationMs } = await runBacktestChunked(ctx, request, bars, signal, this.cfg.progressIntervalMs);
+    await ctx.emit('RunCompleted', {
+      durationMs,
+      processedBars: result.bars,
+      result: { metrics: { ...result.metrics }, equityCurve: result.equityCurve, bars: result.bars },
+    });
+    await ctx.log('INFO', `backtest completed in ${durationMs.toFixed(0)} ms`, { sharpe: result.metrics.sharpe });
+  }
+
+  private async runOptimization(ctx: RunContext, event: RunRequestedEvent, signal: AbortSignal): Promise<void> {
+    if (event.data.kind !== 'optimization') return;
+    const request = event.data.request;
+    const started = performance.now();
+    await ctx.emit('RunStarted', { workerId: this.cfg.instanceId, totalBars: event.data.totalBars });
+    await ctx.log('INFO', `optimization started: ${request.strategy}, ${event.data.totalCombinations} combinations`, {
+      attempt: ctx.attempt,
+    });
+    const { outcome, tally, total } = await this.coordinator.coordinate(ctx, request, event.data.totalBars, signal);
+    const counts = { completedCombinations: tally.completed, failedCombinations: tally.failed };
+    switch (outcome.kind) {
+      case 'completed':
+        await ctx.emit('RunCompleted', { durationMs: performance.now() - started, ...counts, result: tally.result(request.objective) });
+        await ctx.log('INFO', `optimization completed: ${tally.completed} of ${total} trials succeeded, ${tally.failed} failed`, {
+          best: tally.top[0]?.params,
+        });
+        return;
+      case 'failed':
+        await ctx.emit('RunFailed', { errorMessage: outcome.message, reason: outcome.reason });
+        await ctx.log('ERROR', outcome.message, counts);
+        return;
+      case 'stopped':
+        throw new RunAbortedError(0, counts);
+      default: {
+        const never: never = outcome;
+        throw new Error(`unexpected outcome ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private async settleFailure(ctx: RunContext, msg: JsMsg, err: unknown, signal: AbortSignal): Promise<void> {
+    const reason = stopReasonOf(signal);
     try {
-      if (err instanceof RunAbortedError) {
-        await ctx.emit('RunCancelled', { processedBars: err.processedBars, reason: 'cancelled by request' });
-        await ctx.log('INFO', `run cancelled after ${err.processedBars} bars`);
+      if (reason?.kind === 'shutdown') {
+        // A clean deploy: hand the run back at once instead of waiting for the heartbeat timeout.
+        await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: 'shutdown' });
+        await ctx.log('WARNING', `worker shutting down; attempt ${ctx.attempt} handed back`);
+        msg.nak();
+        return;
+      }
+      if (reason?.kind === 'timeout') {
+        const message = `run exceeded its time budget of ${reason.seconds} s (timeoutSeconds) and was stopped`;
+        await ctx.emit('RunFailed', { errorMessage: message, reason: 'timeout', ...progressOf(err) });
+        await ctx.log('ERROR', message);
+      } else if (err instanceof RunAbortedError || reason?.kind === 'cancelled') {
+        const progress = progressOf(err);
+        await ctx.emit('RunCancelled', { ...progress, reason: 'cancelled by request' });
+        await ctx.log('INFO', `run cancelled${progress.processedBars !== undefined ? ` after ${progress.processedBars} bars` : ''}`);
       } else {
         const fields = errorFields(err);
         await ctx.emit('RunFailed', { ...fields, reason: 'error' });
@@ -174,4 +215,9 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       msg.nak(1000);
     }
   }
+}
+
+function progressOf(err: unknown): { processedBars?: number; completedCombinations?: number; failedCombinations?: number } {
+  if (!(err instanceof RunAbortedError)) return {};
+  return err.counts ? { ...err.counts } : { processedBars: err.processedBars };
 }

@@ -1,6 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import {
   BacktestRequestSchema,
+  OptimizationRequestSchema,
+  type OptimizationRequest,
   createEvent,
   toFieldIssues,
   type BacktestRequest,
@@ -9,7 +11,7 @@ import {
   type RunEvent,
   type TriggeredBy,
 } from '@runforge/contracts';
-import { assertStrategyParams, resolveParams, StrategyParamError } from '@runforge/engine';
+import { assertStrategyParams, forEachCombination, planGrid, resolveParams, StrategyParamError } from '@runforge/engine';
 import { syntheticBarCount } from '../datasets/bars-loader';
 import type { EventBus } from '../nats/event-bus';
 
@@ -90,6 +92,69 @@ export async function submitBacktest(
       kind: 'backtest',
       request: validated.request,
       totalBars: validated.totalBars,
+      triggeredBy: opts.triggeredBy,
+      scheduleId: opts.scheduleId,
+      retryOf: opts.retryOf,
+    },
+  );
+  const ack = await bus.publish(event, { traceparent: opts.traceparent, msgId: opts.msgId });
+  return { runId, event, duplicate: ack.duplicate };
+}
+
+/**
+ * Validates an optimization request as the REST API does: shape, axes against the strategy's
+ * declared parameters, constraints (safe grammar), the grid size after constraints against
+ * `maxCombinations`, and the dataset. Cross-parameter rules of the strategy are NOT checked here:
+ * a combination the strategy rejects becomes a failed trial.
+ */
+export async function validateOptimizationRequest(
+  body: unknown,
+  catalog?: DatasetCatalog,
+  prefix = '',
+): Promise<Validated<{ request: OptimizationRequest; totalBars: number; totalCombinations: number }>> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    return { ok: false, issues: [{ field: prefix || '(body)', reason: 'expected a JSON object' }] };
+  }
+  const parsed = OptimizationRequestSchema.safeParse(body);
+  if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error, prefix.replace(/\.$/, '')) };
+  const request = parsed.data;
+  const planned = planGrid(request.strategy, request.axes, request.params, request.constraints);
+  if (!planned.ok) return { ok: false, issues: planned.issues.map((i) => ({ field: `${prefix}${i.field}`, reason: i.reason })) };
+  const total = forEachCombination(planned.plan);
+  if (total === 0) {
+    return { ok: false, issues: [{ field: `${prefix}constraints`, reason: 'no combination of the axes satisfies the constraints' }] };
+  }
+  if (total > request.maxCombinations) {
+    return {
+      ok: false,
+      issues: [
+        {
+          field: `${prefix}axes`,
+          reason: `the grid has ${total} combinations after constraints; the limit is ${request.maxCombinations} (maxCombinations, at most 100000)`,
+        },
+      ],
+    };
+  }
+  const bars = await countBars(request.dataset, catalog, prefix);
+  if (!bars.ok) return bars;
+  return { ok: true, value: { request, totalBars: bars.value, totalCombinations: total } };
+}
+
+/** Publishes a validated optimization as `RunRequested`; returns the run id. */
+export async function submitOptimization(
+  bus: EventBus,
+  validated: { request: OptimizationRequest; totalBars: number; totalCombinations: number },
+  opts: SubmitOptions,
+): Promise<{ runId: string; event: RunEvent; duplicate: boolean }> {
+  const runId = opts.runId ?? newRunId();
+  const event = createEvent(
+    'RunRequested',
+    { runId, attempt: 0, occurredAt: (opts.now ?? new Date()).toISOString() },
+    {
+      kind: 'optimization',
+      request: validated.request,
+      totalBars: validated.totalBars,
+      totalCombinations: validated.totalCombinations,
       triggeredBy: opts.triggeredBy,
       scheduleId: opts.scheduleId,
       retryOf: opts.retryOf,

@@ -1,0 +1,204 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DeliverPolicy } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import {
+  decodeEvent,
+  HEADERS,
+  type OptimizationRequest,
+  type OptimizationResultPayload,
+  type RunEvent,
+  type TrialBatch,
+  type TrialSummary,
+} from '@runforge/contracts';
+import { enumerateGrid, planGrid, EngineError } from '@runforge/engine';
+import { Messaging, RUNFORGE_CONFIG, trialId, type RunForgeConfig } from '@runforge/platform';
+import type { RunContext } from '../runs/run-context';
+import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
+
+const TOP_N = 10;
+const encoder = new TextEncoder();
+
+/** Trials per batch: about two million bar-steps of work, so a batch takes a fraction of a second. */
+export function trialsPerBatch(totalBars: number): number {
+  return Math.max(1, Math.min(200, Math.round(2_000_000 / Math.max(1, totalBars))));
+}
+
+interface FailureGroup {
+  fingerprint: string;
+  message: string;
+  count: number;
+  sampleTrialId: string;
+}
+
+/** The coordinator's view of a run, folded from the run's own trial events. */
+export class OptimizationTally {
+  readonly done = new Set<string>();
+  completed = 0;
+  failed = 0;
+  top: TrialSummary[] = [];
+  readonly failures = new Map<string, FailureGroup>();
+
+  apply(event: RunEvent): void {
+    if (event.type !== 'TrialCompleted' && event.type !== 'TrialFailed') return;
+    const d = event.data;
+    if (this.done.has(d.trialId)) return;
+    this.done.add(d.trialId);
+    if (event.type === 'TrialCompleted') {
+      this.completed++;
+      const e = event.data;
+      this.top.push({ trialId: e.trialId, index: e.index, params: e.params, metrics: e.metrics, score: e.score });
+      this.top.sort((a, b) => b.score - a.score || a.index - b.index);
+      if (this.top.length > TOP_N) this.top.length = TOP_N;
+    } else {
+      this.failed++;
+      const e = event.data;
+      const g = this.failures.get(e.fingerprint);
+      if (g) g.count++;
+      else this.failures.set(e.fingerprint, { fingerprint: e.fingerprint, message: e.errorMessage, count: 1, sampleTrialId: e.trialId });
+    }
+  }
+
+  failureGroups(): FailureGroup[] {
+    return [...this.failures.values()].sort((a, b) => b.count - a.count).slice(0, 100);
+  }
+
+  result(objective: OptimizationRequest['objective']): OptimizationResultPayload {
+    return { objective, best: this.top[0] ?? null, top: this.top, failures: this.failureGroups() };
+  }
+}
+
+export type CoordinationOutcome =
+  | { kind: 'completed' }
+  | { kind: 'failed'; message: string; reason: 'failed_trials' | 'all_trials_failed' }
+  | { kind: 'stopped' };
+
+/**
+ * Coordinates one optimization run: enumerates the grid, fans the trials out in batches on the
+ * work-queue stream (every worker takes a share), and follows the run's own events until every
+ * trial has an outcome. Its state is rebuilt from those events, so a coordinator that takes over
+ * after a crash schedules only the trials without `TrialCompleted`/`TrialFailed` yet.
+ */
+@Injectable()
+export class OptimizationCoordinator {
+  private readonly log = new Logger(OptimizationCoordinator.name);
+
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly signals: RunSignals,
+    @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
+  ) {}
+
+  async coordinate(
+    ctx: RunContext,
+    request: OptimizationRequest,
+    totalBars: number,
+    signal: AbortSignal,
+  ): Promise<{ outcome: CoordinationOutcome; tally: OptimizationTally; total: number }> {
+    const planned = planGrid(request.strategy, request.axes, request.params, request.constraints);
+    if (!planned.ok) {
+      throw new EngineError('INVALID_GRID', `grid no longer valid: ${planned.issues.map((i) => `${i.field}: ${i.reason}`).join('; ')}`);
+    }
+    const grid = enumerateGrid(planned.plan).map((params, index) => ({ index, params, trialId: trialId(ctx.runId, params) }));
+    const total = grid.length;
+    const tally = new OptimizationTally();
+    const t = this.cfg.topology;
+    const js = this.messaging.bus.js;
+
+    // Follow the run's whole history (ordered consumer): first what earlier attempts produced, then live.
+    const follower = await js.consumers.get(t.streams.runs.name, {
+      filter_subjects: t.runHistorySubject(ctx.runId),
+      deliver_policy: DeliverPolicy.All,
+    });
+    const messages = await follower.consume();
+    const onAbort = (): void => messages.stop();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let scheduled = false;
+    const schedule = async (): Promise<void> => {
+      scheduled = true;
+      const remaining = grid.filter((g) => !tally.done.has(g.trialId));
+      // Batches of an earlier attempt may still wait in the queue: replace them.
+      await this.messaging.jsm.streams.purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) });
+      const size = trialsPerBatch(totalBars);
+      let batchIndex = 0;
+      for (let i = 0; i < remaining.length; i += size) {
+        const batch: TrialBatch = {
+          type: 'TrialBatch',
+          version: 1,
+          runId: ctx.runId,
+          attempt: ctx.attempt,
+          batchIndex,
+          request,
+          trials: remaining.slice(i, i + size).map((g) => ({ trialId: g.trialId, index: g.index, params: { ...g.params } })),
+        };
+        const h = natsHeaders();
+        if (ctx.traceparent) h.set(HEADERS.traceparent, ctx.traceparent);
+        await js.publish(t.trialWorkSubject(ctx.runId), encoder.encode(JSON.stringify(batch)), {
+          msgID: `${ctx.runId}:batch:${ctx.attempt}:${batchIndex}`,
+          headers: h,
+        });
+        batchIndex++;
+      }
+      await ctx.log('INFO', `scheduled ${remaining.length} of ${total} trials in ${batchIndex} batches`, {
+        alreadyDone: tally.done.size,
+        trialsPerBatch: size,
+      });
+    };
+
+    const failLimit = request.maxFailedTrials === undefined
+      ? undefined
+      : request.maxFailedTrials < 1
+        ? Math.max(1, Math.ceil(request.maxFailedTrials * total))
+        : Math.floor(request.maxFailedTrials);
+    let outcome: CoordinationOutcome = { kind: 'stopped' };
+    try {
+      if (total === 0) return { outcome: { kind: 'completed' }, tally, total };
+      // Catch up on what is already stored before scheduling, so a takeover skips finished trials.
+      let caughtUp = false;
+      for await (const m of messages) {
+        let event: RunEvent | undefined;
+        try {
+          event = decodeEvent(m.json());
+        } catch {
+          event = undefined;
+        }
+        if (event) tally.apply(event);
+        if (!caughtUp && m.info.pending === 0) {
+          caughtUp = true;
+          if (tally.done.size < total) await schedule();
+        }
+        if (failLimit !== undefined && tally.failed >= failLimit) {
+          const message = `stopped after ${tally.failed} failed trials (maxFailedTrials ${request.maxFailedTrials} = ${failLimit} of ${total})`;
+          this.signals.broadcastStop(ctx.runId, message);
+          outcome = { kind: 'failed', message, reason: 'failed_trials' };
+          break;
+        }
+        if (caughtUp && tally.done.size >= total) {
+          outcome =
+            tally.completed === 0
+              ? {
+                  kind: 'failed',
+                  reason: 'all_trials_failed',
+                  message: `all ${total} trials failed; most common: "${tally.failureGroups()[0]?.message ?? 'unknown'}" (${tally.failureGroups()[0]?.count ?? 0})`,
+                }
+              : { kind: 'completed' };
+          break;
+        }
+      }
+      if (!scheduled && !signal.aborted && outcome.kind === 'stopped') {
+        this.log.warn({ runId: ctx.runId }, 'history ended before the grid was scheduled');
+      }
+      return { outcome, tally, total };
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      messages.stop();
+      await follower.delete().catch(() => undefined);
+      const stop = stopReasonOf(signal);
+      if (outcome.kind !== 'completed' && stop?.kind !== 'shutdown') {
+        // Stopped (timeout), cancelled or failed: in-flight trials stop, queued batches must not run.
+        // On shutdown the run is handed back instead: the next coordinator reuses what finishes.
+        if (outcome.kind === 'stopped' && stop?.kind !== 'cancelled') this.signals.broadcastStop(ctx.runId, 'run stopped');
+        await this.messaging.jsm.streams.purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) }).catch(() => undefined);
+      }
+    }
+  }
+}

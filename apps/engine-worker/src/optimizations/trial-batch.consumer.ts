@@ -1,0 +1,153 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { decodeTrialBatch, HEADERS, type TrialBatch } from '@runforge/contracts';
+import { errorFingerprint, Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { BarsCache } from '../runs/bars-cache';
+import { RunContext } from '../runs/run-context';
+import { RunSignals } from '../runs/run-signals.service';
+import { runTrial, scoreOf, TrialAbortedError } from './trial-runner';
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Every worker takes trial batches from the shared `trials` consumer on the work-queue stream, one
+ * batch at a time, and publishes `TrialCompleted` / `TrialFailed` per trial. A trial's failure is
+ * data (message, stack, fingerprint), never an outage: the other trials run on.
+ */
+@Injectable()
+export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger(TrialBatchConsumer.name);
+  private messages?: ConsumerMessages;
+  private loop?: Promise<void>;
+  private stopping = false;
+  /** Trials this process ran (observability and tests: both workers must share a grid). */
+  trialsRun = 0;
+
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly signals: RunSignals,
+    private readonly bars: BarsCache,
+    @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.loop = this.consume();
+  }
+
+  /** Stops taking batches; the batch in hand is handed back by its own abort handling. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.messages?.stop();
+    await this.loop?.catch(() => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  private async consume(): Promise<void> {
+    const spec = this.cfg.topology.consumers.trials;
+    while (!this.stopping) {
+      try {
+        const consumer = await this.messaging.bus.js.consumers.get(spec.stream, spec.durable);
+        this.messages = await consumer.consume({ max_messages: 1 });
+        for await (const msg of this.messages) {
+          await this.handle(msg);
+          if (this.stopping) break;
+        }
+      } catch (err) {
+        if (this.stopping) break;
+        this.log.error({ err }, 'trial consumer failed; resubscribing');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async handle(msg: JsMsg): Promise<void> {
+    let batch: TrialBatch;
+    try {
+      batch = decodeTrialBatch(msg.json());
+    } catch (err) {
+      this.log.error({ err, subject: msg.subject }, 'undecodable trial batch terminated');
+      msg.term('undecodable');
+      return;
+    }
+    const controller = this.signals.register(batch.runId);
+    const heartbeat = setInterval(() => msg.working(), 2000);
+    const traceparent = msg.headers?.get(HEADERS.traceparent) || undefined;
+    const ctx = new RunContext(this.messaging.bus, batch.runId, batch.attempt, this.cfg.instanceId, traceparent);
+    try {
+      if (await this.runIsOver(batch.runId)) {
+        msg.ack();
+        return;
+      }
+      const bars = await this.bars.get(batch.request.dataset);
+      const pending: Promise<void>[] = [];
+      for (const trial of batch.trials) {
+        if (controller.signal.aborted) break;
+        const started = performance.now();
+        try {
+          const metrics = await runTrial(batch.request, trial.params, bars, controller.signal);
+          pending.push(
+            ctx.emitKeyed(
+              'TrialCompleted',
+              {
+                trialId: trial.trialId,
+                index: trial.index,
+                params: trial.params,
+                metrics: { ...metrics },
+                score: scoreOf(metrics, batch.request.objective),
+                durationMs: performance.now() - started,
+                workerId: this.cfg.instanceId,
+              },
+              trial.trialId,
+            ),
+          );
+        } catch (err) {
+          if (err instanceof TrialAbortedError) break;
+          const e = err instanceof Error ? err : new Error(String(err));
+          const { fingerprint } = errorFingerprint(e.message, e.stack);
+          const code = (e as { code?: unknown }).code;
+          pending.push(
+            ctx.emitKeyed(
+              'TrialFailed',
+              {
+                trialId: trial.trialId,
+                index: trial.index,
+                params: trial.params,
+                errorMessage: e.message,
+                errorStackTrace: e.stack,
+                errorCode: typeof code === 'string' ? code : undefined,
+                fingerprint,
+                durationMs: performance.now() - started,
+                workerId: this.cfg.instanceId,
+              },
+              trial.trialId,
+            ),
+          );
+          pending.push(ctx.log('WARNING', `trial ${trial.index} failed: ${e.message}`, { trialId: trial.trialId, params: trial.params }));
+        }
+        this.trialsRun++;
+        await yieldToEventLoop();
+      }
+      await Promise.all(pending);
+      const reason = controller.signal.aborted ? (controller.signal.reason as { kind?: string }).kind : undefined;
+      if (reason === 'shutdown') msg.nak(); // hand the rest back to another worker
+      else msg.ack(); // done, or the run was stopped: its remaining trials must not run
+    } catch (err) {
+      this.log.error({ err, runId: batch.runId }, 'trial batch failed; handing it back');
+      msg.nak(1000);
+    } finally {
+      clearInterval(heartbeat);
+      this.signals.release(batch.runId, controller);
+    }
+  }
+
+  private async runIsOver(runId: string): Promise<boolean> {
+    const bus = this.messaging.bus;
+    for (const type of ['RunCancellationRequested', 'RunCompleted', 'RunFailed', 'RunCancelled'] as const) {
+      if (await bus.lastOfType(runId, type)) return true;
+    }
+    return false;
+  }
+}

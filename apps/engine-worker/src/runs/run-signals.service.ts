@@ -1,0 +1,84 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Subscription } from '@nats-io/nats-core';
+import { parseRunSubject } from '@runforge/contracts';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+
+/** Why a run's work was stopped; carried as the AbortSignal's reason. */
+export type StopReason =
+  | { readonly kind: 'cancelled' }
+  | { readonly kind: 'timeout'; readonly seconds: number }
+  | { readonly kind: 'stopped'; readonly message: string }
+  | { readonly kind: 'stalled'; readonly seconds: number }
+  | { readonly kind: 'shutdown' };
+
+export function stopReasonOf(signal: AbortSignal): StopReason | undefined {
+  return signal.aborted ? (signal.reason as StopReason) : undefined;
+}
+
+/**
+ * Pushes stop requests to whatever this process runs for a run (its run attempt, its trial
+ * batches): `RunCancellationRequested` (stored on RUNS) and the coordinator's `ctl.runs.<id>.abort`
+ * (core NATS) both abort every registered controller of that run at once.
+ */
+@Injectable()
+export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly controllers = new Map<string, Set<AbortController>>();
+  private subs: Subscription[] = [];
+
+  constructor(
+    private readonly messaging: Messaging,
+    @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const t = this.cfg.topology;
+    this.subs = [
+      this.messaging.nc.subscribe(t.anyRunSubject('cancellation_requested'), {
+        callback: (err, msg) => {
+          const parsed = err ? undefined : parseRunSubject(t, msg.subject);
+          if (parsed) this.abort(parsed.runId, { kind: 'cancelled' });
+        },
+      }),
+      this.messaging.nc.subscribe(t.anyRunAbortSubject(), {
+        callback: (err, msg) => {
+          // ctl.runs.<id>.abort (optionally namespaced): the run id is the second-to-last token.
+          const tokens = msg.subject.split('.');
+          const runId = err ? undefined : tokens[tokens.length - 2];
+          if (runId) this.abort(runId, { kind: 'stopped', message: msg.string() || 'stopped by its coordinator' });
+        },
+      }),
+    ];
+  }
+
+  onApplicationShutdown(): void {
+    for (const s of this.subs) s.unsubscribe();
+  }
+
+  register(runId: string): AbortController {
+    const c = new AbortController();
+    let set = this.controllers.get(runId);
+    if (!set) this.controllers.set(runId, (set = new Set()));
+    set.add(c);
+    return c;
+  }
+
+  release(runId: string, c: AbortController): void {
+    const set = this.controllers.get(runId);
+    set?.delete(c);
+    if (set && set.size === 0) this.controllers.delete(runId);
+  }
+
+  abort(runId: string, reason: StopReason): void {
+    for (const c of this.controllers.get(runId) ?? []) if (!c.signal.aborted) c.abort(reason);
+  }
+
+  /** Stops everything this process runs (graceful shutdown). */
+  abortAll(reason: StopReason): void {
+    for (const runId of this.controllers.keys()) this.abort(runId, reason);
+  }
+
+  /** Tells every worker to stop a run's trials (core NATS, not stored). */
+  broadcastStop(runId: string, message: string): void {
+    this.messaging.nc.publish(this.cfg.topology.runAbortSubject(runId), message);
+  }
+}

@@ -1,0 +1,81 @@
+import { ConflictException, Controller, HttpCode, NotFoundException, Param, Post, Res, Inject } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { createEvent, eventTypeForToken, parseRunSubject, TERMINAL_STATUSES, type RunKind } from '@runforge/contracts';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { RunReader } from '../run-reader.service';
+
+/** How long the gateway waits for the worker to confirm a running run's cancellation. */
+export const CANCEL_CONFIRM_MS = Number(process.env.CANCEL_CONFIRM_MS ?? 3000);
+
+type CancelAnswer = { id: string; status: 'Cancelled' } | { id: string; status: 'Cancelling'; message: string };
+
+/**
+ * Cancellation (seed behaviour): `200 {id, status:"Cancelled"}` from Pending or Running, `409` with
+ * the current status when the run already ended, `404` when unknown. The request is pushed to the
+ * worker (it listens on `runs.*.cancellation_requested`); the gateway waits a short, bounded time
+ * for `RunCancelled` and, if the worker can't confirm in time, answers `202 {status:"Cancelling"}`:
+ * the cancellation is recorded and will be honoured.
+ */
+@Controller('api')
+export class CancelRunController {
+  constructor(
+    private readonly runs: RunReader,
+    private readonly messaging: Messaging,
+    @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
+  ) {}
+
+  @Post('backtests/:id/cancel')
+  @HttpCode(200)
+  cancelBacktest(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<CancelAnswer> {
+    return this.cancel(id, 'backtest', reply);
+  }
+
+  @Post('optimizations/:id/cancel')
+  @HttpCode(200)
+  cancelOptimization(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<CancelAnswer> {
+    return this.cancel(id, 'optimization', reply);
+  }
+
+  private async cancel(id: string, kind: RunKind, reply: FastifyReply): Promise<CancelAnswer> {
+    const run = await this.runs.get(id, kind);
+    if (!run) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no ${kind} with id "${id}"` });
+    const conflict = (status: string): ConflictException =>
+      new ConflictException({ statusCode: 409, error: 'Conflict', message: `the ${kind} is already ${status}`, id, status });
+    if (TERMINAL_STATUSES.has(run.status)) throw conflict(run.status);
+
+    const t = this.cfg.topology;
+    // Listen before asking, so the worker's answer cannot slip past.
+    const sub = this.messaging.nc.subscribe(t.runSubject(id, '*'));
+    try {
+      const event = createEvent('RunCancellationRequested', { runId: id, attempt: 0, occurredAt: new Date().toISOString() }, { requestedBy: 'api' });
+      await this.messaging.bus.publish(event);
+      // A run no worker has started is cancelled by the request itself (it will never start).
+      if (run.status === 'Pending' && !(await this.messaging.bus.lastOfType(id, 'RunStarted'))) return { id, status: 'Cancelled' };
+
+      const outcome = await new Promise<string | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), CANCEL_CONFIRM_MS);
+        void (async () => {
+          for await (const m of sub) {
+            const type = eventTypeForToken(parseRunSubject(t, m.subject)?.eventToken ?? '');
+            if (type === 'RunCancelled' || type === 'RunCompleted' || type === 'RunFailed') {
+              clearTimeout(timer);
+              resolve(type);
+              return;
+            }
+          }
+        })();
+      });
+      if (outcome === 'RunCancelled') return { id, status: 'Cancelled' };
+      if (outcome === 'RunCompleted') throw conflict('Completed');
+      if (outcome === 'RunFailed') throw conflict('Failed');
+      void reply.status(202);
+      return {
+        id,
+        status: 'Cancelling',
+        message: `cancellation accepted; the worker did not confirm within ${CANCEL_CONFIRM_MS} ms — poll the status`,
+      };
+    } finally {
+      sub.unsubscribe();
+    }
+  }
+}

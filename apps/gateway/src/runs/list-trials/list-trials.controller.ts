@@ -1,0 +1,123 @@
+import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { z } from 'zod';
+import { DataSource } from 'typeorm';
+import { parseOrThrow, ValidationFailed } from '../../common/validation';
+import { RunReader } from '../run-reader.service';
+
+const SORTS = {
+  index: { column: 'index', dir: 'ASC' },
+  '-index': { column: 'index', dir: 'DESC' },
+  score: { column: 'score', dir: 'ASC' },
+  '-score': { column: 'score', dir: 'DESC' },
+  duration: { column: 'duration_ms', dir: 'ASC' },
+  '-duration': { column: 'duration_ms', dir: 'DESC' },
+} as const;
+
+const QuerySchema = z
+  .object({
+    status: z.enum(['Completed', 'Failed']).optional(),
+    sort: z.enum(Object.keys(SORTS) as [keyof typeof SORTS, ...(keyof typeof SORTS)[]]).default('index'),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+interface TrialRowRaw {
+  id: string;
+  index: number;
+  status: string;
+  params: Record<string, unknown>;
+  metrics: Record<string, number> | null;
+  score: number | null;
+  error_message: string | null;
+  error_stack_trace: string | null;
+  fingerprint: string | null;
+  duration_ms: number;
+  worker_id: string;
+  occurred_at: Date;
+}
+
+/** Opaque keyset cursor: the sort key and index of the last row of the previous page. */
+function encodeCursor(key: number | null, index: number): string {
+  return Buffer.from(JSON.stringify([key, index])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [number | null, number] | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (Array.isArray(v) && v.length === 2 && (v[0] === null || typeof v[0] === 'number') && typeof v[1] === 'number') {
+      return [v[0], v[1]];
+    }
+  } catch {
+    /* invalid */
+  }
+  return undefined;
+}
+
+@Controller('api/runs')
+export class ListTrialsController {
+  constructor(
+    private readonly runs: RunReader,
+    @InjectDataSource() private readonly db: DataSource,
+  ) {}
+
+  /** An optimization's trials, filtered by status, sorted, with keyset pagination; failed ones carry message + stack. */
+  @Get(':id/trials')
+  async list(@Param('id') id: string, @Query() query: unknown): Promise<Record<string, unknown>> {
+    const q = parseOrThrow(QuerySchema, query);
+    const run = await this.runs.get(id);
+    if (!run) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
+    const sort = SORTS[q.sort];
+    const schema = (this.db.options as { schema?: string }).schema ?? 'public';
+    const params: unknown[] = [id];
+    const where = ['run_id = $1'];
+    if (q.status) {
+      params.push(q.status);
+      where.push(`status = $${params.length}`);
+    }
+    const keyExpr = sort.column === 'index' ? 'index' : `COALESCE(${sort.column}, ${sort.dir === 'ASC' ? "'Infinity'" : "'-Infinity'"}::float8)`;
+    if (q.cursor) {
+      const c = decodeCursor(q.cursor);
+      if (!c) throw new ValidationFailed([{ field: 'cursor', reason: 'not a cursor returned by this endpoint' }]);
+      else {
+        const cmp = sort.dir === 'ASC' ? '>' : '<';
+        if (sort.column === 'index') {
+          params.push(c[1]);
+          where.push(`index ${cmp} $${params.length}`);
+        } else {
+          params.push(c[0] ?? (sort.dir === 'ASC' ? Infinity : -Infinity), c[1]);
+          where.push(`(${keyExpr}, index) ${cmp} ($${params.length - 1}::float8, $${params.length})`);
+        }
+      }
+    }
+    params.push(q.limit + 1);
+    const rows = (await this.db.query(
+      `SELECT id, index, status, params, metrics, score, error_message, error_stack_trace, fingerprint, duration_ms, worker_id, occurred_at
+         FROM "${schema}".trials WHERE ${where.join(' AND ')}
+        ORDER BY ${keyExpr} ${sort.dir}, index ${sort.dir} LIMIT $${params.length}`,
+      params,
+    )) as TrialRowRaw[];
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    const keyOf = (r: TrialRowRaw): number | null =>
+      sort.column === 'index' ? r.index : sort.column === 'score' ? r.score : r.duration_ms;
+    return {
+      items: page.map((r) => ({
+        trialId: r.id,
+        index: r.index,
+        status: r.status,
+        params: r.params,
+        ...(r.metrics ? { metrics: r.metrics, score: r.score } : {}),
+        ...(r.status === 'Failed' ? { errorMessage: r.error_message, errorStackTrace: r.error_stack_trace, fingerprint: r.fingerprint } : {}),
+        durationMs: r.duration_ms,
+        workerId: r.worker_id,
+        occurredAt: r.occurred_at.toISOString(),
+      })),
+      nextCursor: rows.length > q.limit && last ? encodeCursor(keyOf(last), last.index) : null,
+      totalCombinations: run.totalCombinations,
+      completedCombinations: run.completedCombinations,
+      failedCombinations: run.failedCombinations,
+    };
+  }
+}

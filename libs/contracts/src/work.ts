@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { ContractError } from './envelope';
+import { OptimizationRequestSchema } from './requests';
+
+/**
+ * A batch of optimization trials on the work-queue stream (`work.trials.<runId>`). Carries the
+ * request so any worker can run it without another lookup, and the coordinator's attempt so the
+ * trial events it produces are attributed to that attempt.
+ */
+export const TrialBatchSchema = z.object({
+  type: z.literal('TrialBatch'),
+  version: z.literal(1),
+  runId: z.string().min(1).max(64),
+  attempt: z.number().int().positive(),
+  batchIndex: z.number().int().nonnegative(),
+  request: OptimizationRequestSchema,
+  trials: z
+    .array(
+      z.object({
+        trialId: z.string(),
+        index: z.number().int().nonnegative(),
+        params: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])),
+      }),
+    )
+    .min(1)
+    .max(10_000),
+});
+export type TrialBatch = z.output<typeof TrialBatchSchema>;
+
+export function decodeTrialBatch(raw: unknown): TrialBatch {
+  const parsed = TrialBatchSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ContractError('INVALID_TRIAL_BATCH', `invalid trial batch: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,210 @@
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Client } from 'pg';
+import { eventually } from '../support/eventually';
+import { DATABASE_URL, http, NATS_URL, TestSystem } from '../support/system';
+
+interface OptStatus {
+  id: string;
+  status: string;
+  totalCombinations: number;
+  completedCombinations: number;
+  failedCombinations: number;
+  failureReason?: string;
+  errorMessage?: string;
+  result?: {
+    best: { params: Record<string, number>; score: number } | null;
+    top: { params: Record<string, number>; score: number }[];
+    failures: { message: string; count: number; fingerprint: string }[];
+  };
+}
+
+interface TrialsPage {
+  items: { trialId: string; index: number; status: string; params: Record<string, number>; errorMessage?: string; errorStackTrace?: string; score?: number }[];
+  nextCursor: string | null;
+}
+
+const dataset = { synthetic: { bars: 200_000, seed: 7, timeframe: '1h' } };
+// fast 2..40 × slow {20, 30, 50, 80, 120} = 195 combinations; fast >= slow fails for 21 + 11 = 32 of them.
+const axes = { fast: { min: 2, max: 40, step: 1 }, slow: [20, 30, 50, 80, 120] };
+
+describe('optimizations fan out across workers, isolate failing trials and rank the rest', () => {
+  let sys: TestSystem;
+
+  beforeAll(async () => {
+    sys = await TestSystem.start(['gateway', 'engine-worker', 'engine-worker', 'projection']);
+  });
+
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  const finished = (id: string): Promise<OptStatus> =>
+    eventually(
+      `optimization ${id} to finish`,
+      async () => (await http<OptStatus>(sys.gateway.url, 'GET', `/api/optimizations/${id}/status`)).body,
+      (s) => ['Completed', 'Failed', 'Cancelled'].includes(s.status),
+      { timeoutMs: 90_000, intervalMs: 100 },
+    );
+
+  it('a grid with a failing region ends Completed with the exact counts, stacks recorded, both workers used', async () => {
+    const submitted = await http<{ id: string; status: string; totalCombinations: number }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes,
+      dataset,
+    });
+    expect(submitted.status).toBe(202);
+    expect(submitted.body).toMatchObject({ status: 'Pending', totalCombinations: 195 });
+    const id = submitted.body.id;
+
+    const final = await finished(id);
+    expect(final).toMatchObject({ status: 'Completed', totalCombinations: 195, completedCombinations: 163, failedCombinations: 32 });
+    expect(final.result?.failures).toEqual([expect.objectContaining({ count: 32, message: expect.stringMatching(/must be less than slow/) })]);
+    expect(final.result?.best).not.toBeNull();
+    const top = final.result?.top ?? [];
+    expect(top.length).toBe(10);
+    for (let i = 1; i < top.length; i++) expect((top[i - 1] as { score: number }).score).toBeGreaterThanOrEqual((top[i] as { score: number }).score);
+    for (const t of top) expect(t.params.fast).toBeLessThan(t.params.slow as number);
+
+    const failed = await http<TrialsPage>(sys.gateway.url, 'GET', `/api/runs/${id}/trials?status=Failed&limit=100`);
+    expect(failed.status).toBe(200);
+    expect(failed.body.items).toHaveLength(32);
+    for (const t of failed.body.items) {
+      expect(t.params.fast).toBeGreaterThanOrEqual(t.params.slow as number);
+      expect(t.errorMessage).toMatch(/fast \(\d+\) must be less than slow \(\d+\)/);
+      expect(t.errorStackTrace).toMatch(/\n\s+at /);
+    }
+
+    // Every trial is recorded once, and both worker processes took a share of the grid.
+    const pg = new Client({ connectionString: DATABASE_URL });
+    await pg.connect();
+    try {
+      const r = await pg.query<{ trials: string; distinct_ids: string; workers: string }>(
+        `SELECT count(*) AS trials, count(DISTINCT id) AS distinct_ids, count(DISTINCT worker_id) AS workers
+           FROM "${sys.iso.schema}".trials WHERE run_id = $1`,
+        [id],
+      );
+      expect(r.rows[0]).toEqual({ trials: '195', distinct_ids: '195', workers: '2' });
+    } finally {
+      await pg.end();
+    }
+
+    // Pages by score, best first, with a cursor that walks the whole set without overlap.
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    let previous = Infinity;
+    do {
+      const page: TrialsPage = (
+        await http<TrialsPage>(sys.gateway.url, 'GET', `/api/runs/${id}/trials?status=Completed&sort=-score&limit=50${cursor ? `&cursor=${cursor}` : ''}`)
+      ).body;
+      for (const t of page.items) {
+        expect(seen.has(t.trialId)).toBe(false);
+        seen.add(t.trialId);
+        expect(t.score as number).toBeLessThanOrEqual(previous);
+        previous = t.score as number;
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen.size).toBe(163);
+  });
+
+  it('constraints filter the grid: the total counts only combinations that satisfy them, and none fail', async () => {
+    const submitted = await http<{ id: string; totalCombinations: number }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes,
+      constraints: ['fast < slow'],
+      objective: { metric: 'totalReturn', direction: 'maximize' },
+      dataset: { synthetic: { bars: 20_000, seed: 3, timeframe: '1h' } },
+    });
+    expect(submitted.status).toBe(202);
+    expect(submitted.body.totalCombinations).toBe(163);
+    const final = await finished(submitted.body.id);
+    expect(final).toMatchObject({ status: 'Completed', completedCombinations: 163, failedCombinations: 0 });
+    expect(final.result?.failures).toEqual([]);
+  });
+
+  it('maxFailedTrials stops the run early as Failed with that reason', async () => {
+    const submitted = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 20, max: 200, step: 1 }, slow: [10, 400] },
+      maxFailedTrials: 5,
+      dataset: { synthetic: { bars: 20_000, seed: 3, timeframe: '1h' } },
+    });
+    expect(submitted.status).toBe(202);
+    const final = await finished(submitted.body.id);
+    expect(final.status).toBe('Failed');
+    expect(final.failureReason).toBe('failed_trials');
+    expect(final.errorMessage).toMatch(/stopped after \d+ failed trials/);
+    expect(final.failedCombinations).toBeGreaterThanOrEqual(5);
+    expect(final.completedCombinations + final.failedCombinations).toBeLessThan(362);
+  });
+
+  it('a run whose every trial fails ends Failed', async () => {
+    const submitted = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: [50, 60], slow: [20, 30] },
+      dataset: { synthetic: { bars: 5_000, seed: 3, timeframe: '1h' } },
+    });
+    const final = await finished(submitted.body.id);
+    expect(final).toMatchObject({ status: 'Failed', failureReason: 'all_trials_failed', failedCombinations: 4, completedCombinations: 0 });
+  });
+
+  it('cancelling a running optimization stops it promptly and discards its queued batches', async () => {
+    const submitted = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 2, max: 60, step: 1 }, slow: { min: 70, max: 200, step: 10 } },
+      dataset: { synthetic: { bars: 500_000, seed: 9, timeframe: '1m' } },
+    });
+    const id = submitted.body.id;
+    await eventually(
+      'some trials to finish',
+      async () => (await http<OptStatus>(sys.gateway.url, 'GET', `/api/optimizations/${id}/status`)).body,
+      (s) => s.status === 'Running' && s.completedCombinations > 0,
+      { timeoutMs: 30_000 },
+    );
+    const cancelled = await http<{ id: string; status: string }>(sys.gateway.url, 'POST', `/api/optimizations/${id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toEqual({ id, status: 'Cancelled' });
+    const final = await finished(id);
+    expect(final.status).toBe('Cancelled');
+    expect(final.completedCombinations).toBeLessThan(final.totalCombinations);
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(sys.iso.topology.streams.work.name, { subjects_filter: sys.iso.topology.trialWorkSubject(id) });
+      expect(info.state.subjects?.[sys.iso.topology.trialWorkSubject(id)] ?? 0).toBe(0);
+    } finally {
+      await nc.close();
+    }
+    const again = await http<{ status: string }>(sys.gateway.url, 'POST', `/api/optimizations/${id}/cancel`);
+    expect(again.status).toBe(409);
+    expect(again.body.status).toBe('Cancelled');
+  });
+
+  describe('bad grids are a 400 naming the field', () => {
+    const cases: [string, Record<string, unknown>, string, RegExp][] = [
+      ['an axis the strategy does not declare', { axes: { speed: [1, 2] } }, 'axes.speed', /unknown parameter/],
+      ['an axis value out of bounds', { axes: { fast: [0, 5], slow: [20] } }, 'axes.fast', /value 0/],
+      ['a non-integer range for an integer parameter', { axes: { fast: { min: 1, max: 5, step: 0.5 } } }, 'axes.fast', /integers/],
+      ['a constraint that is not an expression', { axes, constraints: ['fast <'] }, 'constraints.0', /unexpected end/],
+      ['a constraint naming an unknown parameter', { axes, constraints: ['fast < slowest'] }, 'constraints.0', /unknown parameter "slowest"/],
+      [
+        'a grid larger than the limit',
+        { axes: { fast: { min: 1, max: 1000, step: 1 }, slow: { min: 2, max: 1000, step: 1 } }, constraints: ['fast < slow'] },
+        'axes',
+        /the grid has 499500 combinations after constraints; the limit is 10000/,
+      ],
+      ['constraints nothing satisfies', { axes, constraints: ['fast > 1000'] }, 'constraints', /no combination/],
+    ];
+    it.each(cases)('%s', async (_name, patch, field, reason) => {
+      const r = await http<{ issues: { field: string; reason: string }[] }>(sys.gateway.url, 'POST', '/api/optimizations', {
+        strategy: 'sma-crossover',
+        dataset,
+        ...patch,
+      });
+      expect(r.status).toBe(400);
+      const issue = r.body.issues.find((i) => i.field === field);
+      expect({ field: issue?.field, reason: issue?.reason }).toEqual({ field, reason: expect.stringMatching(reason) });
+    });
+  });
+});
