@@ -10,3 +10,7 @@ export * from './nest/typeorm';
 export * from './nest/bootstrap';
 export * from './datasets/bars-loader';
 export * from './runs/submission';
+export * from './db/schedules.entities';
+export * from './schedules/cadence';
+export * from './schedules/schedule.schema';
+export * from './schedules/schedule-fires';

@@ -3,15 +3,17 @@ import type { RunForgeConfig } from '../config';
 import { READ_MODEL_ENTITIES } from './entities';
 import { InitialReadModels1764057600000 } from './migrations/1764057600000-initial-read-models';
 import { RunListingIndexes1764100000000 } from './migrations/1764100000000-run-listing-indexes';
+import { Schedules1764633600000 } from './migrations/1764633600000-schedules';
+import { SCHEDULE_ENTITIES } from './schedules.entities';
 
-export const MIGRATIONS = [InitialReadModels1764057600000, RunListingIndexes1764100000000];
+export const MIGRATIONS = [InitialReadModels1764057600000, RunListingIndexes1764100000000, Schedules1764633600000];
 
 export function dataSourceOptions(cfg: Pick<RunForgeConfig, 'databaseUrl' | 'dbSchema'>): DataSourceOptions {
   return {
     type: 'postgres',
     url: cfg.databaseUrl,
     schema: cfg.dbSchema,
-    entities: READ_MODEL_ENTITIES,
+    entities: [...READ_MODEL_ENTITIES, ...SCHEDULE_ENTITIES],
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'all',
