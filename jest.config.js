@@ -14,7 +14,10 @@ const swc = [
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': swc },
-  moduleNameMapper: { '^@runforge/(contracts|engine|platform)$': '<rootDir>/libs/$1/src/index.ts' },
+  moduleNameMapper: {
+    '^@runforge/(contracts|engine|platform)$': '<rootDir>/libs/$1/src/index.ts',
+    '^@runforge/platform/telemetry$': '<rootDir>/libs/platform/src/telemetry/index.ts',
+  },
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
 };
 module.exports = {

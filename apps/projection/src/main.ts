@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 import { bootstrapService, loadConfig, runMigrations } from '@runforge/platform';
 import { ProjectionAppModule } from './app.module';

@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 import { bootstrapService, loadConfig } from '@runforge/platform';
 import { SchedulerAppModule } from './app.module';

@@ -14,3 +14,5 @@ export * from './db/schedules.entities';
 export * from './schedules/cadence';
 export * from './schedules/schedule.schema';
 export * from './schedules/schedule-fires';
+export * from './telemetry/index';
+export * from './metrics/index';

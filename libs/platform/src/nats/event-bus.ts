@@ -9,6 +9,10 @@ import {
   type RunEventType,
   type Topology,
 } from '@runforge/contracts';
+import { context, SpanKind } from '@opentelemetry/api';
+import { busMetrics } from '../metrics/registry';
+import { contextFromTraceparent, currentTraceparent, recordSpanError, tracer } from '../telemetry/context';
+import { ATTRS, SPANS } from '../telemetry/names';
 
 export interface StoredRunEvent {
   readonly seq: number;
@@ -22,6 +26,11 @@ export interface StoredRunEvent {
 export interface PublishOptions {
   /** Discriminates several events of one type within an attempt (e.g. a progress counter). */
   readonly discriminator?: string | number;
+  /**
+   * Parent of the publish span (e.g. the `RunRequested` header a worker executes). Without it the
+   * publish span is a child of the active span. Either way the message's `traceparent` header is the
+   * publish span's context, so one run stays one trace across services.
+   */
   readonly traceparent?: string;
   /** Overrides the default deterministic message id. */
   readonly msgId?: string;
@@ -48,12 +57,33 @@ export class EventBus {
     // Re-validate even events built with createEvent: a mutated envelope must never reach the log.
     const checked = decodeEvent(event);
     const def = eventDefinition(checked.type);
-    const h = natsHeaders();
     const msgId = opts.msgId ?? eventMessageId(checked.runId, checked.type, checked.attempt, opts.discriminator ?? 0);
-    if (opts.traceparent) h.set(HEADERS.traceparent, opts.traceparent);
-    return this.js.publish(this.topology.runSubject(checked.runId, def.token), encoder.encode(JSON.stringify(checked)), {
-      msgID: msgId,
-      headers: h,
+    const subject = this.topology.runSubject(checked.runId, def.token);
+    const parent = contextFromTraceparent(opts.traceparent, context.active()) ?? context.active();
+    const attributes = {
+      [ATTRS.messagingSystem]: 'nats',
+      [ATTRS.messagingOperation]: 'send',
+      [ATTRS.messagingDestination]: subject,
+      [ATTRS.messagingMessageId]: msgId,
+      [ATTRS.eventType]: checked.type,
+      [ATTRS.runId]: checked.runId,
+      [ATTRS.attempt]: checked.attempt,
+    };
+    return tracer().startActiveSpan(SPANS.publish, { kind: SpanKind.PRODUCER, attributes }, parent, async (span) => {
+      try {
+        const h = natsHeaders();
+        const traceparent = currentTraceparent();
+        if (traceparent) h.set(HEADERS.traceparent, traceparent);
+        const ack = await this.js.publish(subject, encoder.encode(JSON.stringify(checked)), { msgID: msgId, headers: h });
+        span.setAttribute(ATTRS.duplicate, ack.duplicate);
+        (ack.duplicate ? busMetrics.duplicates : busMetrics.published).inc({ type: checked.type });
+        return ack;
+      } catch (err) {
+        recordSpanError(span, err);
+        throw err;
+      } finally {
+        span.end();
+      }
     });
   }
 

@@ -17,12 +17,24 @@ import { connectNats, provisionTopology, topologyProvisioned } from '../nats/con
 import { EventBus } from '../nats/event-bus';
 import { Messaging, RUNFORGE_CONFIG } from './tokens';
 import { loggerOptions } from './logging';
+import { MetricsController } from '../metrics/metrics.controller';
+import { setMetricsService } from '../metrics/registry';
+import { bindJetStreamMetrics } from '../metrics/jetstream.metrics';
+import { shutdownTelemetry } from '../telemetry/start';
 
 @Injectable()
 class MessagingLifecycle implements OnApplicationShutdown {
   constructor(private readonly messaging: Messaging) {}
   async onApplicationShutdown(): Promise<void> {
     await this.messaging.nc.drain().catch(() => this.messaging.nc.close());
+  }
+}
+
+/** Flushes the last spans on shutdown (after the app's own shutdown hooks ran). */
+@Injectable()
+class TelemetryLifecycle implements OnApplicationShutdown {
+  async onApplicationShutdown(): Promise<void> {
+    await shutdownTelemetry();
   }
 }
 
@@ -69,7 +81,7 @@ export class PlatformModule {
       module: PlatformModule,
       global: true,
       imports: [LoggerModule.forRoot(loggerOptions(service))],
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: RUNFORGE_CONFIG, useValue: cfg },
         {
@@ -77,10 +89,13 @@ export class PlatformModule {
           useFactory: async (): Promise<Messaging> => {
             const nc = await connectNats(cfg.natsUrl, cfg.instanceId);
             const jsm = await provisionTopology(nc, cfg.topology);
+            setMetricsService(cfg.service);
+            bindJetStreamMetrics(jsm, cfg.topology);
             return { nc, jsm, bus: new EventBus(nc, jsm, cfg.topology) };
           },
         },
         MessagingLifecycle,
+        TelemetryLifecycle,
       ],
       exports: [RUNFORGE_CONFIG, Messaging],
     };

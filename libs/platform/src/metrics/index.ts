@@ -1,0 +1,3 @@
+export * from './registry';
+export * from './jetstream.metrics';
+export * from './metrics.controller';
