@@ -1,9 +1,14 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { PlatformModule, type RunForgeConfig } from '@runforge/platform';
+import { PlatformModule, readModelsModule, type RunForgeConfig } from '@runforge/platform';
+import { SchedulerService } from './schedules/scheduler.service';
 
 @Module({})
 export class SchedulerAppModule {
   static forRoot(cfg: RunForgeConfig): DynamicModule {
-    return { module: SchedulerAppModule, imports: [PlatformModule.forRoot(cfg.service, cfg)] };
+    return {
+      module: SchedulerAppModule,
+      imports: [PlatformModule.forRoot(cfg.service, cfg), readModelsModule(cfg)],
+      providers: [SchedulerService],
+    };
   }
 }

@@ -1,0 +1,77 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { DataSource } from 'typeorm';
+import { ScheduleTicker } from './schedule-ticker';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Runs the ticker on a timer (no overlap between ticks). `SCHEDULER_TICK_MS` (default 1000) sets
+ * the cadence; `SCHEDULER_CLOCK_OFFSET_MS` shifts the scheduler's clock (for end-to-end tests of
+ * real processes only); `SCHEDULER_FIRE_RETENTION_DAYS` (default 90) bounds the fire records.
+ */
+@Injectable()
+export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('Scheduler');
+  private readonly ticker: ScheduleTicker;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private lastPrune = 0;
+  private readonly tickMs = Number(process.env.SCHEDULER_TICK_MS ?? 1000);
+  private readonly offsetMs = Number(process.env.SCHEDULER_CLOCK_OFFSET_MS ?? 0);
+  private readonly retentionDays = Number(process.env.SCHEDULER_FIRE_RETENTION_DAYS ?? 90);
+
+  constructor(@InjectDataSource() db: DataSource, messaging: Messaging, @Inject(RUNFORGE_CONFIG) cfg: RunForgeConfig) {
+    this.ticker = new ScheduleTicker({ db, bus: messaging.bus, instanceId: cfg.instanceId });
+  }
+
+  onApplicationBootstrap(): void {
+    this.schedule(0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.runOnce().finally(() => this.schedule(this.tickMs));
+    }, delay);
+  }
+
+  private async runOnce(): Promise<void> {
+    try {
+      const now = this.now();
+      const report = await this.ticker.tick(now);
+      for (const d of report.decided) {
+        this.log.log(
+          {
+            scheduleId: d.scheduleId,
+            fireTime: d.fireTime.toISOString(),
+            outcome: d.outcome,
+            runId: d.runId,
+            reason: d.reason,
+          },
+          `schedule ${d.scheduleId} fire ${d.fireTime.toISOString()}: ${d.outcome}`,
+        );
+      }
+      for (const e of report.errors)
+        this.log.error({ err: e.error, scheduleId: e.scheduleId }, 'fire failed; retried next tick');
+      if (now.getTime() - this.lastPrune > 3_600_000) {
+        this.lastPrune = now.getTime();
+        await this.ticker.prune(new Date(now.getTime() - this.retentionDays * DAY_MS));
+      }
+    } catch (err) {
+      this.log.error({ err }, 'scheduler tick failed');
+    }
+  }
+}
