@@ -6,10 +6,28 @@ import { CONSUMER_SETTINGS, decodeEvent, HEADERS } from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { applyBatch, readCheckpoint, writeCheckpoint, type ProjectedMessage } from './runs.projection';
+import { ProjectionObserver } from './projection.observer';
 
 const MAX_BATCH = 1000;
 /** Session advisory lock: one active projection per schema, so events apply in stream order. */
-const LEADER_LOCK = 0x52_46_50_4a; // "RFPJ"
+export const LEADER_LOCK = 0x52_46_50_4a; // "RFPJ"
+/**
+ * Write fence: every batch transaction takes it shared, a rebuild's swap takes it exclusive, so the
+ * swap waits for the batch in flight and the next batch waits for the swap (see rebuild/rebuild.ts).
+ * A sibling key of the leader lock, because the leader lock is held by a session for its lifetime.
+ */
+export const WRITE_FENCE_LOCK = 0x52_46_50_57; // "RFPW"
+
+export interface ProjectionLag {
+  /** Last sequence stored in the stream. */
+  readonly streamSeq: number;
+  /** Last sequence applied to the read models (the checkpoint). */
+  readonly appliedSeq: number;
+  /** Messages stored but not applied yet (upper bound: sequences, gaps included). */
+  readonly lag: number;
+  /** Whether this instance holds the leadership (a standby applies nothing). */
+  readonly leader: boolean;
+}
 
 export function traceIdOf(traceparent: string | undefined): string | undefined {
   const parts = traceparent?.split('-');
@@ -31,6 +49,8 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
   private lockRunner?: QueryRunner;
   private loop?: Promise<void>;
   appliedSeq = 0;
+  private observer?: ProjectionObserver;
+  private leader = false;
 
   constructor(
     private readonly messaging: Messaging,
@@ -71,11 +91,27 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
         LEADER_LOCK,
         this.cfg.dbSchema,
       ])) as { ok: boolean }[];
-      if (rows[0]?.ok) return;
+      if (rows[0]?.ok) {
+        this.leader = true;
+        return;
+      }
       if (!announced) this.log.log('another projection instance is active; standing by');
       announced = true;
       await new Promise((r) => setTimeout(r, 2000));
     }
+  }
+
+  /**
+   * How far the read models trail the stream. The applied side is the stored checkpoint, so a
+   * standby (or a rebuild that swapped the tables) reports the truth, not this process's memory.
+   */
+  async lag(): Promise<ProjectionLag> {
+    const [info, appliedSeq] = await Promise.all([
+      this.messaging.jsm.streams.info(this.cfg.topology.streams.runs.name),
+      readCheckpoint(this.db.manager, this.cfg.dbSchema),
+    ]);
+    const streamSeq = info.state.last_seq;
+    return { streamSeq, appliedSeq, lag: Math.max(0, streamSeq - appliedSeq), leader: this.leader };
   }
 
   private async consumeFromCheckpoint(): Promise<void> {
@@ -98,7 +134,8 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
     for await (const m of this.messages) {
       buffer.push(m);
       if (m.info.pending > 0 && buffer.length < MAX_BATCH) continue;
-      await this.apply(buffer);
+      const observer = (this.observer ??= new ProjectionObserver(this.db, this.cfg));
+      await observer.observe(buffer, this.appliedSeq, () => this.apply(buffer).then(() => this.appliedSeq));
       buffer = [];
     }
   }
@@ -118,13 +155,16 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
     if (!last) return;
     const lastSeq = Math.max(this.appliedSeq, last.seq);
     if (lastSeq > this.appliedSeq) {
-      await this.db.transaction(async (em) => {
+      this.appliedSeq = await this.db.transaction(async (em) => {
+        await em.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [WRITE_FENCE_LOCK, this.cfg.dbSchema]);
         const stored = await readCheckpoint(em, this.cfg.dbSchema, undefined, true);
         const fresh = batch.filter((b) => b.seq > stored);
         await applyBatch(em, this.cfg.dbSchema, fresh);
-        await writeCheckpoint(em, this.cfg.dbSchema, lastSeq);
+        // A rebuild may have swapped in tables that are already past this batch: never go back.
+        const applied = Math.max(stored, lastSeq);
+        await writeCheckpoint(em, this.cfg.dbSchema, applied);
+        return applied;
       });
-      this.appliedSeq = lastSeq;
     }
     for (const m of msgs) m.ack();
   }

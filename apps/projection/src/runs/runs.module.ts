@@ -1,5 +1,22 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { READINESS_DETAILS, type ReadinessDetails } from '@runforge/platform';
+import { ProjectionLagController } from './projection-lag.controller';
 import { ProjectionConsumer } from './projection.consumer';
 
-@Module({ providers: [ProjectionConsumer], exports: [ProjectionConsumer] })
+/** Global so that the platform's health controller sees `READINESS_DETAILS` (the `lag` field). */
+@Global()
+@Module({
+  controllers: [ProjectionLagController],
+  providers: [
+    ProjectionConsumer,
+    {
+      provide: READINESS_DETAILS,
+      useFactory: (p: ProjectionConsumer): ReadinessDetails => ({
+        readinessDetails: async () => ({ lag: await p.lag() }),
+      }),
+      inject: [ProjectionConsumer],
+    },
+  ],
+  exports: [ProjectionConsumer, READINESS_DETAILS],
+})
 export class RunsProjectionModule {}

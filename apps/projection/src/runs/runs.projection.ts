@@ -9,7 +9,7 @@ export interface ProjectedMessage {
 
 export const PROJECTION_NAME = 'runs';
 
-const RUN_COLUMNS = [
+export const RUN_COLUMNS = [
   ['id', 'id'],
   ['kind', 'kind'],
   ['status', 'status'],
@@ -46,7 +46,8 @@ const JSON_COLUMNS = new Set<keyof RunView>(['params', 'request', 'dataset', 're
 
 type Row = Record<string, unknown>;
 
-function toView(row: Row): RunView {
+/** A `runs` row as the fold's `RunView` (timestamps as ISO strings, bigints as numbers). */
+export function toView(row: Row): RunView {
   const v: Record<string, unknown> = {};
   for (const [col, key] of RUN_COLUMNS) {
     const value = row[col];

@@ -30,6 +30,15 @@ class MessagingLifecycle implements OnApplicationShutdown {
   }
 }
 
+/**
+ * Optional provider (from a @Global module of the service) whose fields are added to the
+ * `/health/ready` body, e.g. the projection's `lag`. It informs; it does not decide readiness.
+ */
+export const READINESS_DETAILS = Symbol('READINESS_DETAILS');
+export interface ReadinessDetails {
+  readinessDetails(): Promise<Record<string, unknown>>;
+}
+
 /** Flushes the last spans on shutdown (after the app's own shutdown hooks ran). */
 @Injectable()
 class TelemetryLifecycle implements OnApplicationShutdown {
@@ -44,6 +53,7 @@ class HealthController {
     private readonly messaging: Messaging,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
     @Optional() private readonly dataSource?: DataSource,
+    @Optional() @Inject(READINESS_DETAILS) private readonly details?: ReadinessDetails,
   ) {}
 
   @Get('live')
@@ -52,7 +62,7 @@ class HealthController {
   }
 
   @Get('ready')
-  async ready(): Promise<{ status: 'ready'; checks: Record<string, boolean> }> {
+  async ready(): Promise<{ status: 'ready'; checks: Record<string, boolean> } & Record<string, unknown>> {
     const checks: Record<string, boolean> = {
       nats: !this.messaging.nc.isClosed() && this.messaging.nc.info !== undefined,
       streams: await topologyProvisioned(this.messaging.jsm, this.cfg.topology),
@@ -66,7 +76,8 @@ class HealthController {
     if (Object.values(checks).some((ok) => !ok)) {
       throw new HttpException({ status: 'not-ready', checks }, HttpStatus.SERVICE_UNAVAILABLE);
     }
-    return { status: 'ready', checks };
+    const extra = this.details ? await this.details.readinessDetails().catch(() => ({})) : {};
+    return { ...extra, status: 'ready', checks };
   }
 }
 

@@ -1,5 +1,5 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { parseOrThrow } from '../../common/validation';
+import { parseQueryOrThrow } from '../query-params';
 import { RunsQueries, type Page } from '../runs.queries';
 import { RunListQuerySchema } from './list-runs.query';
 
@@ -13,6 +13,6 @@ export class ListRunsController {
 
   @Get()
   async list(@Query() query: Record<string, unknown>): Promise<Page<Record<string, unknown>>> {
-    return this.runs.list(parseOrThrow(RunListQuerySchema, query ?? {}));
+    return this.runs.list(parseQueryOrThrow(RunListQuerySchema, query));
   }
 }

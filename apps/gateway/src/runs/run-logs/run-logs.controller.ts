@@ -1,7 +1,7 @@
 import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
 import { LOG_LEVELS } from '@runforge/contracts';
 import { z } from 'zod';
-import { parseOrThrow } from '../../common/validation';
+import { parseQueryOrThrow } from '../query-params';
 import { decodeCursor } from '../cursor';
 import { RunsQueries, type Page, type RunLogLine } from '../runs.queries';
 
@@ -44,7 +44,7 @@ export class RunLogsController {
 
   @Get(':id/logs')
   async logs(@Param('id') id: string, @Query() query: Record<string, unknown>): Promise<Page<RunLogLine>> {
-    const q = parseOrThrow(RunLogsQuerySchema, query ?? {});
+    const q = parseQueryOrThrow(RunLogsQuerySchema, query);
     if (!(await this.runs.exists(id))) {
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
     }

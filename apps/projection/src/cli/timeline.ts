@@ -1,0 +1,65 @@
+import type { RunEvent } from '@runforge/contracts';
+import type { StoredRunEvent } from '@runforge/platform';
+
+const short = (s: string, n = 100): string => {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > n ? `${one.slice(0, n - 1)}…` : one;
+};
+
+const fmtParams = (p: Record<string, unknown>): string =>
+  Object.entries(p)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+
+/** One line saying what an event means, for people reading an audit trail. */
+export function describeEvent(e: RunEvent): string {
+  switch (e.type) {
+    case 'RunRequested': {
+      const d = e.data;
+      const size = d.kind === 'optimization' ? `${d.totalCombinations} combinations × ${d.totalBars} bars` : `${d.totalBars} bars`;
+      const by = d.scheduleId ? `schedule ${d.scheduleId}` : d.triggeredBy;
+      return `${d.kind} ${d.request.strategy} ${fmtParams(d.request.params)}; ${size}; by ${by}${d.retryOf ? `; retry of ${d.retryOf}` : ''}`;
+    }
+    case 'RunStarted':
+      return `started on ${e.data.workerId} (${e.data.totalBars} bars)`;
+    case 'BarProgressed': {
+      const pct = e.data.totalBars > 0 ? (100 * e.data.processedBars) / e.data.totalBars : 100;
+      return `${e.data.processedBars}/${e.data.totalBars} bars (${pct.toFixed(1)}%)`;
+    }
+    case 'TrialCompleted':
+      return `trial #${e.data.index} ${fmtParams(e.data.params)} score ${e.data.score}`;
+    case 'TrialFailed':
+      return `trial #${e.data.index} ${fmtParams(e.data.params)} failed: ${short(e.data.errorMessage)}`;
+    case 'RunCompleted':
+      return `completed in ${(e.data.durationMs / 1000).toFixed(1)} s`;
+    case 'RunFailed':
+      return `failed (${e.data.reason}): ${short(e.data.errorMessage)}`;
+    case 'RunCancellationRequested':
+      return `cancellation requested by ${e.data.requestedBy}${e.data.reason ? `: ${short(e.data.reason)}` : ''}`;
+    case 'RunCancelled':
+      return `cancelled${e.data.reason ? `: ${short(e.data.reason)}` : ''}`;
+    case 'RunAttemptAbandoned':
+      return `attempt ${e.data.abandonedAttempt} abandoned (${e.data.reason})${e.data.detail ? `: ${short(e.data.detail)}` : ''}`;
+    case 'RunLogged':
+      return `[${e.data.level}] ${short(e.data.message, 160)}`;
+    default: {
+      const never: never = e;
+      return String(never);
+    }
+  }
+}
+
+/** The readable timeline of `npm run replay -- <runId>`: one line per event, in stream order. */
+export function formatTimeline(runId: string, history: readonly StoredRunEvent[]): string {
+  const lines = [`run ${runId}: ${history.length} event(s)`];
+  const typeWidth = Math.max(4, ...history.map((h) => h.event.type.length));
+  const seqWidth = Math.max(3, ...history.map((h) => String(h.seq).length));
+  lines.push(`${'seq'.padStart(seqWidth)}  ${'stored at (UTC)'.padEnd(24)}  ${'type'.padEnd(typeWidth)}  v  att  detail`);
+  for (const h of history) {
+    const e = h.event;
+    lines.push(
+      `${String(h.seq).padStart(seqWidth)}  ${h.storedAt.padEnd(24)}  ${e.type.padEnd(typeWidth)}  ${e.version}  ${String(e.attempt).padStart(3)}  ${describeEvent(e)}`,
+    );
+  }
+  return lines.join('\n');
+}

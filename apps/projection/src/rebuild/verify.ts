@@ -1,0 +1,158 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { evolveRun, type RunView } from '@runforge/contracts';
+import { dataSourceOptions } from '@runforge/platform';
+import { DataSource } from 'typeorm';
+import { readCheckpoint, RUN_COLUMNS, toView } from '../runs/runs.projection';
+import type { RebuildTarget } from './rebuild';
+import { readStream } from './stream-reader';
+
+export interface Difference {
+  readonly runId: string;
+  readonly field: string;
+  readonly live: unknown;
+  readonly replayed: unknown;
+}
+
+export interface VerifyReport {
+  /** The live checkpoint the comparison was made at. */
+  readonly checkpoint: number;
+  readonly events: number;
+  readonly runs: number;
+  readonly differences: Difference[];
+}
+
+const TIME_KEYS = new Set<keyof RunView>(['requestedAt', 'startedAt', 'completedAt', 'cancelRequestedAt', 'updatedAt']);
+const JSON_KEYS = new Set<keyof RunView>(['params', 'request', 'dataset', 'result']);
+
+/** JSON with sorted keys: jsonb does not keep key order. */
+export function canonical(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+    .join(',')}}`;
+}
+
+function normalise(key: keyof RunView, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (TIME_KEYS.has(key)) return new Date(v as string).toISOString();
+  if (JSON_KEYS.has(key)) return canonical(v);
+  if (typeof v === 'string' && /^-?\d+$/.test(v) && (key === 'totalCombinations' || key === 'attempt')) return Number(v);
+  return v;
+}
+
+interface Tally {
+  trialsCompleted: number;
+  trialsFailed: number;
+  logs: number;
+  logSeqSum: number;
+}
+
+const emptyTally = (): Tally => ({ trialsCompleted: 0, trialsFailed: 0, logs: 0, logSeqSum: 0 });
+
+/**
+ * Folds the stream again, independently of the projection's SQL (plain `evolveRun` in memory, trials
+ * counted once per trial id, log lines by sequence), up to the live checkpoint, and compares every
+ * column of every run plus its trial and log tallies with the live rows, read in one snapshot.
+ */
+export async function verifyReadModels(target: RebuildTarget, js: JetStreamClient): Promise<VerifyReport> {
+  const ds = new DataSource(dataSourceOptions({ databaseUrl: target.databaseUrl, dbSchema: target.dbSchema }));
+  await ds.initialize();
+  const s = `"${target.dbSchema}"`;
+  let checkpoint: number;
+  let liveRows: Record<string, unknown>[];
+  const liveTally = new Map<string, Tally>();
+  try {
+    const q = ds.createQueryRunner();
+    await q.connect();
+    try {
+      await q.query('START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      checkpoint = await readCheckpoint(q.manager, target.dbSchema);
+      liveRows = (await q.query(`SELECT * FROM ${s}.runs`)) as Record<string, unknown>[];
+      const trials = (await q.query(`SELECT run_id, status, count(*) AS n FROM ${s}.trials GROUP BY run_id, status`)) as {
+        run_id: string;
+        status: string;
+        n: string;
+      }[];
+      for (const t of trials) {
+        const tally = liveTally.get(t.run_id) ?? emptyTally();
+        if (t.status === 'Completed') tally.trialsCompleted += Number(t.n);
+        else tally.trialsFailed += Number(t.n);
+        liveTally.set(t.run_id, tally);
+      }
+      const logs = (await q.query(`SELECT run_id, count(*) AS n, sum(seq) AS s FROM ${s}.run_logs GROUP BY run_id`)) as {
+        run_id: string;
+        n: string;
+        s: string;
+      }[];
+      for (const l of logs) {
+        const tally = liveTally.get(l.run_id) ?? emptyTally();
+        tally.logs = Number(l.n);
+        tally.logSeqSum = Number(l.s);
+        liveTally.set(l.run_id, tally);
+      }
+      await q.query('COMMIT');
+    } finally {
+      await q.release();
+    }
+  } finally {
+    await ds.destroy();
+  }
+
+  const views = new Map<string, RunView>();
+  const tallies = new Map<string, Tally>();
+  const seenTrials = new Set<string>();
+  const read = await readStream(js, target.topology, { fromSeq: 1, untilSeq: checkpoint, batchSize: 5000 }, (batch) => {
+    for (const m of batch) {
+      if (m.seq > checkpoint) break;
+      const e = m.event;
+      let firstSighting: boolean | undefined;
+      if (e.type === 'TrialCompleted' || e.type === 'TrialFailed') {
+        firstSighting = !seenTrials.has(e.data.trialId);
+        seenTrials.add(e.data.trialId);
+        if (firstSighting) {
+          const t = tallies.get(e.runId) ?? emptyTally();
+          if (e.type === 'TrialCompleted') t.trialsCompleted += 1;
+          else t.trialsFailed += 1;
+          tallies.set(e.runId, t);
+        }
+      }
+      if (e.type === 'RunLogged') {
+        const t = tallies.get(e.runId) ?? emptyTally();
+        t.logs += 1;
+        t.logSeqSum += m.seq;
+        tallies.set(e.runId, t);
+      }
+      const after = evolveRun(views.get(e.runId), e, { seq: m.seq, traceId: m.traceId, firstSighting });
+      if (after) views.set(e.runId, after);
+    }
+    return Promise.resolve();
+  });
+
+  const differences: Difference[] = [];
+  const liveById = new Map(liveRows.map((r) => [r.id as string, toView(r)]));
+  for (const id of new Set([...liveById.keys(), ...views.keys()])) {
+    const l = liveById.get(id);
+    const r = views.get(id);
+    if (!l || !r) {
+      differences.push({ runId: id, field: '(row)', live: l ? 'present' : 'missing', replayed: r ? 'present' : 'missing' });
+      continue;
+    }
+    for (const [, key] of RUN_COLUMNS) {
+      const a = normalise(key, l[key]);
+      const b = normalise(key, r[key]);
+      if (a !== b) differences.push({ runId: id, field: key, live: a, replayed: b });
+    }
+  }
+  for (const id of new Set([...liveTally.keys(), ...tallies.keys()])) {
+    const a = liveTally.get(id) ?? emptyTally();
+    const b = tallies.get(id) ?? emptyTally();
+    for (const k of Object.keys(a) as (keyof Tally)[]) {
+      if (a[k] !== b[k]) differences.push({ runId: id, field: k, live: a[k], replayed: b[k] });
+    }
+  }
+  return { checkpoint, events: read.read, runs: views.size, differences };
+}
