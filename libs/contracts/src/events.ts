@@ -19,7 +19,7 @@ export interface EventDefinition<T extends string, S extends z.ZodType> {
   readonly schema: S;
 }
 
-function defineEvent<T extends string, S extends z.ZodType>(
+export function defineEvent<T extends string, S extends z.ZodType>(
   type: T,
   version: number,
   token: string,
@@ -257,10 +257,80 @@ export function eventTypeForToken(token: string): RunEventType | undefined {
  * upcaster lifts the payload by exactly one version, and `decodeEvent` chains them.
  */
 export type Upcaster = (data: unknown) => unknown;
-const upcasters = new Map<string, Upcaster>();
+
+/** A decoded envelope of any definition set (`RunEvent` for the published one). */
+export interface DecodedEnvelope {
+  readonly type: string;
+  readonly version: number;
+  readonly runId: string;
+  readonly occurredAt: string;
+  readonly attempt: number;
+  readonly data: unknown;
+}
+
+export interface EventCodec {
+  /** Lifts `type` from `fromVersion` to `fromVersion + 1`. */
+  registerUpcaster(type: string, fromVersion: number, upcast: Upcaster): void;
+  /** Validates an envelope, upcasting an older version step by step to the current one. */
+  decode(raw: unknown): DecodedEnvelope;
+}
+
+/**
+ * The consume-side boundary over a set of definitions: validates the envelope, refuses versions
+ * newer than the definition (an old build must not guess), lifts older versions through the chain
+ * of upcasters, then validates the payload against the current schema. `decodeEvent` is the codec
+ * over `EVENTS`; tests build codecs over fixture definitions to show versioning without publishing
+ * a fake event type (see docs/events.md).
+ */
+export function createEventCodec(definitions: readonly EventDefinition<string, z.ZodType>[]): EventCodec {
+  const defs = new Map(definitions.map((d) => [d.type, d]));
+  const chain = new Map<string, Upcaster>();
+  return {
+    registerUpcaster(type, fromVersion, upcast) {
+      const def = defs.get(type);
+      if (!def) throw new ContractError('UNKNOWN_EVENT_TYPE', `unknown event type ${type}`);
+      if (!Number.isInteger(fromVersion) || fromVersion < 1 || fromVersion >= def.version) {
+        throw new ContractError('INVALID_UPCASTER', `${type} v${fromVersion} is not an older version (current v${def.version})`);
+      }
+      chain.set(`${type}@${fromVersion}`, upcast);
+    },
+    decode(raw) {
+      const head = EnvelopeHeaderSchema.safeParse(raw);
+      if (!head.success) {
+        throw new ContractError('INVALID_ENVELOPE', `invalid envelope: ${z.prettifyError(head.error)}`, {
+          cause: head.error,
+        });
+      }
+      const def = defs.get(head.data.type);
+      if (!def) throw new ContractError('UNKNOWN_EVENT_TYPE', `unknown event type ${head.data.type}`);
+      let { version, data } = head.data;
+      if (version > def.version) {
+        throw new ContractError(
+          'EVENT_VERSION_TOO_NEW',
+          `${def.type} v${version} is newer than this build understands (v${def.version})`,
+        );
+      }
+      while (version < def.version) {
+        const up = chain.get(`${def.type}@${version}`);
+        if (!up) throw new ContractError('NO_UPCASTER', `no upcaster for ${def.type} v${version}`);
+        data = up(data);
+        version += 1;
+      }
+      const parsed = def.schema.safeParse(data);
+      if (!parsed.success) {
+        throw new ContractError('INVALID_EVENT', `invalid ${def.type} payload: ${z.prettifyError(parsed.error)}`, {
+          cause: parsed.error,
+        });
+      }
+      return { ...head.data, version, data: parsed.data };
+    },
+  };
+}
+
+const codec = createEventCodec(EVENTS);
 
 export function registerUpcaster(type: RunEventType, fromVersion: number, upcast: Upcaster): void {
-  upcasters.set(`${type}@${fromVersion}`, upcast);
+  codec.registerUpcaster(type, fromVersion, upcast);
 }
 
 /** Builds an envelope, validating the payload (the publish-side boundary). */
@@ -281,32 +351,5 @@ export function createEvent<T extends RunEventType>(
 
 /** Parses and validates a raw envelope (the consume-side boundary), upcasting older versions. */
 export function decodeEvent(raw: unknown): RunEvent {
-  const head = EnvelopeHeaderSchema.safeParse(raw);
-  if (!head.success) {
-    throw new ContractError('INVALID_ENVELOPE', `invalid envelope: ${z.prettifyError(head.error)}`, {
-      cause: head.error,
-    });
-  }
-  const def = byType.get(head.data.type);
-  if (!def) throw new ContractError('UNKNOWN_EVENT_TYPE', `unknown event type ${head.data.type}`);
-  let { version, data } = head.data;
-  if (version > def.version) {
-    throw new ContractError(
-      'EVENT_VERSION_TOO_NEW',
-      `${def.type} v${version} is newer than this build understands (v${def.version})`,
-    );
-  }
-  while (version < def.version) {
-    const up = upcasters.get(`${def.type}@${version}`);
-    if (!up) throw new ContractError('NO_UPCASTER', `no upcaster for ${def.type} v${version}`);
-    data = up(data);
-    version += 1;
-  }
-  const parsed = def.schema.safeParse(data);
-  if (!parsed.success) {
-    throw new ContractError('INVALID_EVENT', `invalid ${def.type} payload: ${z.prettifyError(parsed.error)}`, {
-      cause: parsed.error,
-    });
-  }
-  return { ...head.data, version, data: parsed.data } as RunEvent;
+  return codec.decode(raw) as RunEvent;
 }
