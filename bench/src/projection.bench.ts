@@ -97,7 +97,14 @@ function* runEvents(i: number, base: number): Generator<[string, Record<string, 
   for (let k = 1; k <= 50; k++) {
     yield ['bar_progressed', env0('BarProgressed', 1, 1 + k, { processedBars: k * 2000, totalBars: bars })];
     if (k % 2 === 0) {
-      yield ['logged', env0('RunLogged', 1, 1 + k, { level: k % 10 === 0 ? 'WARNING' : 'INFO', message: `chunk ${k} done`, context: { k } })];
+      yield [
+        'logged',
+        env0('RunLogged', 1, 1 + k, {
+          level: k % 10 === 0 ? 'WARNING' : 'INFO',
+          message: `chunk ${k} done`,
+          context: { k },
+        }),
+      ];
     }
   }
   if (optimization) {
@@ -105,8 +112,19 @@ function* runEvents(i: number, base: number): Generator<[string, Record<string, 
       const params = { fast: 5 + 5 * (k % 10), slow: k < 10 ? 60 : 100 };
       const common = { trialId: `${runId}-t${k}`, index: k, params, durationMs: 12, workerId: 'w1' };
       yield k % 9 === 8
-        ? ['trial_failed', env0('TrialFailed', 1, 60 + k, { ...common, errorMessage: 'boom', errorStackTrace: 'Error: boom', fingerprint: 'f' })]
-        : ['trial_completed', env0('TrialCompleted', 1, 60 + k, { ...common, metrics: { sharpe: k / 10 }, score: k / 10 })];
+        ? [
+            'trial_failed',
+            env0('TrialFailed', 1, 60 + k, {
+              ...common,
+              errorMessage: 'boom',
+              errorStackTrace: 'Error: boom',
+              fingerprint: 'f',
+            }),
+          ]
+        : [
+            'trial_completed',
+            env0('TrialCompleted', 1, 60 + k, { ...common, metrics: { sharpe: k / 10 }, score: k / 10 }),
+          ];
     }
   }
   if (i % 11 === 0) {
@@ -143,7 +161,9 @@ async function lagOf(url: string): Promise<{ streamSeq: number; appliedSeq: numb
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  console.log(`projection bench: ${EVENTS} events, namespace ${ns}, ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ''}`);
+  console.log(
+    `projection bench: ${EVENTS} events, namespace ${ns}, ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ''}`,
+  );
   const nc = await connect({ servers: NATS_URL });
   const pg = new Client({ connectionString: DATABASE_URL });
   await pg.connect();
@@ -172,7 +192,9 @@ async function main(): Promise<void> {
     }
     await Promise.all(inFlight);
     const publishS = (Date.now() - t0) / 1000;
-    console.log(`published ${published} events of ${runs} runs in ${publishS.toFixed(1)} s (${Math.round(published / publishS)} events/s)`);
+    console.log(
+      `published ${published} events of ${runs} runs in ${publishS.toFixed(1)} s (${Math.round(published / publishS)} events/s)`,
+    );
 
     // 2. Live projection catching up from zero.
     const port = await freePort();
@@ -201,21 +223,41 @@ async function main(): Promise<void> {
 
     // 3. Rebuild from sequence 1 while the live projection runs.
     const r0 = Date.now();
-    const rebuilt = await run(process.execPath, [path.join(ROOT, 'apps/projection/dist/cli/rebuild.js')], { cwd: ROOT, env, maxBuffer: 1 << 24 });
+    const rebuilt = await run(process.execPath, [path.join(ROOT, 'apps/projection/dist/cli/rebuild.js')], {
+      cwd: ROOT,
+      env,
+      maxBuffer: 1 << 24,
+    });
     const rebuildS = (Date.now() - r0) / 1000;
     const summary = rebuilt.stdout.trim().split('\n').pop() ?? '';
     console.log(`rebuild: ${summary}`);
-    console.log(`rebuild (wall, process start included): ${rebuildS.toFixed(2)} s → ${Math.round(published / rebuildS)} events/s`);
+    console.log(
+      `rebuild (wall, process start included): ${rebuildS.toFixed(2)} s → ${Math.round(published / rebuildS)} events/s`,
+    );
 
     // 4. Verify the rebuilt rows against an independent in-memory fold.
     const v0 = Date.now();
-    const verified = await run(process.execPath, [path.join(ROOT, 'apps/projection/dist/cli/verify.js')], { cwd: ROOT, env, maxBuffer: 1 << 24 }).then(
+    const verified = await run(process.execPath, [path.join(ROOT, 'apps/projection/dist/cli/verify.js')], {
+      cwd: ROOT,
+      env,
+      maxBuffer: 1 << 24,
+    }).then(
       (r) => ({ code: 0, out: r.stdout }),
       (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }),
     );
-    console.log(`verify (${((Date.now() - v0) / 1000).toFixed(1)} s, exit ${verified.code}): ${verified.out.trim().split('\n').slice(-1)[0] ?? ''}`);
     console.log(
-      JSON.stringify({ events: published, runs, publishEventsPerS: Math.round(published / publishS), liveEventsPerS: liveRate, rebuildSeconds: rebuildS, rebuildEventsPerS: Math.round(published / rebuildS), verifyExit: verified.code }),
+      `verify (${((Date.now() - v0) / 1000).toFixed(1)} s, exit ${verified.code}): ${verified.out.trim().split('\n').slice(-1)[0] ?? ''}`,
+    );
+    console.log(
+      JSON.stringify({
+        events: published,
+        runs,
+        publishEventsPerS: Math.round(published / publishS),
+        liveEventsPerS: liveRate,
+        rebuildSeconds: rebuildS,
+        rebuildEventsPerS: Math.round(published / rebuildS),
+        verifyExit: verified.code,
+      }),
     );
   } finally {
     if (projection && projection.exitCode === null) {
@@ -226,7 +268,8 @@ async function main(): Promise<void> {
     }
     const jsm = await provisionTopology(nc, t).catch(() => undefined);
     for (const s of [t.streams.runs.name, t.streams.work.name]) await jsm?.streams.delete(s).catch(() => undefined);
-    for (const s of [schema, `${schema}_rebuild`, `${schema}_replaced`]) await pg.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    for (const s of [schema, `${schema}_rebuild`, `${schema}_replaced`])
+      await pg.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
     await pg.end();
     await nc.close();
   }

@@ -290,7 +290,10 @@ export function createEventCodec(definitions: readonly EventDefinition<string, z
       const def = defs.get(type);
       if (!def) throw new ContractError('UNKNOWN_EVENT_TYPE', `unknown event type ${type}`);
       if (!Number.isInteger(fromVersion) || fromVersion < 1 || fromVersion >= def.version) {
-        throw new ContractError('INVALID_UPCASTER', `${type} v${fromVersion} is not an older version (current v${def.version})`);
+        throw new ContractError(
+          'INVALID_UPCASTER',
+          `${type} v${fromVersion} is not an older version (current v${def.version})`,
+        );
       }
       chain.set(`${type}@${fromVersion}`, upcast);
     },

@@ -8,7 +8,12 @@ import { createEvent, createEventCodec, decodeEvent, defineEvent, registerUpcast
  * added `tags`. A build that knows v3 reads every stored version as v3; a v1 build refuses v2.
  */
 const V1 = defineEvent('ParamsNoted', 1, 'params_noted', z.object({ note: z.string() }));
-const V2 = defineEvent('ParamsNoted', 2, 'params_noted', z.object({ text: z.string(), severity: z.enum(['info', 'warn']) }));
+const V2 = defineEvent(
+  'ParamsNoted',
+  2,
+  'params_noted',
+  z.object({ text: z.string(), severity: z.enum(['info', 'warn']) }),
+);
 const V3 = defineEvent(
   'ParamsNoted',
   3,
@@ -50,11 +55,15 @@ describe('reading old event versions (upcasting)', () => {
       envelope(2, { text: 'fast raised to 12', severity: 'info' }),
     );
     // The current version is read as it is.
-    expect(codec.decode(envelope(2, { text: 'x', severity: 'warn' }))).toEqual(envelope(2, { text: 'x', severity: 'warn' }));
+    expect(codec.decode(envelope(2, { text: 'x', severity: 'warn' }))).toEqual(
+      envelope(2, { text: 'x', severity: 'warn' }),
+    );
   });
 
   it('chains upcasters one version at a time (v1 → v2 → v3)', () => {
-    expect(v3Codec().decode(envelope(1, { note: 'n' }))).toEqual(envelope(3, { text: 'n', severity: 'info', tags: [] }));
+    expect(v3Codec().decode(envelope(1, { note: 'n' }))).toEqual(
+      envelope(3, { text: 'n', severity: 'info', tags: [] }),
+    );
     expect(v3Codec().decode(envelope(2, { text: 't', severity: 'warn' }))).toEqual(
       envelope(3, { text: 't', severity: 'warn', tags: [] }),
     );
@@ -76,7 +85,11 @@ describe('reading old event versions (upcasting)', () => {
   });
 
   it('leaves the published events alone: every one is v1 today and decodes as itself', () => {
-    const e = createEvent('RunLogged', { runId: 'r1', attempt: 1, occurredAt: '2026-03-01T10:00:00.000Z' }, { level: 'INFO', message: 'hi' });
+    const e = createEvent(
+      'RunLogged',
+      { runId: 'r1', attempt: 1, occurredAt: '2026-03-01T10:00:00.000Z' },
+      { level: 'INFO', message: 'hi' },
+    );
     expect(decodeEvent(JSON.parse(JSON.stringify(e)))).toEqual(e);
     // Registering an upcaster from the current version is a programming error.
     expect(codeOf(() => registerUpcaster('RunLogged', 1, (d) => d))).toBe('INVALID_UPCASTER');

@@ -16,7 +16,8 @@ export function describeEvent(e: RunEvent): string {
   switch (e.type) {
     case 'RunRequested': {
       const d = e.data;
-      const size = d.kind === 'optimization' ? `${d.totalCombinations} combinations × ${d.totalBars} bars` : `${d.totalBars} bars`;
+      const size =
+        d.kind === 'optimization' ? `${d.totalCombinations} combinations × ${d.totalBars} bars` : `${d.totalBars} bars`;
       const by = d.scheduleId ? `schedule ${d.scheduleId}` : d.triggeredBy;
       return `${d.kind} ${d.request.strategy} ${fmtParams(d.request.params)}; ${size}; by ${by}${d.retryOf ? `; retry of ${d.retryOf}` : ''}`;
     }
@@ -54,7 +55,9 @@ export function formatTimeline(runId: string, history: readonly StoredRunEvent[]
   const lines = [`run ${runId}: ${history.length} event(s)`];
   const typeWidth = Math.max(4, ...history.map((h) => h.event.type.length));
   const seqWidth = Math.max(3, ...history.map((h) => String(h.seq).length));
-  lines.push(`${'seq'.padStart(seqWidth)}  ${'stored at (UTC)'.padEnd(24)}  ${'type'.padEnd(typeWidth)}  v  att  detail`);
+  lines.push(
+    `${'seq'.padStart(seqWidth)}  ${'stored at (UTC)'.padEnd(24)}  ${'type'.padEnd(typeWidth)}  v  att  detail`,
+  );
   for (const h of history) {
     const e = h.event;
     lines.push(

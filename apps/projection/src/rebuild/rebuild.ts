@@ -71,11 +71,15 @@ export async function rebuildReadModels(
     log(`folding ${stream} sequences 1..${head}`);
     let events = 0;
     let skipped = 0;
-    const first = await readStream(nats.js, target.topology, { fromSeq: 1, untilSeq: head, batchSize }, (batch, lastSeq) =>
-      ds.transaction(async (em) => {
-        await applyBatch(em, shadow, batch);
-        await writeCheckpoint(em, shadow, lastSeq);
-      }),
+    const first = await readStream(
+      nats.js,
+      target.topology,
+      { fromSeq: 1, untilSeq: head, batchSize },
+      (batch, lastSeq) =>
+        ds.transaction(async (em) => {
+          await applyBatch(em, shadow, batch);
+          await writeCheckpoint(em, shadow, lastSeq);
+        }),
     );
     events += first.read;
     skipped += first.skipped;

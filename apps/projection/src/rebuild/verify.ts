@@ -40,7 +40,8 @@ function normalise(key: keyof RunView, v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (TIME_KEYS.has(key)) return new Date(v as string).toISOString();
   if (JSON_KEYS.has(key)) return canonical(v);
-  if (typeof v === 'string' && /^-?\d+$/.test(v) && (key === 'totalCombinations' || key === 'attempt')) return Number(v);
+  if (typeof v === 'string' && /^-?\d+$/.test(v) && (key === 'totalCombinations' || key === 'attempt'))
+    return Number(v);
   return v;
 }
 
@@ -72,7 +73,9 @@ export async function verifyReadModels(target: RebuildTarget, js: JetStreamClien
       await q.query('START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
       checkpoint = await readCheckpoint(q.manager, target.dbSchema);
       liveRows = (await q.query(`SELECT * FROM ${s}.runs`)) as Record<string, unknown>[];
-      const trials = (await q.query(`SELECT run_id, status, count(*) AS n FROM ${s}.trials GROUP BY run_id, status`)) as {
+      const trials = (await q.query(
+        `SELECT run_id, status, count(*) AS n FROM ${s}.trials GROUP BY run_id, status`,
+      )) as {
         run_id: string;
         status: string;
         n: string;
@@ -83,7 +86,9 @@ export async function verifyReadModels(target: RebuildTarget, js: JetStreamClien
         else tally.trialsFailed += Number(t.n);
         liveTally.set(t.run_id, tally);
       }
-      const logs = (await q.query(`SELECT run_id, count(*) AS n, sum(seq) AS s FROM ${s}.run_logs GROUP BY run_id`)) as {
+      const logs = (await q.query(
+        `SELECT run_id, count(*) AS n, sum(seq) AS s FROM ${s}.run_logs GROUP BY run_id`,
+      )) as {
         run_id: string;
         n: string;
         s: string;
@@ -138,7 +143,12 @@ export async function verifyReadModels(target: RebuildTarget, js: JetStreamClien
     const l = liveById.get(id);
     const r = views.get(id);
     if (!l || !r) {
-      differences.push({ runId: id, field: '(row)', live: l ? 'present' : 'missing', replayed: r ? 'present' : 'missing' });
+      differences.push({
+        runId: id,
+        field: '(row)',
+        live: l ? 'present' : 'missing',
+        replayed: r ? 'present' : 'missing',
+      });
       continue;
     }
     for (const [, key] of RUN_COLUMNS) {

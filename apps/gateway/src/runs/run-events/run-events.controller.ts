@@ -24,7 +24,8 @@ export class RunEventsController {
   @Get(':id/events')
   async events(@Param('id') id: string): Promise<{ runId: string; events: AuditEvent[] }> {
     const requested = isRunId(id) ? await this.messaging.bus.lastOfType(id, 'RunRequested') : undefined;
-    if (!requested) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
+    if (!requested)
+      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
     const history = await this.messaging.bus.history(id);
     return {
       runId: id,

@@ -10,10 +10,12 @@ const last = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
 export const RunLogsQuerySchema = z
   .object({
     /** Minimum severity: `WARNING` answers WARNING and ERROR lines. */
-    level: z.preprocess(
-      (v) => (typeof last(v) === 'string' ? (last(v) as string).toUpperCase() : last(v)),
-      z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
-    ).optional(),
+    level: z
+      .preprocess(
+        (v) => (typeof last(v) === 'string' ? (last(v) as string).toUpperCase() : last(v)),
+        z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+      )
+      .optional(),
     limit: z.coerce
       .number({ error: 'must be an integer from 1 to 1000' })
       .int('must be an integer from 1 to 1000')

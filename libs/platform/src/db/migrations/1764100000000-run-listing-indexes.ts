@@ -18,7 +18,9 @@ export class RunListingIndexes1764100000000 implements MigrationInterface {
       ['runs_schedule_idx', 'schedule_id'],
     ] as const) {
       await q.query(`DROP INDEX IF EXISTS ${s}.${name}`);
-      await q.query(`CREATE INDEX ${name.replace(/_idx$/, '_page_idx')} ON ${s}.runs (${col}, requested_at DESC, id DESC)`);
+      await q.query(
+        `CREATE INDEX ${name.replace(/_idx$/, '_page_idx')} ON ${s}.runs (${col}, requested_at DESC, id DESC)`,
+      );
     }
     await q.query(
       `CREATE INDEX runs_failure_reason_page_idx ON ${s}.runs (failure_reason, requested_at DESC, id DESC) WHERE failure_reason IS NOT NULL`,
