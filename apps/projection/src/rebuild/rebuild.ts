@@ -9,6 +9,8 @@ import { readStream } from './stream-reader';
 /** The tables the projection owns; other services' tables in the schema are never touched. */
 export const PROJECTED_TABLES = ['runs', 'trials', 'run_logs', 'projection_checkpoints'] as const;
 
+const REBUILD_LOCK = 0x52_46_52_42; // "RFRB"
+
 export interface RebuildTarget {
   readonly databaseUrl: string;
   readonly dbSchema: string;
@@ -60,7 +62,14 @@ export async function rebuildReadModels(
   await runMigrations({ databaseUrl: target.databaseUrl, dbSchema: live });
   const ds = new DataSource(dataSourceOptions({ databaseUrl: target.databaseUrl, dbSchema: live }));
   await ds.initialize();
+  // One rebuild per schema at a time: they would share the shadow schema.
+  const guard = ds.createQueryRunner();
   try {
+    await guard.connect();
+    const locked = (await guard.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [REBUILD_LOCK, live])) as {
+      ok: boolean;
+    }[];
+    if (!locked[0]?.ok) throw new Error(`another rebuild of "${live}" is running`);
     await ds.query(`DROP SCHEMA IF EXISTS "${shadow}" CASCADE`);
     await ds.query(`DROP SCHEMA IF EXISTS "${old}" CASCADE`);
     await runMigrations({ databaseUrl: target.databaseUrl, dbSchema: shadow });
@@ -117,6 +126,8 @@ export async function rebuildReadModels(
     log(`swapped in (${swapMs} ms fenced); ${runs} runs, checkpoint ${lastSeq}`);
     return { events, skipped, lastSeq, runs, foldSeconds, swapMs, totalSeconds: (Date.now() - started) / 1000 };
   } finally {
+    await guard.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+    await guard.release().catch(() => undefined);
     await ds.destroy();
   }
 }
