@@ -4,6 +4,9 @@ import { SubmitBacktestController } from './backtests/submit-backtest/submit-bac
 import { BacktestStatusController } from './backtests/backtest-status/backtest-status.controller';
 import { ListStrategiesController } from './strategies/list-strategies.controller';
 import { RunReader } from './runs/run-reader.service';
+import { SchedulesController } from './schedules/manage-schedules/schedules.controller';
+import { TriggerScheduleController } from './schedules/trigger-schedule/trigger-schedule.controller';
+import { ScheduleStore } from './schedules/schedule-store.service';
 import { RunStreamController } from './runs/run-stream/run-stream.controller';
 import { RunChangesController } from './runs/run-stream/run-changes.controller';
 import { DashboardConfigController } from './web/dashboard-config.controller';
@@ -22,8 +25,10 @@ export class GatewayAppModule {
         RunStreamController,
         RunChangesController,
         DashboardConfigController,
+        SchedulesController,
+        TriggerScheduleController,
       ],
-      providers: [RunReader],
+      providers: [RunReader, ScheduleStore],
     };
   }
 }

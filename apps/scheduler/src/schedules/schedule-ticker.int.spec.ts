@@ -51,6 +51,8 @@ interface FireRecord {
   decided_by: string;
 }
 
+jest.setTimeout(30_000);
+
 describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
   let iso: Isolation;
   let a: Replica;

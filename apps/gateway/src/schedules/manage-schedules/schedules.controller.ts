@@ -1,0 +1,65 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { validateCreateSchedule, validatePatchSchedule } from '@runforge/platform';
+import { ValidationFailed } from '../../common/validation';
+import { ScheduleStore, type ScheduleDetails, type ScheduleView } from '../schedule-store.service';
+
+/**
+ * Schedules CRUD. A schedule is validated whole (cron, IANA time zone, the run template exactly
+ * like the run POSTs) and stored in Postgres; the scheduler picks changes up on its next tick.
+ */
+@Controller('api/schedules')
+export class SchedulesController {
+  constructor(private readonly store: ScheduleStore) {}
+
+  @Post()
+  @HttpCode(201)
+  async create(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<ScheduleView> {
+    const validated = await validateCreateSchedule(body);
+    if (!validated.ok) throw new ValidationFailed(validated.issues);
+    const now = new Date();
+    const row = await this.store.create(validated.value.definition, now);
+    void reply.header('Location', `/api/schedules/${row.id}`);
+    return this.store.view(row, now);
+  }
+
+  @Get()
+  async list(): Promise<{ items: ScheduleView[] }> {
+    const now = new Date();
+    return { items: (await this.store.list()).map((r) => this.store.view(r, now)) };
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string): Promise<ScheduleDetails> {
+    return this.store.details(await this.store.get(id), new Date());
+  }
+
+  @Patch(':id')
+  async update(@Param('id') id: string, @Body() body: unknown): Promise<ScheduleDetails> {
+    const current = await this.store.get(id);
+    const validated = await validatePatchSchedule(this.store.definition(current), body);
+    if (!validated.ok) throw new ValidationFailed(validated.issues);
+    const now = new Date();
+    return this.store.details(await this.store.update(current, validated.value.definition, now), now);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id') id: string): Promise<void> {
+    await this.store.delete(id);
+  }
+
+  @Post(':id/pause')
+  @HttpCode(200)
+  async pause(@Param('id') id: string): Promise<ScheduleDetails> {
+    const now = new Date();
+    return this.store.details(await this.store.setPaused(id, true, now), now);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  async resume(@Param('id') id: string): Promise<ScheduleDetails> {
+    const now = new Date();
+    return this.store.details(await this.store.setPaused(id, false, now), now);
+  }
+}

@@ -1,0 +1,50 @@
+import { ConflictException, Controller, HttpCode, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { FastifyReply } from 'fastify';
+import { decideFire, Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { DataSource } from 'typeorm';
+
+/**
+ * `POST /api/schedules/{id}/trigger`: a manual run of the schedule's template
+ * (`triggeredBy: manual`). It goes through the same decision as a cron fire — it counts against
+ * `maxRunsPerWindow` and honours the overlap policy — and is recorded among the schedule's fires.
+ */
+@Controller('api/schedules')
+export class TriggerScheduleController {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly messaging: Messaging,
+    @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
+  ) {}
+
+  @Post(':id/trigger')
+  @HttpCode(202)
+  async trigger(
+    @Param('id') id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<{
+    id: string;
+    status: 'Pending';
+    scheduleId: string;
+    triggeredBy: 'manual';
+    cancelled: readonly string[];
+  }> {
+    const r = await decideFire({ db: this.db, bus: this.messaging.bus, instanceId: this.cfg.instanceId }, id, {
+      triggeredBy: 'manual',
+      now: new Date(),
+    });
+    if (!r.claimed)
+      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no schedule with id "${id}"` });
+    if (r.outcome !== 'started' || !r.runId) {
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: r.reason ?? `the trigger was ${r.outcome}`,
+        outcome: r.outcome,
+        ...(r.nextAllowedAt ? { nextAllowedAt: r.nextAllowedAt.toISOString() } : {}),
+      });
+    }
+    void reply.header('Location', `/api/runs/${r.runId}`);
+    return { id: r.runId, status: 'Pending', scheduleId: id, triggeredBy: 'manual', cancelled: r.cancelled };
+  }
+}
