@@ -60,7 +60,8 @@ async function read(): Promise<Snapshot> {
 /** One read of JetStream per scrape, shared by every gauge below (they collect concurrently). */
 function current(): Promise<Snapshot> {
   const now = Date.now();
-  if (!snapshot || now - snapshot.at > 500) snapshot = { at: now, value: read().catch(() => ({ streams: [], consumers: [] })) };
+  if (!snapshot || now - snapshot.at > 500)
+    snapshot = { at: now, value: read().catch(() => ({ streams: [], consumers: [] })) };
   return snapshot.value;
 }
 
@@ -93,7 +94,11 @@ export const jetStreamMetrics = {
     'Messages currently pending acknowledgement that were delivered more than once',
     (c) => c.redelivered,
   ),
-  waiting: consumerGauge('runforge_consumer_waiting_pulls', 'Pull requests waiting on the consumer (idle workers)', (c) => c.waiting),
+  waiting: consumerGauge(
+    'runforge_consumer_waiting_pulls',
+    'Pull requests waiting on the consumer (idle workers)',
+    (c) => c.waiting,
+  ),
   streamMessages: new Gauge({
     name: 'runforge_stream_messages',
     help: 'Messages stored in the stream',

@@ -42,7 +42,10 @@ export function currentTraceparent(ctx: Context = context.active()): string | un
 }
 
 /** The remote context a `traceparent` designates (ROOT_CONTEXT-based), or undefined when invalid. */
-export function contextFromTraceparent(traceparent: string | undefined, base: Context = ROOT_CONTEXT): Context | undefined {
+export function contextFromTraceparent(
+  traceparent: string | undefined,
+  base: Context = ROOT_CONTEXT,
+): Context | undefined {
   if (!traceparent) return undefined;
   const ctx = w3c.extract(base, { traceparent }, getter);
   return trace.getSpanContext(ctx) ? ctx : undefined;
@@ -65,7 +68,11 @@ export function linkToTraceparent(traceparent: string | undefined, attributes?: 
 export function activeTraceIds(): { trace_id: string; span_id: string; trace_flags: string } | undefined {
   const sc = trace.getActiveSpan()?.spanContext();
   if (!sc || !trace.isSpanContextValid(sc)) return undefined;
-  return { trace_id: sc.traceId, span_id: sc.spanId, trace_flags: `0${(sc.traceFlags & TraceFlags.SAMPLED).toString(16)}` };
+  return {
+    trace_id: sc.traceId,
+    span_id: sc.spanId,
+    trace_flags: `0${(sc.traceFlags & TraceFlags.SAMPLED).toString(16)}`,
+  };
 }
 
 /** The run id of the active unit of work (set by `withSpanFromTraceparent` / `withRunId`). */
@@ -107,16 +114,21 @@ export async function withSpanFromTraceparent<T>(
   let parent = contextFromTraceparent(traceparent, context.active()) ?? context.active();
   const runId = attributes[ATTRS.runId];
   if (typeof runId === 'string') parent = parent.setValue(RUN_ID_KEY, runId);
-  return tracer().startActiveSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, attributes, links: opts.links }, parent, async (span) => {
-    try {
-      return await fn(span);
-    } catch (err) {
-      recordSpanError(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer().startActiveSpan(
+    name,
+    { kind: opts.kind ?? SpanKind.INTERNAL, attributes, links: opts.links },
+    parent,
+    async (span) => {
+      try {
+        return await fn(span);
+      } catch (err) {
+        recordSpanError(span, err);
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /** Like `withSpanFromTraceparent`, as a child of the active span (e.g. a trial inside a run). */

@@ -6,3 +6,4 @@
 export * from './names';
 export * from './context';
 export * from './start';
+export * from './batch-spans';

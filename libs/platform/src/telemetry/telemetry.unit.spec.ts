@@ -27,11 +27,16 @@ beforeEach(() => exporter.reset());
 
 describe('withSpanFromTraceparent', () => {
   it('given a message traceparent, when work runs, then its span is a child of the remote span in the same trace', async () => {
-    const seen = await withSpanFromTraceparent(SPANS.worker.run, REMOTE, { [ATTRS.runId]: 'r1', [ATTRS.attempt]: 2 }, () => ({
-      tp: currentTraceparent(),
-      runId: activeRunId(),
-      log: logCorrelation(),
-    }));
+    const seen = await withSpanFromTraceparent(
+      SPANS.worker.run,
+      REMOTE,
+      { [ATTRS.runId]: 'r1', [ATTRS.attempt]: 2 },
+      () => ({
+        tp: currentTraceparent(),
+        runId: activeRunId(),
+        log: logCorrelation(),
+      }),
+    );
     const [span] = exporter.getFinishedSpans();
     expect(span?.name).toBe(SPANS.worker.run);
     expect(span?.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
@@ -40,7 +45,11 @@ describe('withSpanFromTraceparent', () => {
     // Inside the span, the current traceparent designates the span itself, and logs carry the ids.
     expect(seen.tp).toBe(`00-0af7651916cd43dd8448eb211c80319c-${span?.spanContext().spanId}-01`);
     expect(seen.runId).toBe('r1');
-    expect(seen.log).toEqual({ trace_id: '0af7651916cd43dd8448eb211c80319c', span_id: span?.spanContext().spanId, run_id: 'r1' });
+    expect(seen.log).toEqual({
+      trace_id: '0af7651916cd43dd8448eb211c80319c',
+      span_id: span?.spanContext().spanId,
+      run_id: 'r1',
+    });
   });
 
   it('records a thrown error on the span (exception event + ERROR status) and rethrows it', async () => {
@@ -52,7 +61,9 @@ describe('withSpanFromTraceparent', () => {
     const [span] = exporter.getFinishedSpans();
     expect(span?.status).toEqual({ code: 2, message: 'fast must be less than slow' });
     expect(span?.events.map((e) => e.name)).toEqual(['exception']);
-    expect(span?.events[0]?.attributes?.['exception.stacktrace']).toEqual(expect.stringContaining('telemetry.unit.spec'));
+    expect(span?.events[0]?.attributes?.['exception.stacktrace']).toEqual(
+      expect.stringContaining('telemetry.unit.spec'),
+    );
   });
 
   it('nests child spans and falls back to a new root without a valid traceparent', async () => {
