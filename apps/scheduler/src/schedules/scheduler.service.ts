@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
 import { DataSource } from 'typeorm';
 import { ScheduleTicker } from './schedule-ticker';
+import { schedulerMetrics } from './scheduler.metrics';
 
 const DAY_MS = 86_400_000;
 
@@ -51,8 +52,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private async runOnce(): Promise<void> {
     try {
       const now = this.now();
+      const endTimer = schedulerMetrics.tick.startTimer();
       const report = await this.ticker.tick(now);
+      endTimer();
+      schedulerMetrics.alreadyDecided.inc(report.alreadyDecided);
+      schedulerMetrics.errors.inc(report.errors.length);
       for (const d of report.decided) {
+        schedulerMetrics.fires.inc({ outcome: d.outcome });
         this.log.log(
           {
             scheduleId: d.scheduleId,
