@@ -49,6 +49,15 @@ export default tseslint.config(
     },
   },
   {
+    // The scheduler's core is pure: the clock is injected, so tests drive DST changes and outages without waiting.
+    files: ['libs/platform/src/schedules/cadence.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['@nestjs/*', '@nats-io/*', 'typeorm', 'pg', 'node:*', '../db/*', '../nats/*'] }],
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Inject time: pass `now`.' }],
+      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Inject time.' }],
+    },
+  },
+  {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { ...globals.node } },
   },
