@@ -8,7 +8,7 @@ const ev = (type: string, runId: string, attempt: number, data: Record<string, u
 async function value(name: string, labels: Record<string, string>, sample = name): Promise<number> {
   const m = (await metricsRegistry.getSingleMetric(name)?.get())?.values ?? [];
   return m
-    .filter((v) => (v.metricName ?? name) === sample)
+    .filter((v) => ((v as { metricName?: string }).metricName ?? name) === sample)
     .filter((v) => Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))
     .reduce((a, v) => a + v.value, 0);
 }
