@@ -49,6 +49,18 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard (browser code: Preact + TSX, its own tsconfig with the DOM lib): the same typed rules.
+    files: ['apps/gateway/web/src/**/*.tsx'],
+    extends: [...tseslint.configs.recommendedTypeChecked],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+    },
+  },
+  {
     // The scheduler's core is pure: the clock is injected, so tests drive DST changes and outages without waiting.
     files: ['libs/platform/src/schedules/cadence.ts'],
     rules: {

@@ -1,0 +1,133 @@
+import { Controller, Get, Inject, NotFoundException, Param, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import type { Subscription } from '@nats-io/nats-core';
+import { TERMINAL_STATUSES } from '@runforge/contracts';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { RunReader, type RunSnapshot } from '../run-reader.service';
+import { SSE_HEARTBEAT_MS, SseChannel } from './sse';
+
+/** At most 4 snapshots a second per stream. */
+const MIN_SNAPSHOT_INTERVAL_MS = 250;
+/**
+ * The projection writes Postgres a moment after an event is published: after each event the
+ * snapshot is re-read (at the throttled rate) for this long, so the stream sees the projected state.
+ */
+const PROJECTION_LAG_WINDOW_MS = 3_000;
+/** Safety net: re-read now and then even without events (a lost core message, a slow projection). */
+const IDLE_REFRESH_MS = 5_000;
+
+/**
+ * `GET /api/runs/{id}/stream`: Server-Sent Events with the run's snapshot (`event: snapshot`) on
+ * connect and on every change, until the run is terminal (then `event: end` and the stream closes).
+ * Changes are noticed through a core NATS subscription to the run's subjects; the snapshot itself
+ * always comes from RunReader, so the stream shows exactly what the status endpoints answer.
+ */
+@Controller('api/runs')
+export class RunStreamController {
+  constructor(
+    private readonly runs: RunReader,
+    private readonly messaging: Messaging,
+    @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
+  ) {}
+
+  @Get(':id/stream')
+  async stream(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    // Subscribe before the first read, so no change between the read and the subscription is missed.
+    const sub = this.subscribeToRun(id);
+    let first: RunSnapshot | undefined;
+    try {
+      first = await this.runs.get(id);
+    } catch (err) {
+      sub?.unsubscribe();
+      throw err;
+    }
+    if (!first || !sub) {
+      sub?.unsubscribe();
+      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
+    }
+    reply.hijack();
+    const channel = new SseChannel(reply.raw);
+    new RunFeed(id, this.runs, channel, sub).start(first);
+  }
+
+  private subscribeToRun(id: string): Subscription | undefined {
+    // An id that is not a subject token cannot name a run (RunReader answers undefined for it too).
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) return undefined;
+    return this.messaging.nc.subscribe(this.cfg.topology.runHistorySubject(id));
+  }
+}
+
+/** One client's feed of one run: throttled re-reads driven by the run's events. */
+class RunFeed {
+  private lastSent = '';
+  private lastReadAt = 0;
+  private hotUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private reading = false;
+  private seq = 0;
+  private readonly intervals: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly id: string,
+    private readonly runs: RunReader,
+    private readonly channel: SseChannel,
+    private readonly sub: Subscription,
+  ) {}
+
+  start(first: RunSnapshot): void {
+    this.channel.onClose(() => this.stop());
+    this.publish(first);
+    if (this.channel.isClosed) return;
+    this.intervals.push(setInterval(() => this.channel.comment('heartbeat'), SSE_HEARTBEAT_MS));
+    this.intervals.push(setInterval(() => this.schedule(), IDLE_REFRESH_MS));
+    void this.listen();
+  }
+
+  private async listen(): Promise<void> {
+    for await (const _msg of this.sub) {
+      this.hotUntil = Date.now() + PROJECTION_LAG_WINDOW_MS;
+      this.schedule();
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer || this.reading || this.channel.isClosed) return;
+    const delay = Math.max(0, this.lastReadAt + MIN_SNAPSHOT_INTERVAL_MS - Date.now());
+    this.timer = setTimeout(() => void this.refresh(), delay);
+  }
+
+  private async refresh(): Promise<void> {
+    this.timer = undefined;
+    this.reading = true;
+    this.lastReadAt = Date.now();
+    try {
+      const snapshot = await this.runs.get(this.id);
+      if (snapshot) this.publish(snapshot);
+    } catch {
+      // A failed read (database hiccup) is retried by the next event or the idle refresh.
+    } finally {
+      this.reading = false;
+    }
+    if (!this.channel.isClosed && Date.now() < this.hotUntil) this.schedule();
+  }
+
+  private publish(snapshot: RunSnapshot): void {
+    const json = JSON.stringify(snapshot);
+    if (json !== this.lastSent) {
+      this.lastSent = json;
+      this.channel.send('snapshot', snapshot, ++this.seq);
+    }
+    if (TERMINAL_STATUSES.has(snapshot.status)) {
+      // Tell the browser not to reconnect: EventSource retries any stream that just ends.
+      this.channel.send('end', { id: this.id, status: snapshot.status });
+      this.channel.end();
+    }
+  }
+
+  private stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const i of this.intervals.splice(0)) clearInterval(i);
+    this.sub.unsubscribe();
+  }
+}

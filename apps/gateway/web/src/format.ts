@@ -1,0 +1,79 @@
+/** Pure helpers: formatting and the optimization grid arithmetic the form shows live. */
+
+export function fmtInt(n: number | null | undefined): string {
+  return n === null || n === undefined || !Number.isFinite(n) ? '–' : Math.round(n).toLocaleString('en-US');
+}
+
+export function fmtNum(n: unknown, digits = 4): string {
+  if (typeof n !== 'number' || !Number.isFinite(n)) return typeof n === 'string' ? n : '–';
+  if (Number.isInteger(n)) return n.toLocaleString('en-US');
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits });
+}
+
+export function fmtTime(iso: string | null | undefined): string {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+export function fmtDuration(fromIso: string | null | undefined, toIso: string | null | undefined, now = Date.now()): string {
+  if (!fromIso) return '–';
+  const from = Date.parse(fromIso);
+  const to = toIso ? Date.parse(toIso) : now;
+  if (Number.isNaN(from) || Number.isNaN(to)) return '–';
+  const ms = Math.max(0, to - from);
+  if (ms < 1000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+export function shortId(id: string): string {
+  return id.length > 12 ? `${id.slice(0, 8)}…` : id;
+}
+
+/** An optimization axis as typed in the form: a list of values, or a numeric range. */
+export type AxisInput = { mode: 'values'; text: string } | { mode: 'range'; min: string; max: string; step: string };
+
+export type AxisValue = (number | string | boolean)[] | { min: number; max: number; step: number };
+
+/** Parses one axis; answers the API value and its number of points, or an error to show. */
+export function parseAxis(input: AxisInput, type: string): { value: AxisValue; count: number } | { error: string } {
+  if (input.mode === 'values') {
+    const parts = input.text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    if (parts.length === 0) return { error: 'enter at least one value' };
+    if (type === 'integer' || type === 'number') {
+      const nums = parts.map(Number);
+      const bad = parts.find((_, i) => !Number.isFinite(nums[i]) || (type === 'integer' && !Number.isInteger(nums[i])));
+      if (bad !== undefined) return { error: `"${bad}" is not ${type === 'integer' ? 'an integer' : 'a number'}` };
+      return { value: nums, count: new Set(nums).size };
+    }
+    if (type === 'boolean') {
+      const bools = parts.map((p) => p.toLowerCase());
+      if (bools.some((b) => b !== 'true' && b !== 'false')) return { error: 'use true or false' };
+      return { value: bools.map((b) => b === 'true'), count: new Set(bools).size };
+    }
+    return { value: parts, count: new Set(parts).size };
+  }
+  const min = Number(input.min);
+  const max = Number(input.max);
+  const step = Number(input.step);
+  if (![min, max, step].every(Number.isFinite) || input.min === '' || input.max === '' || input.step === '') {
+    return { error: 'min, max and step must be numbers' };
+  }
+  if (step <= 0) return { error: 'step must be positive' };
+  if (max < min) return { error: 'max must be at least min' };
+  // A small tolerance keeps 0.1-steps from losing their last point to rounding.
+  const count = Math.floor((max - min) / step + 1e-9) + 1;
+  return { value: { min, max, step }, count };
+}
+
+/** Combinations of the grid before constraints: the product of the axes' sizes. */
+export function combinationCount(counts: readonly number[]): number {
+  return counts.reduce((a, b) => a * b, 1);
+}

@@ -1,0 +1,104 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, get, statusUrl, TERMINAL, type Run } from './api';
+import { notifyTerminal } from './toasts';
+
+/** Polling intervals while the live stream is down (as the first dashboard did). */
+export const POLL_MS = { backtest: 5_000, optimization: 30_000 } as const;
+/** How long to wait before trying the stream again after it dropped. */
+const RESTREAM_MS = 10_000;
+
+export type LiveMode = 'connecting' | 'live' | 'polling' | 'done';
+
+export interface LiveRun {
+  run?: Run;
+  error?: ApiError;
+  mode: LiveMode;
+}
+
+/** Merges what a status endpoint answers (a subset of the run) into the run we know. */
+function mergeStatus(prev: Run, s: Record<string, unknown>): Run {
+  return { ...prev, ...(s as Partial<Run>) };
+}
+
+/**
+ * A run kept current: Server-Sent Events from `/api/runs/{id}/stream` (a snapshot on connect and on
+ * every change, closed when terminal). If the stream drops, the status endpoint of the run's kind
+ * is polled (backtests every 5 s, optimizations every 30 s) and the stream is tried again.
+ */
+export function useLiveRun(id: string): LiveRun {
+  const [state, setState] = useState<LiveRun>({ mode: 'connecting' });
+  const runRef = useRef<Run | undefined>(undefined);
+
+  useEffect(() => {
+    let disposed = false;
+    let source: EventSource | undefined;
+    let pollTimer: number | undefined;
+    let restreamTimer: number | undefined;
+    runRef.current = undefined;
+    setState({ mode: 'connecting' });
+
+    const update = (run: Run, mode: LiveMode): void => {
+      const before = runRef.current;
+      runRef.current = run;
+      if (before && !TERMINAL.has(before.status) && TERMINAL.has(run.status)) notifyTerminal(run);
+      setState({ run, mode: TERMINAL.has(run.status) ? 'done' : mode });
+    };
+
+    const stopPolling = (): void => {
+      if (pollTimer !== undefined) clearTimeout(pollTimer);
+      if (restreamTimer !== undefined) clearTimeout(restreamTimer);
+      pollTimer = restreamTimer = undefined;
+    };
+
+    const poll = async (): Promise<void> => {
+      pollTimer = undefined;
+      const known = runRef.current;
+      try {
+        const next = known
+          ? mergeStatus(known, await get<Record<string, unknown>>(statusUrl(known.kind, id)))
+          : await get<Run>(`/api/runs/${id}`);
+        if (disposed) return;
+        update(next, 'polling');
+        if (TERMINAL.has(next.status)) return stopPolling();
+      } catch (err) {
+        if (disposed) return;
+        if (err instanceof ApiError && err.status === 404 && !known) {
+          stopPolling();
+          return setState({ mode: 'done', error: err });
+        }
+      }
+      pollTimer = window.setTimeout(() => void poll(), POLL_MS[runRef.current?.kind ?? 'backtest']);
+    };
+
+    const connect = (): void => {
+      if (disposed) return;
+      stopPolling();
+      source = new EventSource(`/api/runs/${id}/stream`);
+      source.addEventListener('snapshot', (e) => {
+        update(JSON.parse((e as MessageEvent<string>).data) as Run, 'live');
+      });
+      source.addEventListener('end', () => {
+        source?.close();
+        source = undefined;
+      });
+      source.onerror = () => {
+        // The browser would retry on its own; we take over: poll now, try the stream again later.
+        source?.close();
+        source = undefined;
+        if (disposed || (runRef.current && TERMINAL.has(runRef.current.status))) return;
+        setState((s) => ({ ...s, mode: 'polling' }));
+        void poll();
+        restreamTimer = window.setTimeout(connect, RESTREAM_MS);
+      };
+    };
+
+    connect();
+    return () => {
+      disposed = true;
+      source?.close();
+      stopPolling();
+    };
+  }, [id]);
+
+  return state;
+}

@@ -1,0 +1,374 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, get, post, type ParamSpec, type RunKind, type Strategy } from '../api';
+import { combinationCount, fmtInt, parseAxis, type AxisInput, type AxisValue } from '../format';
+import { navigate } from '../router';
+import { toast, watchUntilDone } from '../toasts';
+import { ErrorBox, Loading } from '../components/ui';
+
+const TIMEFRAMES = ['1m', '5m', '15m', '1h', '4h', '1d'];
+const OBJECTIVES = ['sharpe', 'sortino', 'totalReturn', 'cagr', 'maxDrawdown', 'profitFactor', 'winRate', 'averageTradeReturn', 'finalEquity'];
+
+interface AxisState {
+  vary: boolean;
+  input: AxisInput;
+}
+
+function initialAxis(p: ParamSpec): AxisState {
+  if (p.type === 'integer' || p.type === 'number') {
+    const d = Number(p.default);
+    const min = p.min ?? d;
+    const max = p.max ?? d * 2;
+    const step = p.type === 'integer' ? Math.max(1, Math.round((max - min) / 4)) : (max - min) / 4 || 1;
+    return { vary: true, input: { mode: 'range', min: String(d), max: String(Math.min(max, d + step * 2)), step: String(step) } };
+  }
+  if (p.type === 'boolean') return { vary: false, input: { mode: 'values', text: 'true, false' } };
+  return { vary: false, input: { mode: 'values', text: (p.values ?? []).join(', ') } };
+}
+
+function coerce(p: ParamSpec, raw: string | boolean): number | boolean | string {
+  if (p.type === 'boolean') return raw === true || raw === 'true';
+  if (p.type === 'integer' || p.type === 'number') return raw === '' ? Number.NaN : Number(raw);
+  return String(raw);
+}
+
+/**
+ * A new backtest or optimization. The form is generated from the strategy's declared parameters
+ * (`GET /api/strategies`); for an optimization each parameter is fixed or varied along an axis,
+ * and the number of combinations is computed here as the axes change (before constraints: the
+ * server's count, after constraints, is shown once it accepted the run).
+ */
+export function NewRun({ initialKind }: { initialKind: RunKind }) {
+  const [strategies, setStrategies] = useState<Strategy[] | undefined>(undefined);
+  const [loadError, setLoadError] = useState<ApiError | undefined>(undefined);
+  const [kind, setKind] = useState<RunKind>(initialKind);
+  const [strategyName, setStrategyName] = useState('');
+  const [values, setValues] = useState<Record<string, string | boolean>>({});
+  const [axes, setAxes] = useState<Record<string, AxisState>>({});
+  const [constraints, setConstraints] = useState('');
+  const [objective, setObjective] = useState('sharpe');
+  const [direction, setDirection] = useState<'maximize' | 'minimize'>('maximize');
+  const [bars, setBars] = useState('200000');
+  const [seed, setSeed] = useState('42');
+  const [timeframe, setTimeframe] = useState('1m');
+  const [initialCapital, setInitialCapital] = useState('10000');
+  const [commissionBps, setCommissionBps] = useState('1');
+  const [submitting, setSubmitting] = useState(false);
+  const [submitError, setSubmitError] = useState<ApiError | undefined>(undefined);
+
+  const loadStrategies = (): void => {
+    setLoadError(undefined);
+    get<{ strategies: Strategy[] }>('/api/strategies')
+      .then((s) => {
+        setStrategies(s.strategies);
+        const first = s.strategies.find((x) => x.name === 'sma-crossover') ?? s.strategies[0];
+        if (first) selectStrategy(first);
+      })
+      .catch((err: unknown) => setLoadError(err instanceof ApiError ? err : new ApiError(0, String(err))));
+  };
+  useEffect(loadStrategies, []);
+
+  const strategy = strategies?.find((s) => s.name === strategyName);
+
+  function selectStrategy(s: Strategy): void {
+    setStrategyName(s.name);
+    setValues(Object.fromEntries(s.params.map((p) => [p.name, typeof p.default === 'boolean' ? p.default : String(p.default)])));
+    setAxes(Object.fromEntries(s.params.map((p) => [p.name, initialAxis(p)])));
+  }
+
+  const parsedAxes = (strategy?.params ?? [])
+    .filter((p) => axes[p.name]?.vary)
+    .map((p) => ({ p, parsed: parseAxis(axes[p.name]?.input ?? { mode: 'values', text: '' }, p.type) }));
+  const axisErrors = parsedAxes.filter((a) => 'error' in a.parsed);
+  const combos = combinationCount(parsedAxes.map((a) => ('count' in a.parsed ? a.parsed.count : 0)));
+
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    if (!strategy) return;
+    setSubmitError(undefined);
+    const params: Record<string, unknown> = {};
+    const axesBody: Record<string, AxisValue> = {};
+    for (const p of strategy.params) {
+      const a = axes[p.name];
+      const parsed = kind === 'optimization' && a?.vary ? parseAxis(a.input, p.type) : undefined;
+      if (parsed && 'value' in parsed) axesBody[p.name] = parsed.value;
+      else params[p.name] = coerce(p, values[p.name] ?? '');
+    }
+    const common = {
+      strategy: strategy.name,
+      params,
+      dataset: { synthetic: { bars: Number(bars), seed: Number(seed), timeframe } },
+      initialCapital: Number(initialCapital),
+      commissionBps: Number(commissionBps),
+    };
+    const constraintList = constraints
+      .split('\n')
+      .map((c) => c.trim())
+      .filter(Boolean);
+    const body =
+      kind === 'backtest'
+        ? common
+        : {
+            ...common,
+            axes: axesBody,
+            ...(constraintList.length ? { constraints: constraintList } : {}),
+            objective: { metric: objective, direction },
+          };
+    setSubmitting(true);
+    try {
+      const url = kind === 'backtest' ? '/api/backtests' : '/api/optimizations';
+      const accepted = await post<{ id: string; totalCombinations?: number; totalBars?: number }>(url, body);
+      watchUntilDone(accepted.id);
+      toast({
+        tone: 'info',
+        text:
+          kind === 'optimization'
+            ? `Optimization accepted: ${fmtInt(accepted.totalCombinations)} combinations`
+            : `Backtest accepted: ${fmtInt(accepted.totalBars)} bars`,
+        href: `/runs/${accepted.id}`,
+      });
+      navigate(`/runs/${accepted.id}`);
+    } catch (err) {
+      setSubmitError(err instanceof ApiError ? err : new ApiError(0, String(err)));
+    } finally {
+      setSubmitting(false);
+    }
+  };
+
+  if (loadError) return <ErrorBox error={loadError} retry={loadStrategies} />;
+  if (!strategies) return <Loading what="strategies" />;
+  if (strategies.length === 0) return <p class="state state-empty">The gateway declares no strategy.</p>;
+
+  return (
+    <form class="run-form" onSubmit={(e) => void submit(e)} aria-label="New run">
+      <div class="page-head">
+        <h1>New run</h1>
+      </div>
+      <fieldset class="card">
+        <legend>What</legend>
+        <div class="segmented" role="radiogroup" aria-label="Kind">
+          {(['backtest', 'optimization'] as const).map((k) => (
+            <label key={k} class={kind === k ? 'on' : ''}>
+              <input type="radio" name="kind" value={k} checked={kind === k} onChange={() => setKind(k)} />
+              {k === 'backtest' ? 'Backtest' : 'Optimization'}
+            </label>
+          ))}
+        </div>
+        <label>
+          Strategy
+          <select
+            name="strategy"
+            value={strategyName}
+            onChange={(e) => {
+              const s = strategies.find((x) => x.name === e.currentTarget.value);
+              if (s) selectStrategy(s);
+            }}
+          >
+            {strategies.map((s) => (
+              <option key={s.name} value={s.name}>
+                {s.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        {strategy && <p class="hint">{strategy.description}</p>}
+      </fieldset>
+
+      {strategy && (
+        <fieldset class="card">
+          <legend>Parameters</legend>
+          {strategy.params.length === 0 && <p class="hint">This strategy has no parameters.</p>}
+          {strategy.params.map((p) => {
+            const a = axes[p.name];
+            const varied = kind === 'optimization' && a?.vary;
+            const parsed = varied && a ? parseAxis(a.input, p.type) : undefined;
+            return (
+              <div class="param" key={p.name} data-param={p.name}>
+                <div class="param-head">
+                  <strong>{p.name}</strong>
+                  <span class="hint">
+                    {p.type}
+                    {p.min !== undefined && ` ≥ ${p.min}`}
+                    {p.max !== undefined && ` ≤ ${p.max}`} · {p.description}
+                  </span>
+                  {kind === 'optimization' && a && (
+                    <label class="inline">
+                      <input
+                        type="checkbox"
+                        name={`vary-${p.name}`}
+                        checked={a.vary}
+                        onChange={(e) => setAxes({ ...axes, [p.name]: { ...a, vary: e.currentTarget.checked } })}
+                      />
+                      vary
+                    </label>
+                  )}
+                </div>
+                {!varied && <ParamInput p={p} value={values[p.name] ?? ''} onChange={(v) => setValues({ ...values, [p.name]: v })} />}
+                {varied && a && (
+                  <AxisEditor
+                    name={p.name}
+                    numeric={p.type === 'integer' || p.type === 'number'}
+                    input={a.input}
+                    onChange={(input) => setAxes({ ...axes, [p.name]: { ...a, input } })}
+                  />
+                )}
+                {parsed && 'error' in parsed && <p class="field-error">{parsed.error}</p>}
+                {parsed && 'count' in parsed && <p class="hint">{parsed.count} values</p>}
+              </div>
+            );
+          })}
+        </fieldset>
+      )}
+
+      {kind === 'optimization' && (
+        <fieldset class="card">
+          <legend>Search</legend>
+          <p class="combos" data-testid="combination-count">
+            <strong>{axisErrors.length ? '–' : fmtInt(combos)}</strong> combinations
+            {parsedAxes.length === 0 && ' (vary at least one parameter)'}
+            {constraints.trim() && ' before constraints'}
+          </p>
+          <label>
+            Constraints (one per line, e.g. <code>fast &lt; slow</code>)
+            <textarea name="constraints" rows={2} value={constraints} onInput={(e) => setConstraints(e.currentTarget.value)} />
+          </label>
+          <div class="row">
+            <label>
+              Objective
+              <select name="objective" value={objective} onChange={(e) => setObjective(e.currentTarget.value)}>
+                {OBJECTIVES.map((o) => (
+                  <option key={o}>{o}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Direction
+              <select
+                name="direction"
+                value={direction}
+                onChange={(e) => setDirection(e.currentTarget.value === 'minimize' ? 'minimize' : 'maximize')}
+              >
+                <option>maximize</option>
+                <option>minimize</option>
+              </select>
+            </label>
+          </div>
+        </fieldset>
+      )}
+
+      <fieldset class="card">
+        <legend>Data and costs</legend>
+        <div class="row">
+          <label>
+            Synthetic bars
+            <input name="bars" type="number" min={2} step={1} value={bars} onInput={(e) => setBars(e.currentTarget.value)} />
+          </label>
+          <label>
+            Seed
+            <input name="seed" type="number" step={1} value={seed} onInput={(e) => setSeed(e.currentTarget.value)} />
+          </label>
+          <label>
+            Timeframe
+            <select name="timeframe" value={timeframe} onChange={(e) => setTimeframe(e.currentTarget.value)}>
+              {TIMEFRAMES.map((t) => (
+                <option key={t}>{t}</option>
+              ))}
+            </select>
+          </label>
+        </div>
+        <div class="row">
+          <label>
+            Initial capital
+            <input name="initialCapital" type="number" min={1} value={initialCapital} onInput={(e) => setInitialCapital(e.currentTarget.value)} />
+          </label>
+          <label>
+            Commission (bps)
+            <input name="commissionBps" type="number" min={0} step="any" value={commissionBps} onInput={(e) => setCommissionBps(e.currentTarget.value)} />
+          </label>
+        </div>
+      </fieldset>
+
+      {submitError && <ErrorBox error={submitError} />}
+      <div class="actions">
+        <button type="submit" class="primary" disabled={submitting || (kind === 'optimization' && (axisErrors.length > 0 || parsedAxes.length === 0))}>
+          {submitting ? 'Submitting…' : kind === 'backtest' ? 'Run backtest' : 'Run optimization'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function ParamInput({ p, value, onChange }: { p: ParamSpec; value: string | boolean; onChange: (v: string | boolean) => void }) {
+  if (p.type === 'boolean') {
+    return (
+      <label class="inline">
+        <input type="checkbox" name={`param-${p.name}`} checked={value === true} onChange={(e) => onChange(e.currentTarget.checked)} />
+        {p.name}
+      </label>
+    );
+  }
+  if (p.type === 'enum') {
+    return (
+      <select name={`param-${p.name}`} aria-label={p.name} value={String(value)} onChange={(e) => onChange(e.currentTarget.value)}>
+        {(p.values ?? []).map((v) => (
+          <option key={v}>{v}</option>
+        ))}
+      </select>
+    );
+  }
+  return (
+    <input
+      type="number"
+      name={`param-${p.name}`}
+      aria-label={p.name}
+      min={p.min}
+      max={p.max}
+      step={p.type === 'integer' ? 1 : 'any'}
+      value={String(value)}
+      onInput={(e) => onChange(e.currentTarget.value)}
+    />
+  );
+}
+
+function AxisEditor({ name, numeric, input, onChange }: { name: string; numeric: boolean; input: AxisInput; onChange: (a: AxisInput) => void }) {
+  return (
+    <div class="axis">
+      {numeric && (
+        <select
+          name={`axis-${name}-mode`}
+          aria-label={`${name} axis mode`}
+          value={input.mode}
+          onChange={(e) =>
+            onChange(e.currentTarget.value === 'range' ? { mode: 'range', min: '', max: '', step: '1' } : { mode: 'values', text: '' })
+          }
+        >
+          <option value="range">range</option>
+          <option value="values">values</option>
+        </select>
+      )}
+      {input.mode === 'values' ? (
+        <input
+          name={`axis-${name}-values`}
+          aria-label={`${name} values`}
+          placeholder="e.g. 5, 10, 20"
+          value={input.text}
+          onInput={(e) => onChange({ mode: 'values', text: e.currentTarget.value })}
+        />
+      ) : (
+        <>
+          {(['min', 'max', 'step'] as const).map((k) => (
+            <input
+              key={k}
+              type="number"
+              step="any"
+              name={`axis-${name}-${k}`}
+              aria-label={`${name} ${k}`}
+              placeholder={k}
+              value={input[k]}
+              onInput={(e) => onChange({ ...input, [k]: e.currentTarget.value })}
+            />
+          ))}
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,214 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, cancelUrl, get, post, TERMINAL, type DashboardConfig, type TrialSummary } from '../api';
+import { fmtDuration, fmtNum, fmtTime } from '../format';
+import { useLiveRun, type LiveMode } from '../live';
+import { toast } from '../toasts';
+import { EquityChart } from '../components/equity-chart';
+import { EventsList } from '../components/events-list';
+import { LogsViewer } from '../components/logs-viewer';
+import { TrialsTable } from '../components/trials-table';
+import { ConfirmButton, ErrorBox, Loading, Metrics, progressOf, ProgressBar, Section, StatusBadge } from '../components/ui';
+
+let configPromise: Promise<DashboardConfig> | undefined;
+function dashboardConfig(): Promise<DashboardConfig> {
+  configPromise ??= get<DashboardConfig>('/api/dashboard/config').catch(() => ({
+    traceUrlTemplate: 'http://localhost:16686/trace/{traceId}',
+  }));
+  return configPromise;
+}
+
+/** Bumps at most every `ms` while `key` keeps changing (and at once when the run ends): paces refetches. */
+function usePacedVersion(key: string, ended: boolean, ms = 2_000): number {
+  const [version, setVersion] = useState(0);
+  const last = useRef(0);
+  useEffect(() => {
+    const wait = ended ? 0 : Math.max(0, last.current + ms - Date.now());
+    const t = window.setTimeout(() => {
+      last.current = Date.now();
+      setVersion((v) => v + 1);
+    }, wait);
+    return () => window.clearTimeout(t);
+  }, [key, ended]);
+  return version;
+}
+
+const MODE_LABEL: Record<LiveMode, string> = {
+  connecting: 'connecting…',
+  live: 'live',
+  polling: 'stream down: polling',
+  done: 'final',
+};
+
+export function RunDetail({ id }: { id: string }) {
+  const { run, error, mode } = useLiveRun(id);
+  const [cancelError, setCancelError] = useState<ApiError | undefined>(undefined);
+  const [traceTemplate, setTraceTemplate] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    void dashboardConfig().then((c) => setTraceTemplate(c.traceUrlTemplate));
+  }, []);
+  const ended = run ? TERMINAL.has(run.status) : false;
+  const progressKey = run ? `${run.status}|${progressOf(run).done}` : '';
+  const version = usePacedVersion(progressKey, ended);
+
+  if (error) return <ErrorBox error={error.status === 404 ? new ApiError(404, `No run with id ${id}.`) : error} />;
+  if (!run) return <Loading what="run" />;
+
+  const cancel = async (): Promise<void> => {
+    setCancelError(undefined);
+    try {
+      await post(cancelUrl(run.kind, run.id));
+      toast({ tone: 'info', text: 'Cancellation requested', href: `/runs/${run.id}` });
+    } catch (err) {
+      const e = err instanceof ApiError ? err : new ApiError(0, String(err));
+      setCancelError(e.status === 409 ? new ApiError(409, 'The run had already ended.') : e);
+    }
+  };
+
+  const traceUrl = run.traceId && traceTemplate ? traceTemplate.replace('{traceId}', run.traceId) : undefined;
+  const metrics = run.result?.metrics;
+  const best = run.result?.best;
+
+  return (
+    <div class="run-detail" data-run-id={run.id}>
+      <div class="page-head">
+        <div>
+          <p class="crumbs">
+            <a href="/">Runs</a> / {run.kind}
+          </p>
+          <h1>
+            {run.strategy} <StatusBadge status={run.status} />
+          </h1>
+          <p class="hint mono">{run.id}</p>
+        </div>
+        <div class="head-actions">
+          <span class={`live live-${mode}`} data-testid="live-mode">
+            {MODE_LABEL[mode]}
+          </span>
+          {!ended && (
+            <ConfirmButton
+              label={run.kind === 'backtest' ? 'Cancel backtest' : 'Cancel optimization'}
+              question="Cancel this run?"
+              confirmLabel="Yes, cancel"
+              onConfirm={cancel}
+            />
+          )}
+        </div>
+      </div>
+      {cancelError && <ErrorBox error={cancelError} />}
+
+      <Section title="Progress">
+        <ProgressBar run={run} />
+        {run.kind === 'optimization' && run.failedCombinations > 0 && (
+          <p class="hint">
+            {fmtNum(run.completedCombinations)} completed, <span class="bad">{fmtNum(run.failedCombinations)} failed</span>
+          </p>
+        )}
+        <dl class="facts">
+          <div>
+            <dt>Requested</dt>
+            <dd>{fmtTime(run.requestedAt)}</dd>
+          </div>
+          <div>
+            <dt>Started</dt>
+            <dd>{fmtTime(run.startedAt)}</dd>
+          </div>
+          <div>
+            <dt>Finished</dt>
+            <dd>{fmtTime(run.completedAt)}</dd>
+          </div>
+          <div>
+            <dt>Duration</dt>
+            <dd>{fmtDuration(run.startedAt, run.completedAt)}</dd>
+          </div>
+          <div>
+            <dt>Attempt</dt>
+            <dd>{run.attempt}</dd>
+          </div>
+          <div>
+            <dt>Triggered by</dt>
+            <dd>
+              {run.triggeredBy ?? '–'}
+              {run.scheduleId && (
+                <>
+                  {' '}
+                  (<a href={`/?scheduleId=${encodeURIComponent(run.scheduleId)}`}>schedule</a>)
+                </>
+              )}
+            </dd>
+          </div>
+          <div>
+            <dt>Trace</dt>
+            <dd>
+              {traceUrl ? (
+                <a href={traceUrl} target="_blank" rel="noreferrer" data-testid="trace-link">
+                  {run.traceId?.slice(0, 16)}…
+                </a>
+              ) : (
+                '–'
+              )}
+            </dd>
+          </div>
+        </dl>
+      </Section>
+
+      {run.status === 'Failed' && (
+        <Section title="Failure">
+          <p class="error-message" data-testid="run-error">
+            {run.errorMessage ?? run.failureReason ?? 'failed'}
+          </p>
+          {run.errorStackTrace && (
+            <details>
+              <summary>Stack trace</summary>
+              <pre class="stack">{run.errorStackTrace}</pre>
+            </details>
+          )}
+        </Section>
+      )}
+
+      {run.kind === 'backtest' && metrics && (
+        <Section title="Result">
+          <Metrics metrics={metrics} />
+          {run.result?.equityCurve && <EquityChart points={run.result.equityCurve} />}
+        </Section>
+      )}
+
+      {run.kind === 'optimization' && best && (
+        <Section title="Best trial">
+          <BestTrial best={best} />
+        </Section>
+      )}
+
+      {run.kind === 'optimization' && (
+        <Section title="Trials">
+          <TrialsTable runId={run.id} version={version} />
+        </Section>
+      )}
+
+      <Section title="Logs">
+        <LogsViewer runId={run.id} version={version} />
+      </Section>
+
+      <Section title="History">
+        <EventsList runId={run.id} />
+      </Section>
+    </div>
+  );
+}
+
+function BestTrial({ best }: { best: TrialSummary }) {
+  return (
+    <div data-testid="best-trial">
+      {best.params && (
+        <p>
+          {Object.entries(best.params).map(([k, v]) => (
+            <span class="tag" key={k}>
+              {k} = {String(v)}
+            </span>
+          ))}
+          {typeof best.score === 'number' && <span> score {fmtNum(best.score)}</span>}
+        </p>
+      )}
+      {best.metrics && <Metrics metrics={best.metrics} />}
+    </div>
+  );
+}

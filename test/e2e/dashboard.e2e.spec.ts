@@ -1,0 +1,216 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { eventually } from '../support/eventually';
+import { http, TestSystem } from '../support/system';
+
+/**
+ * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core; no
+ * browser download), served by the gateway of a real system (services as processes). Each test
+ * leaves a screenshot under artifacts/dashboard/.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = path.resolve(__dirname, '../../artifacts/dashboard');
+const UI_TIMEOUT = 60_000;
+jest.setTimeout(120_000);
+
+describe('dashboard (browser end to end)', () => {
+  let sys: TestSystem;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  let base: string;
+
+  const shot = async (name: string, p: Page = page): Promise<void> => {
+    await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  };
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    profile = mkdtempSync(path.join(tmpdir(), 'rf-chromium-'));
+    [sys, context] = await Promise.all([
+      TestSystem.start(undefined, { RUNFORGE_PROGRESS_INTERVAL_MS: '100' }),
+      chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        viewport: { width: 1280, height: 900 },
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      }),
+    ]);
+    base = sys.gateway.url;
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(UI_TIMEOUT);
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await sys?.stop();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('is served by the gateway: assets, client routes, and JSON 404s kept for the API', async () => {
+    const index = await fetch(`${base}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await index.text();
+    expect(html).toContain('/app.js');
+    expect(html).not.toMatch(/https?:\/\//); // nothing from a CDN
+    expect((await fetch(`${base}/app.js`)).headers.get('content-type')).toMatch(/javascript/);
+    const deep = await fetch(`${base}/runs/some-run-id`);
+    expect(deep.status).toBe(200);
+    expect(await deep.text()).toBe(html);
+    const api404 = await http(base, 'GET', '/api/no-such-endpoint');
+    expect(api404.status).toBe(404);
+    expect(api404.body).toMatchObject({ statusCode: 404 });
+    expect((await http(base, 'GET', '/health/live')).body).toMatchObject({ status: 'ok' });
+    const stream404 = await http(base, 'GET', '/api/runs/does-not-exist/stream');
+    expect(stream404.status).toBe(404);
+    expect(stream404.body).toMatchObject({ statusCode: 404, message: expect.stringContaining('does-not-exist') });
+  });
+
+  it('streams a run over SSE: a snapshot at once, progress, then the terminal snapshot and the end', async () => {
+    const submitted = await http<{ id: string }>(base, 'POST', '/api/backtests', {
+      strategy: 'sma-crossover',
+      params: { fast: 10, slow: 30 },
+      dataset: { synthetic: { bars: 1_000_000, seed: 3, timeframe: '1m' } },
+    });
+    expect(submitted.status).toBe(202);
+    const res = await fetch(`${base}/api/runs/${submitted.body.id}/stream`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    // The server closes the stream once the run is terminal: reading to the end must finish.
+    const text = await Promise.race([
+      res.text(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('stream did not close within 60 s')), 60_000)),
+    ]);
+    const snapshots = [...text.matchAll(/event: snapshot\nid: \d+\ndata: (.*)\n/g)].map(
+      (m) => JSON.parse(m[1] ?? '{}') as { status: string; processedBars: number },
+    );
+    expect(snapshots.length).toBeGreaterThanOrEqual(2);
+    expect(snapshots[snapshots.length - 1]).toMatchObject({ status: 'Completed', processedBars: 1_000_000 });
+    expect(text).toMatch(/event: end\ndata: \{"id":"[^"]+","status":"Completed"\}/);
+  });
+
+  it('submits a backtest from the form and shows the progress reaching 100% and the metrics', async () => {
+    await page.goto(`${base}/new`);
+    await page.getByRole('radio', { name: 'Backtest' }).check();
+    await page.selectOption('select[name=strategy]', 'sma-crossover');
+    await page.fill('input[name=param-fast]', '10');
+    await page.fill('input[name=param-slow]', '30');
+    await page.fill('input[name=bars]', '2000000');
+    await shot('new-backtest-form');
+    await page.getByRole('button', { name: 'Run backtest' }).click();
+    await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
+    const bar = page.getByTestId('progress');
+    // Seen below 100% first (live progress), then 100%.
+    await expect_(() => bar.getAttribute('aria-valuenow'), (v) => v !== null);
+    await page.waitForSelector('[data-testid=progress][aria-valuenow="100"]');
+    await page.getByTestId('metrics').waitFor();
+    await page.getByTestId('equity-chart').waitFor();
+    expect(await page.getByTestId('status-badge').first().textContent()).toBe('Completed');
+    expect(await page.getByTestId('progress-label').textContent()).toBe('Processed 2,000,000 / 2,000,000 Bars');
+    expect(await page.getByTestId('metrics').textContent()).toContain('sharpe');
+    await page.getByTestId('toast').filter({ hasText: 'completed' }).first().waitFor();
+    await shot('run-detail-backtest');
+
+    // The runs list shows it; filtering by kind keeps it.
+    await page.goto(`${base}/?kind=backtest`);
+    await page.getByTestId('runs-table').waitFor();
+    expect(await page.locator('tr[data-run-id]').count()).toBeGreaterThan(0);
+    await shot('runs-list');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('runs-list-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('submits an optimization with a failing region and opens a failed trial’s stack', async () => {
+    await page.goto(`${base}/new?kind=optimization`);
+    await page.selectOption('select[name=strategy]', 'sma-crossover');
+    for (const [axis, values] of [
+      ['fast', '5, 10, 40'],
+      ['slow', '20, 30'],
+    ] as const) {
+      await page.selectOption(`select[name=axis-${axis}-mode]`, 'values');
+      await page.fill(`input[name=axis-${axis}-values]`, values);
+    }
+    await page.fill('input[name=bars]', '5000');
+    // The count is computed in the page from the axes: 3 × 2.
+    expect(await page.getByTestId('combination-count').textContent()).toMatch(/^6 combinations/);
+    await shot('new-optimization-form');
+    await page.getByRole('button', { name: 'Run optimization' }).click();
+    await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
+    await page.getByTestId('toast').filter({ hasText: '6 combinations' }).first().waitFor();
+    await page.waitForSelector('[data-testid=progress][aria-valuenow="100"]');
+    await page.getByTestId('trials-table').waitFor();
+    await page.selectOption('select[name=trial-status]', 'Failed');
+    await eventually(
+      'two failed trials (fast=40 against slow 20 and 30)',
+      () => page.locator('[data-testid=trials-table] tr.failed-row').count(),
+      (n) => n === 2,
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    await page.locator('[data-testid=trials-table] tr.failed-row').first().getByRole('button', { name: 'show error' }).click();
+    const message = await page.getByTestId('trial-error-message').textContent();
+    const stack = await page.getByTestId('trial-error-stack').textContent();
+    expect(message).toMatch(/fast/);
+    expect(stack).toMatch(/at /);
+    await shot('run-detail-optimization-failed-trial');
+  });
+
+  it('cancels a running run from its page', async () => {
+    // The engine runs a 20M-bar backtest in well under a second once its bars exist, too short a
+    // window to click in; a 5,000-trial optimization stays Running for several seconds.
+    const submitted = await http<{ id: string }>(base, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 2, max: 51, step: 1 }, slow: { min: 60, max: 159, step: 1 } },
+      dataset: { synthetic: { bars: 200_000, seed: 9, timeframe: '1m' } },
+    });
+    expect(submitted.status).toBe(202);
+    await page.goto(`${base}/runs/${submitted.body.id}`);
+    await page.locator('[data-testid=status-badge]', { hasText: 'Running' }).first().waitFor();
+    await page.getByRole('button', { name: 'Cancel optimization' }).click();
+    await shot('cancel-confirmation');
+    await page.getByRole('button', { name: 'Yes, cancel' }).click();
+    await page.locator('[data-testid=status-badge]', { hasText: 'Cancelled' }).first().waitFor();
+    await page.getByTestId('toast').filter({ hasText: 'cancelled' }).first().waitFor();
+    const bar = await page.getByTestId('progress').getAttribute('aria-valuenow');
+    expect(Number(bar)).toBeLessThan(100);
+    const api = await http<{ status: string }>(base, 'GET', `/api/optimizations/${submitted.body.id}/status`);
+    expect(api.body.status).toBe('Cancelled');
+    await shot('run-detail-cancelled');
+  });
+
+  it('creates a schedule and shows its next fire times', async () => {
+    await page.goto(`${base}/schedules`);
+    await page.getByRole('button', { name: 'New schedule' }).click();
+    await page.fill('input[name=name]', 'nightly-sma');
+    await page.fill('input[name=cron]', 'not a cron');
+    await page.getByTestId('cron-error').waitFor();
+    await page.fill('input[name=cron]', '0 10 * * *');
+    await page.fill('input[name=timezone]', 'Europe/Amsterdam');
+    await page.getByTestId('cron-preview').waitFor();
+    await shot('schedule-form');
+    await page.getByRole('button', { name: 'Create schedule' }).click();
+    const card = page.getByTestId('schedule').filter({ hasText: 'nightly-sma' });
+    await card.waitFor();
+    const times = card.getByTestId('next-fire-times').locator('li');
+    expect(await times.count()).toBeGreaterThan(0);
+    expect(await card.textContent()).toContain('once per day');
+    await shot('schedules');
+  });
+});
+
+/** Waits until `probe` gives a value `ok` accepts (bounded, like `eventually`). */
+async function expect_<T>(probe: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  return eventually('a page condition', probe, ok, { timeoutMs: UI_TIMEOUT, intervalMs: 50 });
+}
