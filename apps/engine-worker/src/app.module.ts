@@ -3,6 +3,7 @@ import { PlatformModule, type RunForgeConfig } from '@runforge/platform';
 import { OptimizationCoordinator } from './optimizations/optimization.coordinator';
 import { TrialBatchConsumer } from './optimizations/trial-batch.consumer';
 import { BarsCache } from './runs/bars-cache';
+import { GracefulShutdown } from './runs/graceful-shutdown';
 import { RunRequestedConsumer } from './runs/run-requested.consumer';
 import { RunSignals } from './runs/run-signals.service';
 
@@ -12,7 +13,7 @@ export class EngineWorkerAppModule {
     return {
       module: EngineWorkerAppModule,
       imports: [PlatformModule.forRoot(cfg.service, cfg)],
-      providers: [RunSignals, BarsCache, OptimizationCoordinator, RunRequestedConsumer, TrialBatchConsumer],
+      providers: [RunSignals, BarsCache, OptimizationCoordinator, RunRequestedConsumer, TrialBatchConsumer, GracefulShutdown],
     };
   }
 }

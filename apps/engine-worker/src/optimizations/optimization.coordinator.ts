@@ -161,7 +161,11 @@ export class OptimizationCoordinator {
         } catch {
           event = undefined;
         }
-        if (event) tally.apply(event);
+        if (event) {
+          const before = tally.done.size;
+          tally.apply(event);
+          if (tally.done.size > before) ctx.touch();
+        }
         if (!caughtUp && m.info.pending === 0) {
           caughtUp = true;
           if (tally.done.size < total) await schedule();

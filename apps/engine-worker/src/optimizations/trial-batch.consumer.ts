@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { JsMsg } from '@nats-io/jetstream';
 import { decodeTrialBatch, HEADERS, type TrialBatch } from '@runforge/contracts';
 import { errorFingerprint, Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
 import { BarsCache } from '../runs/bars-cache';
@@ -17,7 +17,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 @Injectable()
 export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger(TrialBatchConsumer.name);
-  private messages?: ConsumerMessages;
+  private inFlight?: Promise<void>;
   private loop?: Promise<void>;
   private stopping = false;
   /** Trials this process ran (observability and tests: both workers must share a grid). */
@@ -37,7 +37,8 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
   /** Stops taking batches; the batch in hand is handed back by its own abort handling. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.messages?.stop();
+    // The loop ends after the message in hand settles; `next()` expires within 2 s.
+    await this.inFlight?.catch(() => undefined);
     await this.loop?.catch(() => undefined);
   }
 
@@ -45,15 +46,25 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
     await this.stop();
   }
 
+  /**
+   * Pulls one message at a time with `next()` (no client-side buffer), so a worker that stops holds
+   * nothing it has not started: a message that arrives after the stop is handed back at once.
+   */
   private async consume(): Promise<void> {
     const spec = this.cfg.topology.consumers.trials;
     while (!this.stopping) {
       try {
         const consumer = await this.messaging.bus.js.consumers.get(spec.stream, spec.durable);
-        this.messages = await consumer.consume({ max_messages: 1 });
-        for await (const msg of this.messages) {
-          await this.handle(msg);
-          if (this.stopping) break;
+        while (!this.stopping) {
+          const msg = await consumer.next({ expires: 2000 });
+          if (!msg) continue;
+          if (this.stopping) {
+            msg.nak();
+            break;
+          }
+          this.inFlight = this.handle(msg);
+          await this.inFlight;
+          this.inFlight = undefined;
         }
       } catch (err) {
         if (this.stopping) break;

@@ -1,5 +1,6 @@
 import { Backtest, type Bars, type BacktestMetrics, type Params } from '@runforge/engine';
 import type { OptimizationRequest } from '@runforge/contracts';
+import { testChunkDelay } from '../runs/test-faults';
 
 const CHUNK_BARS = 65_536;
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -42,5 +43,6 @@ export async function runTrial(
     bt.step(CHUNK_BARS);
     if (!bt.done) await yieldToEventLoop();
   }
+  await testChunkDelay();
   return bt.result().metrics;
 }

@@ -1,6 +1,7 @@
 import { Backtest, type Bars } from '@runforge/engine';
 import type { BacktestRequest } from '@runforge/contracts';
 import type { RunContext } from './run-context';
+import { testChunkDelay } from './test-faults';
 
 /** Bars processed between two returns to the event loop (a few ms of work at engine speed). */
 const CHUNK_BARS = 65_536;
@@ -50,6 +51,7 @@ export async function runBacktestChunked(
       await ctx.emit('BarProgressed', { processedBars: bt.processedBars, totalBars: bt.totalBars });
     }
     await yieldToEventLoop();
+    await testChunkDelay();
   }
   await ctx.emit('BarProgressed', { processedBars: bt.totalBars, totalBars: bt.totalBars });
   return { result: bt.result(), durationMs: now() - started };

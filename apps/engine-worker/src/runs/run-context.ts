@@ -7,6 +7,8 @@ import type { EventBus } from '@runforge/platform';
  */
 export class RunContext {
   private seq = 0;
+  /** When the run last made progress (the stall clock); refreshed by progress events and `touch()`. */
+  lastProgressAt = Date.now();
 
   constructor(
     private readonly bus: EventBus,
@@ -17,7 +19,12 @@ export class RunContext {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
+  touch(): void {
+    this.lastProgressAt = Date.now();
+  }
+
   async emit<T extends RunEventType>(type: T, data: EventDataInput<T>): Promise<void> {
+    if (type === 'BarProgressed' || type === 'RunStarted') this.touch();
     const event = createEvent(type, { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() }, data);
     await this.bus.publish(event, { discriminator: this.seq++, traceparent: this.traceparent });
   }

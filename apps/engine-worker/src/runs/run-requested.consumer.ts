@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import { decodeEvent, HEADERS, type RunEvent } from '@runforge/contracts';
+import type { JsMsg } from '@nats-io/jetstream';
+import { CONSUMER_SETTINGS, decodeEvent, HEADERS, type RunEvent } from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
 import { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
 import { runBacktestChunked, RunAbortedError } from './backtest.runner';
 import { BarsCache } from './bars-cache';
 import { RunContext } from './run-context';
 import { RunSignals, stopReasonOf, type StopReason } from './run-signals.service';
+import { crashIfPoisoned } from './test-faults';
 
 type RunRequestedEvent = Extract<RunEvent, { type: 'RunRequested' }>;
 
@@ -27,7 +28,7 @@ function errorFields(err: unknown): { errorMessage: string; errorStackTrace?: st
 @Injectable()
 export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger(RunRequestedConsumer.name);
-  private messages?: ConsumerMessages;
+  private inFlight?: Promise<void>;
   private loop?: Promise<void>;
   private stopping = false;
 
@@ -46,7 +47,8 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
   /** Stops taking runs; a run in hand is handed back by its abort handling (reason `shutdown`). */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.messages?.stop();
+    // The loop ends after the message in hand settles; `next()` expires within 2 s.
+    await this.inFlight?.catch(() => undefined);
     await this.loop?.catch(() => undefined);
   }
 
@@ -54,15 +56,25 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
     await this.stop();
   }
 
+  /**
+   * Pulls one message at a time with `next()` (no client-side buffer), so a worker that stops holds
+   * nothing it has not started: a message that arrives after the stop is handed back at once.
+   */
   private async consume(): Promise<void> {
     const spec = this.cfg.topology.consumers.engine;
     while (!this.stopping) {
       try {
         const consumer = await this.messaging.bus.js.consumers.get(spec.stream, spec.durable);
-        this.messages = await consumer.consume({ max_messages: 1 });
-        for await (const msg of this.messages) {
-          await this.handle(msg);
-          if (this.stopping) break;
+        while (!this.stopping) {
+          const msg = await consumer.next({ expires: 2000 });
+          if (!msg) continue;
+          if (this.stopping) {
+            msg.nak();
+            break;
+          }
+          this.inFlight = this.handle(msg);
+          await this.inFlight;
+          this.inFlight = undefined;
         }
       } catch (err) {
         if (this.stopping) break;
@@ -103,7 +115,10 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       }
     }
     const controller = this.signals.register(runId);
-    const heartbeat = setInterval(() => msg.working(), request.heartbeatSeconds * 1000);
+    // Renew the delivery at the run's heartbeat, and always well inside the consumer's ack wait.
+    const beatMs = Math.min(request.heartbeatSeconds, CONSUMER_SETTINGS.engine.ackWaitSeconds / 3) * 1000;
+    const heartbeat = setInterval(() => msg.working(), beatMs);
+    let stallWatch: NodeJS.Timeout | undefined;
     // The time budget runs per attempt, from the moment this worker takes the run.
     const timeout = setTimeout(
       () => controller.abort({ kind: 'timeout', seconds: request.timeoutSeconds } satisfies StopReason),
@@ -125,8 +140,22 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
         return;
       }
       if (attempt > 1) {
-        await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: attempt - 1, reason: 'heartbeat_lost' });
-        await ctx.log('WARNING', `attempt ${attempt - 1} lost its worker; retrying as attempt ${attempt} of ${maxAttempts}`);
+        // The previous attempt may have recorded its own end (stall, shutdown); otherwise it went silent.
+        const last = await bus.lastOfType(runId, 'RunAttemptAbandoned');
+        const recorded = last?.event.type === 'RunAttemptAbandoned' && last.event.data.abandonedAttempt === attempt - 1;
+        if (!recorded) {
+          await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: attempt - 1, reason: 'heartbeat_lost' });
+          await ctx.log('WARNING', `attempt ${attempt - 1} lost its worker; retrying as attempt ${attempt} of ${maxAttempts}`);
+        }
+        // Back off from the third attempt on: a run that keeps killing workers must not spin.
+        if (attempt > 2) await this.backoff(attempt, controller.signal);
+      }
+      if (request.stallSeconds !== undefined) {
+        const limitMs = request.stallSeconds * 1000;
+        ctx.touch();
+        stallWatch = setInterval(() => {
+          if (Date.now() - ctx.lastProgressAt > limitMs) controller.abort({ kind: 'stalled', seconds: request.stallSeconds ?? 0 } satisfies StopReason);
+        }, Math.min(1000, limitMs / 2));
       }
       if (event.data.kind === 'backtest') await this.runBacktest(ctx, event, controller.signal);
       else await this.runOptimization(ctx, event, controller.signal);
@@ -135,9 +164,21 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       await this.settleFailure(ctx, msg, err, controller.signal);
     } finally {
       clearInterval(heartbeat);
+      clearInterval(stallWatch);
       clearTimeout(timeout);
       this.signals.release(runId, controller);
     }
+  }
+
+  private async backoff(attempt: number, signal: AbortSignal): Promise<void> {
+    const ms = Math.min(30_000, 1000 * 2 ** (attempt - 3));
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   private async runBacktest(ctx: RunContext, event: RunRequestedEvent, signal: AbortSignal): Promise<void> {
@@ -146,6 +187,7 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
     const bars = await this.bars.get(request.dataset);
     await ctx.emit('RunStarted', { workerId: this.cfg.instanceId, totalBars: bars.length });
     await ctx.log('INFO', `backtest started: ${request.strategy} over ${bars.length} bars`, { attempt: ctx.attempt });
+    crashIfPoisoned(request.dataset.synthetic?.seed);
     const { result, durationMs } = await runBacktestChunked(ctx, request, bars, signal, this.cfg.progressIntervalMs);
     await ctx.emit('RunCompleted', {
       durationMs,
@@ -163,6 +205,7 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
     await ctx.log('INFO', `optimization started: ${request.strategy}, ${event.data.totalCombinations} combinations`, {
       attempt: ctx.attempt,
     });
+    crashIfPoisoned(request.dataset.synthetic?.seed);
     const { outcome, tally, total } = await this.coordinator.coordinate(ctx, request, event.data.totalBars, signal);
     const counts = { completedCombinations: tally.completed, failedCombinations: tally.failed };
     switch (outcome.kind) {
@@ -188,10 +231,12 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
   private async settleFailure(ctx: RunContext, msg: JsMsg, err: unknown, signal: AbortSignal): Promise<void> {
     const reason = stopReasonOf(signal);
     try {
-      if (reason?.kind === 'shutdown') {
-        // A clean deploy: hand the run back at once instead of waiting for the heartbeat timeout.
-        await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: 'shutdown' });
-        await ctx.log('WARNING', `worker shutting down; attempt ${ctx.attempt} handed back`);
+      if (reason?.kind === 'shutdown' || reason?.kind === 'stalled') {
+        // A clean deploy, or an attempt whose progress stopped moving: hand the run back at once
+        // (no waiting for the heartbeat timeout) and record why.
+        const detail = reason.kind === 'stalled' ? `no progress for ${reason.seconds} s (stallSeconds)` : 'worker shutting down';
+        await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: reason.kind, detail });
+        await ctx.log('WARNING', `attempt ${ctx.attempt} abandoned: ${detail}`);
         msg.nak();
         return;
       }

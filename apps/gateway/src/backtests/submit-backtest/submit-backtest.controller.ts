@@ -1,23 +1,36 @@
-import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { Messaging, submitBacktest, validateBacktestRequest } from '@runforge/platform';
 import { ValidationFailed } from '../../common/validation';
+import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
 
 @Controller('api/backtests')
 export class SubmitBacktestController {
-  constructor(private readonly messaging: Messaging) {}
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly idempotent: IdempotentSubmission,
+  ) {}
 
   /** Accepts a backtest and answers at once: the run executes on an engine worker. */
   @Post()
   @HttpCode(202)
   async submit(
     @Body() body: unknown,
+    @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ id: string; status: 'Pending'; totalBars: number }> {
     const validated = await validateBacktestRequest(body);
     if (!validated.ok) throw new ValidationFailed(validated.issues);
-    const { runId } = await submitBacktest(this.messaging.bus, validated.value, { triggeredBy: 'api' });
-    void reply.header('Location', `/api/backtests/${runId}/status`);
-    return { id: runId, status: 'Pending', totalBars: validated.value.totalBars };
+    const answer = await this.idempotent.submit(
+      key,
+      'backtest',
+      body,
+      (id) => ({ id, status: 'Pending' as const, totalBars: validated.value.totalBars }),
+      async (runId) => {
+        await submitBacktest(this.messaging.bus, validated.value, { runId, triggeredBy: 'api' });
+      },
+    );
+    void reply.header('Location', `/api/backtests/${answer.id}/status`);
+    return answer;
   }
 }

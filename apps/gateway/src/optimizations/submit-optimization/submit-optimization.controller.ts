@@ -1,11 +1,15 @@
-import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { Messaging, submitOptimization, validateOptimizationRequest } from '@runforge/platform';
 import { ValidationFailed } from '../../common/validation';
+import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
 
 @Controller('api/optimizations')
 export class SubmitOptimizationController {
-  constructor(private readonly messaging: Messaging) {}
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly idempotent: IdempotentSubmission,
+  ) {}
 
   /**
    * Accepts a parameter grid and answers at once with the number of combinations that satisfy the
@@ -15,12 +19,22 @@ export class SubmitOptimizationController {
   @HttpCode(202)
   async submit(
     @Body() body: unknown,
+    @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ id: string; status: 'Pending'; totalCombinations: number; totalBars: number }> {
     const validated = await validateOptimizationRequest(body);
     if (!validated.ok) throw new ValidationFailed(validated.issues);
-    const { runId } = await submitOptimization(this.messaging.bus, validated.value, { triggeredBy: 'api' });
-    void reply.header('Location', `/api/optimizations/${runId}/status`);
-    return { id: runId, status: 'Pending', totalCombinations: validated.value.totalCombinations, totalBars: validated.value.totalBars };
+    const { totalCombinations, totalBars } = validated.value;
+    const answer = await this.idempotent.submit(
+      key,
+      'optimization',
+      body,
+      (id) => ({ id, status: 'Pending' as const, totalCombinations, totalBars }),
+      async (runId) => {
+        await submitOptimization(this.messaging.bus, validated.value, { runId, triggeredBy: 'api' });
+      },
+    );
+    void reply.header('Location', `/api/optimizations/${answer.id}/status`);
+    return answer;
   }
 }

@@ -1,0 +1,19 @@
+/**
+ * Fault injection for the lifecycle tests, off unless set (never in production configs):
+ * - RUNFORGE_TEST_CHUNK_DELAY_MS: sleep after each engine chunk, so a run lasts long enough to be
+ *   cancelled or killed mid-way deterministically;
+ * - RUNFORGE_TEST_CRASH_ON_SEED: a run over a synthetic dataset with this seed kills its worker
+ *   (SIGKILL) right after it starts — a poison run.
+ */
+export const testFaults = {
+  chunkDelayMs: Number(process.env.RUNFORGE_TEST_CHUNK_DELAY_MS ?? 0),
+  crashOnSeed: process.env.RUNFORGE_TEST_CRASH_ON_SEED === undefined ? undefined : Number(process.env.RUNFORGE_TEST_CRASH_ON_SEED),
+};
+
+export function crashIfPoisoned(seed: number | undefined): void {
+  if (testFaults.crashOnSeed !== undefined && seed === testFaults.crashOnSeed) process.kill(process.pid, 'SIGKILL');
+}
+
+export async function testChunkDelay(): Promise<void> {
+  if (testFaults.chunkDelayMs > 0) await new Promise((r) => setTimeout(r, testFaults.chunkDelayMs));
+}

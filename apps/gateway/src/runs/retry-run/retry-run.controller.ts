@@ -1,0 +1,47 @@
+import { ConflictException, Controller, HttpCode, NotFoundException, Param, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { TERMINAL_STATUSES } from '@runforge/contracts';
+import { Messaging, submitBacktest, submitOptimization, validateBacktestRequest, validateOptimizationRequest } from '@runforge/platform';
+import { isRunId, ValidationFailed } from '../../common/validation';
+import { RunReader } from '../run-reader.service';
+
+/**
+ * Redrive: `POST /api/runs/{id}/retry` starts a new run from the same request, linked to the
+ * original (`retryOf`). For runs that ended (typically `Failed` after their attempts ran out, listed
+ * by `GET /api/runs?status=Failed&reason=attempts_exhausted`); `409` while the run is still active.
+ */
+@Controller('api/runs')
+export class RetryRunController {
+  constructor(
+    private readonly runs: RunReader,
+    private readonly messaging: Messaging,
+  ) {}
+
+  @Post(':id/retry')
+  @HttpCode(202)
+  async retry(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<Record<string, unknown>> {
+    const run = isRunId(id) ? await this.runs.get(id) : undefined;
+    const requested = run ? await this.messaging.bus.lastOfType(id, 'RunRequested') : undefined;
+    if (!run || !requested || requested.event.type !== 'RunRequested') {
+      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
+    }
+    if (!TERMINAL_STATUSES.has(run.status)) {
+      throw new ConflictException({ statusCode: 409, error: 'Conflict', message: `the run is still ${run.status}`, id, status: run.status });
+    }
+    const d = requested.event.data;
+    const opts = { triggeredBy: 'api' as const, retryOf: id, scheduleId: d.scheduleId };
+    if (d.kind === 'backtest') {
+      // Re-validated as a new request: strategies or datasets may have changed since.
+      const v = await validateBacktestRequest(d.request);
+      if (!v.ok) throw new ValidationFailed(v.issues, 'the original request is no longer valid');
+      const { runId } = await submitBacktest(this.messaging.bus, v.value, opts);
+      void reply.header('Location', `/api/backtests/${runId}/status`);
+      return { id: runId, status: 'Pending', retryOf: id, totalBars: v.value.totalBars };
+    }
+    const v = await validateOptimizationRequest(d.request);
+    if (!v.ok) throw new ValidationFailed(v.issues, 'the original request is no longer valid');
+    const { runId } = await submitOptimization(this.messaging.bus, v.value, opts);
+    void reply.header('Location', `/api/optimizations/${runId}/status`);
+    return { id: runId, status: 'Pending', retryOf: id, totalCombinations: v.value.totalCombinations };
+  }
+}

@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { Topology } from '@runforge/contracts';
+
+/** How long an `Idempotency-Key` is remembered (at least the 24 h promised by the API). */
+export const IDEMPOTENCY_TTL_MS = 48 * 3600 * 1000;
+
+export interface IdempotencyRecord {
+  readonly bodyHash: string;
+  readonly kind: string;
+  readonly runId: string;
+  /** The 202 body first returned for this key, returned again verbatim. */
+  readonly response: Record<string, unknown>;
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+export function requestHash(kind: string, body: unknown): string {
+  return createHash('sha256').update(kind).update('\0').update(canonicalJson(body)).digest('hex');
+}
+
+/**
+ * Durable idempotency keys in a JetStream key-value bucket (the stream's 2-minute duplicate window
+ * alone is too short). `claim` is atomic (KV create fails when the key exists), so of two
+ * concurrent requests with the same key exactly one publishes the run.
+ */
+export class IdempotencyStore {
+  private constructor(private readonly kv: KV) {}
+
+  static async open(nc: NatsConnection, t: Topology): Promise<IdempotencyStore> {
+    const kv = await new Kvm(nc).create(t.idempotencyBucket, { ttl: IDEMPOTENCY_TTL_MS, history: 1 });
+    return new IdempotencyStore(kv);
+  }
+
+  private static keyOf(userKey: string): string {
+    return createHash('sha256').update(userKey).digest('hex');
+  }
+
+  async claim(userKey: string, record: IdempotencyRecord): Promise<{ claimed: true } | { claimed: false; existing: IdempotencyRecord }> {
+    const key = IdempotencyStore.keyOf(userKey);
+    try {
+      await this.kv.create(key, JSON.stringify(record));
+      return { claimed: true };
+    } catch (err) {
+      const entry = await this.kv.get(key);
+      if (!entry || entry.operation !== 'PUT') throw err;
+      return { claimed: false, existing: entry.json<IdempotencyRecord>() };
+    }
+  }
+}

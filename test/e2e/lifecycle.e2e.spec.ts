@@ -1,0 +1,207 @@
+import { createEvent } from '@runforge/contracts';
+import { eventually } from '../support/eventually';
+import { eventsOf, statusOf, TERMINAL, waitForStatus, withBus, workerPidOf } from '../support/runs';
+import { http, TestSystem, type ServiceProcess } from '../support/system';
+
+/** Runs last a few seconds: every engine chunk (65,536 bars) is followed by a 40 ms pause. */
+const SLOW_WORKER = { RUNFORGE_TEST_CHUNK_DELAY_MS: '40', RUNFORGE_PROGRESS_INTERVAL_MS: '0' };
+const backtest = (bars: number, extra: Record<string, unknown> = {}) => ({
+  strategy: 'sma-crossover',
+  params: { fast: 10, slow: 30 },
+  dataset: { synthetic: { bars, seed: 11, timeframe: '1m' } },
+  ...extra,
+});
+
+async function submit(sys: TestSystem, body: unknown, headers: Record<string, string> = {}) {
+  return http<{ id: string; status: string; totalBars: number }>(sys.gateway.url, 'POST', '/api/backtests', body, headers);
+}
+
+describe('cancellation', () => {
+  let sys: TestSystem;
+
+  beforeAll(async () => {
+    sys = await TestSystem.start(['gateway', 'projection']);
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('a Pending run is cancelled without ever starting', async () => {
+    const { body } = await submit(sys, backtest(100_000));
+    const cancel = await http(sys.gateway.url, 'POST', `/api/backtests/${body.id}/cancel`);
+    expect(cancel.status).toBe(200);
+    expect(cancel.body).toEqual({ id: body.id, status: 'Cancelled' });
+    await waitForStatus(sys, 'backtest', body.id, (s) => s.status === 'Cancelled', 'the pending run to read Cancelled');
+    // A worker that arrives later acknowledges the run without starting it.
+    await sys.spawn('engine-worker', SLOW_WORKER);
+    const history = await eventually(
+      'the worker to settle the cancelled run',
+      () => withBus(sys, (bus) => bus.history(body.id)),
+      (h) => h.some((e) => e.event.type === 'RunCancelled'),
+    );
+    expect(eventsOf(history, 'RunStarted')).toHaveLength(0);
+    expect((await statusOf(sys, 'backtest', body.id)).status).toBe('Cancelled');
+  });
+
+  it('a Running run stops within a fraction of a second, keeping the progress it reached', async () => {
+    const { body } = await submit(sys, backtest(3_000_000));
+    await waitForStatus(sys, 'backtest', body.id, (s) => s.status === 'Running' && s.processedBars > 0, 'the run to make progress');
+    const t0 = performance.now();
+    const cancel = await http(sys.gateway.url, 'POST', `/api/backtests/${body.id}/cancel`);
+    const latency = performance.now() - t0;
+    expect(cancel.status).toBe(200);
+    expect(cancel.body).toEqual({ id: body.id, status: 'Cancelled' });
+    expect(latency).toBeLessThan(1000);
+    const final = await waitForStatus(sys, 'backtest', body.id, (s) => TERMINAL.includes(s.status), 'the run to end');
+    expect(final.status).toBe('Cancelled');
+    expect(final.processedBars).toBeGreaterThan(0);
+    expect(final.processedBars).toBeLessThan(final.totalBars);
+  });
+
+  it('a finished run answers 409 with its status; an unknown one 404', async () => {
+    const { body } = await submit(sys, backtest(5_000));
+    await waitForStatus(sys, 'backtest', body.id, (s) => s.status === 'Completed', 'the small run to complete');
+    const again = await http(sys.gateway.url, 'POST', `/api/backtests/${body.id}/cancel`);
+    expect(again.status).toBe(409);
+    expect(again.body).toMatchObject({ status: 'Completed', message: expect.stringMatching(/already Completed/) });
+    const unknown = await http(sys.gateway.url, 'POST', '/api/backtests/no-such-run/cancel');
+    expect(unknown.status).toBe(404);
+    const wrongKind = await http(sys.gateway.url, 'POST', `/api/optimizations/${body.id}/cancel`);
+    expect(wrongKind.status).toBe(404);
+  });
+
+  it('a run that exceeds timeoutSeconds is stopped and ends Failed with a timeout message', async () => {
+    const { body } = await submit(sys, backtest(3_000_000, { timeoutSeconds: 1 }));
+    const final = await waitForStatus(sys, 'backtest', body.id, (s) => TERMINAL.includes(s.status), 'the run to time out');
+    expect(final).toMatchObject({ status: 'Failed', failureReason: 'timeout', errorMessage: expect.stringMatching(/time budget of 1 s/) });
+  });
+
+  it('Idempotency-Key: the same key returns the same run, a different body 422, and the work runs once', async () => {
+    const key = `k-${Date.now()}`;
+    const answers = await Promise.all([1, 2, 3, 4].map(() => submit(sys, backtest(5_000), { 'Idempotency-Key': key })));
+    const ids = new Set(answers.map((a) => a.body.id));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
+    expect(ids.size).toBe(1);
+    const [id] = [...ids] as [string];
+    expect(answers[0]?.body).toEqual({ id, status: 'Pending', totalBars: 5_000 });
+    const different = await submit(sys, backtest(6_000), { 'Idempotency-Key': key });
+    expect(different.status).toBe(422);
+    await waitForStatus(sys, 'backtest', id, (s) => s.status === 'Completed', 'the idempotent run to complete');
+    const history = await withBus(sys, (bus) => bus.history(id));
+    expect(eventsOf(history, 'RunRequested')).toHaveLength(1);
+    expect(eventsOf(history, 'RunCompleted')).toHaveLength(1);
+    const later = await submit(sys, backtest(5_000), { 'Idempotency-Key': key });
+    expect(later.body).toEqual(answers[0]?.body);
+  });
+});
+
+describe('crashes, retries, hand-back and fencing (real worker processes)', () => {
+  let sys: TestSystem;
+
+  beforeAll(async () => {
+    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker', 'engine-worker'], SLOW_WORKER);
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  const live = (): ServiceProcess[] => sys.processes.filter((p) => p.name === 'engine-worker' && p.child.exitCode === null && p.child.signalCode === null);
+  const workerByPid = (pid: number): ServiceProcess => {
+    const w = sys.processes.find((p) => p.child.pid === pid);
+    if (!w) throw new Error(`no worker with pid ${pid}`);
+    return w;
+  };
+  const ensureWorkers = async (n: number): Promise<void> => {
+    while (live().length < n) await sys.spawn('engine-worker', SLOW_WORKER);
+  };
+
+  it('SIGKILL mid-backtest: the run is redelivered, finishes on the other worker, stale events are ignored', async () => {
+    await ensureWorkers(2);
+    const { body } = await submit(sys, backtest(3_000_000));
+    await waitForStatus(sys, 'backtest', body.id, (s) => s.status === 'Running' && s.processedBars > 0, 'the run to make progress');
+    const victim = workerByPid(workerPidOf(await withBus(sys, (bus) => bus.history(body.id))));
+    await sys.kill(victim, 'SIGKILL');
+    const resumed = await waitForStatus(sys, 'backtest', body.id, (s) => s.attempt === 2, 'attempt 2 to start', 20_000);
+    expect(resumed.status).toBe('Running');
+
+    // A zombie of attempt 1 wakes up: its events must not overwrite attempt 2's state.
+    await withBus(sys, async (bus) => {
+      const meta = { runId: body.id, attempt: 1, occurredAt: new Date().toISOString() };
+      await bus.publish(createEvent('BarProgressed', meta, { processedBars: 2_999_999, totalBars: 3_000_000 }), { discriminator: 'zombie-1' });
+      await bus.publish(createEvent('RunFailed', meta, { errorMessage: 'zombie', reason: 'error' }), { discriminator: 'zombie-2' });
+    });
+    const final = await waitForStatus(sys, 'backtest', body.id, (s) => TERMINAL.includes(s.status), 'the run to finish on attempt 2');
+    expect(final).toMatchObject({ status: 'Completed', attempt: 2, processedBars: 3_000_000 });
+    expect(final.errorMessage).toBeUndefined();
+    const history = await withBus(sys, (bus) => bus.history(body.id));
+    expect(eventsOf(history, 'RunAttemptAbandoned').map((e) => e.data)).toEqual([{ abandonedAttempt: 1, reason: 'heartbeat_lost' }]);
+    expect(eventsOf(history, 'RunStarted').map((e) => e.attempt)).toEqual([1, 2]);
+    expect(workerPidOf(history)).not.toBe(victim.child.pid);
+  });
+
+  it('SIGKILL of the coordinating worker mid-optimization: another takes over, every trial counted once', async () => {
+    await ensureWorkers(2);
+    const r = await http<{ id: string; totalCombinations: number }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 2, max: 40, step: 2 }, slow: [20, 50, 100] },
+      dataset: { synthetic: { bars: 200_000, seed: 5, timeframe: '1h' } },
+    });
+    const id = r.body.id;
+    const total = r.body.totalCombinations;
+    await waitForStatus(sys, 'optimization', id, (s) => (s.completedCombinations ?? 0) + (s.failedCombinations ?? 0) > 3, 'some trials to finish');
+    await sys.kill(workerByPid(workerPidOf(await withBus(sys, (bus) => bus.history(id)))), 'SIGKILL');
+    await ensureWorkers(2);
+    const final = await waitForStatus(sys, 'optimization', id, (s) => TERMINAL.includes(s.status), 'the optimization to finish', 90_000);
+    expect(final.status).toBe('Completed');
+    expect((final.completedCombinations ?? 0) + (final.failedCombinations ?? 0)).toBe(total);
+    // fast >= slow fails: fast 20..40 step 2 with slow 20 → 11 combinations.
+    expect(final.failedCombinations).toBe(11);
+    expect(final.attempt).toBeGreaterThanOrEqual(2);
+  });
+
+  it('SIGTERM hands the run back at once: the other worker resumes it well before a heartbeat timeout', async () => {
+    await ensureWorkers(2);
+    const { body } = await submit(sys, backtest(3_000_000));
+    await waitForStatus(sys, 'backtest', body.id, (s) => s.status === 'Running' && s.processedBars > 0, 'the run to make progress');
+    const victim = workerByPid(workerPidOf(await withBus(sys, (bus) => bus.history(body.id))));
+    const t0 = performance.now();
+    await sys.kill(victim, 'SIGTERM');
+    await waitForStatus(sys, 'backtest', body.id, (s) => s.attempt === 2, 'attempt 2 to start', 20_000);
+    expect(performance.now() - t0).toBeLessThan(4000); // the ack wait is 6 s
+    const final = await waitForStatus(sys, 'backtest', body.id, (s) => TERMINAL.includes(s.status), 'the run to finish');
+    expect(final).toMatchObject({ status: 'Completed', attempt: 2 });
+    const history = await withBus(sys, (bus) => bus.history(body.id));
+    expect(eventsOf(history, 'RunAttemptAbandoned').map((e) => e.data.reason)).toEqual(['shutdown']);
+  });
+
+  it('a poison run that kills every worker ends Failed after maxRetries, then can be retried', async () => {
+    await ensureWorkers(2);
+    const poisoned = (extra: Record<string, string> = {}): Promise<ServiceProcess> =>
+      sys.spawn('engine-worker', { ...SLOW_WORKER, RUNFORGE_TEST_CRASH_ON_SEED: '666', ...extra });
+    // Only poison-sensitive workers from here on.
+    for (const w of live()) await sys.kill(w, 'SIGTERM');
+    await poisoned();
+    const { body } = await submit(sys, { ...backtest(50_000), dataset: { synthetic: { bars: 50_000, seed: 666, timeframe: '1m' } }, maxRetries: 1 });
+    const final = await eventually(
+      'the poison run to fail',
+      async () => {
+        if (live().length === 0) await poisoned();
+        return statusOf(sys, 'backtest', body.id);
+      },
+      (s) => TERMINAL.includes(s.status),
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
+    expect(final.errorMessage).toMatch(/after 2 attempts \(maxRetries 1\)/);
+    const deadLetters = await http<{ items: { id: string }[] }>(sys.gateway.url, 'GET', '/api/runs?status=Failed&reason=attempts_exhausted');
+    expect(deadLetters.body.items.map((i) => i.id)).toContain(body.id);
+
+    for (const w of live()) await sys.kill(w, 'SIGTERM');
+    await sys.spawn('engine-worker', SLOW_WORKER);
+    const retry = await http<{ id: string; retryOf: string }>(sys.gateway.url, 'POST', `/api/runs/${body.id}/retry`);
+    expect(retry.status).toBe(202);
+    expect(retry.body.retryOf).toBe(body.id);
+    const retried = await waitForStatus(sys, 'backtest', retry.body.id, (s) => TERMINAL.includes(s.status), 'the retry to finish');
+    expect(retried.status).toBe('Completed');
+  });
+});
