@@ -14,5 +14,6 @@ export * from './db/schedules.entities';
 export * from './schedules/cadence';
 export * from './schedules/schedule.schema';
 export * from './schedules/schedule-fires';
+export * from './schedules/schedule-ticker';
 export * from './telemetry/index';
 export * from './metrics/index';

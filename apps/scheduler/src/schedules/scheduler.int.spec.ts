@@ -8,6 +8,7 @@ import {
   EventBus,
   provisionTopology,
   runMigrations,
+  ScheduleTicker,
   scheduledMessageId,
   scheduledRunId,
   submitBacktest,
@@ -21,7 +22,6 @@ import {
   newIsolation,
   type Isolation,
 } from '../../../../test/support/system';
-import { ScheduleTicker } from './schedule-ticker';
 
 /**
  * The ticker against the real NATS and Postgres with an injected clock: fake instants in 2026

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { Messaging, RUNFORGE_CONFIG, ScheduleTicker, type RunForgeConfig } from '@runforge/platform';
 import { DataSource } from 'typeorm';
-import { ScheduleTicker } from './schedule-ticker';
 import { schedulerMetrics } from './scheduler.metrics';
 
 const DAY_MS = 86_400_000;

@@ -20,7 +20,8 @@ export type FireRequest =
   | { readonly triggeredBy: 'manual'; readonly now: Date };
 
 export type FireResult =
-  | { readonly claimed: false; readonly why: 'unknown-schedule' | 'already-decided' }
+  /** `busy`: another transaction holds the schedule (a cron fire is then retried on the next tick). */
+  | { readonly claimed: false; readonly why: 'unknown-schedule' | 'already-decided' | 'busy' }
   | {
       readonly claimed: true;
       readonly fireTime: Date;
@@ -82,14 +83,30 @@ async function decideLocked(
   scheduleId: string,
   req: FireRequest,
 ): Promise<FireResult> {
+  const fireTime = req.triggeredBy === 'schedule' ? req.fireTime : req.now;
+  if (req.triggeredBy === 'schedule') {
+    // Cheap check first: with several replicas, most fires a replica sees were decided by another.
+    const decided = (await qr.query(
+      `SELECT 1 FROM ${s}.schedule_fires WHERE schedule_id = $1 AND fire_time = $2 AND triggered_by = 'schedule'`,
+      [scheduleId, fireTime],
+    )) as unknown[];
+    if (decided.length > 0) return { claimed: false, why: 'already-decided' };
+  }
+  // A cron fire does not wait for a row another replica (or a manual trigger) is deciding: it is
+  // retried on the next tick, well inside the lateness tolerance. A manual trigger waits.
   const rows = (await qr.query(
     `SELECT id, timezone, overlap_policy, max_runs_count, max_runs_window, template, paused
-       FROM ${s}.schedules WHERE id = $1 FOR UPDATE`,
+       FROM ${s}.schedules WHERE id = $1 FOR UPDATE${req.triggeredBy === 'schedule' ? ' SKIP LOCKED' : ''}`,
     [scheduleId],
   )) as LockedSchedule[];
   const schedule = rows[0];
-  if (!schedule) return { claimed: false, why: 'unknown-schedule' };
-  const fireTime = req.triggeredBy === 'schedule' ? req.fireTime : req.now;
+  if (!schedule) {
+    if (req.triggeredBy === 'schedule') {
+      const exists = (await qr.query(`SELECT 1 FROM ${s}.schedules WHERE id = $1`, [scheduleId])) as unknown[];
+      if (exists.length > 0) return { claimed: false, why: 'busy' };
+    }
+    return { claimed: false, why: 'unknown-schedule' };
+  }
 
   const claim = (await qr.query(
     req.triggeredBy === 'schedule'
