@@ -91,7 +91,9 @@ describe('dashboard (browser end to end)', () => {
     // The server closes the stream once the run is terminal: reading to the end must finish.
     const text = await Promise.race([
       res.text(),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('stream did not close within 60 s')), 60_000)),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('stream did not close within 60 s')), 60_000),
+      ),
     ]);
     const snapshots = [...text.matchAll(/event: snapshot\nid: \d+\ndata: (.*)\n/g)].map(
       (m) => JSON.parse(m[1] ?? '{}') as { status: string; processedBars: number },
@@ -113,7 +115,10 @@ describe('dashboard (browser end to end)', () => {
     await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
     const bar = page.getByTestId('progress');
     // Seen below 100% first (live progress), then 100%.
-    await expect_(() => bar.getAttribute('aria-valuenow'), (v) => v !== null);
+    await expect_(
+      () => bar.getAttribute('aria-valuenow'),
+      (v) => v !== null,
+    );
     await page.waitForSelector('[data-testid=progress][aria-valuenow="100"]');
     await page.getByTestId('metrics').waitFor();
     await page.getByTestId('equity-chart').waitFor();
@@ -159,7 +164,11 @@ describe('dashboard (browser end to end)', () => {
       (n) => n === 2,
       { timeoutMs: 30_000, intervalMs: 200 },
     );
-    await page.locator('[data-testid=trials-table] tr.failed-row').first().getByRole('button', { name: 'show error' }).click();
+    await page
+      .locator('[data-testid=trials-table] tr.failed-row')
+      .first()
+      .getByRole('button', { name: 'show error' })
+      .click();
     const message = await page.getByTestId('trial-error-message').textContent();
     const stack = await page.getByTestId('trial-error-stack').textContent();
     expect(message).toMatch(/fast/);

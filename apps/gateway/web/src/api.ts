@@ -149,7 +149,12 @@ function messageOf(body: unknown, fallback: string): { message: string; issues: 
   return { message: fallback, issues: [] };
 }
 
-export async function request<T>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+export async function request<T>(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -188,7 +193,10 @@ export function query(params: Record<string, string | number | undefined | null>
  * GET with a validator: answers `undefined` when the server says 304 (nothing changed since
  * `etag`), so a list can refresh cheaply. Servers that send no ETag simply answer 200 each time.
  */
-export async function getIfChanged<T>(url: string, etag: string | undefined): Promise<{ body: T; etag?: string } | undefined> {
+export async function getIfChanged<T>(
+  url: string,
+  etag: string | undefined,
+): Promise<{ body: T; etag?: string } | undefined> {
   const res = await fetch(url, { headers: etag ? { 'if-none-match': etag } : {} }).catch(() => {
     throw new ApiError(0, 'the gateway cannot be reached');
   });

@@ -16,7 +16,11 @@ export function fmtTime(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
-export function fmtDuration(fromIso: string | null | undefined, toIso: string | null | undefined, now = Date.now()): string {
+export function fmtDuration(
+  fromIso: string | null | undefined,
+  toIso: string | null | undefined,
+  now = Date.now(),
+): string {
   if (!fromIso) return '–';
   const from = Date.parse(fromIso);
   const to = toIso ? Date.parse(toIso) : now;

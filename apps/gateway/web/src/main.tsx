@@ -11,7 +11,8 @@ function Page() {
   const run = /^\/runs\/([A-Za-z0-9_-]+)\/?$/.exec(loc.path);
   if (run?.[1]) return <RunDetail key={run[1]} id={run[1]} />;
   if (loc.path === '/' || loc.path === '/runs') return <RunsList loc={loc} />;
-  if (loc.path === '/new') return <NewRun initialKind={loc.search.get('kind') === 'optimization' ? 'optimization' : 'backtest'} />;
+  if (loc.path === '/new')
+    return <NewRun initialKind={loc.search.get('kind') === 'optimization' ? 'optimization' : 'backtest'} />;
   if (loc.path === '/schedules') return <Schedules />;
   return (
     <p class="state state-empty">

@@ -37,7 +37,11 @@ export function notifyTerminal(run: Pick<Run, 'id' | 'kind' | 'status' | 'strate
   if (!TERMINAL.has(run.status) || announced.has(run.id)) return;
   announced.add(run.id);
   const tone = run.status === 'Completed' ? 'ok' : run.status === 'Failed' ? 'bad' : 'muted';
-  toast({ tone, text: `${run.kind} ${shortId(run.id)} (${run.strategy}) ${run.status.toLowerCase()}`, href: `/runs/${run.id}` });
+  toast({
+    tone,
+    text: `${run.kind} ${shortId(run.id)} (${run.strategy}) ${run.status.toLowerCase()}`,
+    href: `/runs/${run.id}`,
+  });
 }
 
 /**

@@ -30,7 +30,9 @@ export function EquityChart({ points }: { points: readonly EquityPoint[] }) {
   }
   const sx = (x: number): number => PAD.l + ((x - x0) / (x1 - x0 || 1)) * (W - PAD.l - PAD.r);
   const sy = (y: number): number => PAD.t + (1 - (y - y0) / (y1 - y0)) * (H - PAD.t - PAD.b);
-  const d = pts.map((_, i) => `${i === 0 ? 'M' : 'L'}${sx(xs[i] ?? 0).toFixed(1)},${sy(ys[i] ?? 0).toFixed(1)}`).join('');
+  const d = pts
+    .map((_, i) => `${i === 0 ? 'M' : 'L'}${sx(xs[i] ?? 0).toFixed(1)},${sy(ys[i] ?? 0).toFixed(1)}`)
+    .join('');
   const area = `${d}L${sx(x1).toFixed(1)},${H - PAD.b}L${sx(x0).toFixed(1)},${H - PAD.b}Z`;
   const ticks = [y0, (y0 + y1) / 2, y1];
   const first = ys[0] ?? 0;
@@ -57,7 +59,8 @@ export function EquityChart({ points }: { points: readonly EquityPoint[] }) {
         </text>
       </svg>
       <figcaption>
-        Equity {fmtNum(first, 2)} → {fmtNum(last, 2)} ({pts.length.toLocaleString('en-US')} of {points.length.toLocaleString('en-US')} points drawn)
+        Equity {fmtNum(first, 2)} → {fmtNum(last, 2)} ({pts.length.toLocaleString('en-US')} of{' '}
+        {points.length.toLocaleString('en-US')} points drawn)
       </figcaption>
     </figure>
   );

@@ -75,7 +75,13 @@ export function TrialsTable({ runId, version }: { runId: string; version: number
                 <SortHeader label="#" keyAsc="index" sort={sort} setSort={(s) => (setSort(s), setCursors([null]))} />
                 <th>Parameters</th>
                 <th>Status</th>
-                <SortHeader label="Score" keyAsc="score" keyDesc="-score" sort={sort} setSort={(s) => (setSort(s), setCursors([null]))} />
+                <SortHeader
+                  label="Score"
+                  keyAsc="score"
+                  keyDesc="-score"
+                  sort={sort}
+                  setSort={(s) => (setSort(s), setCursors([null]))}
+                />
                 <th>Return</th>
                 <th>Sharpe</th>
                 <th>Max DD</th>
@@ -132,7 +138,11 @@ export function TrialsTable({ runId, version }: { runId: string; version: number
             ← Previous
           </button>
           <span>Page {cursors.length}</span>
-          <button type="button" disabled={!page.nextCursor} onClick={() => setCursors((c) => (page.nextCursor ? [...c, page.nextCursor] : c))}>
+          <button
+            type="button"
+            disabled={!page.nextCursor}
+            onClick={() => setCursors((c) => (page.nextCursor ? [...c, page.nextCursor] : c))}
+          >
             Next →
           </button>
         </nav>

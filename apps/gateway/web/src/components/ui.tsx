@@ -86,7 +86,15 @@ export function ProgressBar({ run, compact = false }: { run: Run; compact?: bool
 }
 
 /** Metrics as a definition grid; fractions that read better as percentages are shown so. */
-const PERCENT = new Set(['totalReturn', 'cagr', 'annualizedVolatility', 'maxDrawdown', 'winRate', 'exposure', 'averageTradeReturn']);
+const PERCENT = new Set([
+  'totalReturn',
+  'cagr',
+  'annualizedVolatility',
+  'maxDrawdown',
+  'winRate',
+  'exposure',
+  'averageTradeReturn',
+]);
 
 export function Metrics({ metrics }: { metrics: Record<string, unknown> }) {
   const entries = Object.entries(metrics);
@@ -152,7 +160,15 @@ export function ConfirmButton({
   );
 }
 
-export function Section({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+export function Section({
+  title,
+  children,
+  actions,
+}: {
+  title: string;
+  children: ComponentChildren;
+  actions?: ComponentChildren;
+}) {
   return (
     <section class="card">
       <header class="card-head">

@@ -6,7 +6,17 @@ import { toast, watchUntilDone } from '../toasts';
 import { ErrorBox, Loading } from '../components/ui';
 
 const TIMEFRAMES = ['1m', '5m', '15m', '1h', '4h', '1d'];
-const OBJECTIVES = ['sharpe', 'sortino', 'totalReturn', 'cagr', 'maxDrawdown', 'profitFactor', 'winRate', 'averageTradeReturn', 'finalEquity'];
+const OBJECTIVES = [
+  'sharpe',
+  'sortino',
+  'totalReturn',
+  'cagr',
+  'maxDrawdown',
+  'profitFactor',
+  'winRate',
+  'averageTradeReturn',
+  'finalEquity',
+];
 
 interface AxisState {
   vary: boolean;
@@ -19,7 +29,10 @@ function initialAxis(p: ParamSpec): AxisState {
     const min = p.min ?? d;
     const max = p.max ?? d * 2;
     const step = p.type === 'integer' ? Math.max(1, Math.round((max - min) / 4)) : (max - min) / 4 || 1;
-    return { vary: true, input: { mode: 'range', min: String(d), max: String(Math.min(max, d + step * 2)), step: String(step) } };
+    return {
+      vary: true,
+      input: { mode: 'range', min: String(d), max: String(Math.min(max, d + step * 2)), step: String(step) },
+    };
   }
   if (p.type === 'boolean') return { vary: false, input: { mode: 'values', text: 'true, false' } };
   return { vary: false, input: { mode: 'values', text: (p.values ?? []).join(', ') } };
@@ -71,7 +84,9 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
 
   function selectStrategy(s: Strategy): void {
     setStrategyName(s.name);
-    setValues(Object.fromEntries(s.params.map((p) => [p.name, typeof p.default === 'boolean' ? p.default : String(p.default)])));
+    setValues(
+      Object.fromEntries(s.params.map((p) => [p.name, typeof p.default === 'boolean' ? p.default : String(p.default)])),
+    );
     setAxes(Object.fromEntries(s.params.map((p) => [p.name, initialAxis(p)])));
   }
 
@@ -202,7 +217,13 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
                     </label>
                   )}
                 </div>
-                {!varied && <ParamInput p={p} value={values[p.name] ?? ''} onChange={(v) => setValues({ ...values, [p.name]: v })} />}
+                {!varied && (
+                  <ParamInput
+                    p={p}
+                    value={values[p.name] ?? ''}
+                    onChange={(v) => setValues({ ...values, [p.name]: v })}
+                  />
+                )}
                 {varied && a && (
                   <AxisEditor
                     name={p.name}
@@ -229,7 +250,12 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
           </p>
           <label>
             Constraints (one per line, e.g. <code>fast &lt; slow</code>)
-            <textarea name="constraints" rows={2} value={constraints} onInput={(e) => setConstraints(e.currentTarget.value)} />
+            <textarea
+              name="constraints"
+              rows={2}
+              value={constraints}
+              onInput={(e) => setConstraints(e.currentTarget.value)}
+            />
           </label>
           <div class="row">
             <label>
@@ -260,7 +286,14 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
         <div class="row">
           <label>
             Synthetic bars
-            <input name="bars" type="number" min={2} step={1} value={bars} onInput={(e) => setBars(e.currentTarget.value)} />
+            <input
+              name="bars"
+              type="number"
+              min={2}
+              step={1}
+              value={bars}
+              onInput={(e) => setBars(e.currentTarget.value)}
+            />
           </label>
           <label>
             Seed
@@ -278,18 +311,35 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
         <div class="row">
           <label>
             Initial capital
-            <input name="initialCapital" type="number" min={1} value={initialCapital} onInput={(e) => setInitialCapital(e.currentTarget.value)} />
+            <input
+              name="initialCapital"
+              type="number"
+              min={1}
+              value={initialCapital}
+              onInput={(e) => setInitialCapital(e.currentTarget.value)}
+            />
           </label>
           <label>
             Commission (bps)
-            <input name="commissionBps" type="number" min={0} step="any" value={commissionBps} onInput={(e) => setCommissionBps(e.currentTarget.value)} />
+            <input
+              name="commissionBps"
+              type="number"
+              min={0}
+              step="any"
+              value={commissionBps}
+              onInput={(e) => setCommissionBps(e.currentTarget.value)}
+            />
           </label>
         </div>
       </fieldset>
 
       {submitError && <ErrorBox error={submitError} />}
       <div class="actions">
-        <button type="submit" class="primary" disabled={submitting || (kind === 'optimization' && (axisErrors.length > 0 || parsedAxes.length === 0))}>
+        <button
+          type="submit"
+          class="primary"
+          disabled={submitting || (kind === 'optimization' && (axisErrors.length > 0 || parsedAxes.length === 0))}
+        >
           {submitting ? 'Submitting…' : kind === 'backtest' ? 'Run backtest' : 'Run optimization'}
         </button>
       </div>
@@ -297,18 +347,36 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
   );
 }
 
-function ParamInput({ p, value, onChange }: { p: ParamSpec; value: string | boolean; onChange: (v: string | boolean) => void }) {
+function ParamInput({
+  p,
+  value,
+  onChange,
+}: {
+  p: ParamSpec;
+  value: string | boolean;
+  onChange: (v: string | boolean) => void;
+}) {
   if (p.type === 'boolean') {
     return (
       <label class="inline">
-        <input type="checkbox" name={`param-${p.name}`} checked={value === true} onChange={(e) => onChange(e.currentTarget.checked)} />
+        <input
+          type="checkbox"
+          name={`param-${p.name}`}
+          checked={value === true}
+          onChange={(e) => onChange(e.currentTarget.checked)}
+        />
         {p.name}
       </label>
     );
   }
   if (p.type === 'enum') {
     return (
-      <select name={`param-${p.name}`} aria-label={p.name} value={String(value)} onChange={(e) => onChange(e.currentTarget.value)}>
+      <select
+        name={`param-${p.name}`}
+        aria-label={p.name}
+        value={String(value)}
+        onChange={(e) => onChange(e.currentTarget.value)}
+      >
         {(p.values ?? []).map((v) => (
           <option key={v}>{v}</option>
         ))}
@@ -329,7 +397,17 @@ function ParamInput({ p, value, onChange }: { p: ParamSpec; value: string | bool
   );
 }
 
-function AxisEditor({ name, numeric, input, onChange }: { name: string; numeric: boolean; input: AxisInput; onChange: (a: AxisInput) => void }) {
+function AxisEditor({
+  name,
+  numeric,
+  input,
+  onChange,
+}: {
+  name: string;
+  numeric: boolean;
+  input: AxisInput;
+  onChange: (a: AxisInput) => void;
+}) {
   return (
     <div class="axis">
       {numeric && (
@@ -338,7 +416,11 @@ function AxisEditor({ name, numeric, input, onChange }: { name: string; numeric:
           aria-label={`${name} axis mode`}
           value={input.mode}
           onChange={(e) =>
-            onChange(e.currentTarget.value === 'range' ? { mode: 'range', min: '', max: '', step: '1' } : { mode: 'values', text: '' })
+            onChange(
+              e.currentTarget.value === 'range'
+                ? { mode: 'range', min: '', max: '', step: '1' }
+                : { mode: 'values', text: '' },
+            )
           }
         >
           <option value="range">range</option>

@@ -7,7 +7,16 @@ import { EquityChart } from '../components/equity-chart';
 import { EventsList } from '../components/events-list';
 import { LogsViewer } from '../components/logs-viewer';
 import { TrialsTable } from '../components/trials-table';
-import { ConfirmButton, ErrorBox, Loading, Metrics, progressOf, ProgressBar, Section, StatusBadge } from '../components/ui';
+import {
+  ConfirmButton,
+  ErrorBox,
+  Loading,
+  Metrics,
+  progressOf,
+  ProgressBar,
+  Section,
+  StatusBadge,
+} from '../components/ui';
 
 let configPromise: Promise<DashboardConfig> | undefined;
 function dashboardConfig(): Promise<DashboardConfig> {
@@ -100,7 +109,8 @@ export function RunDetail({ id }: { id: string }) {
         <ProgressBar run={run} />
         {run.kind === 'optimization' && run.failedCombinations > 0 && (
           <p class="hint">
-            {fmtNum(run.completedCombinations)} completed, <span class="bad">{fmtNum(run.failedCombinations)} failed</span>
+            {fmtNum(run.completedCombinations)} completed,{' '}
+            <span class="bad">{fmtNum(run.failedCombinations)} failed</span>
           </p>
         )}
         <dl class="facts">

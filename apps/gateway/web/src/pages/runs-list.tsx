@@ -17,7 +17,10 @@ const FILTERS = ['kind', 'status', 'strategy', 'scheduleId'] as const;
  * back to conditional polling (If-None-Match) if that stream drops.
  */
 export function RunsList({ loc }: { loc: Location }) {
-  const filters = Object.fromEntries(FILTERS.map((f) => [f, loc.search.get(f) ?? ''])) as Record<(typeof FILTERS)[number], string>;
+  const filters = Object.fromEntries(FILTERS.map((f) => [f, loc.search.get(f) ?? ''])) as Record<
+    (typeof FILTERS)[number],
+    string
+  >;
   const filterKey = FILTERS.map((f) => filters[f]).join('|');
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [page, setPage] = useState<Page<Run> | undefined>(undefined);
@@ -120,7 +123,11 @@ export function RunsList({ loc }: { loc: Location }) {
         </label>
         <label>
           Strategy
-          <select name="strategy" value={filters.strategy} onChange={(e) => setFilter('strategy', e.currentTarget.value)}>
+          <select
+            name="strategy"
+            value={filters.strategy}
+            onChange={(e) => setFilter('strategy', e.currentTarget.value)}
+          >
             <option value="">any</option>
             {strategies.map((s) => (
               <option key={s.name} value={s.name}>
@@ -148,7 +155,8 @@ export function RunsList({ loc }: { loc: Location }) {
       {!page && !error && <Loading what="runs" />}
       {page && page.items.length === 0 && (
         <Empty>
-          {FILTERS.some((f) => filters[f]) ? 'No run matches these filters.' : 'No runs yet.'} <a href="/new">Start one</a>.
+          {FILTERS.some((f) => filters[f]) ? 'No run matches these filters.' : 'No runs yet.'}{' '}
+          <a href="/new">Start one</a>.
         </Empty>
       )}
       {page && page.items.length > 0 && (

@@ -17,7 +17,8 @@ const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 /** Cron check and preview in the browser (croner, the library the scheduler uses): answers the next fire times or the reason. */
 export function previewCron(expr: string, timezone: string, n = 5): { times: Date[] } | { error: string } {
   const fields = expr.trim().split(/\s+/);
-  if (expr.trim() === '' || fields.length < 5 || fields.length > 6) return { error: 'a cron expression has 5 fields (or 6 with seconds)' };
+  if (expr.trim() === '' || fields.length < 5 || fields.length > 6)
+    return { error: 'a cron expression has 5 fields (or 6 with seconds)' };
   try {
     const job = new Cron(expr.trim(), { timezone, paused: true });
     const times = job.nextRuns(n);
@@ -41,7 +42,9 @@ function oncePerDay(s: Pick<Schedule, 'maxRunsPerWindow'>): boolean {
 /** The calendar day of an instant in a time zone, e.g. "2026-01-31". */
 function dayIn(iso: string | Date, timeZone: string): string {
   try {
-    return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(iso));
+    return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
+      new Date(iso),
+    );
   } catch {
     return new Date(iso).toISOString().slice(0, 10);
   }
@@ -64,8 +67,8 @@ function OncePerDayNotice({ s, version }: { s: Schedule; version: number }) {
   if (!oncePerDay(s) || !last || dayIn(last, s.timezone) !== dayIn(new Date(), s.timezone)) return null;
   return (
     <p class="alert" role="note" data-testid="ran-today">
-      Already ran today ({fmtTime(last)}): this schedule runs at most once per calendar day in {s.timezone}, so further fires
-      and triggers today are skipped.
+      Already ran today ({fmtTime(last)}): this schedule runs at most once per calendar day in {s.timezone}, so further
+      fires and triggers today are skipped.
     </p>
   );
 }
@@ -124,7 +127,11 @@ export function Schedules() {
       const r = await request<{ id?: string } | undefined>(method, url, method === 'DELETE' ? undefined : {});
       // A trigger answers the run it started.
       const runId = what === 'Triggered' ? r?.id : undefined;
-      toast({ tone: 'info', text: `${what}${runId ? `: run ${shortId(runId)}` : ''}`, ...(runId ? { href: `/runs/${runId}` } : {}) });
+      toast({
+        tone: 'info',
+        text: `${what}${runId ? `: run ${shortId(runId)}` : ''}`,
+        ...(runId ? { href: `/runs/${runId}` } : {}),
+      });
     } catch (err) {
       toast({ tone: 'bad', text: `${what} failed: ${err instanceof Error ? err.message : String(err)}` });
     }
@@ -153,7 +160,9 @@ export function Schedules() {
       )}
       {error && <ErrorBox error={error} retry={load} />}
       {!items && !error && <Loading what="schedules" />}
-      {items && items.length === 0 && <Empty>No schedules yet. Create one to run a backtest or optimization on a cron cadence.</Empty>}
+      {items && items.length === 0 && (
+        <Empty>No schedules yet. Create one to run a backtest or optimization on a cron cadence.</Empty>
+      )}
       {items && items.length > 0 && (
         <div class="schedule-list">
           {items.map((s) => {
@@ -162,7 +171,12 @@ export function Schedules() {
               <article class="card schedule" key={s.id} data-schedule-id={s.id} data-testid="schedule">
                 <header class="card-head">
                   <h2>
-                    {s.name} {paused ? <span class="badge badge-cancelled">paused</span> : <span class="badge badge-running">active</span>}
+                    {s.name}{' '}
+                    {paused ? (
+                      <span class="badge badge-cancelled">paused</span>
+                    ) : (
+                      <span class="badge badge-running">active</span>
+                    )}
                     {oncePerDay(s) && <span class="tag">once per day</span>}
                   </h2>
                   <div class="head-actions">
@@ -170,7 +184,10 @@ export function Schedules() {
                       Edit
                     </button>
                     {paused ? (
-                      <button type="button" onClick={() => void act('Resumed', 'POST', `/api/schedules/${s.id}/resume`)}>
+                      <button
+                        type="button"
+                        onClick={() => void act('Resumed', 'POST', `/api/schedules/${s.id}/resume`)}
+                      >
                         Resume
                       </button>
                     ) : (
@@ -178,7 +195,10 @@ export function Schedules() {
                         Pause
                       </button>
                     )}
-                    <button type="button" onClick={() => void act('Triggered', 'POST', `/api/schedules/${s.id}/trigger`)}>
+                    <button
+                      type="button"
+                      onClick={() => void act('Triggered', 'POST', `/api/schedules/${s.id}/trigger`)}
+                    >
                       Trigger now
                     </button>
                     <ConfirmButton
@@ -191,8 +211,9 @@ export function Schedules() {
                 </header>
                 <OncePerDayNotice s={s} version={version} />
                 <p>
-                  <code>{s.cron}</code> in {s.timezone} · overlap: {s.overlapPolicy ?? 'skip'} · {templateText(s.template.kind, 'run')} of{' '}
-                  {templateText(s.template.strategy, '?')} · <a href={`/?scheduleId=${encodeURIComponent(s.id)}`}>its runs</a>
+                  <code>{s.cron}</code> in {s.timezone} · overlap: {s.overlapPolicy ?? 'skip'} ·{' '}
+                  {templateText(s.template.kind, 'run')} of {templateText(s.template.strategy, '?')} ·{' '}
+                  <a href={`/?scheduleId=${encodeURIComponent(s.id)}`}>its runs</a>
                 </p>
                 <div>
                   <strong>Next fire times</strong>
@@ -226,7 +247,8 @@ function ScheduleForm({ draft, onCancel, onSaved }: { draft: Draft; onCancel: ()
   let template: unknown;
   try {
     template = JSON.parse(d.template);
-    if (!template || typeof template !== 'object' || Array.isArray(template)) templateError = 'the template must be a JSON object';
+    if (!template || typeof template !== 'object' || Array.isArray(template))
+      templateError = 'the template must be a JSON object';
   } catch (err) {
     templateError = `not JSON: ${err instanceof Error ? err.message : String(err)}`;
   }
@@ -257,7 +279,11 @@ function ScheduleForm({ draft, onCancel, onSaved }: { draft: Draft; onCancel: ()
   };
 
   return (
-    <form class="card schedule-form" onSubmit={(e) => void save(e)} aria-label={d.id ? 'Edit schedule' : 'New schedule'}>
+    <form
+      class="card schedule-form"
+      onSubmit={(e) => void save(e)}
+      aria-label={d.id ? 'Edit schedule' : 'New schedule'}
+    >
       <h2>{d.id ? `Edit ${draft.name}` : 'New schedule'}</h2>
       <div class="row">
         <label>
@@ -266,15 +292,30 @@ function ScheduleForm({ draft, onCancel, onSaved }: { draft: Draft; onCancel: ()
         </label>
         <label>
           Cron
-          <input name="cron" required class="mono" value={d.cron} onInput={(e) => setD({ ...d, cron: e.currentTarget.value })} />
+          <input
+            name="cron"
+            required
+            class="mono"
+            value={d.cron}
+            onInput={(e) => setD({ ...d, cron: e.currentTarget.value })}
+          />
         </label>
         <label>
           Time zone
-          <input name="timezone" required value={d.timezone} onInput={(e) => setD({ ...d, timezone: e.currentTarget.value })} />
+          <input
+            name="timezone"
+            required
+            value={d.timezone}
+            onInput={(e) => setD({ ...d, timezone: e.currentTarget.value })}
+          />
         </label>
         <label>
           Overlap
-          <select name="overlapPolicy" value={d.overlapPolicy} onChange={(e) => setD({ ...d, overlapPolicy: e.currentTarget.value })}>
+          <select
+            name="overlapPolicy"
+            value={d.overlapPolicy}
+            onChange={(e) => setD({ ...d, overlapPolicy: e.currentTarget.value })}
+          >
             <option value="skip">skip while one runs</option>
             <option value="allow">allow</option>
             <option value="cancel-previous">cancel the previous</option>
@@ -291,12 +332,23 @@ function ScheduleForm({ draft, onCancel, onSaved }: { draft: Draft; onCancel: ()
         </p>
       )}
       <label class="inline">
-        <input type="checkbox" name="oncePerDay" checked={d.oncePerDay} onChange={(e) => setD({ ...d, oncePerDay: e.currentTarget.checked })} />
+        <input
+          type="checkbox"
+          name="oncePerDay"
+          checked={d.oncePerDay}
+          onChange={(e) => setD({ ...d, oncePerDay: e.currentTarget.checked })}
+        />
         At most once per calendar day (in the time zone): later fires and triggers that day are skipped
       </label>
       <label>
         Run template (JSON: kind, strategy, params or axes, dataset)
-        <textarea name="template" rows={8} class="mono" value={d.template} onInput={(e) => setD({ ...d, template: e.currentTarget.value })} />
+        <textarea
+          name="template"
+          rows={8}
+          class="mono"
+          value={d.template}
+          onInput={(e) => setD({ ...d, template: e.currentTarget.value })}
+        />
       </label>
       {templateError && <p class="field-error">{templateError}</p>}
       {error && <ErrorBox error={error} />}
