@@ -7,6 +7,14 @@ import { RunReader } from './runs/run-reader.service';
 import { SchedulesController } from './schedules/manage-schedules/schedules.controller';
 import { TriggerScheduleController } from './schedules/trigger-schedule/trigger-schedule.controller';
 import { ScheduleStore } from './schedules/schedule-store.service';
+import { SubmitOptimizationController } from './optimizations/submit-optimization/submit-optimization.controller';
+import { OptimizationStatusController } from './optimizations/optimization-status/optimization-status.controller';
+import { ListTrialsController } from './runs/list-trials/list-trials.controller';
+import { CancelRunController } from './runs/cancel-run/cancel-run.controller';
+import { RetryRunController } from './runs/retry-run/retry-run.controller';
+import { DatasetsController } from './datasets/datasets.controller';
+import { CsvBodyParser } from './datasets/csv-body.parser';
+import { IdempotentSubmission } from './runs/submission/idempotent-submission.service';
 import { RunStreamController } from './runs/run-stream/run-stream.controller';
 import { RunChangesController } from './runs/run-stream/run-changes.controller';
 import { DashboardConfigController } from './web/dashboard-config.controller';
@@ -22,13 +30,19 @@ export class GatewayAppModule {
         SubmitBacktestController,
         BacktestStatusController,
         ListStrategiesController,
+        SubmitOptimizationController,
+        OptimizationStatusController,
+        ListTrialsController,
+        CancelRunController,
+        RetryRunController,
+        DatasetsController,
         RunStreamController,
         RunChangesController,
         DashboardConfigController,
         SchedulesController,
         TriggerScheduleController,
       ],
-      providers: [RunReader, ScheduleStore],
+      providers: [CsvBodyParser, IdempotentSubmission, RunReader, ScheduleStore],
     };
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DatasetRef } from '@runforge/contracts';
 import type { Bars } from '@runforge/engine';
-import { loadBars } from '@runforge/platform';
+import { DatasetStore, loadBars } from '@runforge/platform';
 
 /**
  * Keeps the last few materialised datasets: every trial of an optimization runs over the same bars,
@@ -12,6 +12,8 @@ export class BarsCache {
   private readonly entries = new Map<string, Promise<Bars>>();
   private static readonly CAPACITY = 3;
 
+  constructor(private readonly datasets: DatasetStore) {}
+
   get(ref: DatasetRef): Promise<Bars> {
     const key = JSON.stringify(ref);
     const hit = this.entries.get(key);
@@ -20,7 +22,7 @@ export class BarsCache {
       this.entries.set(key, hit); // most recently used last
       return hit;
     }
-    const loading = loadBars(ref);
+    const loading = loadBars(ref, this.datasets);
     loading.catch(() => this.entries.delete(key));
     this.entries.set(key, loading);
     while (this.entries.size > BarsCache.CAPACITY) {

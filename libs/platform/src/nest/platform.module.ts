@@ -16,6 +16,7 @@ import { loadConfig, type RunForgeConfig } from '../config';
 import { connectNats, provisionTopology, topologyProvisioned } from '../nats/connection';
 import { EventBus } from '../nats/event-bus';
 import { Messaging, RUNFORGE_CONFIG } from './tokens';
+import { DatasetStore } from '../datasets/dataset-store';
 import { loggerOptions } from './logging';
 import { MetricsController } from '../metrics/metrics.controller';
 import { setMetricsService } from '../metrics/registry';
@@ -105,10 +106,16 @@ export class PlatformModule {
             return { nc, jsm, bus: new EventBus(nc, jsm, cfg.topology) };
           },
         },
+        {
+          // Uploaded datasets (JetStream object store), shared by the gateway, workers and scheduler.
+          provide: DatasetStore,
+          inject: [Messaging],
+          useFactory: (m: Messaging): Promise<DatasetStore> => DatasetStore.open(m.nc, cfg.topology),
+        },
         MessagingLifecycle,
         TelemetryLifecycle,
       ],
-      exports: [RUNFORGE_CONFIG, Messaging],
+      exports: [RUNFORGE_CONFIG, Messaging, DatasetStore],
     };
   }
 }

@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { Messaging, submitBacktest, validateBacktestRequest } from '@runforge/platform';
+import { DatasetStore, Messaging, submitBacktest, validateBacktestRequest } from '@runforge/platform';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
 
@@ -8,6 +8,7 @@ import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/
 export class SubmitBacktestController {
   constructor(
     private readonly messaging: Messaging,
+    private readonly datasets: DatasetStore,
     private readonly idempotent: IdempotentSubmission,
   ) {}
 
@@ -19,7 +20,7 @@ export class SubmitBacktestController {
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ id: string; status: 'Pending'; totalBars: number }> {
-    const validated = await validateBacktestRequest(body);
+    const validated = await validateBacktestRequest(body, this.datasets);
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const answer = await this.idempotent.submit(
       key,

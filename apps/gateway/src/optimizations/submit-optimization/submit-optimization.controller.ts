@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { Messaging, submitOptimization, validateOptimizationRequest } from '@runforge/platform';
+import { DatasetStore, Messaging, submitOptimization, validateOptimizationRequest } from '@runforge/platform';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
 
@@ -8,6 +8,7 @@ import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/
 export class SubmitOptimizationController {
   constructor(
     private readonly messaging: Messaging,
+    private readonly datasets: DatasetStore,
     private readonly idempotent: IdempotentSubmission,
   ) {}
 
@@ -22,7 +23,7 @@ export class SubmitOptimizationController {
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ id: string; status: 'Pending'; totalCombinations: number; totalBars: number }> {
-    const validated = await validateOptimizationRequest(body);
+    const validated = await validateOptimizationRequest(body, this.datasets);
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const { totalCombinations, totalBars } = validated.value;
     const answer = await this.idempotent.submit(

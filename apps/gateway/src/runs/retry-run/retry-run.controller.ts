@@ -1,7 +1,7 @@
 import { ConflictException, Controller, HttpCode, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { TERMINAL_STATUSES } from '@runforge/contracts';
-import { Messaging, submitBacktest, submitOptimization, validateBacktestRequest, validateOptimizationRequest } from '@runforge/platform';
+import { DatasetStore, Messaging, submitBacktest, submitOptimization, validateBacktestRequest, validateOptimizationRequest } from '@runforge/platform';
 import { isRunId, ValidationFailed } from '../../common/validation';
 import { RunReader } from '../run-reader.service';
 
@@ -15,6 +15,7 @@ export class RetryRunController {
   constructor(
     private readonly runs: RunReader,
     private readonly messaging: Messaging,
+    private readonly datasets: DatasetStore,
   ) {}
 
   @Post(':id/retry')
@@ -32,13 +33,13 @@ export class RetryRunController {
     const opts = { triggeredBy: 'api' as const, retryOf: id, scheduleId: d.scheduleId };
     if (d.kind === 'backtest') {
       // Re-validated as a new request: strategies or datasets may have changed since.
-      const v = await validateBacktestRequest(d.request);
+      const v = await validateBacktestRequest(d.request, this.datasets);
       if (!v.ok) throw new ValidationFailed(v.issues, 'the original request is no longer valid');
       const { runId } = await submitBacktest(this.messaging.bus, v.value, opts);
       void reply.header('Location', `/api/backtests/${runId}/status`);
       return { id: runId, status: 'Pending', retryOf: id, totalBars: v.value.totalBars };
     }
-    const v = await validateOptimizationRequest(d.request);
+    const v = await validateOptimizationRequest(d.request, this.datasets);
     if (!v.ok) throw new ValidationFailed(v.issues, 'the original request is no longer valid');
     const { runId } = await submitOptimization(this.messaging.bus, v.value, opts);
     void reply.header('Location', `/api/optimizations/${runId}/status`);
