@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
+import { createEvent } from '@runforge/contracts';
 import {
   connectNats,
   dataSourceOptions,
@@ -261,6 +262,29 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
       `overlap policy "skip": the previous run ${first} (Running) of this schedule is still active`,
     );
     expect(await requestedCount(f.map((r) => r.run_id ?? 'none'))).toBe(2);
+  });
+
+  it('overlap "skip" trusts the stream over a lagging read model: a run that already ended does not block the next fire', async () => {
+    const id = await createSchedule({
+      cron: '*/15 * * * *',
+      overlapPolicy: 'skip',
+      evaluatedUntil: new Date('2026-06-07T10:00:00Z'),
+    });
+    await tickBoth(new Date('2026-06-07T10:15:01Z'));
+    const first = (await fires(id))[0]?.run_id as string;
+    await projectRun(first, id, 'Running'); // the projection has not applied the end yet
+    await a.deps.bus.publish(
+      createEvent(
+        'RunCancelled',
+        { runId: first, attempt: 1, occurredAt: '2026-06-07T10:29:59.000Z' },
+        { reason: 'test' },
+      ),
+    );
+    await tickBoth(new Date('2026-06-07T10:30:01Z'));
+    expect((await fires(id)).map((r) => [r.outcome, r.reason])).toEqual([
+      ['started', null],
+      ['started', null],
+    ]);
   });
 
   it('overlap "cancel-previous" asks the active run to cancel (requestedBy schedule) and starts the new one', async () => {

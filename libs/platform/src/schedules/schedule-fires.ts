@@ -174,8 +174,9 @@ async function decideLocked(
   }
 
   // Overlap: a run of this schedule is active while its row says Pending/Running, or while the
-  // projection has not recorded it yet (it was published moments ago).
-  const active = (await qr.query(
+  // projection has not recorded it yet (it was published moments ago) — unless the stream, which
+  // is ahead of the projection, already holds its terminal event.
+  const candidates = (await qr.query(
     `SELECT f.run_id, COALESCE(r.status, 'Pending') AS status FROM ${s}.schedule_fires f
        LEFT JOIN ${s}.runs r ON r.id = f.run_id
       WHERE f.schedule_id = $1 AND f.outcome = 'started' AND f.run_id IS NOT NULL
@@ -183,6 +184,7 @@ async function decideLocked(
       ORDER BY f.fire_time DESC LIMIT 100`,
     [scheduleId],
   )) as { run_id: string; status: string }[];
+  const active = await stillActive(deps.bus, candidates);
   const cancelled: string[] = [];
   if (active.length > 0) {
     const list = active.map((a) => `${a.run_id} (${a.status})`).join(', ');
@@ -228,4 +230,22 @@ async function decideLocked(
   const reason =
     cancelled.length > 0 ? `overlap policy "cancel-previous": asked ${cancelled.join(', ')} to cancel` : null;
   return record('started', reason, runId, { cancelled });
+}
+
+const TERMINAL_EVENTS = ['RunCompleted', 'RunFailed', 'RunCancelled'] as const;
+
+/**
+ * Drops the runs whose terminal event is already in the stream: the read model may lag, and a run
+ * that finished a second before the fire must not make it skip.
+ */
+async function stillActive(
+  bus: EventBus,
+  candidates: readonly { run_id: string; status: string }[],
+): Promise<{ run_id: string; status: string }[]> {
+  const out: { run_id: string; status: string }[] = [];
+  for (const c of candidates) {
+    const ended = await Promise.all(TERMINAL_EVENTS.map((t) => bus.lastOfType(c.run_id, t)));
+    if (!ended.some((e) => e !== undefined)) out.push(c);
+  }
+  return out;
 }
