@@ -77,6 +77,37 @@ describe('schedules through the gateway API, fired by real scheduler processes',
       { field: 'overlapPolicy', reason: expect.any(String) },
       { field: 'maxRunsPerWindow.window', reason: expect.any(String) },
     ]);
+    const unknownDataset = await api<{ issues: unknown[] }>('POST', '/api/schedules', {
+      name: 'd',
+      cron: '0 10 * * *',
+      template: { ...TEMPLATE, dataset: { id: 'no-such-dataset' } },
+    });
+    expect(unknownDataset.status).toBe(400);
+    expect(unknownDataset.body.issues).toEqual([
+      { field: 'template.dataset.id', reason: 'unknown dataset "no-such-dataset"' },
+    ]);
+    // An uploaded dataset is a valid template dataset.
+    const csv = [
+      'time,open,high,low,close,volume',
+      ...Array.from({ length: 60 }, (_, i) => {
+        const p = 100 + Math.sin(i / 5) * 5;
+        return `${Date.UTC(2026, 0, 1) + i * 3_600_000},${p},${p + 1},${p - 1},${p + 0.5},10`;
+      }),
+    ].join('\n');
+    const upload = await fetch(`${sys.gateway.url}/api/datasets?symbol=TEST&timeframe=1h`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: csv,
+    });
+    expect(upload.status).toBe(201);
+    const datasetId = ((await upload.json()) as { id: string }).id;
+    const withDataset = await api<{ id: string }>('POST', '/api/schedules', {
+      name: 'uploaded',
+      cron: '0 10 * * *',
+      template: { ...TEMPLATE, dataset: { id: datasetId } },
+    });
+    expect(withDataset.status).toBe(201);
+    expect((await api('DELETE', `/api/schedules/${withDataset.body.id}`)).status).toBe(204);
     expect((await api<{ items: unknown[] }>('GET', '/api/schedules')).body.items).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Messaging, RUNFORGE_CONFIG, ScheduleTicker, type RunForgeConfig } from '@runforge/platform';
+import { DatasetStore, Messaging, RUNFORGE_CONFIG, ScheduleTicker, type RunForgeConfig } from '@runforge/platform';
 import { DataSource } from 'typeorm';
 import { schedulerMetrics } from './scheduler.metrics';
 
@@ -23,8 +23,14 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private readonly offsetMs = Number(process.env.SCHEDULER_CLOCK_OFFSET_MS ?? 0);
   private readonly retentionDays = Number(process.env.SCHEDULER_FIRE_RETENTION_DAYS ?? 90);
 
-  constructor(@InjectDataSource() db: DataSource, messaging: Messaging, @Inject(RUNFORGE_CONFIG) cfg: RunForgeConfig) {
-    this.ticker = new ScheduleTicker({ db, bus: messaging.bus, instanceId: cfg.instanceId });
+  constructor(
+    @InjectDataSource() db: DataSource,
+    messaging: Messaging,
+    @Inject(RUNFORGE_CONFIG) cfg: RunForgeConfig,
+    datasets: DatasetStore,
+  ) {
+    // Templates may name uploaded datasets: every fire re-validates them against the store.
+    this.ticker = new ScheduleTicker({ db, bus: messaging.bus, instanceId: cfg.instanceId, catalog: datasets });
   }
 
   onApplicationBootstrap(): void {

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { validateCreateSchedule, validatePatchSchedule } from '@runforge/platform';
+import { DatasetStore, validateCreateSchedule, validatePatchSchedule } from '@runforge/platform';
 import { ValidationFailed } from '../../common/validation';
 import { ScheduleStore, type ScheduleDetails, type ScheduleView } from '../schedule-store.service';
 
@@ -10,12 +10,15 @@ import { ScheduleStore, type ScheduleDetails, type ScheduleView } from '../sched
  */
 @Controller('api/schedules')
 export class SchedulesController {
-  constructor(private readonly store: ScheduleStore) {}
+  constructor(
+    private readonly store: ScheduleStore,
+    private readonly datasets: DatasetStore,
+  ) {}
 
   @Post()
   @HttpCode(201)
   async create(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<ScheduleView> {
-    const validated = await validateCreateSchedule(body);
+    const validated = await validateCreateSchedule(body, this.datasets);
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const now = new Date();
     const row = await this.store.create(validated.value.definition, now);
@@ -37,7 +40,7 @@ export class SchedulesController {
   @Patch(':id')
   async update(@Param('id') id: string, @Body() body: unknown): Promise<ScheduleDetails> {
     const current = await this.store.get(id);
-    const validated = await validatePatchSchedule(this.store.definition(current), body);
+    const validated = await validatePatchSchedule(this.store.definition(current), body, this.datasets);
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const now = new Date();
     return this.store.details(await this.store.update(current, validated.value.definition, now), now);

@@ -1,7 +1,7 @@
 import { ConflictException, Controller, HttpCode, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
-import { decideFire, Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { DatasetStore, decideFire, Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
 import { DataSource } from 'typeorm';
 
 /**
@@ -15,6 +15,7 @@ export class TriggerScheduleController {
     @InjectDataSource() private readonly db: DataSource,
     private readonly messaging: Messaging,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
+    private readonly datasets: DatasetStore,
   ) {}
 
   @Post(':id/trigger')
@@ -29,10 +30,14 @@ export class TriggerScheduleController {
     triggeredBy: 'manual';
     cancelled: readonly string[];
   }> {
-    const r = await decideFire({ db: this.db, bus: this.messaging.bus, instanceId: this.cfg.instanceId }, id, {
-      triggeredBy: 'manual',
-      now: new Date(),
-    });
+    const r = await decideFire(
+      { db: this.db, bus: this.messaging.bus, instanceId: this.cfg.instanceId, catalog: this.datasets },
+      id,
+      {
+        triggeredBy: 'manual',
+        now: new Date(),
+      },
+    );
     if (!r.claimed)
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no schedule with id "${id}"` });
     if (r.outcome !== 'started' || !r.runId) {
