@@ -313,4 +313,100 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
       await pg.end();
     }
   });
+  it('a rebuild racing a steady flow of events neither loses nor doubles any of them', async () => {
+    const flow = 300;
+    let published = 0;
+    const publisher = (async () => {
+      for (let i = 0; i < flow; i++) {
+        await bus.publish(
+          createEvent(
+            'RunLogged',
+            { runId: crafted.ids.chatty, attempt: 1, occurredAt: at(70) },
+            { level: 'INFO', message: `flow ${i}` },
+          ),
+          { discriminator: `flow-${i}` },
+        );
+        await bus.publish(
+          createEvent(
+            'TrialCompleted',
+            { runId: crafted.ids.optimization, attempt: 1, occurredAt: at(70) },
+            {
+              trialId: `${crafted.ids.optimization}-flow${i}`,
+              index: 100 + i,
+              params: { fast: i, slow: 1000 },
+              metrics: { sharpe: 0 },
+              score: 0,
+              durationMs: 1,
+              workerId: 'w9',
+            },
+          ),
+          { discriminator: `flow-${i}` },
+        );
+        published += 2;
+      }
+    })();
+    const rebuilds: number[] = [];
+    // Rebuild (small batches, so it overlaps the flow) until the publisher is done, at least twice.
+    while (rebuilds.length < 2 || published < 2 * flow) {
+      rebuilds.push((await rebuildReadModels(target(), { js: jetstream(nc), jsm }, { batchSize: 5 })).swapMs);
+      if (rebuilds.length > 20) break;
+    }
+    await publisher;
+    await caughtUp();
+    const report = await verifyReadModels(target(), jetstream(nc));
+    expect(report.differences).toEqual([]);
+    const optim = (await http<Record<string, unknown>>(gw(), 'GET', `/api/runs/${crafted.ids.optimization}`)).body;
+    expect(optim.completedCombinations).toBe(2 + flow);
+    const logs = await http<LogPage>(gw(), 'GET', `/api/runs/${crafted.ids.chatty}/logs?level=DEBUG&limit=1000`);
+    expect(logs.body.items.filter((l) => l.message.startsWith('flow '))).toHaveLength(flow);
+  });
+});
+
+describe('read-your-writes on the run endpoints (no projection running)', () => {
+  let sys: TestSystem;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    sys = await TestSystem.start(['gateway']);
+    nc = await connect({ servers: NATS_URL });
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await sys?.stop();
+  });
+
+  it('answers an accepted but unprojected run from the stream as Pending, with its history', async () => {
+    const bus = new EventBus(nc, await jetstreamManager(nc), sys.iso.topology);
+    await bus.publish(
+      createEvent(
+        'RunRequested',
+        { runId: 'ryw-1', attempt: 0, occurredAt: at(0) },
+        {
+          kind: 'optimization',
+          request: {
+            strategy: 'sma-crossover',
+            axes: { fast: [5, 10], slow: [30] },
+            dataset: { synthetic: { bars: 100, seed: 1, timeframe: '1h' } },
+          },
+          totalBars: 100,
+          totalCombinations: 2,
+          triggeredBy: 'api',
+        },
+      ),
+    );
+    const run = await http<Record<string, unknown>>(sys.gateway.url, 'GET', '/api/runs/ryw-1');
+    expect(run.status).toBe(200);
+    expect(run.body).toMatchObject({
+      id: 'ryw-1',
+      kind: 'optimization',
+      status: 'Pending',
+      totalCombinations: 2,
+      logs: [],
+    });
+    expect((await http(sys.gateway.url, 'GET', '/api/runs/ryw-1/logs')).body).toEqual({ items: [], nextCursor: null });
+    const events = await http<{ events: { type: string }[] }>(sys.gateway.url, 'GET', '/api/runs/ryw-1/events');
+    expect(events.body.events.map((e) => e.type)).toEqual(['RunRequested']);
+    expect((await http(sys.gateway.url, 'GET', '/api/runs/ryw-2')).status).toBe(404);
+  });
 });
