@@ -205,3 +205,31 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     expect(retried.status).toBe('Completed');
   });
 });
+
+describe('priorities', () => {
+  let sys: TestSystem;
+
+  beforeAll(async () => {
+    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker'], SLOW_WORKER);
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('a free worker takes waiting high-priority runs before normal ones', async () => {
+    const blocker = await submit(sys, backtest(2_000_000));
+    await waitForStatus(sys, 'backtest', blocker.body.id, (s) => s.status === 'Running', 'the blocking run to start');
+    const normal: string[] = [];
+    for (let i = 0; i < 3; i++) normal.push((await submit(sys, backtest(5_000 + i))).body.id);
+    const high: string[] = [];
+    for (let i = 0; i < 2; i++) high.push((await submit(sys, backtest(6_000 + i, { priority: 'high' }))).body.id);
+    const started = await Promise.all(
+      [...high, ...normal].map(async (id) => {
+        const s = await waitForStatus(sys, 'backtest', id, (x) => x.status === 'Completed', `run ${id} to complete`);
+        return { id, startedAt: Date.parse(s.startedAt as string) };
+      }),
+    );
+    const order = [...started].sort((a, b) => a.startedAt - b.startedAt).map((s) => (high.includes(s.id) ? 'high' : 'normal'));
+    expect(order).toEqual(['high', 'high', 'normal', 'normal', 'normal']);
+  });
+});

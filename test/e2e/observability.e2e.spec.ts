@@ -367,7 +367,7 @@ describe('observability: one trace per run, metrics on every service', () => {
     expect(delta('runforge_projection_events_applied_total', { type: 'BarProgressed' })).toBeGreaterThan(0);
     expect(sample(projection, 'runforge_projection_lag_messages')).toBeGreaterThanOrEqual(0);
     expect(sample(projection, 'runforge_projection_applied_seq')).toBeGreaterThan(0);
-    expect(sample(projection, 'runforge_consumer_pending_messages', { consumer: 'engine' })).toBe(0);
+    expect(sample(projection, 'runforge_consumer_pending_messages', { consumer: 'engine-normal' })).toBe(0);
     expect(sample(projection, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
 
     const gateway = await scrape('gateway');

@@ -23,7 +23,8 @@ describe('topology', () => {
     const t = topology();
     expect(t.streams.runs).toEqual({ name: 'RUNS', subjects: ['runs.>'] });
     expect(t.runSubject('abc', 'bar_progressed')).toBe('runs.abc.bar_progressed');
-    expect(t.consumers.engine.filterSubject).toBe('runs.*.requested');
+    expect(t.consumers.engineHigh).toEqual({ stream: 'WORK', durable: 'engine-high', filterSubject: 'work.runs.high' });
+    expect(t.runDispatchSubject('normal')).toBe('work.runs.normal');
     expect(parseRunSubject(t, 'runs.abc.completed')).toEqual({ runId: 'abc', eventToken: 'completed' });
   });
 

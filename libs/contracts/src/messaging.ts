@@ -22,7 +22,7 @@ export const WORK_STREAM_SETTINGS = {
 export const CONSUMER_SETTINGS = {
   engine: {
     /**
-     * The engine consumer's ack wait is a small multiple of the run's heartbeat interval; the
+     * Both priority consumers (`engine-high`, `engine-normal`). The ack wait is a small multiple of the run's heartbeat interval; the
      * worker calls `working()` every heartbeat, so a SIGKILLed worker's run is redelivered after
      * about `ackWaitSeconds`.
      */

@@ -23,8 +23,12 @@ export interface Topology {
   readonly namespace: string;
   readonly streams: { readonly runs: StreamSpec; readonly work: StreamSpec };
   readonly consumers: {
-    /** Engine workers take `RunRequested` from here (durable pull consumer, shared by all workers). */
-    readonly engine: ConsumerSpec;
+    /**
+     * Engine workers take runs to execute from these (durable pull consumers on the work-queue
+     * stream, shared by all workers): one per priority, high first.
+     */
+    readonly engineHigh: ConsumerSpec;
+    readonly engineNormal: ConsumerSpec;
     /** The projection folds every event of `RUNS` into Postgres. */
     readonly projection: ConsumerSpec;
     /** Optimization trial batches, shared by every worker (work-queue stream). */
@@ -38,6 +42,10 @@ export interface Topology {
   anyRunSubject(eventToken: string): string;
   /** `work.trials.<runId>` */
   trialWorkSubject(runId: string): string;
+  /** `work.runs.<priority>`: the dispatch of a run to the engine workers. */
+  runDispatchSubject(priority: 'high' | 'normal'): string;
+  /** `work.runs.*`: every dispatch (idle workers listen to wake up). */
+  anyRunDispatchSubject(): string;
   /**
    * `ctl.runs.<runId>.abort`: core NATS (not stored) — a coordinator tells every worker to stop a
    * run's trials (stop rule). User cancellation travels as `RunCancellationRequested` on `RUNS`.
@@ -65,7 +73,8 @@ export function topology(namespace = ''): Topology {
       work: { name: workStream, subjects: [`${p}work.>`] },
     },
     consumers: {
-      engine: { stream: runsStream, durable: 'engine', filterSubject: `${p}runs.*.requested` },
+      engineHigh: { stream: workStream, durable: 'engine-high', filterSubject: `${p}work.runs.high` },
+      engineNormal: { stream: workStream, durable: 'engine-normal', filterSubject: `${p}work.runs.normal` },
       projection: { stream: runsStream, durable: 'projection', filterSubject: `${p}runs.>` },
       trials: { stream: workStream, durable: 'trials', filterSubject: `${p}work.trials.>` },
     },
@@ -73,6 +82,8 @@ export function topology(namespace = ''): Topology {
     runHistorySubject: (runId) => `${p}runs.${runId}.>`,
     anyRunSubject: (eventToken) => `${p}runs.*.${eventToken}`,
     trialWorkSubject: (runId) => `${p}work.trials.${runId}`,
+    runDispatchSubject: (priority) => `${p}work.runs.${priority}`,
+    anyRunDispatchSubject: () => `${p}work.runs.*`,
     runAbortSubject: (runId) => `${p}ctl.runs.${runId}.abort`,
     anyRunAbortSubject: () => `${p}ctl.runs.*.abort`,
     datasetBucket: `datasets${s}`,

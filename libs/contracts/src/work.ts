@@ -34,3 +34,27 @@ export function decodeTrialBatch(raw: unknown): TrialBatch {
   }
   return parsed.data;
 }
+
+/**
+ * Hands a run to the engine workers (`work.runs.<priority>`). The run itself is its `RunRequested`
+ * on `RUNS`; the dispatch only says "execute run X". It is published *before* the `RunRequested`,
+ * so a crash in between leaves an orphan dispatch (dropped by the worker, and the client never got
+ * its 202) rather than an accepted run nobody will execute. The delivery count of this message is
+ * the run's attempt number.
+ */
+export const RunDispatchSchema = z.object({
+  type: z.literal('RunDispatch'),
+  version: z.literal(1),
+  runId: z.string().min(1).max(64),
+  kind: z.enum(['backtest', 'optimization']),
+  priority: z.enum(['high', 'normal']),
+});
+export type RunDispatch = z.output<typeof RunDispatchSchema>;
+
+export function decodeRunDispatch(raw: unknown): RunDispatch {
+  const parsed = RunDispatchSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ContractError('INVALID_RUN_DISPATCH', `invalid run dispatch: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+  }
+  return parsed.data;
+}

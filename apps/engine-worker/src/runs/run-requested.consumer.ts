@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
-import { CONSUMER_SETTINGS, decodeEvent, HEADERS, type RunEvent } from '@runforge/contracts';
+import { CONSUMER_SETTINGS, decodeRunDispatch, HEADERS, type RunEvent } from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
 import { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
 import { runBacktestChunked, RunAbortedError } from './backtest.runner';
@@ -10,6 +10,15 @@ import { RunSignals, stopReasonOf, type StopReason } from './run-signals.service
 import { crashIfPoisoned } from './test-faults';
 
 type RunRequestedEvent = Extract<RunEvent, { type: 'RunRequested' }>;
+
+/** Consecutive high-priority runs after which a waiting normal run goes first once. */
+const HIGH_STREAK = 4;
+/** How long one pull waits (the client's minimum is 1 s). */
+const PULL_EXPIRES_MS = 1000;
+/** An idle worker re-reads the queues at least this often even without a wake-up. */
+const IDLE_RECHECK_MS = 1000;
+/** How long a dispatch waits for its RunRequested before it is dropped as an orphan. */
+const ORPHAN_WAIT_MS = 5000;
 
 function errorFields(err: unknown): { errorMessage: string; errorStackTrace?: string; errorCode?: string } {
   if (err instanceof Error) {
@@ -57,52 +66,106 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
   }
 
   /**
-   * Pulls one message at a time with `next()` (no client-side buffer), so a worker that stops holds
-   * nothing it has not started: a message that arrives after the stop is handed back at once.
+   * Pulls one dispatch at a time with `next()` (no client-side buffer, so a worker that stops holds
+   * nothing it has not started, and an attempt number is exactly a delivery count). Which queue to
+   * pull from is decided from the consumers' state, so a pull never lands a second run on a busy
+   * worker: high-priority runs first; after HIGH_STREAK high runs in a row a waiting normal run goes
+   * first once, so high-priority work cannot starve normal runs forever. When nothing is waiting it
+   * keeps a pull open where deliveries are in flight (a crashed worker's run is redelivered to it the
+   * moment its ack wait expires) or sleeps until a dispatch is published.
    */
   private async consume(): Promise<void> {
-    const spec = this.cfg.topology.consumers.engine;
-    while (!this.stopping) {
-      try {
-        const consumer = await this.messaging.bus.js.consumers.get(spec.stream, spec.durable);
-        while (!this.stopping) {
-          const msg = await consumer.next({ expires: 2000 });
-          if (!msg) continue;
-          if (this.stopping) {
-            msg.nak();
-            break;
+    const t = this.cfg.topology;
+    let highStreak = 0;
+    const wakeups = this.messaging.nc.subscribe(t.anyRunDispatchSubject());
+    let wake: (() => void) | undefined;
+    void (async () => {
+      for await (const _ of wakeups) wake?.();
+    })();
+    try {
+      while (!this.stopping) {
+        try {
+          const high = await this.messaging.bus.js.consumers.get(t.consumers.engineHigh.stream, t.consumers.engineHigh.durable);
+          const normal = await this.messaging.bus.js.consumers.get(t.consumers.engineNormal.stream, t.consumers.engineNormal.durable);
+          while (!this.stopping) {
+            const [hi, no] = await Promise.all([high.info(), normal.info()]);
+            let source = undefined as typeof high | undefined;
+            if (hi.num_pending > 0 && (no.num_pending === 0 || highStreak < HIGH_STREAK)) source = high;
+            else if (no.num_pending > 0) source = normal;
+            else if (hi.num_ack_pending > 0) source = high;
+            else if (no.num_ack_pending > 0) source = normal;
+            if (!source) {
+              await new Promise<void>((resolve) => {
+                const timer = setTimeout(resolve, IDLE_RECHECK_MS);
+                wake = () => {
+                  clearTimeout(timer);
+                  resolve();
+                };
+              });
+              wake = undefined;
+              continue;
+            }
+            const msg = await source.next({ expires: PULL_EXPIRES_MS });
+            if (!msg) continue;
+            if (this.stopping) {
+              msg.nak();
+              break;
+            }
+            highStreak = source === high ? highStreak + 1 : 0;
+            this.inFlight = this.handle(msg);
+            await this.inFlight;
+            this.inFlight = undefined;
           }
-          this.inFlight = this.handle(msg);
-          await this.inFlight;
-          this.inFlight = undefined;
+        } catch (err) {
+          if (this.stopping) break;
+          this.log.error({ err }, 'engine consumer failed; resubscribing');
+          await new Promise((r) => setTimeout(r, 1000));
         }
-      } catch (err) {
-        if (this.stopping) break;
-        this.log.error({ err }, 'engine consumer failed; resubscribing');
-        await new Promise((r) => setTimeout(r, 1000));
       }
+    } finally {
+      wakeups.unsubscribe();
+    }
+  }
+
+  /**
+   * The run a dispatch names, from its `RunRequested` on RUNS (the source of truth). The gateway
+   * stores the dispatch a moment before the request, so wait briefly; a dispatch whose request never
+   * arrives is an orphan (its POST failed) and is dropped.
+   */
+  private async requestOf(msg: JsMsg): Promise<{ event: RunRequestedEvent; traceparent?: string } | 'orphan' | 'invalid'> {
+    let runId: string;
+    try {
+      runId = decodeRunDispatch(msg.json()).runId;
+    } catch (err) {
+      this.log.error({ err, subject: msg.subject }, 'undecodable run dispatch');
+      return 'invalid';
+    }
+    const deadline = Date.now() + ORPHAN_WAIT_MS;
+    for (;;) {
+      const stored = await this.messaging.bus.lastOfType(runId, 'RunRequested');
+      if (stored?.event.type === 'RunRequested') return { event: stored.event, traceparent: stored.traceparent };
+      if (Date.now() > deadline) return 'orphan';
+      msg.working();
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 
   private async handle(msg: JsMsg): Promise<void> {
-    let event: RunRequestedEvent;
-    try {
-      const decoded = decodeEvent(msg.json());
-      if (decoded.type !== 'RunRequested') throw new Error(`unexpected ${decoded.type} on the engine consumer`);
-      event = decoded;
-    } catch (err) {
-      // A malformed request can never succeed: terminate it instead of redelivering forever.
-      this.log.error({ err, subject: msg.subject }, 'undecodable RunRequested terminated');
-      msg.term('undecodable');
+    const found = await this.requestOf(msg);
+    if (found === 'invalid' || found === 'orphan') {
+      // Neither can ever run: terminate instead of redelivering forever.
+      if (found === 'orphan') this.log.warn({ subject: msg.subject }, 'dispatch without a RunRequested dropped');
+      msg.term(found);
       return;
     }
+    const event = found.event;
     if (this.stopping) {
       msg.nak();
       return;
     }
     const runId = event.runId;
     const attempt = msg.info.deliveryCount;
-    const traceparent = msg.headers?.get(HEADERS.traceparent) || undefined;
+    const traceparent = found.traceparent ?? (msg.headers?.get(HEADERS.traceparent) || undefined);
     const ctx = new RunContext(this.messaging.bus, runId, attempt, this.cfg.instanceId, traceparent);
     const bus = this.messaging.bus;
     const request = event.data.request;

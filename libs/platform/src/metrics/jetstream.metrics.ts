@@ -42,7 +42,7 @@ async function read(): Promise<Snapshot> {
     if (info) streams.push({ stream: spec.name, messages: info.state.messages, lastSeq: info.state.last_seq });
   }
   const consumers: ConsumerState[] = [];
-  for (const spec of [t.consumers.engine, t.consumers.projection, t.consumers.trials]) {
+  for (const spec of [t.consumers.engineHigh, t.consumers.engineNormal, t.consumers.projection, t.consumers.trials]) {
     const info = await jsm.consumers.info(spec.stream, spec.durable).catch(() => undefined);
     if (!info) continue;
     consumers.push({

@@ -107,7 +107,8 @@ export async function provisionTopology(nc: NatsConnection, t: Topology): Promis
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, streamConfig(t.streams.runs, RUNS_STREAM_SETTINGS));
   await ensureStream(jsm, streamConfig(t.streams.work, WORK_STREAM_SETTINGS));
-  await ensureConsumer(jsm, t.consumers.engine, CONSUMER_SETTINGS.engine, DeliverPolicy.All);
+  await ensureConsumer(jsm, t.consumers.engineHigh, CONSUMER_SETTINGS.engine, DeliverPolicy.All);
+  await ensureConsumer(jsm, t.consumers.engineNormal, CONSUMER_SETTINGS.engine, DeliverPolicy.All);
   await ensureConsumer(jsm, t.consumers.trials, CONSUMER_SETTINGS.trials, DeliverPolicy.All);
   return jsm;
 }

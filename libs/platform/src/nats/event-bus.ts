@@ -2,6 +2,8 @@ import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core'
 import { DeliverPolicy, jetstream, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
 import {
   decodeEvent,
+  decodeRunDispatch,
+  type RunDispatch,
   eventDefinition,
   eventMessageId,
   HEADERS,
@@ -84,6 +86,21 @@ export class EventBus {
       } finally {
         span.end();
       }
+    });
+  }
+
+  /**
+   * Hands a run to the engine workers on `work.runs.<priority>`. Deduplicated per run by its message
+   * id; carries the active trace context like every publish.
+   */
+  async dispatch(d: RunDispatch): Promise<PubAck> {
+    const checked = decodeRunDispatch(d);
+    const h = natsHeaders();
+    const traceparent = currentTraceparent();
+    if (traceparent) h.set(HEADERS.traceparent, traceparent);
+    return this.js.publish(this.topology.runDispatchSubject(checked.priority), encoder.encode(JSON.stringify(checked)), {
+      msgID: `${checked.runId}:dispatch`,
+      headers: h,
     });
   }
 

@@ -97,6 +97,8 @@ export async function submitBacktest(
       retryOf: opts.retryOf,
     },
   );
+  // Dispatch first: a crash in between leaves an orphan dispatch, never an accepted run that no worker executes.
+  await bus.dispatch({ type: 'RunDispatch', version: 1, runId, kind: event.data.kind, priority: validated.request.priority });
   const ack = await bus.publish(event, { traceparent: opts.traceparent, msgId: opts.msgId });
   return { runId, event, duplicate: ack.duplicate };
 }
@@ -160,6 +162,8 @@ export async function submitOptimization(
       retryOf: opts.retryOf,
     },
   );
+  // Dispatch first: a crash in between leaves an orphan dispatch, never an accepted run that no worker executes.
+  await bus.dispatch({ type: 'RunDispatch', version: 1, runId, kind: event.data.kind, priority: validated.request.priority });
   const ack = await bus.publish(event, { traceparent: opts.traceparent, msgId: opts.msgId });
   return { runId, event, duplicate: ack.duplicate };
 }

@@ -30,11 +30,11 @@ export class OptimizationStatusController {
     let trialsPerSecond: number | undefined;
     if (run.status === 'Running') {
       const schema = (this.db.options as { schema?: string }).schema ?? 'public';
-      const rows = (await this.db.query(
+      const rows = await this.db.query<BestTrialRow[]>(
         `SELECT id, index, params, metrics, score FROM "${schema}".trials
           WHERE run_id = $1 AND status = 'Completed' ORDER BY score DESC, index ASC LIMIT 1`,
         [id],
-      )) as BestTrialRow[];
+      );
       const best = rows[0];
       if (best) bestTrial = { trialId: best.id, index: best.index, params: best.params, metrics: best.metrics, score: best.score };
       if (run.startedAt && done > 0) {

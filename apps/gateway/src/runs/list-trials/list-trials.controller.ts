@@ -92,12 +92,12 @@ export class ListTrialsController {
       }
     }
     params.push(q.limit + 1);
-    const rows = (await this.db.query(
+    const rows = await this.db.query<TrialRowRaw[]>(
       `SELECT id, index, status, params, metrics, score, error_message, error_stack_trace, fingerprint, duration_ms, worker_id, occurred_at
          FROM "${schema}".trials WHERE ${where.join(' AND ')}
         ORDER BY ${keyExpr} ${sort.dir}, index ${sort.dir} LIMIT $${params.length}`,
       params,
-    )) as TrialRowRaw[];
+    );
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     const keyOf = (r: TrialRowRaw): number | null =>

@@ -44,7 +44,7 @@ export class IdempotentSubmission implements OnModuleInit {
     const claim = await (this.store as IdempotencyStore).claim(key, record);
     if (claim.claimed) {
       await publish(runId);
-      return record.response as R;
+      return record.response;
     }
     const existing = claim.existing;
     if (existing.bodyHash !== record.bodyHash) {
