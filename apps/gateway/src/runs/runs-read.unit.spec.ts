@@ -8,6 +8,8 @@ describe('run listing and log queries', () => {
     const q = RunListQuerySchema.parse({ status: 'Failed,Cancelled', kind: ['backtest'], limit: '20' });
     expect(q).toEqual({ status: ['Failed', 'Cancelled'], kind: ['backtest'], limit: 20 });
     expect(RunListQuerySchema.parse({}).limit).toBe(50);
+    const inverted = RunListQuerySchema.safeParse({ from: '2026-03-02T00:00:00Z', to: '2026-03-01T00:00:00Z' });
+    expect(inverted.error?.issues.map((i) => i.path.join('.'))).toEqual(['to']);
   });
 
   it('round-trips its cursor and rejects anything else', () => {

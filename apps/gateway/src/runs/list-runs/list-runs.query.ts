@@ -52,6 +52,11 @@ export const RunListQuerySchema = z
       .default(50),
     cursor: listCursor.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((q, ctx) => {
+    if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) {
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after "from"' });
+    }
+  });
 
 export type RunListQuery = z.output<typeof RunListQuerySchema>;
