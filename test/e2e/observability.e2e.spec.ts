@@ -5,13 +5,6 @@ import { ATTRS, SPANS } from '@runforge/platform';
 import { eventually } from '../support/eventually';
 import { http, TestSystem, type ServiceName } from '../support/system';
 
-/**
- * The engine worker's own spans (run / trial / retry) are wired by the worker's owner. Flip this
- * to `true` once `withSpanFromTraceparent(SPANS.worker.run, …)` wraps the run execution and the
- * worker increments `workerMetrics.bars`: the guarded tests below then assert them too.
- */
-const WORKER_SPANS_WIRED = false;
-
 jest.setTimeout(60_000);
 
 // ---------------------------------------------------------------------------------------------
@@ -212,10 +205,11 @@ describe('observability: one trace per run, metrics on every service', () => {
   /** The spans of the run's trace once the projection's apply of RunCompleted has been exported. */
   const runTrace = async (): Promise<CollectedSpan[]> =>
     eventually(
-      'the run trace to hold the gateway request and the projection apply of RunCompleted',
+      'the run trace to hold the gateway request, the worker run and the projection apply of RunCompleted',
       () => Promise.resolve(receiver.spans.filter((s) => s.traceId === final.traceId)),
       (spans) =>
         spans.some((s) => s.service === 'gateway' && s.kind === SPAN_KIND.server) &&
+        spans.some((s) => s.service === 'engine-worker' && s.name === SPANS.worker.run) &&
         spans.some(
           (s) =>
             s.name === SPANS.projection.apply &&
@@ -316,33 +310,30 @@ describe('observability: one trace per run, metrics on every service', () => {
     });
   });
 
-  (WORKER_SPANS_WIRED ? it : it.skip)(
-    'has the worker run span as the parent of the worker events (needs the worker wiring)',
-    async () => {
-      const spans = await runTrace();
-      const requested = spans.find((s) => s.name === SPANS.publish && s.attributes[ATTRS.eventType] === 'RunRequested');
-      const run = spans.find((s) => s.service === 'engine-worker' && s.name === SPANS.worker.run);
-      expect(run).toBeDefined();
-      // The parent is the gateway span whose context travelled with the work message: the RunRequested
-      // publish (work taken from RUNS) or the request span that dispatched it (a dispatch subject).
-      const parent = spans.find((s) => s.spanId === run?.parentSpanId);
-      const requestChain: CollectedSpan[] = [];
-      for (let s = requested; s; s = spans.find((x) => x.spanId === s?.parentSpanId)) requestChain.push(s);
-      expect(parent?.service).toBe('gateway');
-      expect(requestChain).toContain(parent);
-      expect(run?.attributes).toMatchObject({
-        [ATTRS.runId]: runId,
-        [ATTRS.runKind]: 'backtest',
-        [ATTRS.strategy]: 'sma-crossover',
-        [ATTRS.attempt]: 1,
-        [ATTRS.bars]: 50_000,
-      });
-      const completed = spans.find(
-        (s) => s.service === 'engine-worker' && s.attributes[ATTRS.eventType] === 'RunCompleted',
-      );
-      expect(completed?.parentSpanId).toBe(run?.spanId);
-    },
-  );
+  it('has the worker run span as the parent of the worker events', async () => {
+    const spans = await runTrace();
+    const requested = spans.find((s) => s.name === SPANS.publish && s.attributes[ATTRS.eventType] === 'RunRequested');
+    const run = spans.find((s) => s.service === 'engine-worker' && s.name === SPANS.worker.run);
+    expect(run).toBeDefined();
+    // The parent is the gateway span whose context travelled with the work message: the RunRequested
+    // publish (work taken from RUNS) or the request span that dispatched it (a dispatch subject).
+    const parent = spans.find((s) => s.spanId === run?.parentSpanId);
+    const requestChain: CollectedSpan[] = [];
+    for (let s = requested; s; s = spans.find((x) => x.spanId === s?.parentSpanId)) requestChain.push(s);
+    expect(parent?.service).toBe('gateway');
+    expect(requestChain).toContain(parent);
+    expect(run?.attributes).toMatchObject({
+      [ATTRS.runId]: runId,
+      [ATTRS.runKind]: 'backtest',
+      [ATTRS.strategy]: 'sma-crossover',
+      [ATTRS.attempt]: 1,
+      [ATTRS.bars]: 50_000,
+    });
+    const completed = spans.find(
+      (s) => s.service === 'engine-worker' && s.attributes[ATTRS.eventType] === 'RunCompleted',
+    );
+    expect(completed?.parentSpanId).toBe(run?.spanId);
+  });
 
   it('moves the run, event and projection counters with the run, on each service’s /metrics', async () => {
     const b = before as Record<ServiceName, string>;
@@ -375,9 +366,41 @@ describe('observability: one trace per run, metrics on every service', () => {
     expect(published(gateway, 'RunRequested') - published(b.gateway, 'RunRequested')).toBe(1);
     const worker = await scrape('engine-worker');
     expect(published(worker, 'RunCompleted') - published(b['engine-worker'], 'RunCompleted')).toBe(1);
-    if (WORKER_SPANS_WIRED) {
-      const bars = (t: string): number => sample(t, 'runforge_worker_bars_processed_total', { kind: 'backtest' }) ?? 0;
-      expect(bars(worker) - bars(b['engine-worker'])).toBe(50_000);
-    }
+    const bars = (t: string): number => sample(t, 'runforge_worker_bars_processed_total', { kind: 'backtest' }) ?? 0;
+    expect(bars(worker) - bars(b['engine-worker'])).toBe(50_000);
+  });
+
+  it('records a failed trial as an error on its trial span, under the trial batch and run spans', async () => {
+    const submitted = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: [5, 40], slow: [20] },
+      dataset: { synthetic: { bars: 5_000, seed: 3, timeframe: '1h' } },
+    });
+    expect(submitted.status).toBe(202);
+    const done = await eventually(
+      'the traced optimization to complete',
+      async () => (await http<Status>(sys.gateway.url, 'GET', `/api/optimizations/${submitted.body.id}/status`)).body,
+      (s) => s.status === 'Completed' || s.status === 'Failed',
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
+    const trials = await eventually(
+      'both trial spans to be exported',
+      () => Promise.resolve(receiver.spans.filter((s) => s.traceId === done.traceId && s.name === SPANS.worker.trial)),
+      (spans) => spans.length === 2,
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    const failed = trials.find((s) => s.attributes[ATTRS.trialIndex] === 1);
+    const ok = trials.find((s) => s.attributes[ATTRS.trialIndex] === 0);
+    expect(failed?.status).toMatchObject({
+      code: 2,
+      message: expect.stringMatching(/fast \(40\) must be less than slow \(20\)/),
+    });
+    expect(failed?.events.map((e) => e.name)).toContain('exception');
+    expect(ok?.status.code ?? 0).not.toBe(2);
+    const byId = new Map(receiver.spans.map((s) => [s.spanId, s]));
+    const batch = byId.get(failed?.parentSpanId ?? '');
+    expect(batch?.name).toBe(SPANS.worker.trialBatch);
+    const run = byId.get(batch?.parentSpanId ?? '');
+    expect(run?.name).toBe(SPANS.worker.run);
   });
 });

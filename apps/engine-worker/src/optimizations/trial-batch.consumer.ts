@@ -1,7 +1,23 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
 import { decodeTrialBatch, HEADERS, type TrialBatch } from '@runforge/contracts';
-import { errorFingerprint, Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import {
+  ATTRS,
+  currentTraceparent,
+  errorFingerprint,
+  Messaging,
+  recordSpanError,
+  redeliveries,
+  RUNFORGE_CONFIG,
+  SpanKind,
+  SPANS,
+  withChildSpan,
+  withSpanFromTraceparent,
+  workerMetrics,
+  type RunForgeConfig,
+  type Span,
+} from '@runforge/platform';
+import type { Bars } from '@runforge/engine';
 import { BarsCache } from '../runs/bars-cache';
 import { RunContext } from '../runs/run-context';
 import { RunSignals } from '../runs/run-signals.service';
@@ -20,8 +36,6 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
   private inFlight?: Promise<void>;
   private loop?: Promise<void>;
   private stopping = false;
-  /** Trials this process ran (observability and tests: both workers must share a grid). */
-  trialsRun = 0;
 
   constructor(
     private readonly messaging: Messaging,
@@ -83,10 +97,20 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
       msg.term('undecodable');
       return;
     }
+    if (msg.info.redelivered) redeliveries.inc({ consumer: msg.info.consumer });
+    const traceparent = msg.headers?.get(HEADERS.traceparent) || undefined;
+    const attributes = { [ATTRS.runId]: batch.runId, [ATTRS.attempt]: batch.attempt, [ATTRS.trialCount]: batch.trials.length };
+    // The batch span is a child of the coordinator's run span (its traceparent rode on the message).
+    await withSpanFromTraceparent(SPANS.worker.trialBatch, traceparent, attributes, () => this.runBatch(msg, batch), {
+      kind: SpanKind.CONSUMER,
+    });
+  }
+
+  private async runBatch(msg: JsMsg, batch: TrialBatch): Promise<void> {
     const controller = this.signals.register(batch.runId);
     const heartbeat = setInterval(() => msg.working(), 2000);
-    const traceparent = msg.headers?.get(HEADERS.traceparent) || undefined;
-    const ctx = new RunContext(this.messaging.bus, batch.runId, batch.attempt, this.cfg.instanceId, traceparent);
+    const ctx = new RunContext(this.messaging.bus, batch.runId, batch.attempt, this.cfg.instanceId, currentTraceparent());
+    workerMetrics.activeRuns.inc({ kind: 'trial-batch' });
     try {
       if (await this.runIsOver(batch.runId)) {
         msg.ack();
@@ -96,49 +120,12 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
       const pending: Promise<void>[] = [];
       for (const trial of batch.trials) {
         if (controller.signal.aborted) break;
-        const started = performance.now();
-        try {
-          const metrics = await runTrial(batch.request, trial.params, bars, controller.signal);
-          pending.push(
-            ctx.emitKeyed(
-              'TrialCompleted',
-              {
-                trialId: trial.trialId,
-                index: trial.index,
-                params: trial.params,
-                metrics: { ...metrics },
-                score: scoreOf(metrics, batch.request.objective),
-                durationMs: performance.now() - started,
-                workerId: this.cfg.instanceId,
-              },
-              trial.trialId,
-            ),
-          );
-        } catch (err) {
-          if (err instanceof TrialAbortedError) break;
-          const e = err instanceof Error ? err : new Error(String(err));
-          const { fingerprint } = errorFingerprint(e.message, e.stack);
-          const code = (e as { code?: unknown }).code;
-          pending.push(
-            ctx.emitKeyed(
-              'TrialFailed',
-              {
-                trialId: trial.trialId,
-                index: trial.index,
-                params: trial.params,
-                errorMessage: e.message,
-                errorStackTrace: e.stack,
-                errorCode: typeof code === 'string' ? code : undefined,
-                fingerprint,
-                durationMs: performance.now() - started,
-                workerId: this.cfg.instanceId,
-              },
-              trial.trialId,
-            ),
-          );
-          pending.push(ctx.log('WARNING', `trial ${trial.index} failed: ${e.message}`, { trialId: trial.trialId, params: trial.params }));
-        }
-        this.trialsRun++;
+        const outcome = await withChildSpan(
+          SPANS.worker.trial,
+          { [ATTRS.trialIndex]: trial.index, [ATTRS.trialId]: trial.trialId },
+          (span) => this.runOne(ctx, batch, trial, bars, controller.signal, span, pending),
+        );
+        if (outcome === 'aborted') break;
         await yieldToEventLoop();
       }
       await Promise.all(pending);
@@ -149,8 +136,73 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
       this.log.error({ err, runId: batch.runId }, 'trial batch failed; handing it back');
       msg.nak(1000);
     } finally {
+      workerMetrics.activeRuns.dec({ kind: 'trial-batch' });
       clearInterval(heartbeat);
       this.signals.release(batch.runId, controller);
+    }
+  }
+
+  /**
+   * One trial: its outcome becomes `TrialCompleted` or `TrialFailed` (message, stack, fingerprint).
+   * The publishes are collected in `pending` and awaited once per batch, so trials don't wait on
+   * broker round trips one by one.
+   */
+  private async runOne(
+    ctx: RunContext,
+    batch: TrialBatch,
+    trial: TrialBatch['trials'][number],
+    bars: Bars,
+    signal: AbortSignal,
+    span: Span,
+    pending: Promise<void>[],
+  ): Promise<'done' | 'aborted'> {
+    const started = performance.now();
+    try {
+      const metrics = await runTrial(batch.request, trial.params, bars, signal);
+      workerMetrics.bars.inc({ kind: 'optimization' }, bars.length);
+      workerMetrics.trials.inc({ status: 'Completed' });
+      pending.push(
+        ctx.emitKeyed(
+          'TrialCompleted',
+          {
+            trialId: trial.trialId,
+            index: trial.index,
+            params: trial.params,
+            metrics: { ...metrics },
+            score: scoreOf(metrics, batch.request.objective),
+            durationMs: performance.now() - started,
+            workerId: this.cfg.instanceId,
+          },
+          trial.trialId,
+        ),
+      );
+      return 'done';
+    } catch (err) {
+      if (err instanceof TrialAbortedError) return 'aborted';
+      const e = err instanceof Error ? err : new Error(String(err));
+      recordSpanError(span, e);
+      workerMetrics.trials.inc({ status: 'Failed' });
+      const { fingerprint } = errorFingerprint(e.message, e.stack);
+      const code = (e as { code?: unknown }).code;
+      pending.push(
+        ctx.emitKeyed(
+          'TrialFailed',
+          {
+            trialId: trial.trialId,
+            index: trial.index,
+            params: trial.params,
+            errorMessage: e.message,
+            errorStackTrace: e.stack,
+            errorCode: typeof code === 'string' ? code : undefined,
+            fingerprint,
+            durationMs: performance.now() - started,
+            workerId: this.cfg.instanceId,
+          },
+          trial.trialId,
+        ),
+      );
+      pending.push(ctx.log('WARNING', `trial ${trial.index} failed: ${e.message}`, { trialId: trial.trialId, params: trial.params }));
+      return 'done';
     }
   }
 

@@ -2,6 +2,7 @@ import { Backtest, type Bars } from '@runforge/engine';
 import type { BacktestRequest } from '@runforge/contracts';
 import type { RunContext } from './run-context';
 import { testChunkDelay } from './test-faults';
+import { workerMetrics } from '@runforge/platform';
 
 /** Bars processed between two returns to the event loop (a few ms of work at engine speed). */
 const CHUNK_BARS = 65_536;
@@ -45,7 +46,9 @@ export async function runBacktestChunked(
   let lastProgressAt = now();
   while (!bt.done) {
     if (signal.aborted) throw new RunAbortedError(bt.processedBars);
+    const before = bt.processedBars;
     bt.step(CHUNK_BARS);
+    workerMetrics.bars.inc({ kind: 'backtest' }, bt.processedBars - before);
     if (!bt.done && now() - lastProgressAt >= progressIntervalMs) {
       lastProgressAt = now();
       await ctx.emit('BarProgressed', { processedBars: bt.processedBars, totalBars: bt.totalBars });

@@ -1,7 +1,21 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
 import { CONSUMER_SETTINGS, decodeRunDispatch, HEADERS, type RunEvent } from '@runforge/contracts';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import {
+  ATTRS,
+  currentTraceparent,
+  Messaging,
+  recordSpanError,
+  redeliveries,
+  RUNFORGE_CONFIG,
+  SPAN_EVENTS,
+  SpanKind,
+  SPANS,
+  withSpanFromTraceparent,
+  workerMetrics,
+  type RunForgeConfig,
+  type Span,
+} from '@runforge/platform';
 import { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
 import { runBacktestChunked, RunAbortedError } from './backtest.runner';
 import { BarsCache } from './bars-cache';
@@ -163,10 +177,25 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       msg.nak();
       return;
     }
+    if (msg.info.redelivered) redeliveries.inc({ consumer: msg.info.consumer });
+    const traceparent = found.traceparent ?? (msg.headers?.get(HEADERS.traceparent) || undefined);
+    const attributes = {
+      [ATTRS.runId]: event.runId,
+      [ATTRS.runKind]: event.data.kind,
+      [ATTRS.strategy]: event.data.request.strategy,
+      [ATTRS.attempt]: msg.info.deliveryCount,
+      [ATTRS.bars]: event.data.totalBars,
+    };
+    // One span per attempt, in the run's trace; this attempt's events are its children.
+    await withSpanFromTraceparent(SPANS.worker.run, traceparent, attributes, (span) => this.execute(msg, event, span), {
+      kind: SpanKind.CONSUMER,
+    });
+  }
+
+  private async execute(msg: JsMsg, event: RunRequestedEvent, span: Span): Promise<void> {
     const runId = event.runId;
     const attempt = msg.info.deliveryCount;
-    const traceparent = found.traceparent ?? (msg.headers?.get(HEADERS.traceparent) || undefined);
-    const ctx = new RunContext(this.messaging.bus, runId, attempt, this.cfg.instanceId, traceparent);
+    const ctx = new RunContext(this.messaging.bus, runId, attempt, this.cfg.instanceId, currentTraceparent());
     const bus = this.messaging.bus;
     const request = event.data.request;
 
@@ -203,6 +232,7 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
         return;
       }
       if (attempt > 1) {
+        span.addEvent(SPAN_EVENTS.retry, { [ATTRS.previousAttempt]: attempt - 1 });
         // The previous attempt may have recorded its own end (stall, shutdown); otherwise it went silent.
         const last = await bus.lastOfType(runId, 'RunAttemptAbandoned');
         const recorded = last?.event.type === 'RunAttemptAbandoned' && last.event.data.abandonedAttempt === attempt - 1;
@@ -220,10 +250,17 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
           if (Date.now() - ctx.lastProgressAt > limitMs) controller.abort({ kind: 'stalled', seconds: request.stallSeconds ?? 0 } satisfies StopReason);
         }, Math.min(1000, limitMs / 2));
       }
-      if (event.data.kind === 'backtest') await this.runBacktest(ctx, event, controller.signal);
-      else await this.runOptimization(ctx, event, controller.signal);
+      workerMetrics.activeRuns.inc({ kind: event.data.kind });
+      try {
+        if (event.data.kind === 'backtest') await this.runBacktest(ctx, event, controller.signal);
+        else await this.runOptimization(ctx, event, controller.signal);
+      } finally {
+        workerMetrics.activeRuns.dec({ kind: event.data.kind });
+      }
       await msg.ackAck();
     } catch (err) {
+      if (err instanceof RunAbortedError) span.addEvent(SPAN_EVENTS.cancelled, { [ATTRS.processedBars]: err.processedBars });
+      else recordSpanError(span, err);
       await this.settleFailure(ctx, msg, err, controller.signal);
     } finally {
       clearInterval(heartbeat);

@@ -2,6 +2,8 @@ import { createEvent } from '@runforge/contracts';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { EventBus } from '../nats/event-bus';
 import { newRunId, submitBacktest, submitOptimization, type DatasetCatalog } from '../runs/submission';
+import { SpanKind, withSpanFromTraceparent } from '../telemetry/context';
+import { ATTRS, SPANS } from '../telemetry/names';
 import { scheduledMessageId, scheduledRunId, windowBounds, type RunWindow } from './cadence';
 import { validateTemplate, type FireOutcome, type OverlapPolicy } from './schedule.schema';
 
@@ -225,8 +227,14 @@ async function decideLocked(
     now: req.now,
   };
   const v = template.value;
-  const { runId } =
-    v.kind === 'backtest' ? await submitBacktest(deps.bus, v, opts) : await submitOptimization(deps.bus, v, opts);
+  // The fire is the root of the run's trace (like the gateway's request for an API run).
+  const { runId } = await withSpanFromTraceparent(
+    SPANS.scheduler.fire,
+    undefined,
+    { [ATTRS.scheduleId]: scheduleId, [ATTRS.runKind]: v.kind, [ATTRS.runId]: opts.runId },
+    () => (v.kind === 'backtest' ? submitBacktest(deps.bus, v, opts) : submitOptimization(deps.bus, v, opts)),
+    { kind: SpanKind.PRODUCER },
+  );
   const reason =
     cancelled.length > 0 ? `overlap policy "cancel-previous": asked ${cancelled.join(', ')} to cancel` : null;
   return record('started', reason, runId, { cancelled });

@@ -48,7 +48,9 @@ export class CancelRunController {
     const sub = this.messaging.nc.subscribe(t.runSubject(id, '*'));
     try {
       const event = createEvent('RunCancellationRequested', { runId: id, attempt: 0, occurredAt: new Date().toISOString() }, { requestedBy: 'api' });
-      await this.messaging.bus.publish(event);
+      // Published in the run's own trace, so the cancellation shows up where the run is followed.
+      const requested = await this.messaging.bus.lastOfType(id, 'RunRequested');
+      await this.messaging.bus.publish(event, { traceparent: requested?.traceparent });
       // A run no worker has started is cancelled by the request itself (it will never start).
       if (run.status === 'Pending' && !(await this.messaging.bus.lastOfType(id, 'RunStarted'))) return { id, status: 'Cancelled' };
 
