@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -11,7 +12,22 @@ import { eventually } from './eventually';
 
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const ROOT = path.resolve(__dirname, '../..');
+const ROOT = repoRoot(__dirname);
+
+/**
+ * The repository root: the nearest directory above `from` whose package.json is runforge's. This
+ * file runs from test/support (jest) and compiled under bench/dist/system/test/support (benches).
+ */
+function repoRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    const name = existsSync(manifest)
+      ? (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name
+      : undefined;
+    if (name === 'runforge') return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no runforge package.json above ${from}`);
+  }
+}
 
 export type ServiceName = 'gateway' | 'engine-worker' | 'projection' | 'scheduler';
 
