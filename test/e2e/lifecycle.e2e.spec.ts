@@ -233,3 +233,31 @@ describe('priorities', () => {
     expect(order).toEqual(['high', 'high', 'normal', 'normal', 'normal']);
   });
 });
+
+describe('the progress clock', () => {
+  let sys: TestSystem;
+
+  beforeAll(async () => {
+    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker'], { ...SLOW_WORKER, RUNFORGE_TEST_STALL_ON_SEED: '777' });
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('abandons an attempt that heart-beats without progress for stallSeconds, retries it, then fails it', async () => {
+    const { body } = await submit(sys, {
+      ...backtest(50_000),
+      dataset: { synthetic: { bars: 50_000, seed: 777, timeframe: '1m' } },
+      stallSeconds: 1,
+      maxRetries: 1,
+    });
+    const final = await waitForStatus(sys, 'backtest', body.id, (s) => TERMINAL.includes(s.status), 'the stalled run to end', 30_000);
+    expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
+    expect(final.errorMessage).toMatch(/stopped making progress/);
+    const history = await withBus(sys, (bus) => bus.history(body.id));
+    expect(eventsOf(history, 'RunAttemptAbandoned').map((e) => [e.data.abandonedAttempt, e.data.reason])).toEqual([
+      [1, 'stalled'],
+      [2, 'stalled'],
+    ]);
+  });
+});

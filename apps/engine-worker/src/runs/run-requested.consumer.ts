@@ -21,7 +21,7 @@ import { runBacktestChunked, RunAbortedError } from './backtest.runner';
 import { BarsCache } from './bars-cache';
 import { RunContext } from './run-context';
 import { RunSignals, stopReasonOf, type StopReason } from './run-signals.service';
-import { crashIfPoisoned } from './test-faults';
+import { crashIfPoisoned, stallIfPoisoned } from './test-faults';
 
 type RunRequestedEvent = Extract<RunEvent, { type: 'RunRequested' }>;
 
@@ -225,7 +225,10 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       }
       const maxAttempts = request.maxRetries + 1;
       if (attempt > maxAttempts) {
-        const message = `run failed after ${attempt - 1} attempts (maxRetries ${request.maxRetries}): each attempt lost its worker before finishing`;
+        const last = await bus.lastOfType(runId, 'RunAttemptAbandoned');
+        const why = last?.event.type === 'RunAttemptAbandoned' ? last.event.data.reason : 'heartbeat_lost';
+        const cause = why === 'stalled' ? 'the last attempt stopped making progress' : 'each attempt lost its worker before finishing';
+        const message = `run failed after ${attempt - 1} attempts (maxRetries ${request.maxRetries}): ${cause}`;
         await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
         await ctx.log('ERROR', message);
         msg.term('attempts exhausted');
@@ -288,6 +291,7 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
     await ctx.emit('RunStarted', { workerId: this.cfg.instanceId, totalBars: bars.length });
     await ctx.log('INFO', `backtest started: ${request.strategy} over ${bars.length} bars`, { attempt: ctx.attempt });
     crashIfPoisoned(request.dataset.synthetic?.seed);
+    await stallIfPoisoned(request.dataset.synthetic?.seed, signal);
     const { result, durationMs } = await runBacktestChunked(ctx, request, bars, signal, this.cfg.progressIntervalMs);
     await ctx.emit('RunCompleted', {
       durationMs,

@@ -3,11 +3,14 @@
  * - RUNFORGE_TEST_CHUNK_DELAY_MS: sleep after each engine chunk, so a run lasts long enough to be
  *   cancelled or killed mid-way deterministically;
  * - RUNFORGE_TEST_CRASH_ON_SEED: a run over a synthetic dataset with this seed kills its worker
- *   (SIGKILL) right after it starts — a poison run.
+ *   (SIGKILL) right after it starts — a poison run;
+ * - RUNFORGE_TEST_STALL_ON_SEED: a run over a synthetic dataset with this seed stops making
+ *   progress after it starts (the worker keeps heart-beating) until it is aborted.
  */
 export const testFaults = {
   chunkDelayMs: Number(process.env.RUNFORGE_TEST_CHUNK_DELAY_MS ?? 0),
   crashOnSeed: process.env.RUNFORGE_TEST_CRASH_ON_SEED === undefined ? undefined : Number(process.env.RUNFORGE_TEST_CRASH_ON_SEED),
+  stallOnSeed: process.env.RUNFORGE_TEST_STALL_ON_SEED === undefined ? undefined : Number(process.env.RUNFORGE_TEST_STALL_ON_SEED),
 };
 
 export function crashIfPoisoned(seed: number | undefined): void {
@@ -16,4 +19,13 @@ export function crashIfPoisoned(seed: number | undefined): void {
 
 export async function testChunkDelay(): Promise<void> {
   if (testFaults.chunkDelayMs > 0) await new Promise((r) => setTimeout(r, testFaults.chunkDelayMs));
+}
+
+/** Resolves only when the run is aborted (a hung dependency, as the stall clock sees it). */
+export async function stallIfPoisoned(seed: number | undefined, signal: AbortSignal): Promise<void> {
+  if (testFaults.stallOnSeed === undefined || seed !== testFaults.stallOnSeed) return;
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
