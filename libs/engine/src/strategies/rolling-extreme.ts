@@ -4,8 +4,8 @@
  * suffix maxima of that block are computed once (O(window) per `window` bars), and the current
  * block keeps a running prefix maximum. A window then spans the tail of the previous block and
  * the head of the current one: max(suffix[start], prefix). O(1) per bar with few, predictable
- * branches — a monotonic deque pops an unpredictable number of entries per bar, which measured
- * about 3x slower here. Only pushed (past) values are read, so there is no look-ahead.
+ * branches; a monotonic deque pops an unpredictable number of entries per bar and measured ~20%
+ * slower here. Only pushed (past) values are read, so there is no look-ahead.
  */
 export class RollingExtreme {
   /** Suffix maxima of the last completed block, in sign-adjusted units. */

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { generateSyntheticBars, type Bars, type Params } from '../index';
 import { getStrategyDefinition } from './registry';
+import { RollingExtreme } from './rolling-extreme';
 
 /** The decision on every bar's close, from a kernel run in chunks of `chunk` bars. */
 function signals(name: string, params: Params, bars: Bars, chunk = 4096): number[] {
@@ -162,5 +163,25 @@ describe('strategy kernels equal straightforward reference implementations, in a
         expect(signals(name, params, cut).slice(0, i + 1)).toEqual(full.slice(0, i + 1));
       }
     }
+  });
+});
+
+describe('RollingExtreme', () => {
+  it('equals a naive max/min over the last `window` pushed values, partial windows included', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 200 }), fc.integer({ min: 1, max: 30 }), (xs, window) => {
+        const values = Float64Array.from(xs);
+        const max = new RollingExtreme(values, window, true);
+        const min = new RollingExtreme(values, window, false);
+        for (let i = 0; i < xs.length; i++) {
+          max.push(i);
+          min.push(i);
+          const slice = xs.slice(Math.max(0, i - window + 1), i + 1);
+          // `===`, not Object.is: the engine does not distinguish -0 from 0.
+          expect(max.value() === Math.max(...slice)).toBe(true);
+          expect(min.value() === Math.min(...slice)).toBe(true);
+        }
+      }),
+    );
   });
 });

@@ -7,7 +7,9 @@ import {
   toFieldIssues,
   type BacktestRequest,
   type DatasetRef,
+  type EventDataInput,
   type FieldIssue,
+  type Priority,
   type RunEvent,
   type TriggeredBy,
 } from '@runforge/contracts';
@@ -78,29 +80,36 @@ export interface SubmitOptions {
   readonly now?: Date;
 }
 
-/** Publishes a validated backtest as `RunRequested`; returns the run id. */
-export async function submitBacktest(
+type Submitted = { runId: string; event: RunEvent; duplicate: boolean };
+
+/**
+ * Publishes a validated run: its dispatch to the workers, then its `RunRequested`. Dispatch first:
+ * a crash in between leaves an orphan dispatch (dropped by the worker), never an accepted run that
+ * no worker executes.
+ */
+async function submitRun(
+  bus: EventBus,
+  data: EventDataInput<'RunRequested'>,
+  priority: Priority,
+  opts: SubmitOptions,
+): Promise<Submitted> {
+  const runId = opts.runId ?? newRunId();
+  const event = createEvent('RunRequested', { runId, attempt: 0, occurredAt: (opts.now ?? new Date()).toISOString() }, data);
+  await bus.dispatch({ type: 'RunDispatch', version: 1, runId, kind: event.data.kind, priority });
+  const ack = await bus.publish(event, { traceparent: opts.traceparent, msgId: opts.msgId });
+  return { runId, event, duplicate: ack.duplicate };
+}
+
+const provenance = (opts: SubmitOptions) => ({ triggeredBy: opts.triggeredBy, scheduleId: opts.scheduleId, retryOf: opts.retryOf });
+
+/** Publishes a validated backtest; returns the run id. */
+export function submitBacktest(
   bus: EventBus,
   validated: { request: BacktestRequest; totalBars: number },
   opts: SubmitOptions,
-): Promise<{ runId: string; event: RunEvent; duplicate: boolean }> {
-  const runId = opts.runId ?? newRunId();
-  const event = createEvent(
-    'RunRequested',
-    { runId, attempt: 0, occurredAt: (opts.now ?? new Date()).toISOString() },
-    {
-      kind: 'backtest',
-      request: validated.request,
-      totalBars: validated.totalBars,
-      triggeredBy: opts.triggeredBy,
-      scheduleId: opts.scheduleId,
-      retryOf: opts.retryOf,
-    },
-  );
-  // Dispatch first: a crash in between leaves an orphan dispatch, never an accepted run that no worker executes.
-  await bus.dispatch({ type: 'RunDispatch', version: 1, runId, kind: event.data.kind, priority: validated.request.priority });
-  const ack = await bus.publish(event, { traceparent: opts.traceparent, msgId: opts.msgId });
-  return { runId, event, duplicate: ack.duplicate };
+): Promise<Submitted> {
+  const { request, totalBars } = validated;
+  return submitRun(bus, { kind: 'backtest', request, totalBars, ...provenance(opts) }, request.priority, opts);
 }
 
 /**
@@ -142,28 +151,12 @@ export async function validateOptimizationRequest(
   return { ok: true, value: { request, totalBars: bars.value, totalCombinations: total } };
 }
 
-/** Publishes a validated optimization as `RunRequested`; returns the run id. */
-export async function submitOptimization(
+/** Publishes a validated optimization; returns the run id. */
+export function submitOptimization(
   bus: EventBus,
   validated: { request: OptimizationRequest; totalBars: number; totalCombinations: number },
   opts: SubmitOptions,
-): Promise<{ runId: string; event: RunEvent; duplicate: boolean }> {
-  const runId = opts.runId ?? newRunId();
-  const event = createEvent(
-    'RunRequested',
-    { runId, attempt: 0, occurredAt: (opts.now ?? new Date()).toISOString() },
-    {
-      kind: 'optimization',
-      request: validated.request,
-      totalBars: validated.totalBars,
-      totalCombinations: validated.totalCombinations,
-      triggeredBy: opts.triggeredBy,
-      scheduleId: opts.scheduleId,
-      retryOf: opts.retryOf,
-    },
-  );
-  // Dispatch first: a crash in between leaves an orphan dispatch, never an accepted run that no worker executes.
-  await bus.dispatch({ type: 'RunDispatch', version: 1, runId, kind: event.data.kind, priority: validated.request.priority });
-  const ack = await bus.publish(event, { traceparent: opts.traceparent, msgId: opts.msgId });
-  return { runId, event, duplicate: ack.duplicate };
+): Promise<Submitted> {
+  const { request, totalBars, totalCombinations } = validated;
+  return submitRun(bus, { kind: 'optimization', request, totalBars, totalCombinations, ...provenance(opts) }, request.priority, opts);
 }
