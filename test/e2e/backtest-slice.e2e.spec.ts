@@ -33,7 +33,12 @@ describe('a backtest travels gateway → JetStream → worker → projection →
       params: { fast: 10, slow: 30 },
       dataset: { synthetic: { bars: 2_000_000, seed: 42, timeframe: '1m' } },
     };
-    const submitted = await http<{ id: string; status: string; totalBars: number }>(sys.gateway.url, 'POST', '/api/backtests', body);
+    const submitted = await http<{ id: string; status: string; totalBars: number }>(
+      sys.gateway.url,
+      'POST',
+      '/api/backtests',
+      body,
+    );
     expect(submitted.status).toBe(202);
     expect(submitted.body).toEqual({ id: expect.any(String), status: 'Pending', totalBars: 2_000_000 });
     const id = submitted.body.id;
@@ -81,20 +86,44 @@ describe('a backtest travels gateway → JetStream → worker → projection →
     }
 
     // The worker's result is exactly what the engine computes for the same request.
-    const direct = runBacktest(generateSyntheticBars({ bars: 2_000_000, seed: 42, timeframe: '1m', startTime: Date.UTC(2020, 0, 1) }), {
-      strategy: 'sma-crossover',
-      params: { fast: 10, slow: 30 },
-      initialCapital: 10_000,
-      commissionBps: 1,
-      slippageBps: 0,
-      positionFraction: 1,
-      allowShort: false,
-    });
+    const direct = runBacktest(
+      generateSyntheticBars({ bars: 2_000_000, seed: 42, timeframe: '1m', startTime: Date.UTC(2020, 0, 1) }),
+      {
+        strategy: 'sma-crossover',
+        params: { fast: 10, slow: 30 },
+        initialCapital: 10_000,
+        commissionBps: 1,
+        slippageBps: 0,
+        positionFraction: 1,
+        allowShort: false,
+      },
+    );
     expect(final.result?.metrics).toEqual({ ...direct.metrics });
     expect(final.result?.equityCurve).toEqual(direct.equityCurve);
     for (const key of ['totalReturn', 'maxDrawdown', 'tradeCount', 'sharpe']) {
       expect(Number.isFinite(final.result?.metrics[key])).toBe(true);
     }
+  });
+
+  it('describes itself in OpenAPI at /docs, with request schemas from the validators', async () => {
+    const doc = await http<{
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    }>(sys.gateway.url, 'GET', '/docs/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/api/backtests', '/api/optimizations', '/api/runs', '/api/schedules']),
+    );
+    expect(Object.keys(doc.body.components.schemas.BacktestRequest?.properties ?? {})).toEqual(
+      expect.arrayContaining(['strategy', 'params', 'dataset', 'commissionBps', 'priority']),
+    );
+    const page = await fetch(`${sys.gateway.url}/docs`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/docs/openapi.json');
+    const ui = await fetch(`${sys.gateway.url}/docs/assets/swagger-ui-bundle.js`);
+    expect(ui.status).toBe(200);
   });
 
   it('answers 404 for an unknown run', async () => {
@@ -116,15 +145,30 @@ describe('a backtest travels gateway → JetStream → worker → projection →
       ['fast >= slow', { ...valid, params: { fast: 50, slow: 20 } }, 'params.fast', /less than/],
       ['unknown parameter', { ...valid, params: { fast: 5, slow: 20, speed: 3 } }, 'params.speed', /unknown/],
       ['missing dataset', { strategy: 'sma-crossover', params: {} }, 'dataset', /.+/],
-      ['bars out of range', { ...valid, dataset: { synthetic: { bars: 1, seed: 1, timeframe: '1h' } } }, 'dataset.synthetic.bars', /.+/],
-      ['bad timeframe', { ...valid, dataset: { synthetic: { bars: 100, seed: 1, timeframe: '7m' } } }, 'dataset.synthetic.timeframe', /.+/],
+      [
+        'bars out of range',
+        { ...valid, dataset: { synthetic: { bars: 1, seed: 1, timeframe: '1h' } } },
+        'dataset.synthetic.bars',
+        /.+/,
+      ],
+      [
+        'bad timeframe',
+        { ...valid, dataset: { synthetic: { bars: 100, seed: 1, timeframe: '7m' } } },
+        'dataset.synthetic.timeframe',
+        /.+/,
+      ],
       ['misspelt option', { ...valid, comissionBps: 2 }, 'comissionBps', /unknown field/],
       ['negative commission', { ...valid, commissionBps: -1 }, 'commissionBps', /.+/],
     ];
 
     it.each(cases)('%s', async (_name, body, field, reason) => {
       const before = await streamMessages(sys);
-      const r = await http<{ issues: { field: string; reason: string }[] }>(sys.gateway.url, 'POST', '/api/backtests', body);
+      const r = await http<{ issues: { field: string; reason: string }[] }>(
+        sys.gateway.url,
+        'POST',
+        '/api/backtests',
+        body,
+      );
       expect(r.status).toBe(400);
       const issue = r.body.issues.find((i) => i.field === field);
       expect({ field: issue?.field, matches: reason.test(issue?.reason ?? '') }).toEqual({ field, matches: true });
@@ -133,7 +177,12 @@ describe('a backtest travels gateway → JetStream → worker → projection →
 
     it('malformed JSON', async () => {
       const before = await streamMessages(sys);
-      const r = await http<{ message: string; stack?: string }>(sys.gateway.url, 'POST', '/api/backtests', '{"strategy": ');
+      const r = await http<{ message: string; stack?: string }>(
+        sys.gateway.url,
+        'POST',
+        '/api/backtests',
+        '{"strategy": ',
+      );
       expect(r.status).toBe(400);
       expect(r.body.message).toMatch(/JSON/i);
       expect(JSON.stringify(r.body)).not.toMatch(/at .*\.js:\d+/);

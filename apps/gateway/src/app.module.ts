@@ -14,6 +14,7 @@ import { CancelRunController } from './runs/cancel-run/cancel-run.controller';
 import { RetryRunController } from './runs/retry-run/retry-run.controller';
 import { DatasetsController } from './datasets/datasets.controller';
 import { CsvBodyParser } from './datasets/csv-body.parser';
+import { ApiDocsController } from './docs/api-docs.controller';
 import { IdempotentSubmission } from './runs/submission/idempotent-submission.service';
 import { RunStreamController } from './runs/run-stream/run-stream.controller';
 import { RunChangesController } from './runs/run-stream/run-changes.controller';
@@ -36,6 +37,7 @@ export class GatewayAppModule {
         CancelRunController,
         RetryRunController,
         DatasetsController,
+        ApiDocsController,
         RunStreamController,
         RunChangesController,
         DashboardConfigController,

@@ -4,6 +4,7 @@ import { bootstrapService, loadConfig } from '@runforge/platform';
 import { GatewayAppModule } from './app.module';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { serveDashboard } from './web/dashboard.static';
+import { getAbsoluteFSPath } from 'swagger-ui-dist';
 
 async function main(): Promise<void> {
   const cfg = loadConfig('gateway');
@@ -11,6 +12,8 @@ async function main(): Promise<void> {
     app.useGlobalFilters(new AllExceptionsFilter());
     // The dashboard (apps/gateway/web, built by `npm run build`) at `/`.
     serveDashboard(app);
+    // Swagger UI's files for /docs, from the swagger-ui-dist package (no CDN at run time).
+    app.useStaticAssets({ root: getAbsoluteFSPath(), prefix: '/docs/assets/', decorateReply: false });
   });
 }
 

@@ -1,0 +1,25 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { buildOpenApiDocument } from './openapi.document';
+
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>RunForge API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({ url: '/docs/openapi.json', dom_id: '#ui' });</script></body></html>`;
+
+/** OpenAPI at `/docs` (Swagger UI served from the swagger-ui-dist package, no CDN) and `/docs/openapi.json`. */
+@Controller('docs')
+export class ApiDocsController {
+  private readonly document = buildOpenApiDocument();
+
+  @Get()
+  @Header('content-type', 'text/html; charset=utf-8')
+  page(): string {
+    return PAGE;
+  }
+
+  @Get('openapi.json')
+  openapi(): Record<string, unknown> {
+    return this.document;
+  }
+}

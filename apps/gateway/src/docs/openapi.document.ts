@@ -1,0 +1,304 @@
+import { z } from 'zod';
+import { BacktestRequestSchema, OptimizationRequestSchema, RUN_STATUSES } from '@runforge/contracts';
+import { CreateScheduleSchema, PatchScheduleSchema } from '@runforge/platform';
+
+/**
+ * The OpenAPI 3.1 description served at `/docs/openapi.json`. Request bodies come straight from the
+ * zod schemas that validate them (one definition), so the document cannot drift from what the API
+ * accepts; responses are described in prose and small schemas.
+ */
+
+const schema = (s: z.ZodType): Record<string, unknown> => {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return rest;
+};
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (s: unknown) => ({ 'application/json': { schema: s } });
+const problem = (description: string) => ({ description, content: json(ref('Problem')) });
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const query = (name: string, description: string, s: Record<string, unknown> = { type: 'string' }) => ({
+  name,
+  in: 'query',
+  required: false,
+  description,
+  schema: s,
+});
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description: 'Same key → same run and 202 body for 48 h; same key with another body → 422.',
+  schema: { type: 'string', maxLength: 200 },
+};
+
+type Op = Record<string, unknown>;
+const op = (tag: string, summary: string, extra: Op): Op => ({ tags: [tag], summary, ...extra });
+
+export function buildOpenApiDocument(): Record<string, unknown> {
+  const cancel = (kind: string): Op =>
+    op(kind, `Cancel a ${kind.toLowerCase().replace(/s$/, '')}`, {
+      parameters: [idParam],
+      responses: {
+        200: {
+          description: 'Cancelled (from Pending, or confirmed by the worker)',
+          content: json(ref('CancelAnswer')),
+        },
+        202: {
+          description: 'Cancellation accepted; the worker did not confirm in time',
+          content: json(ref('CancelAnswer')),
+        },
+        404: problem('Unknown id'),
+        409: problem('Already Completed, Failed or Cancelled (the body carries `status`)'),
+      },
+    });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'RunForge API',
+      version: '0.1.0',
+      description: 'Backtests and optimizations as event-sourced runs. See the README for the semantics of each field.',
+    },
+    paths: {
+      '/api/backtests': {
+        post: op('Backtests', 'Submit a backtest', {
+          parameters: [idempotencyKey],
+          requestBody: { required: true, content: json(ref('BacktestRequest')) },
+          responses: {
+            202: { description: 'Accepted; `Location` points at the status', content: json(ref('Accepted')) },
+            400: problem('Invalid request: `issues` name each field and reason'),
+            422: problem('Idempotency-Key reused with a different body'),
+          },
+        }),
+      },
+      '/api/backtests/{id}/status': {
+        get: op('Backtests', 'Status, progress and result of a backtest', {
+          parameters: [idParam],
+          responses: { 200: { description: 'The run', content: json(ref('RunStatus')) }, 404: problem('Unknown id') },
+        }),
+      },
+      '/api/backtests/{id}/cancel': { post: cancel('Backtests') },
+      '/api/optimizations': {
+        post: op('Optimizations', 'Submit a parameter grid', {
+          parameters: [idempotencyKey],
+          requestBody: { required: true, content: json(ref('OptimizationRequest')) },
+          responses: {
+            202: {
+              description: 'Accepted with the number of combinations satisfying the constraints',
+              content: json(ref('Accepted')),
+            },
+            400: problem('Invalid axes, constraints, or a grid over the limit'),
+            422: problem('Idempotency-Key reused with a different body'),
+          },
+        }),
+      },
+      '/api/optimizations/{id}/status': {
+        get: op('Optimizations', 'Progress in combinations, best trial so far, ETA, result', {
+          parameters: [idParam],
+          responses: { 200: { description: 'The run', content: json(ref('RunStatus')) }, 404: problem('Unknown id') },
+        }),
+      },
+      '/api/optimizations/{id}/cancel': { post: cancel('Optimizations') },
+      '/api/runs': {
+        get: op('Runs', 'List runs, newest first, with a stable cursor', {
+          parameters: [
+            query('kind', 'backtest | optimization (comma list)'),
+            query('status', `${RUN_STATUSES.join(' | ')} (comma list)`),
+            query('strategy', 'strategy name'),
+            query('scheduleId', 'runs of one schedule'),
+            query('triggeredBy', 'api | schedule | manual'),
+            query('reason', 'failure reason, e.g. attempts_exhausted (dead letters)'),
+            query('from', 'requested at or after (ISO-8601)'),
+            query('to', 'requested before (ISO-8601)'),
+            query('limit', '1..500, default 50', { type: 'integer' }),
+            query('cursor', 'nextCursor of the previous page'),
+          ],
+          responses: { 200: { description: '`{items, nextCursor}`' }, 400: problem('A bad query parameter') },
+        }),
+      },
+      '/api/runs/{id}': {
+        get: op('Runs', 'A run with its latest logs', {
+          parameters: [idParam],
+          responses: { 200: { description: 'The run' }, 404: problem('Unknown id') },
+        }),
+      },
+      '/api/runs/{id}/logs': {
+        get: op('Runs', 'Run logs, filtered by minimum level, paged', {
+          parameters: [
+            idParam,
+            query('level', 'DEBUG | INFO | WARNING | ERROR (minimum)'),
+            query('limit', 'page size', { type: 'integer' }),
+            query('cursor', 'nextCursor'),
+          ],
+          responses: { 200: { description: '`{items, nextCursor}`' }, 404: problem('Unknown id') },
+        }),
+      },
+      '/api/runs/{id}/trials': {
+        get: op('Runs', "An optimization's trials", {
+          parameters: [
+            idParam,
+            query('status', 'Completed | Failed'),
+            query('sort', 'index | -index | score | -score | duration | -duration'),
+            query('limit', 'page size', { type: 'integer' }),
+            query('cursor', 'nextCursor'),
+          ],
+          responses: {
+            200: { description: '`{items, nextCursor}`; failed trials carry errorMessage and errorStackTrace' },
+            404: problem('Unknown id'),
+          },
+        }),
+      },
+      '/api/runs/{id}/events': {
+        get: op('Runs', "The run's whole event history from the stream (audit)", {
+          parameters: [idParam],
+          responses: { 200: { description: '`{runId, events}`' }, 404: problem('Unknown id') },
+        }),
+      },
+      '/api/runs/{id}/stream': {
+        get: op('Runs', 'Server-Sent Events: live snapshots until terminal', {
+          parameters: [idParam],
+          responses: { 200: { description: 'text/event-stream' }, 404: problem('Unknown id') },
+        }),
+      },
+      '/api/runs/{id}/retry': {
+        post: op('Runs', 'Redrive a finished run as a new run (retryOf)', {
+          parameters: [idParam],
+          responses: { 202: { description: 'The new run' }, 404: problem('Unknown id'), 409: problem('Still active') },
+        }),
+      },
+      '/api/strategies': {
+        get: op('Strategies', 'Strategies and their declared parameters', {
+          responses: { 200: { description: '`{strategies}`' } },
+        }),
+      },
+      '/api/datasets': {
+        post: op('Datasets', 'Upload an OHLCV CSV', {
+          parameters: [
+            query('symbol', 'required'),
+            query('timeframe', 'inferred when absent'),
+            query('name', 'optional label'),
+          ],
+          requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } } } },
+          responses: {
+            201: { description: 'The dataset' },
+            400: problem('Bad rows, each with its line number and reason'),
+          },
+        }),
+        get: op('Datasets', 'Uploaded datasets', { responses: { 200: { description: '`{items}`' } } }),
+      },
+      '/api/datasets/{id}': {
+        get: op('Datasets', 'One dataset', {
+          parameters: [idParam],
+          responses: { 200: { description: 'The dataset' }, 404: problem('Unknown id') },
+        }),
+      },
+      '/api/schedules': {
+        post: op('Schedules', 'Create a schedule', {
+          requestBody: { required: true, content: json(ref('ScheduleCreate')) },
+          responses: {
+            201: { description: 'The schedule with nextFireTimes' },
+            400: problem('Invalid cron, timezone or template'),
+            409: problem('Name taken'),
+          },
+        }),
+        get: op('Schedules', 'Schedules with their next fire times', {
+          responses: { 200: { description: 'The schedules' } },
+        }),
+      },
+      '/api/schedules/{id}': {
+        get: op('Schedules', 'A schedule with next fire times, recent fires (and why) and last runs', {
+          parameters: [idParam],
+          responses: { 200: { description: 'The schedule' }, 404: problem('Unknown id') },
+        }),
+        patch: op('Schedules', 'Change a schedule (takes effect without a restart)', {
+          parameters: [idParam],
+          requestBody: { required: true, content: json(ref('SchedulePatch')) },
+          responses: {
+            200: { description: 'The schedule' },
+            400: problem('Invalid field'),
+            404: problem('Unknown id'),
+          },
+        }),
+        delete: op('Schedules', 'Delete a schedule', {
+          parameters: [idParam],
+          responses: { 204: { description: 'Deleted' }, 404: problem('Unknown id') },
+        }),
+      },
+      '/api/schedules/{id}/pause': {
+        post: op('Schedules', 'Pause', { parameters: [idParam], responses: { 200: { description: 'The schedule' } } }),
+      },
+      '/api/schedules/{id}/resume': {
+        post: op('Schedules', 'Resume', { parameters: [idParam], responses: { 200: { description: 'The schedule' } } }),
+      },
+      '/api/schedules/{id}/trigger': {
+        post: op('Schedules', 'Run now (triggeredBy: manual)', {
+          parameters: [idParam],
+          responses: {
+            202: { description: 'The run' },
+            409: problem('Over the window limit (nextAllowedAt) or skipped by the overlap policy'),
+          },
+        }),
+      },
+    },
+    components: {
+      schemas: {
+        BacktestRequest: schema(BacktestRequestSchema),
+        OptimizationRequest: schema(OptimizationRequestSchema),
+        ScheduleCreate: schema(CreateScheduleSchema),
+        SchedulePatch: schema(PatchScheduleSchema),
+        Accepted: {
+          type: 'object',
+          required: ['id', 'status'],
+          properties: {
+            id: { type: 'string' },
+            status: { const: 'Pending' },
+            totalBars: { type: 'integer' },
+            totalCombinations: { type: 'integer' },
+          },
+        },
+        RunStatus: {
+          type: 'object',
+          required: ['id', 'status'],
+          properties: {
+            id: { type: 'string' },
+            status: { enum: [...RUN_STATUSES] },
+            totalBars: { type: 'integer' },
+            processedBars: { type: 'integer' },
+            totalCombinations: { type: 'integer' },
+            completedCombinations: { type: 'integer' },
+            failedCombinations: { type: 'integer' },
+            errorMessage: { type: 'string' },
+            errorStackTrace: { type: 'string' },
+            failureReason: { type: 'string' },
+            result: { type: 'object' },
+            attempt: { type: 'integer' },
+            traceId: { type: ['string', 'null'] },
+          },
+        },
+        CancelAnswer: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            status: { enum: ['Cancelled', 'Cancelling'] },
+            message: { type: 'string' },
+          },
+        },
+        Problem: {
+          type: 'object',
+          properties: {
+            statusCode: { type: 'integer' },
+            error: { type: 'string' },
+            message: { type: 'string' },
+            issues: {
+              type: 'array',
+              items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } },
+            },
+          },
+        },
+      },
+    },
+  };
+}
