@@ -147,7 +147,7 @@ async function main() {
   const pretty = process.stdout.isTTY ? '1' : (env.LOG_PRETTY ?? '0');
   const services = ['gateway', 'engine-worker', 'projection', 'scheduler'];
   const gatewayPort = env.GATEWAY_PORT ?? env.PORT ?? '3000';
-  const { result } = concurrently(
+  const { result, commands } = concurrently(
     services.map((name) => ({
       name,
       command: `node apps/${name}/dist/main.js`,
@@ -157,7 +157,21 @@ async function main() {
     { prefix: 'name', prefixColors: ['cyan', 'magenta', 'yellow', 'green'], killOthersOn: ['failure'], cwd: root },
   );
   setTimeout(() => say(`RunForge is up: http://localhost:${gatewayPort}  (API under /api, Ctrl-C stops everything)`), 2500);
-  const shutdown = () => say('stopping…');
+  // Ctrl-C reaches the services too (same process group) and they shut down gracefully (workers
+  // hand their runs back). When the signal reached only this script, or a service lingers, ask with
+  // SIGTERM, then insist.
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    setTimeout(() => {
+      for (const c of commands) c.kill('SIGTERM');
+    }, 3_000).unref();
+    setTimeout(() => {
+      for (const c of commands) c.kill('SIGKILL');
+    }, 15_000).unref();
+  };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
   try {
