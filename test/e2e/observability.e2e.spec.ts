@@ -383,20 +383,21 @@ describe('observability: one trace per run, metrics on every service', () => {
       (s) => s.status === 'Completed' || s.status === 'Failed',
       { timeoutMs: 60_000, intervalMs: 50 },
     );
+    // Successful trials are counted on their batch span; the failed one has its own ERROR span.
     const trials = await eventually(
-      'both trial spans to be exported',
+      'the failed trial span to be exported',
       () => Promise.resolve(receiver.spans.filter((s) => s.traceId === done.traceId && s.name === SPANS.worker.trial)),
-      (spans) => spans.length === 2,
+      (spans) => spans.length >= 1,
       { timeoutMs: 20_000, intervalMs: 100 },
     );
-    const failed = trials.find((s) => s.attributes[ATTRS.trialIndex] === 1);
-    const ok = trials.find((s) => s.attributes[ATTRS.trialIndex] === 0);
+    expect(trials).toHaveLength(1);
+    const failed = trials[0];
+    expect(failed?.attributes[ATTRS.trialIndex]).toBe(1);
     expect(failed?.status).toMatchObject({
       code: 2,
       message: expect.stringMatching(/fast \(40\) must be less than slow \(20\)/),
     });
     expect(failed?.events.map((e) => e.name)).toContain('exception');
-    expect(ok?.status.code ?? 0).not.toBe(2);
     const byId = new Map(receiver.spans.map((s) => [s.spanId, s]));
     const batch = byId.get(failed?.parentSpanId ?? '');
     expect(batch?.name).toBe(SPANS.worker.trialBatch);

@@ -103,7 +103,9 @@ export class TestSystem {
 
   async spawn(name: ServiceName, extraEnv: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
     const port = await freePort();
-    const child = spawn(process.execPath, [path.join(ROOT, 'apps', name, 'dist', 'main.js')], {
+    // RUNFORGE_TEST_NODE_ARGS: extra node flags for the services (e.g. `--prof` to profile a bench).
+    const nodeArgs = (process.env.RUNFORGE_TEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'apps', name, 'dist', 'main.js')], {
       cwd: ROOT,
       env: { ...process.env, ...this.iso.env, PORT: String(port), HTTP_HOST: '127.0.0.1', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,7 @@
 import {
   BacktestRequestSchema,
+  OptimizationRequestSchema,
+  trialOutcomesOf,
   createEvent,
   decodeEvent,
   eventTypeForToken,
@@ -128,5 +130,57 @@ describe('evolveRun (the fold behind every read model)', () => {
     v = evolveRun(v, progressed, { seq: 3 });
     const again = evolveRun(v, createEvent('BarProgressed', meta(1), { processedBars: 5, totalBars: 1000 }), { seq: 3 });
     expect(again?.processedBars).toBe(10);
+  });
+});
+
+describe('trial outcomes', () => {
+  const optimization = createEvent('RunRequested', meta(), {
+    kind: 'optimization',
+    request: OptimizationRequestSchema.parse({
+      strategy: 'sma-crossover',
+      axes: { fast: [5, 10, 40], slow: [20] },
+      dataset: { synthetic: { bars: 1000, seed: 1, timeframe: '1h' } },
+    }),
+    totalBars: 1000,
+    totalCombinations: 3,
+    triggeredBy: 'api',
+  });
+  const done = (trialId: string, index: number) => ({
+    status: 'Completed' as const,
+    trialId,
+    index,
+    params: { fast: 5, slow: 20 },
+    metrics: { sharpe: 1 },
+    score: 1,
+    durationMs: 1,
+    workerId: 'w',
+  });
+  const failed = (trialId: string, index: number) => ({
+    status: 'Failed' as const,
+    trialId,
+    index,
+    params: { fast: 40, slow: 20 },
+    errorMessage: 'fast (40) must be less than slow (20)',
+    fingerprint: 'f',
+    durationMs: 1,
+    workerId: 'w',
+  });
+
+  it('given a batch of outcomes and a redelivered one, counts each trial once when told what is new', () => {
+    const seen = new Set<string>();
+    const firstSighting = (id: string): boolean => (seen.has(id) ? false : (seen.add(id), true));
+    let v = evolveRun(undefined, optimization, { seq: 1 });
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0), failed('t2', 2)] }), { seq: 2, firstSighting });
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0), done('t1', 1)] }), { seq: 3, firstSighting });
+    expect(v).toMatchObject({ completedCombinations: 2, failedCombinations: 1 });
+  });
+
+  it('reads single-trial events and batches alike', () => {
+    const { status: _status, ...fields } = failed('t2', 2);
+    const single = createEvent('TrialFailed', meta(1), fields);
+    expect(trialOutcomesOf(single)).toEqual([expect.objectContaining({ status: 'Failed', trialId: 't2' })]);
+    const batch = createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0)] });
+    expect(trialOutcomesOf(batch).map((o) => o.trialId)).toEqual(['t0']);
+    expect(trialOutcomesOf(optimization)).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import type { RunEvent } from './events';
+import type { RunEvent, TrialOutcome } from './events';
 import { TERMINAL_STATUSES, type RunKind, type RunStatus, type TriggeredBy } from './requests';
 
 /**
@@ -47,10 +47,11 @@ export interface FoldContext {
   /** Trace id of the message (from `traceparent`), recorded from the request. */
   readonly traceId?: string;
   /**
-   * For trial events: whether this trial id is seen for the first time. Counting is idempotent per
+   * For trial events: whether a trial id is seen for the first time. Counting is idempotent per
    * trial id, so a redelivered batch never counts twice; the caller knows the stored trials.
+   * Without it every outcome counts (a fold over a history known to hold each trial once).
    */
-  readonly firstSighting?: boolean;
+  readonly firstSighting?: (trialId: string) => boolean;
 }
 
 function isStale(view: RunView, event: RunEvent): boolean {
@@ -119,9 +120,17 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
     case 'TrialCompleted':
     case 'TrialFailed': {
       // Trials count whatever the attempt: a trial's identity (run + params) makes it count once.
-      if (ctx.firstSighting === false) return next;
+      if (ctx.firstSighting && !ctx.firstSighting(event.data.trialId)) return next;
       if (event.type === 'TrialCompleted') next.completedCombinations += 1;
       else next.failedCombinations += 1;
+      return next;
+    }
+    case 'TrialsRecorded': {
+      for (const o of event.data.outcomes) {
+        if (ctx.firstSighting && !ctx.firstSighting(o.trialId)) continue;
+        if (o.status === 'Completed') next.completedCombinations += 1;
+        else next.failedCombinations += 1;
+      }
       return next;
     }
     case 'RunCompleted': {
@@ -174,4 +183,12 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       return never;
     }
   }
+}
+
+/** The trial outcomes an event records (none for non-trial events), whichever form it takes. */
+export function trialOutcomesOf(event: RunEvent): readonly TrialOutcome[] {
+  if (event.type === 'TrialCompleted') return [{ ...event.data, status: 'Completed' }];
+  if (event.type === 'TrialFailed') return [{ ...event.data, status: 'Failed' }];
+  if (event.type === 'TrialsRecorded') return event.data.outcomes;
+  return [];
 }

@@ -4,6 +4,7 @@ import { headers as natsHeaders } from '@nats-io/nats-core';
 import {
   decodeEvent,
   HEADERS,
+  trialOutcomesOf,
   type OptimizationRequest,
   type OptimizationResultPayload,
   type RunEvent,
@@ -18,10 +19,18 @@ import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
 const TOP_N = 10;
 const encoder = new TextEncoder();
 
-/** Trials per batch: about two million bar-steps of work, so a batch takes a fraction of a second. */
-export function trialsPerBatch(totalBars: number): number {
-  return Math.max(1, Math.min(200, Math.round(2_000_000 / Math.max(1, totalBars))));
+/**
+ * Trials per batch: about ten million bar-steps (a few tens of milliseconds at engine speed), so the
+ * per-batch costs (a pull, a few lookups, one outcomes message) stay small next to the work, but at
+ * least MIN_BATCHES batches, so every worker gets a share of a small grid.
+ */
+export function trialsPerBatch(totalBars: number, trials: number): number {
+  const byWork = Math.round(10_000_000 / Math.max(1, totalBars));
+  const bySpread = Math.ceil(trials / MIN_BATCHES);
+  return Math.max(1, Math.min(1_000, byWork, bySpread));
 }
+
+const MIN_BATCHES = 8;
 
 interface FailureGroup {
   fingerprint: string;
@@ -39,22 +48,20 @@ export class OptimizationTally {
   readonly failures = new Map<string, FailureGroup>();
 
   apply(event: RunEvent): void {
-    if (event.type !== 'TrialCompleted' && event.type !== 'TrialFailed') return;
-    const d = event.data;
-    if (this.done.has(d.trialId)) return;
-    this.done.add(d.trialId);
-    if (event.type === 'TrialCompleted') {
-      this.completed++;
-      const e = event.data;
-      this.top.push({ trialId: e.trialId, index: e.index, params: e.params, metrics: e.metrics, score: e.score });
-      this.top.sort((a, b) => b.score - a.score || a.index - b.index);
-      if (this.top.length > TOP_N) this.top.length = TOP_N;
-    } else {
-      this.failed++;
-      const e = event.data;
-      const g = this.failures.get(e.fingerprint);
-      if (g) g.count++;
-      else this.failures.set(e.fingerprint, { fingerprint: e.fingerprint, message: e.errorMessage, count: 1, sampleTrialId: e.trialId });
+    for (const o of trialOutcomesOf(event)) {
+      if (this.done.has(o.trialId)) continue;
+      this.done.add(o.trialId);
+      if (o.status === 'Completed') {
+        this.completed++;
+        this.top.push({ trialId: o.trialId, index: o.index, params: o.params, metrics: o.metrics, score: o.score });
+        this.top.sort((a, b) => b.score - a.score || a.index - b.index);
+        if (this.top.length > TOP_N) this.top.length = TOP_N;
+      } else {
+        this.failed++;
+        const g = this.failures.get(o.fingerprint);
+        if (g) g.count++;
+        else this.failures.set(o.fingerprint, { fingerprint: o.fingerprint, message: o.errorMessage, count: 1, sampleTrialId: o.trialId });
+      }
     }
   }
 
@@ -76,7 +83,7 @@ export type CoordinationOutcome =
  * Coordinates one optimization run: enumerates the grid, fans the trials out in batches on the
  * work-queue stream (every worker takes a share), and follows the run's own events until every
  * trial has an outcome. Its state is rebuilt from those events, so a coordinator that takes over
- * after a crash schedules only the trials without `TrialCompleted`/`TrialFailed` yet.
+ * after a crash schedules only the trials without a recorded outcome yet.
  */
 @Injectable()
 export class OptimizationCoordinator {
@@ -118,7 +125,7 @@ export class OptimizationCoordinator {
       const remaining = grid.filter((g) => !tally.done.has(g.trialId));
       // Batches of an earlier attempt may still wait in the queue: replace them.
       await this.messaging.jsm.streams.purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) });
-      const size = trialsPerBatch(totalBars);
+      const size = trialsPerBatch(totalBars, remaining.length);
       let batchIndex = 0;
       for (let i = 0; i < remaining.length; i += size) {
         const batch: TrialBatch = {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
-import { decodeTrialBatch, HEADERS, type TrialBatch } from '@runforge/contracts';
+import { decodeTrialBatch, HEADERS, type TrialBatch, type TrialOutcome } from '@runforge/contracts';
 import {
   ATTRS,
   currentTraceparent,
@@ -11,11 +11,10 @@ import {
   RUNFORGE_CONFIG,
   SpanKind,
   SPANS,
-  withChildSpan,
+  tracer,
   withSpanFromTraceparent,
   workerMetrics,
   type RunForgeConfig,
-  type Span,
 } from '@runforge/platform';
 import type { Bars } from '@runforge/engine';
 import { BarsCache } from '../runs/bars-cache';
@@ -24,10 +23,12 @@ import { RunSignals } from '../runs/run-signals.service';
 import { runTrial, scoreOf, TrialAbortedError } from './trial-runner';
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Slow trials: their outcomes are published at least this often, so progress stays live. */
+const RECORD_INTERVAL_MS = 250;
 
 /**
  * Every worker takes trial batches from the shared `trials` consumer on the work-queue stream, one
- * batch at a time, and publishes `TrialCompleted` / `TrialFailed` per trial. A trial's failure is
+ * batch at a time, and publishes the trials' outcomes (`TrialsRecorded`). A trial's failure is
  * data (message, stack, fingerprint), never an outage: the other trials run on.
  */
 @Injectable()
@@ -99,7 +100,11 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
     }
     if (msg.info.redelivered) redeliveries.inc({ consumer: msg.info.consumer });
     const traceparent = msg.headers?.get(HEADERS.traceparent) || undefined;
-    const attributes = { [ATTRS.runId]: batch.runId, [ATTRS.attempt]: batch.attempt, [ATTRS.trialCount]: batch.trials.length };
+    const attributes = {
+      [ATTRS.runId]: batch.runId,
+      [ATTRS.attempt]: batch.attempt,
+      [ATTRS.trialCount]: batch.trials.length,
+    };
     // The batch span is a child of the coordinator's run span (its traceparent rode on the message).
     await withSpanFromTraceparent(SPANS.worker.trialBatch, traceparent, attributes, () => this.runBatch(msg, batch), {
       kind: SpanKind.CONSUMER,
@@ -109,7 +114,13 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
   private async runBatch(msg: JsMsg, batch: TrialBatch): Promise<void> {
     const controller = this.signals.register(batch.runId);
     const heartbeat = setInterval(() => msg.working(), 2000);
-    const ctx = new RunContext(this.messaging.bus, batch.runId, batch.attempt, this.cfg.instanceId, currentTraceparent());
+    const ctx = new RunContext(
+      this.messaging.bus,
+      batch.runId,
+      batch.attempt,
+      this.cfg.instanceId,
+      currentTraceparent(),
+    );
     workerMetrics.activeRuns.inc({ kind: 'trial-batch' });
     try {
       if (await this.runIsOver(batch.runId)) {
@@ -118,19 +129,30 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
       }
       const bars = await this.bars.get(batch.request.dataset);
       const pending: Promise<void>[] = [];
+      let recorded: TrialOutcome[] = [];
+      let flushedAt = performance.now();
+      // Outcomes travel together (one TrialsRecorded per batch, or every RECORD_INTERVAL_MS on slow
+      // trials so progress stays live): per-trial messages cost more than a short trial.
+      const flush = (): void => {
+        if (recorded.length === 0) return;
+        const outcomes = recorded;
+        recorded = [];
+        flushedAt = performance.now();
+        pending.push(ctx.emitKeyed('TrialsRecorded', { outcomes }, `${outcomes[0]?.trialId}+${outcomes.length}`));
+      };
       for (const trial of batch.trials) {
         if (controller.signal.aborted) break;
-        const outcome = await withChildSpan(
-          SPANS.worker.trial,
-          { [ATTRS.trialIndex]: trial.index, [ATTRS.trialId]: trial.trialId },
-          (span) => this.runOne(ctx, batch, trial, bars, controller.signal, span, pending),
-        );
+        const outcome = await this.runOne(ctx, batch, trial, bars, controller.signal, pending);
         if (outcome === 'aborted') break;
+        recorded.push(outcome);
+        if (performance.now() - flushedAt >= RECORD_INTERVAL_MS) flush();
         await yieldToEventLoop();
       }
+      flush();
       await Promise.all(pending);
       const reason = controller.signal.aborted ? (controller.signal.reason as { kind?: string }).kind : undefined;
-      if (reason === 'shutdown') msg.nak(); // hand the rest back to another worker
+      if (reason === 'shutdown')
+        msg.nak(); // hand the rest back to another worker
       else msg.ack(); // done, or the run was stopped: its remaining trials must not run
     } catch (err) {
       this.log.error({ err, runId: batch.runId }, 'trial batch failed; handing it back');
@@ -147,62 +169,55 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
    * The publishes are collected in `pending` and awaited once per batch, so trials don't wait on
    * broker round trips one by one.
    */
+  /**
+   * One trial: its outcome (metrics and score, or message, stack and fingerprint). A failed trial is
+   * data, not an outage; it also gets a WARNING log line and its own error span.
+   */
   private async runOne(
     ctx: RunContext,
     batch: TrialBatch,
     trial: TrialBatch['trials'][number],
     bars: Bars,
     signal: AbortSignal,
-    span: Span,
     pending: Promise<void>[],
-  ): Promise<'done' | 'aborted'> {
+  ): Promise<TrialOutcome | 'aborted'> {
     const started = performance.now();
+    const startedAt = Date.now();
+    const base = { trialId: trial.trialId, index: trial.index, params: trial.params, workerId: this.cfg.instanceId };
     try {
       const metrics = await runTrial(batch.request, trial.params, bars, signal);
       workerMetrics.bars.inc({ kind: 'optimization' }, bars.length);
       workerMetrics.trials.inc({ status: 'Completed' });
-      pending.push(
-        ctx.emitKeyed(
-          'TrialCompleted',
-          {
-            trialId: trial.trialId,
-            index: trial.index,
-            params: trial.params,
-            metrics: { ...metrics },
-            score: scoreOf(metrics, batch.request.objective),
-            durationMs: performance.now() - started,
-            workerId: this.cfg.instanceId,
-          },
-          trial.trialId,
-        ),
-      );
-      return 'done';
+      return {
+        ...base,
+        status: 'Completed',
+        metrics: { ...metrics },
+        score: scoreOf(metrics, batch.request.objective),
+        durationMs: performance.now() - started,
+      };
     } catch (err) {
       if (err instanceof TrialAbortedError) return 'aborted';
       const e = err instanceof Error ? err : new Error(String(err));
+      // Successful trials are counted on the batch span; a failed one gets its own span (child of the
+      // batch span, timed from its start) carrying the error, so a trace shows exactly what failed.
+      const span = tracer().startSpan(SPANS.worker.trial, {
+        startTime: startedAt,
+        attributes: { [ATTRS.trialIndex]: trial.index, [ATTRS.trialId]: trial.trialId },
+      });
       recordSpanError(span, e);
+      span.end();
       workerMetrics.trials.inc({ status: 'Failed' });
-      const { fingerprint } = errorFingerprint(e.message, e.stack);
       const code = (e as { code?: unknown }).code;
-      pending.push(
-        ctx.emitKeyed(
-          'TrialFailed',
-          {
-            trialId: trial.trialId,
-            index: trial.index,
-            params: trial.params,
-            errorMessage: e.message,
-            errorStackTrace: e.stack,
-            errorCode: typeof code === 'string' ? code : undefined,
-            fingerprint,
-            durationMs: performance.now() - started,
-            workerId: this.cfg.instanceId,
-          },
-          trial.trialId,
-        ),
-      );
       pending.push(ctx.log('WARNING', `trial ${trial.index} failed: ${e.message}`, { trialId: trial.trialId, params: trial.params }));
-      return 'done';
+      return {
+        ...base,
+        status: 'Failed',
+        errorMessage: e.message,
+        errorStackTrace: e.stack,
+        errorCode: typeof code === 'string' ? code : undefined,
+        fingerprint: errorFingerprint(e.message, e.stack).fingerprint,
+        durationMs: performance.now() - started,
+      };
     }
   }
 

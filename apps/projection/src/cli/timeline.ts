@@ -31,6 +31,12 @@ export function describeEvent(e: RunEvent): string {
       return `trial #${e.data.index} ${fmtParams(e.data.params)} score ${e.data.score}`;
     case 'TrialFailed':
       return `trial #${e.data.index} ${fmtParams(e.data.params)} failed: ${short(e.data.errorMessage)}`;
+    case 'TrialsRecorded': {
+      const failed = e.data.outcomes.filter((o) => o.status === 'Failed').length;
+      const first = e.data.outcomes[0]?.index ?? 0;
+      const last = e.data.outcomes[e.data.outcomes.length - 1]?.index ?? first;
+      return `${e.data.outcomes.length} trials recorded (#${first}…#${last}), ${failed} failed`;
+    }
     case 'RunCompleted':
       return `completed in ${(e.data.durationMs / 1000).toFixed(1)} s`;
     case 'RunFailed':

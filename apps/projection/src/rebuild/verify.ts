@@ -1,5 +1,5 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { evolveRun, type RunView } from '@runforge/contracts';
+import { evolveRun, trialOutcomesOf, type RunView } from '@runforge/contracts';
 import { dataSourceOptions } from '@runforge/platform';
 import { DataSource } from 'typeorm';
 import { readCheckpoint, RUN_COLUMNS, toView } from '../runs/runs.projection';
@@ -114,25 +114,30 @@ export async function verifyReadModels(target: RebuildTarget, js: JetStreamClien
     for (const m of batch) {
       if (m.seq > checkpoint) break;
       const e = m.event;
-      let firstSighting: boolean | undefined;
-      if (e.type === 'TrialCompleted' || e.type === 'TrialFailed') {
-        firstSighting = !seenTrials.has(e.data.trialId);
-        seenTrials.add(e.data.trialId);
-        if (firstSighting) {
-          const t = tallies.get(e.runId) ?? emptyTally();
-          if (e.type === 'TrialCompleted') t.trialsCompleted += 1;
-          else t.trialsFailed += 1;
-          tallies.set(e.runId, t);
-        }
+      // Trials first seen in this event: each counts once, in the tally and in the fold.
+      const fresh = new Set<string>();
+      for (const o of trialOutcomesOf(e)) {
+        if (seenTrials.has(o.trialId) || fresh.has(o.trialId)) continue;
+        fresh.add(o.trialId);
+        const t = tallies.get(e.runId) ?? emptyTally();
+        if (o.status === 'Completed') t.trialsCompleted += 1;
+        else t.trialsFailed += 1;
+        tallies.set(e.runId, t);
       }
+      const uncounted = new Set(fresh);
       if (e.type === 'RunLogged') {
         const t = tallies.get(e.runId) ?? emptyTally();
         t.logs += 1;
         t.logSeqSum += m.seq;
         tallies.set(e.runId, t);
       }
-      const after = evolveRun(views.get(e.runId), e, { seq: m.seq, traceId: m.traceId, firstSighting });
+      const after = evolveRun(views.get(e.runId), e, {
+        seq: m.seq,
+        traceId: m.traceId,
+        firstSighting: (trialId) => uncounted.delete(trialId),
+      });
       if (after) views.set(e.runId, after);
+      for (const id of fresh) seenTrials.add(id);
     }
     return Promise.resolve();
   });

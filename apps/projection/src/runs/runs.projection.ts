@@ -1,4 +1,4 @@
-import { evolveRun, type RunEvent, type RunView } from '@runforge/contracts';
+import { evolveRun, trialOutcomesOf, type RunEvent, type RunView } from '@runforge/contracts';
 import type { EntityManager } from 'typeorm';
 
 export interface ProjectedMessage {
@@ -8,6 +8,9 @@ export interface ProjectedMessage {
 }
 
 export const PROJECTION_NAME = 'runs';
+
+/** 15 parameters a row: 4,000 rows stay under Postgres' 65,535-parameter limit. */
+const TRIAL_ROWS_PER_INSERT = 4_000;
 
 export const RUN_COLUMNS = [
   ['id', 'id'],
@@ -80,41 +83,42 @@ export async function applyBatch(em: EntityManager, schema: string, batch: reado
   const changed = new Set<string>();
 
   // Trials first: their insert tells which trial ids are new (counting is idempotent per trial id).
-  const trialEvents = batch.filter(
-    (m): m is ProjectedMessage & { event: Extract<RunEvent, { type: 'TrialCompleted' | 'TrialFailed' }> } =>
-      m.event.type === 'TrialCompleted' || m.event.type === 'TrialFailed',
-  );
   const newTrialIds = new Set<string>();
-  if (trialEvents.length > 0) {
-    const values: unknown[] = [];
-    const tuples: string[] = [];
-    const seen = new Set<string>();
-    for (const m of trialEvents) {
-      const e = m.event;
-      if (seen.has(e.data.trialId)) continue;
-      seen.add(e.data.trialId);
-      const completed = e.type === 'TrialCompleted';
-      const row = [
-        e.data.trialId,
-        e.runId,
-        e.data.index,
-        completed ? 'Completed' : 'Failed',
-        JSON.stringify(e.data.params),
-        completed ? JSON.stringify(e.data.metrics) : null,
-        completed ? e.data.score : null,
-        completed ? null : e.data.errorMessage,
-        completed ? null : (e.data.errorStackTrace ?? null),
-        completed ? null : e.data.fingerprint,
-        e.data.durationMs,
-        e.data.workerId,
-        e.attempt,
+  const rows: unknown[][] = [];
+  const seen = new Set<string>();
+  for (const m of batch) {
+    for (const o of trialOutcomesOf(m.event)) {
+      if (seen.has(o.trialId)) continue;
+      seen.add(o.trialId);
+      const completed = o.status === 'Completed';
+      rows.push([
+        o.trialId,
+        m.event.runId,
+        o.index,
+        o.status,
+        JSON.stringify(o.params),
+        completed ? JSON.stringify(o.metrics) : null,
+        completed ? o.score : null,
+        completed ? null : o.errorMessage,
+        completed ? null : (o.errorStackTrace ?? null),
+        completed ? null : o.fingerprint,
+        o.durationMs,
+        o.workerId,
+        m.event.attempt,
         m.seq,
-        e.occurredAt,
-      ];
-      const base = values.length;
-      tuples.push(`(${row.map((_, i) => `$${base + i + 1}`).join(',')})`);
-      values.push(...row);
+        m.event.occurredAt,
+      ]);
     }
+  }
+  // Postgres takes at most 65,535 parameters per statement: insert in chunks.
+  for (let i = 0; i < rows.length; i += TRIAL_ROWS_PER_INSERT) {
+    const chunk = rows.slice(i, i + TRIAL_ROWS_PER_INSERT);
+    const values: unknown[] = [];
+    const tuples = chunk.map((row) => {
+      const base = values.length;
+      values.push(...row);
+      return `(${row.map((_, k) => `$${base + k + 1}`).join(',')})`;
+    });
     const inserted: { id: string }[] = await em.query(
       `INSERT INTO ${s}.trials (id, run_id, index, status, params, metrics, score, error_message, error_stack_trace,
          fingerprint, duration_ms, worker_id, attempt, seq, occurred_at)
@@ -126,14 +130,15 @@ export async function applyBatch(em: EntityManager, schema: string, batch: reado
 
   const logValues: unknown[] = [];
   const logTuples: string[] = [];
+  // A trial counts when this batch inserted its row, and only at its first outcome in the batch.
   const countedTrials = new Set<string>();
+  const countOnce = (trialId: string): boolean => {
+    if (!newTrialIds.has(trialId) || countedTrials.has(trialId)) return false;
+    countedTrials.add(trialId);
+    return true;
+  };
   for (const m of batch) {
     const e = m.event;
-    let firstSighting: boolean | undefined;
-    if (e.type === 'TrialCompleted' || e.type === 'TrialFailed') {
-      firstSighting = newTrialIds.has(e.data.trialId) && !countedTrials.has(e.data.trialId);
-      countedTrials.add(e.data.trialId);
-    }
     if (e.type === 'RunLogged') {
       const row = [m.seq, e.runId, e.data.level, e.data.message, e.data.context ? JSON.stringify(e.data.context) : null, e.attempt, e.occurredAt];
       const base = logValues.length;
@@ -141,7 +146,7 @@ export async function applyBatch(em: EntityManager, schema: string, batch: reado
       logValues.push(...row);
     }
     const before = views.get(e.runId);
-    const after = evolveRun(before, e, { seq: m.seq, traceId: m.traceId, firstSighting });
+    const after = evolveRun(before, e, { seq: m.seq, traceId: m.traceId, firstSighting: countOnce });
     if (after && after !== before) {
       views.set(e.runId, after);
       changed.add(e.runId);

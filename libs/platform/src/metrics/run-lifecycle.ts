@@ -11,6 +11,7 @@ export const LIFECYCLE_EVENT_TYPES: ReadonlySet<RunEventType> = new Set<RunEvent
   'RunCancelled',
   'TrialCompleted',
   'TrialFailed',
+  'TrialsRecorded',
 ]);
 
 /** The committed read-model row of a run, as far as the counters need it. */
@@ -58,6 +59,9 @@ export class RunLifecycleCounter {
           break;
         case 'TrialFailed':
           runMetrics.trials.inc({ status: 'Failed' });
+          break;
+        case 'TrialsRecorded':
+          for (const o of e.data.outcomes) runMetrics.trials.inc({ status: o.status });
           break;
         case 'RunCompleted':
         case 'RunFailed':
