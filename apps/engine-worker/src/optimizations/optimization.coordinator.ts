@@ -20,12 +20,12 @@ const TOP_N = 10;
 const encoder = new TextEncoder();
 
 /**
- * Trials per batch: about ten million bar-steps (a few tens of milliseconds at engine speed), so the
+ * Trials per batch: about twenty million bar-steps (a few tens of milliseconds at engine speed), so the
  * per-batch costs (a pull, a few lookups, one outcomes message) stay small next to the work, but at
  * least MIN_BATCHES batches, so every worker gets a share of a small grid.
  */
 export function trialsPerBatch(totalBars: number, trials: number): number {
-  const byWork = Math.round(10_000_000 / Math.max(1, totalBars));
+  const byWork = Math.round(20_000_000 / Math.max(1, totalBars));
   const bySpread = Math.ceil(trials / MIN_BATCHES);
   return Math.max(1, Math.min(1_000, byWork, bySpread));
 }

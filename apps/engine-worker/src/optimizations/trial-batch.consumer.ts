@@ -25,6 +25,8 @@ import { runTrial, scoreOf, TrialAbortedError } from './trial-runner';
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 /** Slow trials: their outcomes are published at least this often, so progress stays live. */
 const RECORD_INTERVAL_MS = 250;
+/** How long a run seen live is trusted to still be live before its batches check again. */
+const LIVE_RUN_CACHE_MS = 1000;
 
 /**
  * Every worker takes trial batches from the shared `trials` consumer on the work-queue stream, one
@@ -37,6 +39,8 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
   private inFlight?: Promise<void>;
   private loop?: Promise<void>;
   private stopping = false;
+  /** Runs seen live recently (run id → when checked). */
+  private readonly liveRuns = new Map<string, number>();
 
   constructor(
     private readonly messaging: Messaging,
@@ -221,11 +225,24 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
     }
   }
 
+  /**
+   * Whether the run already ended or was asked to stop (a batch queued before that must not run).
+   * Four direct gets; a live run's answer is reused for a second, since a stop arriving meanwhile is
+   * pushed to the batch in hand anyway (RunSignals).
+   */
   private async runIsOver(runId: string): Promise<boolean> {
+    const cached = this.liveRuns.get(runId);
+    if (cached !== undefined && performance.now() - cached < LIVE_RUN_CACHE_MS) return false;
     const bus = this.messaging.bus;
-    for (const type of ['RunCancellationRequested', 'RunCompleted', 'RunFailed', 'RunCancelled'] as const) {
-      if (await bus.lastOfType(runId, type)) return true;
+    const found = await Promise.all(
+      (['RunCancellationRequested', 'RunCompleted', 'RunFailed', 'RunCancelled'] as const).map((type) => bus.lastOfType(runId, type)),
+    );
+    const over = found.some((f) => f !== undefined);
+    if (over) this.liveRuns.delete(runId);
+    else {
+      this.liveRuns.set(runId, performance.now());
+      if (this.liveRuns.size > 100) this.liveRuns.delete(this.liveRuns.keys().next().value as string);
     }
-    return false;
+    return over;
   }
 }
