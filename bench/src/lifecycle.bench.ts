@@ -12,6 +12,7 @@
  *   npm run bench:lifecycle     (= npm run build && node bench/dist/system/bench/src/lifecycle.bench.js)
  *   BENCH_RUNS=100 BENCH_CRASHES=10 BENCH_CHUNK_DELAY_MS=20 node bench/dist/system/bench/src/lifecycle.bench.js
  */
+import { CONSUMER_SETTINGS } from '@runforge/contracts';
 import { loadBars, type EventBus } from '@runforge/platform';
 import { eventually } from '../../test/support/eventually';
 import { statusOf, TERMINAL, withBus, workerPidOf, type RunStatus } from '../../test/support/runs';
@@ -26,8 +27,10 @@ const SLOW_WORKER = { RUNFORGE_TEST_CHUNK_DELAY_MS: CHUNK_DELAY_MS, RUNFORGE_PRO
 /** Crash runs: 1,000,000 bars in 16 chunks of ~150 ms, so a run lasts ~2.5 s and a kill can land anywhere in a heartbeat period. */
 const CRASH_BARS = 1_000_000;
 const CRASH_WORKER = { RUNFORGE_TEST_CHUNK_DELAY_MS: '150', RUNFORGE_PROGRESS_INTERVAL_MS: '0' };
+/** The default heartbeat, and the renewal interval the worker really uses (never over a third of the ack wait). */
 const HEARTBEAT_MS = 2000;
-const ACK_WAIT_MS = 6000;
+const ACK_WAIT_MS = CONSUMER_SETTINGS.engine.ackWaitSeconds * 1000;
+const RENEW_MS = Math.min(HEARTBEAT_MS, ACK_WAIT_MS / 3);
 
 const backtest = (seed: number, bars = 3_000_000) => ({
   strategy: 'sma-crossover',
@@ -224,7 +227,7 @@ async function main(): Promise<void> {
       console.log(
         `goal takeover < 3 × heartbeat (${3 * HEARTBEAT_MS} ms): ${max < 3 * HEARTBEAT_MS ? 'MET' : 'NOT MET'} for the max (${max.toFixed(0)} ms), ` +
           `p50 ${percentile(started, 50).toFixed(0)} ms. Redelivery waits for the ${ACK_WAIT_MS} ms ack wait counted from the ` +
-          `killed worker's last working() (sent every ${HEARTBEAT_MS} ms), so takeover ≈ ${ACK_WAIT_MS - HEARTBEAT_MS}–${ACK_WAIT_MS} ms + pull and start.`,
+          `killed worker's last working() (sent every ${RENEW_MS.toFixed(0)} ms), so takeover ≈ ${(ACK_WAIT_MS - RENEW_MS).toFixed(0)}–${ACK_WAIT_MS} ms + pull and start.`,
       );
     });
   } finally {

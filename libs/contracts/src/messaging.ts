@@ -22,17 +22,17 @@ export const WORK_STREAM_SETTINGS = {
 export const CONSUMER_SETTINGS = {
   engine: {
     /**
-     * Both priority consumers (`engine-high`, `engine-normal`). The ack wait is a small multiple of the run's heartbeat interval; the
-     * worker calls `working()` every heartbeat, so a SIGKILLed worker's run is redelivered after
-     * about `ackWaitSeconds`.
+     * Both priority consumers (`engine-high`, `engine-normal`). The ack wait is 2.5× the default
+     * heartbeat (2 s); a worker renews with `working()` every min(heartbeatSeconds, ackWait / 3), so
+     * a SIGKILLed worker's run is redelivered 3–5 s after it died: under 3 heartbeat intervals.
      */
-    ackWaitSeconds: 6,
+    ackWaitSeconds: 5,
     /** Retries are bounded per run by `maxRetries` (the worker fails the run); this is a backstop. */
     maxDeliver: 50,
     maxAckPending: 1_000,
   },
   projection: { ackWaitSeconds: 30, maxDeliver: -1, maxAckPending: 20_000 },
-  trials: { ackWaitSeconds: 6, maxDeliver: 50, maxAckPending: 1_000 },
+  trials: { ackWaitSeconds: 5, maxDeliver: 50, maxAckPending: 1_000 },
 } as const;
 
 /** Message headers carried by every publish. */
