@@ -13,7 +13,14 @@ export class EngineWorkerAppModule {
     return {
       module: EngineWorkerAppModule,
       imports: [PlatformModule.forRoot(cfg.service, cfg)],
-      providers: [RunSignals, BarsCache, OptimizationCoordinator, RunRequestedConsumer, TrialBatchConsumer, GracefulShutdown],
+      providers: [
+        RunSignals,
+        BarsCache,
+        OptimizationCoordinator,
+        RunRequestedConsumer,
+        TrialBatchConsumer,
+        GracefulShutdown,
+      ],
     };
   }
 }

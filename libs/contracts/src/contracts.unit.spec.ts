@@ -68,7 +68,11 @@ describe('request validation', () => {
   });
 
   it('names each bad field', () => {
-    const r = BacktestRequestSchema.safeParse({ strategy: '', dataset: { synthetic: { bars: 1, seed: 1, timeframe: '1h' } }, extra: 1 });
+    const r = BacktestRequestSchema.safeParse({
+      strategy: '',
+      dataset: { synthetic: { bars: 1, seed: 1, timeframe: '1h' } },
+      extra: 1,
+    });
     expect(r.success).toBe(false);
     if (r.success) return;
     const fields = toFieldIssues(r.error).map((i) => i.field);
@@ -78,14 +82,23 @@ describe('request validation', () => {
   it('requires exactly one dataset source', () => {
     const r = BacktestRequestSchema.safeParse({ strategy: 's', dataset: {} });
     expect(r.success).toBe(false);
-    if (!r.success) expect(toFieldIssues(r.error)[0]).toEqual({ field: 'dataset', reason: 'give exactly one of "synthetic" or "id"' });
+    if (!r.success)
+      expect(toFieldIssues(r.error)[0]).toEqual({
+        field: 'dataset',
+        reason: 'give exactly one of "synthetic" or "id"',
+      });
   });
 });
 
 describe('evolveRun (the fold behind every read model)', () => {
   const fold = (events: RunEvent[]): RunView | undefined =>
     events.reduce<RunView | undefined>((v, e, i) => evolveRun(v, e, { seq: i + 1 }), undefined);
-  const requested = createEvent('RunRequested', meta(), { kind: 'backtest', request, totalBars: 1000, triggeredBy: 'api' });
+  const requested = createEvent('RunRequested', meta(), {
+    kind: 'backtest',
+    request,
+    totalBars: 1000,
+    triggeredBy: 'api',
+  });
 
   it('given a full history, ends Completed with the result', () => {
     const v = fold([
@@ -98,7 +111,12 @@ describe('evolveRun (the fold behind every read model)', () => {
         result: { metrics: { sharpe: 1 }, equityCurve: [], bars: 1000 },
       }),
     ]);
-    expect(v).toMatchObject({ status: 'Completed', processedBars: 1000, attempt: 1, result: { metrics: { sharpe: 1 } } });
+    expect(v).toMatchObject({
+      status: 'Completed',
+      processedBars: 1000,
+      attempt: 1,
+      result: { metrics: { sharpe: 1 } },
+    });
   });
 
   it('fences stale attempts: events of attempt 1 after attempt 2 started change nothing', () => {
@@ -128,7 +146,9 @@ describe('evolveRun (the fold behind every read model)', () => {
     let v = evolveRun(undefined, requested, { seq: 1 });
     v = evolveRun(v, started, { seq: 2 });
     v = evolveRun(v, progressed, { seq: 3 });
-    const again = evolveRun(v, createEvent('BarProgressed', meta(1), { processedBars: 5, totalBars: 1000 }), { seq: 3 });
+    const again = evolveRun(v, createEvent('BarProgressed', meta(1), { processedBars: 5, totalBars: 1000 }), {
+      seq: 3,
+    });
     expect(again?.processedBars).toBe(10);
   });
 });
@@ -170,8 +190,14 @@ describe('trial outcomes', () => {
     const seen = new Set<string>();
     const firstSighting = (id: string): boolean => (seen.has(id) ? false : (seen.add(id), true));
     let v = evolveRun(undefined, optimization, { seq: 1 });
-    v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0), failed('t2', 2)] }), { seq: 2, firstSighting });
-    v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0), done('t1', 1)] }), { seq: 3, firstSighting });
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0), failed('t2', 2)] }), {
+      seq: 2,
+      firstSighting,
+    });
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0), done('t1', 1)] }), {
+      seq: 3,
+      firstSighting,
+    });
     expect(v).toMatchObject({ completedCombinations: 2, failedCombinations: 1 });
   });
 

@@ -1,11 +1,6 @@
 import { z } from 'zod';
 import { ContractError, EnvelopeHeaderSchema, type Envelope } from './envelope';
-import {
-  BacktestRequestSchema,
-  OptimizationRequestSchema,
-  RunKindSchema,
-  TriggeredBySchema,
-} from './requests';
+import { BacktestRequestSchema, OptimizationRequestSchema, RunKindSchema, TriggeredBySchema } from './requests';
 
 /**
  * The one definition of every event on the log: type name, schema version, subject token

@@ -19,7 +19,11 @@ const timeWindow = {
 export const SyntheticDatasetSchema = z
   .object({
     bars: z.number().int().min(2).max(MAX_SYNTHETIC_BARS),
-    seed: z.number().int().min(0).max(2 ** 32 - 1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
     timeframe: z.enum(TIMEFRAMES as unknown as [string, ...string[]]),
     startPrice: z.number().positive().max(1e9).optional(),
     drift: z.number().min(-5).max(5).optional(),
@@ -65,7 +69,12 @@ export const BacktestRequestSchema = z
     params: z.record(z.string(), ParamValueSchema).default({}),
     dataset: DatasetRefSchema,
     ...runOptions,
-    timeoutSeconds: z.number().int().min(1).max(7 * 86_400).default(600),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(600),
   })
   .strict();
 
@@ -107,7 +116,10 @@ export const AxisSchema = z.union([
     .object({ min: z.number(), max: z.number(), step: z.number().positive() })
     .strict()
     .refine((a) => a.max >= a.min, { message: 'max must be >= min' }),
-  z.array(z.union([z.number(), z.boolean(), z.string().max(200)])).min(1).max(10_000),
+  z
+    .array(z.union([z.number(), z.boolean(), z.string().max(200)]))
+    .min(1)
+    .max(10_000),
 ]);
 export type Axis = z.output<typeof AxisSchema>;
 
@@ -146,7 +158,12 @@ export const OptimizationRequestSchema = z
     maxFailedTrials: z.number().positive().optional(),
     dataset: DatasetRefSchema,
     ...runOptions,
-    timeoutSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(3600),
   })
   .strict();
 export type OptimizationRequestInput = z.input<typeof OptimizationRequestSchema>;

@@ -30,7 +30,9 @@ export type TrialBatch = z.output<typeof TrialBatchSchema>;
 export function decodeTrialBatch(raw: unknown): TrialBatch {
   const parsed = TrialBatchSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ContractError('INVALID_TRIAL_BATCH', `invalid trial batch: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+    throw new ContractError('INVALID_TRIAL_BATCH', `invalid trial batch: ${z.prettifyError(parsed.error)}`, {
+      cause: parsed.error,
+    });
   }
   return parsed.data;
 }
@@ -54,7 +56,9 @@ export type RunDispatch = z.output<typeof RunDispatchSchema>;
 export function decodeRunDispatch(raw: unknown): RunDispatch {
   const parsed = RunDispatchSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ContractError('INVALID_RUN_DISPATCH', `invalid run dispatch: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+    throw new ContractError('INVALID_RUN_DISPATCH', `invalid run dispatch: ${z.prettifyError(parsed.error)}`, {
+      cause: parsed.error,
+    });
   }
   return parsed.data;
 }

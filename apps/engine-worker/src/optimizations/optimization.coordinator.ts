@@ -60,7 +60,13 @@ export class OptimizationTally {
         this.failed++;
         const g = this.failures.get(o.fingerprint);
         if (g) g.count++;
-        else this.failures.set(o.fingerprint, { fingerprint: o.fingerprint, message: o.errorMessage, count: 1, sampleTrialId: o.trialId });
+        else
+          this.failures.set(o.fingerprint, {
+            fingerprint: o.fingerprint,
+            message: o.errorMessage,
+            count: 1,
+            sampleTrialId: o.trialId,
+          });
       }
     }
   }
@@ -103,9 +109,16 @@ export class OptimizationCoordinator {
   ): Promise<{ outcome: CoordinationOutcome; tally: OptimizationTally; total: number }> {
     const planned = planGrid(request.strategy, request.axes, request.params, request.constraints);
     if (!planned.ok) {
-      throw new EngineError('INVALID_GRID', `grid no longer valid: ${planned.issues.map((i) => `${i.field}: ${i.reason}`).join('; ')}`);
+      throw new EngineError(
+        'INVALID_GRID',
+        `grid no longer valid: ${planned.issues.map((i) => `${i.field}: ${i.reason}`).join('; ')}`,
+      );
     }
-    const grid = enumerateGrid(planned.plan).map((params, index) => ({ index, params, trialId: trialId(ctx.runId, params) }));
+    const grid = enumerateGrid(planned.plan).map((params, index) => ({
+      index,
+      params,
+      trialId: trialId(ctx.runId, params),
+    }));
     const total = grid.length;
     const tally = new OptimizationTally();
     const t = this.cfg.topology;
@@ -135,7 +148,9 @@ export class OptimizationCoordinator {
           attempt: ctx.attempt,
           batchIndex,
           request,
-          trials: remaining.slice(i, i + size).map((g) => ({ trialId: g.trialId, index: g.index, params: { ...g.params } })),
+          trials: remaining
+            .slice(i, i + size)
+            .map((g) => ({ trialId: g.trialId, index: g.index, params: { ...g.params } })),
         };
         const h = natsHeaders();
         if (ctx.traceparent) h.set(HEADERS.traceparent, ctx.traceparent);
@@ -151,11 +166,12 @@ export class OptimizationCoordinator {
       });
     };
 
-    const failLimit = request.maxFailedTrials === undefined
-      ? undefined
-      : request.maxFailedTrials < 1
-        ? Math.max(1, Math.ceil(request.maxFailedTrials * total))
-        : Math.floor(request.maxFailedTrials);
+    const failLimit =
+      request.maxFailedTrials === undefined
+        ? undefined
+        : request.maxFailedTrials < 1
+          ? Math.max(1, Math.ceil(request.maxFailedTrials * total))
+          : Math.floor(request.maxFailedTrials);
     let outcome: CoordinationOutcome = { kind: 'stopped' };
     try {
       if (total === 0) return { outcome: { kind: 'completed' }, tally, total };
@@ -207,8 +223,11 @@ export class OptimizationCoordinator {
       if (outcome.kind !== 'completed' && stop?.kind !== 'shutdown') {
         // Stopped (timeout), cancelled or failed: in-flight trials stop, queued batches must not run.
         // On shutdown the run is handed back instead: the next coordinator reuses what finishes.
-        if (outcome.kind === 'stopped' && stop?.kind !== 'cancelled') this.signals.broadcastStop(ctx.runId, 'run stopped');
-        await this.messaging.jsm.streams.purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) }).catch(() => undefined);
+        if (outcome.kind === 'stopped' && stop?.kind !== 'cancelled')
+          this.signals.broadcastStop(ctx.runId, 'run stopped');
+        await this.messaging.jsm.streams
+          .purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) })
+          .catch(() => undefined);
       }
     }
   }

@@ -1,5 +1,5 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { JsMsg } from '@nats-io/jetstream';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { decodeTrialBatch, HEADERS, type TrialBatch, type TrialOutcome } from '@runforge/contracts';
 import {
   ATTRS,
@@ -20,6 +20,7 @@ import type { Bars } from '@runforge/engine';
 import { BarsCache } from '../runs/bars-cache';
 import { RunContext } from '../runs/run-context';
 import { RunSignals } from '../runs/run-signals.service';
+import { SerialPullConsumer } from '../runs/serial-pull-consumer';
 import { runTrial, scoreOf, TrialAbortedError } from './trial-runner';
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -34,11 +35,9 @@ const LIVE_RUN_CACHE_MS = 1000;
  * data (message, stack, fingerprint), never an outage: the other trials run on.
  */
 @Injectable()
-export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly log = new Logger(TrialBatchConsumer.name);
-  private inFlight?: Promise<void>;
-  private loop?: Promise<void>;
-  private stopping = false;
+export class TrialBatchConsumer extends SerialPullConsumer {
+  protected readonly log = new Logger(TrialBatchConsumer.name);
+  private consumer?: Consumer;
   /** Runs seen live recently (run id → when checked). */
   private readonly liveRuns = new Map<string, number>();
 
@@ -47,53 +46,20 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
     private readonly signals: RunSignals,
     private readonly bars: BarsCache,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.loop = this.consume();
+  ) {
+    super();
   }
 
-  /** Stops taking batches; the batch in hand is handed back by its own abort handling. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    // The loop ends after the message in hand settles; `next()` expires within 2 s.
-    await this.inFlight?.catch(() => undefined);
-    await this.loop?.catch(() => undefined);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.stop();
-  }
-
-  /**
-   * Pulls one message at a time with `next()` (no client-side buffer), so a worker that stops holds
-   * nothing it has not started: a message that arrives after the stop is handed back at once.
-   */
-  private async consume(): Promise<void> {
+  protected async prepare(): Promise<void> {
     const spec = this.cfg.topology.consumers.trials;
-    while (!this.stopping) {
-      try {
-        const consumer = await this.messaging.bus.js.consumers.get(spec.stream, spec.durable);
-        while (!this.stopping) {
-          const msg = await consumer.next({ expires: 2000 });
-          if (!msg) continue;
-          if (this.stopping) {
-            msg.nak();
-            break;
-          }
-          this.inFlight = this.handle(msg);
-          await this.inFlight;
-          this.inFlight = undefined;
-        }
-      } catch (err) {
-        if (this.stopping) break;
-        this.log.error({ err }, 'trial consumer failed; resubscribing');
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
+    this.consumer = await this.messaging.bus.js.consumers.get(spec.stream, spec.durable);
   }
 
-  private async handle(msg: JsMsg): Promise<void> {
+  protected next(): Promise<JsMsg | null> {
+    return (this.consumer as Consumer).next({ expires: 2000 });
+  }
+
+  protected async handle(msg: JsMsg): Promise<void> {
     let batch: TrialBatch;
     try {
       batch = decodeTrialBatch(msg.json());
@@ -212,7 +178,12 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
       span.end();
       workerMetrics.trials.inc({ status: 'Failed' });
       const code = (e as { code?: unknown }).code;
-      pending.push(ctx.log('WARNING', `trial ${trial.index} failed: ${e.message}`, { trialId: trial.trialId, params: trial.params }));
+      pending.push(
+        ctx.log('WARNING', `trial ${trial.index} failed: ${e.message}`, {
+          trialId: trial.trialId,
+          params: trial.params,
+        }),
+      );
       return {
         ...base,
         status: 'Failed',
@@ -235,7 +206,9 @@ export class TrialBatchConsumer implements OnApplicationBootstrap, OnApplication
     if (cached !== undefined && performance.now() - cached < LIVE_RUN_CACHE_MS) return false;
     const bus = this.messaging.bus;
     const found = await Promise.all(
-      (['RunCancellationRequested', 'RunCompleted', 'RunFailed', 'RunCancelled'] as const).map((type) => bus.lastOfType(runId, type)),
+      (['RunCancellationRequested', 'RunCompleted', 'RunFailed', 'RunCancelled'] as const).map((type) =>
+        bus.lastOfType(runId, type),
+      ),
     );
     const over = found.some((f) => f !== undefined);
     if (over) this.liveRuns.delete(runId);

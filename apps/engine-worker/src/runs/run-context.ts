@@ -25,13 +25,21 @@ export class RunContext {
 
   async emit<T extends RunEventType>(type: T, data: EventDataInput<T>): Promise<void> {
     if (type === 'BarProgressed' || type === 'RunStarted') this.touch();
-    const event = createEvent(type, { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() }, data);
+    const event = createEvent(
+      type,
+      { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() },
+      data,
+    );
     await this.bus.publish(event, { discriminator: this.seq++, traceparent: this.traceparent });
   }
 
   /** Emits with an explicit discriminator (e.g. a trial id): the same fact twice is deduplicated. */
   async emitKeyed<T extends RunEventType>(type: T, data: EventDataInput<T>, key: string): Promise<void> {
-    const event = createEvent(type, { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() }, data);
+    const event = createEvent(
+      type,
+      { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() },
+      data,
+    );
     await this.bus.publish(event, { discriminator: key, traceparent: this.traceparent });
   }
 

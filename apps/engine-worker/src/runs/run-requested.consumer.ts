@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { JsMsg } from '@nats-io/jetstream';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import type { Subscription } from '@nats-io/nats-core';
 import { CONSUMER_SETTINGS, decodeRunDispatch, HEADERS, type RunEvent } from '@runforge/contracts';
 import {
   ATTRS,
@@ -22,6 +23,7 @@ import { BarsCache } from './bars-cache';
 import { RunContext } from './run-context';
 import { RunSignals, stopReasonOf, type StopReason } from './run-signals.service';
 import { crashIfPoisoned, stallIfPoisoned } from './test-faults';
+import { SerialPullConsumer } from './serial-pull-consumer';
 
 type RunRequestedEvent = Extract<RunEvent, { type: 'RunRequested' }>;
 
@@ -37,23 +39,30 @@ const ORPHAN_WAIT_MS = 5000;
 function errorFields(err: unknown): { errorMessage: string; errorStackTrace?: string; errorCode?: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return { errorMessage: err.message, errorStackTrace: err.stack, errorCode: typeof code === 'string' ? code : undefined };
+    return {
+      errorMessage: err.message,
+      errorStackTrace: err.stack,
+      errorCode: typeof code === 'string' ? code : undefined,
+    };
   }
   return { errorMessage: String(err) };
 }
 
 /**
- * Takes `RunRequested` from the shared durable `engine` consumer, one run at a time per process,
- * and executes it: a backtest here, an optimization through its coordinator. `working()` keeps the
- * delivery while it runs; cancellation is pushed (RunSignals); the run's time budget
- * (`timeoutSeconds`) is a timer. Every outcome is an event, published before the ack.
+ * Takes runs from the shared priority consumers (`engine-high`, `engine-normal`: a `RunDispatch`
+ * naming the run's `RunRequested`), one run at a time per process, and executes it: a backtest
+ * here, an optimization through its coordinator. `working()` keeps the delivery while it runs;
+ * cancellation is pushed (RunSignals); the run's time budget (`timeoutSeconds`) is a timer. Every
+ * outcome is an event, published before the ack.
  */
 @Injectable()
-export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly log = new Logger(RunRequestedConsumer.name);
-  private inFlight?: Promise<void>;
-  private loop?: Promise<void>;
-  private stopping = false;
+export class RunRequestedConsumer extends SerialPullConsumer {
+  protected readonly log = new Logger(RunRequestedConsumer.name);
+  private high?: Consumer;
+  private normal?: Consumer;
+  private highStreak = 0;
+  private wakeups?: Subscription;
+  private wake?: () => void;
 
   constructor(
     private readonly messaging: Messaging,
@@ -61,84 +70,59 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
     private readonly bars: BarsCache,
     private readonly coordinator: OptimizationCoordinator,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.loop = this.consume();
+  ) {
+    super();
   }
 
-  /** Stops taking runs; a run in hand is handed back by its abort handling (reason `shutdown`). */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    // The loop ends after the message in hand settles; `next()` expires within 2 s.
-    await this.inFlight?.catch(() => undefined);
-    await this.loop?.catch(() => undefined);
+  override onApplicationBootstrap(): void {
+    // Idle workers sleep until a dispatch is published (stored messages reach core subscribers too).
+    this.wakeups = this.messaging.nc.subscribe(this.cfg.topology.anyRunDispatchSubject(), {
+      callback: () => this.wake?.(),
+    });
+    super.onApplicationBootstrap();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.stop();
+  override async stop(): Promise<void> {
+    await super.stop();
+    this.wakeups?.unsubscribe();
+  }
+
+  protected async prepare(): Promise<void> {
+    const { engineHigh, engineNormal } = this.cfg.topology.consumers;
+    this.high = await this.messaging.bus.js.consumers.get(engineHigh.stream, engineHigh.durable);
+    this.normal = await this.messaging.bus.js.consumers.get(engineNormal.stream, engineNormal.durable);
   }
 
   /**
-   * Pulls one dispatch at a time with `next()` (no client-side buffer, so a worker that stops holds
-   * nothing it has not started, and an attempt number is exactly a delivery count). Which queue to
-   * pull from is decided from the consumers' state, so a pull never lands a second run on a busy
-   * worker: high-priority runs first; after HIGH_STREAK high runs in a row a waiting normal run goes
-   * first once, so high-priority work cannot starve normal runs forever. When nothing is waiting it
-   * keeps a pull open where deliveries are in flight (a crashed worker's run is redelivered to it the
-   * moment its ack wait expires) or sleeps until a dispatch is published.
+   * Which queue to pull from is decided from the consumers' state, so a pull never lands a second
+   * run on a busy worker: high-priority runs first; after HIGH_STREAK high runs in a row a waiting
+   * normal run goes first once, so high-priority work cannot starve normal runs forever. When
+   * nothing is waiting it keeps a pull open where deliveries are in flight (a crashed worker's run
+   * is redelivered to it the moment its ack wait expires) or sleeps until a dispatch is published.
    */
-  private async consume(): Promise<void> {
-    const t = this.cfg.topology;
-    let highStreak = 0;
-    const wakeups = this.messaging.nc.subscribe(t.anyRunDispatchSubject());
-    let wake: (() => void) | undefined;
-    void (async () => {
-      for await (const _ of wakeups) wake?.();
-    })();
-    try {
-      while (!this.stopping) {
-        try {
-          const high = await this.messaging.bus.js.consumers.get(t.consumers.engineHigh.stream, t.consumers.engineHigh.durable);
-          const normal = await this.messaging.bus.js.consumers.get(t.consumers.engineNormal.stream, t.consumers.engineNormal.durable);
-          while (!this.stopping) {
-            const [hi, no] = await Promise.all([high.info(), normal.info()]);
-            let source = undefined as typeof high | undefined;
-            if (hi.num_pending > 0 && (no.num_pending === 0 || highStreak < HIGH_STREAK)) source = high;
-            else if (no.num_pending > 0) source = normal;
-            else if (hi.num_ack_pending > 0) source = high;
-            else if (no.num_ack_pending > 0) source = normal;
-            if (!source) {
-              await new Promise<void>((resolve) => {
-                const timer = setTimeout(resolve, IDLE_RECHECK_MS);
-                wake = () => {
-                  clearTimeout(timer);
-                  resolve();
-                };
-              });
-              wake = undefined;
-              continue;
-            }
-            const msg = await source.next({ expires: PULL_EXPIRES_MS });
-            if (!msg) continue;
-            if (this.stopping) {
-              msg.nak();
-              break;
-            }
-            highStreak = source === high ? highStreak + 1 : 0;
-            this.inFlight = this.handle(msg);
-            await this.inFlight;
-            this.inFlight = undefined;
-          }
-        } catch (err) {
-          if (this.stopping) break;
-          this.log.error({ err }, 'engine consumer failed; resubscribing');
-          await new Promise((r) => setTimeout(r, 1000));
-        }
-      }
-    } finally {
-      wakeups.unsubscribe();
+  protected async next(): Promise<JsMsg | null> {
+    const high = this.high as Consumer;
+    const normal = this.normal as Consumer;
+    const [hi, no] = await Promise.all([high.info(), normal.info()]);
+    let source: Consumer | undefined;
+    if (hi.num_pending > 0 && (no.num_pending === 0 || this.highStreak < HIGH_STREAK)) source = high;
+    else if (no.num_pending > 0) source = normal;
+    else if (hi.num_ack_pending > 0) source = high;
+    else if (no.num_ack_pending > 0) source = normal;
+    if (!source) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, IDLE_RECHECK_MS);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+      return null;
     }
+    const msg = await source.next({ expires: PULL_EXPIRES_MS });
+    if (msg) this.highStreak = source === high ? this.highStreak + 1 : 0;
+    return msg;
   }
 
   /**
@@ -146,7 +130,9 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
    * stores the dispatch a moment before the request, so wait briefly; a dispatch whose request never
    * arrives is an orphan (its POST failed) and is dropped.
    */
-  private async requestOf(msg: JsMsg): Promise<{ event: RunRequestedEvent; traceparent?: string } | 'orphan' | 'invalid'> {
+  private async requestOf(
+    msg: JsMsg,
+  ): Promise<{ event: RunRequestedEvent; traceparent?: string } | 'orphan' | 'invalid'> {
     let runId: string;
     try {
       runId = decodeRunDispatch(msg.json()).runId;
@@ -164,7 +150,7 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
     }
   }
 
-  private async handle(msg: JsMsg): Promise<void> {
+  protected async handle(msg: JsMsg): Promise<void> {
     const found = await this.requestOf(msg);
     if (found === 'invalid' || found === 'orphan') {
       // Neither can ever run: terminate instead of redelivering forever.
@@ -227,7 +213,10 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       if (attempt > maxAttempts) {
         const last = await bus.lastOfType(runId, 'RunAttemptAbandoned');
         const why = last?.event.type === 'RunAttemptAbandoned' ? last.event.data.reason : 'heartbeat_lost';
-        const cause = why === 'stalled' ? 'the last attempt stopped making progress' : 'each attempt lost its worker before finishing';
+        const cause =
+          why === 'stalled'
+            ? 'the last attempt stopped making progress'
+            : 'each attempt lost its worker before finishing';
         const message = `run failed after ${attempt - 1} attempts (maxRetries ${request.maxRetries}): ${cause}`;
         await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
         await ctx.log('ERROR', message);
@@ -241,7 +230,10 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
         const recorded = last?.event.type === 'RunAttemptAbandoned' && last.event.data.abandonedAttempt === attempt - 1;
         if (!recorded) {
           await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: attempt - 1, reason: 'heartbeat_lost' });
-          await ctx.log('WARNING', `attempt ${attempt - 1} lost its worker; retrying as attempt ${attempt} of ${maxAttempts}`);
+          await ctx.log(
+            'WARNING',
+            `attempt ${attempt - 1} lost its worker; retrying as attempt ${attempt} of ${maxAttempts}`,
+          );
         }
         // Back off from the third attempt on: a run that keeps killing workers must not spin.
         if (attempt > 2) await this.backoff(attempt, controller.signal);
@@ -249,9 +241,13 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       if (request.stallSeconds !== undefined) {
         const limitMs = request.stallSeconds * 1000;
         ctx.touch();
-        stallWatch = setInterval(() => {
-          if (Date.now() - ctx.lastProgressAt > limitMs) controller.abort({ kind: 'stalled', seconds: request.stallSeconds ?? 0 } satisfies StopReason);
-        }, Math.min(1000, limitMs / 2));
+        stallWatch = setInterval(
+          () => {
+            if (Date.now() - ctx.lastProgressAt > limitMs)
+              controller.abort({ kind: 'stalled', seconds: request.stallSeconds ?? 0 } satisfies StopReason);
+          },
+          Math.min(1000, limitMs / 2),
+        );
       }
       workerMetrics.activeRuns.inc({ kind: event.data.kind });
       try {
@@ -262,7 +258,8 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       }
       await msg.ackAck();
     } catch (err) {
-      if (err instanceof RunAbortedError) span.addEvent(SPAN_EVENTS.cancelled, { [ATTRS.processedBars]: err.processedBars });
+      if (err instanceof RunAbortedError)
+        span.addEvent(SPAN_EVENTS.cancelled, { [ATTRS.processedBars]: err.processedBars });
       else recordSpanError(span, err);
       await this.settleFailure(ctx, msg, err, controller.signal);
     } finally {
@@ -314,10 +311,18 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
     const counts = { completedCombinations: tally.completed, failedCombinations: tally.failed };
     switch (outcome.kind) {
       case 'completed':
-        await ctx.emit('RunCompleted', { durationMs: performance.now() - started, ...counts, result: tally.result(request.objective) });
-        await ctx.log('INFO', `optimization completed: ${tally.completed} of ${total} trials succeeded, ${tally.failed} failed`, {
-          best: tally.top[0]?.params,
+        await ctx.emit('RunCompleted', {
+          durationMs: performance.now() - started,
+          ...counts,
+          result: tally.result(request.objective),
         });
+        await ctx.log(
+          'INFO',
+          `optimization completed: ${tally.completed} of ${total} trials succeeded, ${tally.failed} failed`,
+          {
+            best: tally.top[0]?.params,
+          },
+        );
         return;
       case 'failed':
         await ctx.emit('RunFailed', { errorMessage: outcome.message, reason: outcome.reason });
@@ -338,7 +343,8 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       if (reason?.kind === 'shutdown' || reason?.kind === 'stalled') {
         // A clean deploy, or an attempt whose progress stopped moving: hand the run back at once
         // (no waiting for the heartbeat timeout) and record why.
-        const detail = reason.kind === 'stalled' ? `no progress for ${reason.seconds} s (stallSeconds)` : 'worker shutting down';
+        const detail =
+          reason.kind === 'stalled' ? `no progress for ${reason.seconds} s (stallSeconds)` : 'worker shutting down';
         await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: reason.kind, detail });
         await ctx.log('WARNING', `attempt ${ctx.attempt} abandoned: ${detail}`);
         msg.nak();
@@ -351,7 +357,10 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
       } else if (err instanceof RunAbortedError || reason?.kind === 'cancelled') {
         const progress = progressOf(err);
         await ctx.emit('RunCancelled', { ...progress, reason: 'cancelled by request' });
-        await ctx.log('INFO', `run cancelled${progress.processedBars !== undefined ? ` after ${progress.processedBars} bars` : ''}`);
+        await ctx.log(
+          'INFO',
+          `run cancelled${progress.processedBars !== undefined ? ` after ${progress.processedBars} bars` : ''}`,
+        );
       } else {
         const fields = errorFields(err);
         await ctx.emit('RunFailed', { ...fields, reason: 'error' });
@@ -366,7 +375,11 @@ export class RunRequestedConsumer implements OnApplicationBootstrap, OnApplicati
   }
 }
 
-function progressOf(err: unknown): { processedBars?: number; completedCombinations?: number; failedCombinations?: number } {
+function progressOf(err: unknown): {
+  processedBars?: number;
+  completedCombinations?: number;
+  failedCombinations?: number;
+} {
   if (!(err instanceof RunAbortedError)) return {};
   return err.counts ? { ...err.counts } : { processedBars: err.processedBars };
 }

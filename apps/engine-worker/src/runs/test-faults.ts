@@ -9,8 +9,10 @@
  */
 export const testFaults = {
   chunkDelayMs: Number(process.env.RUNFORGE_TEST_CHUNK_DELAY_MS ?? 0),
-  crashOnSeed: process.env.RUNFORGE_TEST_CRASH_ON_SEED === undefined ? undefined : Number(process.env.RUNFORGE_TEST_CRASH_ON_SEED),
-  stallOnSeed: process.env.RUNFORGE_TEST_STALL_ON_SEED === undefined ? undefined : Number(process.env.RUNFORGE_TEST_STALL_ON_SEED),
+  crashOnSeed:
+    process.env.RUNFORGE_TEST_CRASH_ON_SEED === undefined ? undefined : Number(process.env.RUNFORGE_TEST_CRASH_ON_SEED),
+  stallOnSeed:
+    process.env.RUNFORGE_TEST_STALL_ON_SEED === undefined ? undefined : Number(process.env.RUNFORGE_TEST_STALL_ON_SEED),
 };
 
 export function crashIfPoisoned(seed: number | undefined): void {

@@ -14,7 +14,9 @@ export class CsvBodyParser implements OnModuleInit {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     for (const type of ['text/csv', 'text/plain', 'application/csv']) {
       if (fastify.hasContentTypeParser(type)) continue;
-      fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit: MAX_CSV_BYTES }, (_req, body, done) => done(null, body));
+      fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit: MAX_CSV_BYTES }, (_req, body, done) =>
+        done(null, body),
+      );
     }
   }
 }

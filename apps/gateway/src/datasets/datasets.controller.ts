@@ -7,7 +7,11 @@ import { parseOrThrow, ValidationFailed } from '../common/validation';
 
 const UploadQuery = z
   .object({
-    symbol: z.string().min(1).max(32).regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only'),
+    symbol: z
+      .string()
+      .min(1)
+      .max(32)
+      .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only'),
     name: z.string().min(1).max(200).optional(),
     timeframe: z.enum(TIMEFRAMES as unknown as [Timeframe, ...Timeframe[]]).optional(),
   })
@@ -33,13 +37,19 @@ export class DatasetsController {
   ): Promise<DatasetInfo> {
     const q = parseOrThrow(UploadQuery, query ?? {});
     if (typeof body !== 'string' || !/^(text\/csv|text\/plain|application\/csv)/.test(contentType ?? '')) {
-      throw new ValidationFailed([{ field: '(body)', reason: 'send the CSV as the request body with content-type: text/csv' }]);
+      throw new ValidationFailed([
+        { field: '(body)', reason: 'send the CSV as the request body with content-type: text/csv' },
+      ]);
     }
     if (body.trim() === '') throw new ValidationFailed([{ field: '(body)', reason: 'the CSV is empty' }]);
     const parsed = parseOhlcvCsv(body, q.timeframe ? { timeframe: q.timeframe } : undefined);
     if (!parsed.ok) {
       throw new ValidationFailed(
-        parsed.errors.map((e) => ({ field: `line ${e.line}${e.field ? `.${e.field}` : ''}`, line: e.line, reason: e.reason })),
+        parsed.errors.map((e) => ({
+          field: `line ${e.line}${e.field ? `.${e.field}` : ''}`,
+          line: e.line,
+          reason: e.reason,
+        })),
         `the CSV has invalid rows (first at line ${parsed.errors[0]?.line ?? 1})`,
       );
     }
@@ -56,7 +66,8 @@ export class DatasetsController {
   @Get(':id')
   async describe(@Param('id') id: string): Promise<DatasetInfo> {
     const info = await this.datasets.describe(id);
-    if (!info) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no dataset with id "${id}"` });
+    if (!info)
+      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no dataset with id "${id}"` });
     return info;
   }
 }

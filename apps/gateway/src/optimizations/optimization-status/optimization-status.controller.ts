@@ -22,7 +22,8 @@ export class OptimizationStatusController {
   @Get(':id/status')
   async status(@Param('id') id: string): Promise<Record<string, unknown>> {
     const run = await this.runs.get(id, 'optimization');
-    if (!run) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no optimization with id "${id}"` });
+    if (!run)
+      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no optimization with id "${id}"` });
     const total = run.totalCombinations ?? 0;
     const done = run.completedCombinations + run.failedCombinations;
     let bestTrial: Record<string, unknown> | undefined;
@@ -36,7 +37,14 @@ export class OptimizationStatusController {
         [id],
       );
       const best = rows[0];
-      if (best) bestTrial = { trialId: best.id, index: best.index, params: best.params, metrics: best.metrics, score: best.score };
+      if (best)
+        bestTrial = {
+          trialId: best.id,
+          index: best.index,
+          params: best.params,
+          metrics: best.metrics,
+          score: best.score,
+        };
       if (run.startedAt && done > 0) {
         const elapsed = (Date.now() - Date.parse(run.startedAt)) / 1000;
         trialsPerSecond = done / Math.max(elapsed, 1e-3);

@@ -38,21 +38,33 @@ export class CancelRunController {
 
   private async cancel(id: string, kind: RunKind, reply: FastifyReply): Promise<CancelAnswer> {
     const run = await this.runs.get(id, kind);
-    if (!run) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no ${kind} with id "${id}"` });
+    if (!run)
+      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no ${kind} with id "${id}"` });
     const conflict = (status: string): ConflictException =>
-      new ConflictException({ statusCode: 409, error: 'Conflict', message: `the ${kind} is already ${status}`, id, status });
+      new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: `the ${kind} is already ${status}`,
+        id,
+        status,
+      });
     if (TERMINAL_STATUSES.has(run.status)) throw conflict(run.status);
 
     const t = this.cfg.topology;
     // Listen before asking, so the worker's answer cannot slip past.
     const sub = this.messaging.nc.subscribe(t.runSubject(id, '*'));
     try {
-      const event = createEvent('RunCancellationRequested', { runId: id, attempt: 0, occurredAt: new Date().toISOString() }, { requestedBy: 'api' });
+      const event = createEvent(
+        'RunCancellationRequested',
+        { runId: id, attempt: 0, occurredAt: new Date().toISOString() },
+        { requestedBy: 'api' },
+      );
       // Published in the run's own trace, so the cancellation shows up where the run is followed.
       const requested = await this.messaging.bus.lastOfType(id, 'RunRequested');
       await this.messaging.bus.publish(event, { traceparent: requested?.traceparent });
       // A run no worker has started is cancelled by the request itself (it will never start).
-      if (run.status === 'Pending' && !(await this.messaging.bus.lastOfType(id, 'RunStarted'))) return { id, status: 'Cancelled' };
+      if (run.status === 'Pending' && !(await this.messaging.bus.lastOfType(id, 'RunStarted')))
+        return { id, status: 'Cancelled' };
 
       const outcome = await new Promise<string | undefined>((resolve) => {
         const timer = setTimeout(() => resolve(undefined), CANCEL_CONFIRM_MS);
