@@ -3,6 +3,7 @@ import { PlatformModule, type RunForgeConfig } from '@runforge/platform';
 import { OptimizationCoordinator } from './optimizations/optimization.coordinator';
 import { TrialBatchConsumer } from './optimizations/trial-batch.consumer';
 import { BarsCache } from './runs/bars-cache';
+import { CpuProfile } from './runs/cpu-profile';
 import { GracefulShutdown } from './runs/graceful-shutdown';
 import { RunRequestedConsumer } from './runs/run-requested.consumer';
 import { RunSignals } from './runs/run-signals.service';
@@ -20,6 +21,7 @@ export class EngineWorkerAppModule {
         RunRequestedConsumer,
         TrialBatchConsumer,
         GracefulShutdown,
+        CpuProfile,
       ],
     };
   }
