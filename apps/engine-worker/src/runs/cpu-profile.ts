@@ -10,7 +10,8 @@ import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationB
 @Injectable()
 export class CpuProfile implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger(CpuProfile.name);
-  private readonly file = process.env.RUNFORGE_CPU_PROFILE;
+  /** `%p` in the path is replaced by the process id (several workers, one setting). */
+  private readonly file = process.env.RUNFORGE_CPU_PROFILE?.replace('%p', String(process.pid));
   private session?: Session;
 
   onApplicationBootstrap(): void {
