@@ -89,12 +89,13 @@ describe('dashboard (browser end to end)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     // The server closes the stream once the run is terminal: reading to the end must finish.
+    let timer: NodeJS.Timeout | undefined;
     const text = await Promise.race([
       res.text(),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error('stream did not close within 60 s')), 60_000),
-      ),
-    ]);
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('stream did not close within 60 s')), 60_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     const snapshots = [...text.matchAll(/event: snapshot\nid: \d+\ndata: (.*)\n/g)].map(
       (m) => JSON.parse(m[1] ?? '{}') as { status: string; processedBars: number },
     );
