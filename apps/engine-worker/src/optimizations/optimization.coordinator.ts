@@ -139,8 +139,13 @@ export class OptimizationCoordinator {
       // Batches of an earlier attempt may still wait in the queue: replace them.
       await this.messaging.jsm.streams.purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) });
       const size = trialsPerBatch(totalBars, remaining.length);
+      const h = natsHeaders();
+      if (ctx.traceparent) h.set(HEADERS.traceparent, ctx.traceparent);
+      // All batches go out before any ack is awaited: this worker also runs trials, and awaiting each
+      // publish would let its own first batch delay the rest (and so the other workers' start).
+      const publishes: Promise<unknown>[] = [];
       let batchIndex = 0;
-      for (let i = 0; i < remaining.length; i += size) {
+      for (let i = 0; i < remaining.length; i += size, batchIndex++) {
         const batch: TrialBatch = {
           type: 'TrialBatch',
           version: 1,
@@ -152,14 +157,14 @@ export class OptimizationCoordinator {
             .slice(i, i + size)
             .map((g) => ({ trialId: g.trialId, index: g.index, params: { ...g.params } })),
         };
-        const h = natsHeaders();
-        if (ctx.traceparent) h.set(HEADERS.traceparent, ctx.traceparent);
-        await js.publish(t.trialWorkSubject(ctx.runId), encoder.encode(JSON.stringify(batch)), {
-          msgID: `${ctx.runId}:batch:${ctx.attempt}:${batchIndex}`,
-          headers: h,
-        });
-        batchIndex++;
+        publishes.push(
+          js.publish(t.trialWorkSubject(ctx.runId), encoder.encode(JSON.stringify(batch)), {
+            msgID: `${ctx.runId}:batch:${ctx.attempt}:${batchIndex}`,
+            headers: h,
+          }),
+        );
       }
+      await Promise.all(publishes);
       await ctx.log('INFO', `scheduled ${remaining.length} of ${total} trials in ${batchIndex} batches`, {
         alreadyDone: tally.done.size,
         trialsPerBatch: size,
