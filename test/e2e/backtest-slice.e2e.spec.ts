@@ -126,6 +126,19 @@ describe('a backtest travels gateway → JetStream → worker → projection →
     expect(ui.status).toBe(200);
   });
 
+  it('serves the strategies with their parameters and the vocabulary the request forms offer', async () => {
+    const r = await http<{
+      strategies: { name: string; params: { name: string }[] }[];
+      timeframes: string[];
+      objectiveMetrics: string[];
+    }>(sys.gateway.url, 'GET', '/api/strategies');
+    expect(r.status).toBe(200);
+    const sma = r.body.strategies.find((s) => s.name === 'sma-crossover');
+    expect(sma?.params.map((p) => p.name)).toEqual(['fast', 'slow']);
+    expect(r.body.timeframes).toEqual(['1m', '5m', '15m', '30m', '1h', '4h', '1d']);
+    expect(r.body.objectiveMetrics).toContain('sharpe');
+  });
+
   it('answers 404 for an unknown run', async () => {
     const r = await http(sys.gateway.url, 'GET', '/api/backtests/0190a0b0-0000-7000-8000-000000000000/status');
     expect(r.status).toBe(404);

@@ -170,8 +170,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         }),
       },
       '/api/strategies': {
-        get: op('Strategies', 'Strategies and their declared parameters', {
-          responses: { 200: { description: '`{strategies}`' } },
+        get: op('Strategies', 'Strategies and their declared parameters, with the timeframes and objective metrics', {
+          responses: { 200: { description: '`{strategies, timeframes, objectiveMetrics}`' } },
         }),
       },
       '/api/datasets': {

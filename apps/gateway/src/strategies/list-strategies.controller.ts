@@ -1,11 +1,20 @@
 import { Controller, Get } from '@nestjs/common';
-import { listStrategies, type StrategyInfo } from '@runforge/engine';
+import { OBJECTIVE_METRICS } from '@runforge/contracts';
+import { listStrategies, TIMEFRAMES, type StrategyInfo, type Timeframe } from '@runforge/engine';
 
 @Controller('api/strategies')
 export class ListStrategiesController {
-  /** Every strategy with its declared parameters (type, bounds, default): forms are generated from it. */
+  /**
+   * Every strategy with its declared parameters (type, bounds, default), and the vocabulary the
+   * request forms offer (timeframes, objective metrics): clients are generated from it rather than
+   * keeping their own copies.
+   */
   @Get()
-  list(): { strategies: readonly StrategyInfo[] } {
-    return { strategies: listStrategies() };
+  list(): {
+    strategies: readonly StrategyInfo[];
+    timeframes: readonly Timeframe[];
+    objectiveMetrics: readonly string[];
+  } {
+    return { strategies: listStrategies(), timeframes: TIMEFRAMES, objectiveMetrics: OBJECTIVE_METRICS };
   }
 }

@@ -5,19 +5,6 @@ import { navigate } from '../router';
 import { toast, watchUntilDone } from '../toasts';
 import { ErrorBox, Loading } from '../components/ui';
 
-const TIMEFRAMES = ['1m', '5m', '15m', '1h', '4h', '1d'];
-const OBJECTIVES = [
-  'sharpe',
-  'sortino',
-  'totalReturn',
-  'cagr',
-  'maxDrawdown',
-  'profitFactor',
-  'winRate',
-  'averageTradeReturn',
-  'finalEquity',
-];
-
 interface AxisState {
   vary: boolean;
   input: AxisInput;
@@ -52,6 +39,9 @@ function coerce(p: ParamSpec, raw: string | boolean): number | boolean | string 
  */
 export function NewRun({ initialKind }: { initialKind: RunKind }) {
   const [strategies, setStrategies] = useState<Strategy[] | undefined>(undefined);
+  // Timeframes and objective metrics come from the gateway with the strategies (one definition).
+  const [timeframes, setTimeframes] = useState<string[]>([]);
+  const [objectives, setObjectives] = useState<string[]>([]);
   const [loadError, setLoadError] = useState<ApiError | undefined>(undefined);
   const [kind, setKind] = useState<RunKind>(initialKind);
   const [strategyName, setStrategyName] = useState('');
@@ -70,8 +60,10 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
 
   const loadStrategies = (): void => {
     setLoadError(undefined);
-    get<{ strategies: Strategy[] }>('/api/strategies')
+    get<{ strategies: Strategy[]; timeframes: string[]; objectiveMetrics: string[] }>('/api/strategies')
       .then((s) => {
+        setTimeframes(s.timeframes);
+        setObjectives(s.objectiveMetrics);
         setStrategies(s.strategies);
         const first = s.strategies.find((x) => x.name === 'sma-crossover') ?? s.strategies[0];
         if (first) selectStrategy(first);
@@ -261,7 +253,7 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
             <label>
               Objective
               <select name="objective" value={objective} onChange={(e) => setObjective(e.currentTarget.value)}>
-                {OBJECTIVES.map((o) => (
+                {objectives.map((o) => (
                   <option key={o}>{o}</option>
                 ))}
               </select>
@@ -302,7 +294,7 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
           <label>
             Timeframe
             <select name="timeframe" value={timeframe} onChange={(e) => setTimeframe(e.currentTarget.value)}>
-              {TIMEFRAMES.map((t) => (
+              {timeframes.map((t) => (
                 <option key={t}>{t}</option>
               ))}
             </select>
