@@ -1,3 +1,4 @@
+import { toAuditEvent } from '@runforge/platform';
 import { formatTimeline } from './timeline';
 import { openCli, runCli } from './cli-context';
 
@@ -20,15 +21,7 @@ runCli(async () => {
     }
     const history = await ctx.bus.history(runId);
     if (args.includes('--json')) {
-      const events = history.map((h) => ({
-        seq: h.seq,
-        storedAt: h.storedAt,
-        type: h.event.type,
-        version: h.event.version,
-        attempt: h.event.attempt,
-        occurredAt: h.event.occurredAt,
-        data: h.event.data,
-      }));
+      const events = history.map(toAuditEvent);
       console.log(JSON.stringify({ runId, events }, null, 2));
     } else {
       console.log(formatTimeline(runId, history));

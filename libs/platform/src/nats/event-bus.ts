@@ -25,6 +25,30 @@ export interface StoredRunEvent {
   readonly traceparent?: string;
 }
 
+/** One entry of a run's audit history, as `GET /api/runs/{id}/events` and `npm run replay -- --json` show it. */
+export interface AuditEvent {
+  readonly seq: number;
+  readonly storedAt: string;
+  readonly type: string;
+  readonly version: number;
+  readonly attempt: number;
+  readonly occurredAt: string;
+  readonly data: unknown;
+}
+
+export function toAuditEvent(h: StoredRunEvent): AuditEvent {
+  const e = h.event;
+  return {
+    seq: h.seq,
+    storedAt: h.storedAt,
+    type: e.type,
+    version: e.version,
+    attempt: e.attempt,
+    occurredAt: e.occurredAt,
+    data: e.data,
+  };
+}
+
 export interface PublishOptions {
   /** Discriminates several events of one type within an attempt (e.g. a progress counter). */
   readonly discriminator?: string | number;
@@ -76,7 +100,10 @@ export class EventBus {
         const h = natsHeaders();
         const traceparent = currentTraceparent();
         if (traceparent) h.set(HEADERS.traceparent, traceparent);
-        const ack = await this.js.publish(subject, encoder.encode(JSON.stringify(checked)), { msgID: msgId, headers: h });
+        const ack = await this.js.publish(subject, encoder.encode(JSON.stringify(checked)), {
+          msgID: msgId,
+          headers: h,
+        });
         span.setAttribute(ATTRS.duplicate, ack.duplicate);
         (ack.duplicate ? busMetrics.duplicates : busMetrics.published).inc({ type: checked.type });
         return ack;
@@ -98,10 +125,14 @@ export class EventBus {
     const h = natsHeaders();
     const traceparent = currentTraceparent();
     if (traceparent) h.set(HEADERS.traceparent, traceparent);
-    return this.js.publish(this.topology.runDispatchSubject(checked.priority), encoder.encode(JSON.stringify(checked)), {
-      msgID: `${checked.runId}:dispatch`,
-      headers: h,
-    });
+    return this.js.publish(
+      this.topology.runDispatchSubject(checked.priority),
+      encoder.encode(JSON.stringify(checked)),
+      {
+        msgID: `${checked.runId}:dispatch`,
+        headers: h,
+      },
+    );
   }
 
   /** The last stored event of one type for a run, or undefined (a cheap direct lookup by subject). */

@@ -1,16 +1,6 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
-import { Messaging } from '@runforge/platform';
+import { Messaging, toAuditEvent, type AuditEvent } from '@runforge/platform';
 import { isRunId } from '../../common/validation';
-
-export interface AuditEvent {
-  seq: number;
-  storedAt: string;
-  type: string;
-  version: number;
-  attempt: number;
-  occurredAt: string;
-  data: unknown;
-}
 
 /**
  * `GET /api/runs/{id}/events`: the run's whole history straight from the stream (the audit log),
@@ -29,15 +19,7 @@ export class RunEventsController {
     const history = await this.messaging.bus.history(id);
     return {
       runId: id,
-      events: history.map((h) => ({
-        seq: h.seq,
-        storedAt: h.storedAt,
-        type: h.event.type,
-        version: h.event.version,
-        attempt: h.event.attempt,
-        occurredAt: h.event.occurredAt,
-        data: h.event.data,
-      })),
+      events: history.map(toAuditEvent),
     };
   }
 }
