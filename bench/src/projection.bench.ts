@@ -8,12 +8,11 @@
  *      live projection runs, swap included;
  *   3. verify: `npm run verify` must report the rebuilt rows equal to the replayed stream.
  *
- *   npm run bench:projection                     (= npm run build && node bench/dist/projection.bench.js)
- *   BENCH_EVENTS=1000000 node bench/dist/projection.bench.js
+ *   npm run bench:projection                     (= npm run build && node bench/dist/system/bench/src/projection.bench.js)
+ *   BENCH_EVENTS=1000000 node bench/dist/system/bench/src/projection.bench.js
  */
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -22,11 +21,11 @@ import { connect } from '@nats-io/transport-node';
 import { topology } from '@runforge/contracts';
 import { provisionTopology, runMigrations } from '@runforge/platform';
 import { Client } from 'pg';
+import { freePort, ROOT } from '../../test/support/system';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 const DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const ROOT = path.resolve(__dirname, '../..');
 const run = promisify(execFile);
 
 const ns = `bench${randomBytes(4).toString('hex')}`;
@@ -135,18 +134,6 @@ function* runEvents(i: number, base: number): Generator<[string, Record<string, 
       : { metrics: { sharpe: 1.2, trades: 40 }, equityCurve: [{ t: 0, equity: 10_000 }], bars };
     yield ['completed', env0('RunCompleted', 1, 90, { durationMs: 900, processedBars: bars, result })];
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function lagOf(url: string): Promise<{ streamSeq: number; appliedSeq: number; lag: number } | undefined> {

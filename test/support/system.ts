@@ -12,7 +12,8 @@ import { eventually } from './eventually';
 
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const ROOT = repoRoot(__dirname);
+/** The repository root, wherever this file was compiled to (tests run it from source, benches from bench/dist). */
+export const ROOT = repoRoot(__dirname);
 
 /**
  * The repository root: the nearest directory above `from` whose package.json is runforge's. This
@@ -59,7 +60,8 @@ export function newIsolation(): Isolation {
   };
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on loopback (for a service the test or bench starts). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
