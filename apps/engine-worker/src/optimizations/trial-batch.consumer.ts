@@ -19,20 +19,42 @@ import {
 import type { Bars } from '@runforge/engine';
 import { BarsCache } from '../runs/bars-cache';
 import { RunContext } from '../runs/run-context';
-import { RunSignals } from '../runs/run-signals.service';
+import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
 import { SerialPullConsumer } from '../runs/serial-pull-consumer';
-import { runTrial, scoreOf, TrialAbortedError } from './trial-runner';
+import { scoreOf, TrialAbortedError, TrialRunner } from './trial-runner';
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 /** Slow trials: their outcomes are published at least this often, so progress stays live. */
 const RECORD_INTERVAL_MS = 250;
 /** How long a run seen live is trusted to still be live before its batches check again. */
 const LIVE_RUN_CACHE_MS = 1000;
+/** How long one pull waits for a batch (the client's minimum is 1 s). */
+const PULL_EXPIRES_MS = 2000;
+/**
+ * The next batch is asked for while the current one's last trial runs, if trials are this short:
+ * the held batch waits at most one trial, far inside the 5 s ack wait.
+ */
+const PREFETCH_MAX_TRIAL_MS = 1000;
+/** Batches whose outcomes may still be on their way to the broker while the next one runs. */
+const MAX_SETTLING = 2;
 
 /**
- * Every worker takes trial batches from the shared `trials` consumer on the work-queue stream, one
- * batch at a time, and publishes the trials' outcomes (`TrialsRecorded`). A trial's failure is
- * data (message, stack, fingerprint), never an outage: the other trials run on.
+ * Collects a publish that is awaited later (with the batch's others). Marked handled now: a publish
+ * that fails mid-batch must not count as an unhandled rejection before the batch awaits it.
+ */
+function track(pending: Promise<void>[], publish: Promise<void>): void {
+  publish.catch(() => undefined);
+  pending.push(publish);
+}
+
+/**
+ * Every worker takes trial batches from the shared `trials` consumer on the work-queue stream and
+ * publishes the trials' outcomes (`TrialsRecorded`). A trial's failure is data (message, stack,
+ * fingerprint), never an outage: the other trials run on.
+ *
+ * The engine is kept busy between batches: the next batch is pulled while the current one's last
+ * trial runs, and a finished batch is acked once its outcomes are stored, while the next one already
+ * runs (its delivery stays alive meanwhile; a crash before the ack redelivers it, and trial ids make
+ * the repeat count nothing twice).
  */
 @Injectable()
 export class TrialBatchConsumer extends SerialPullConsumer {
@@ -40,6 +62,9 @@ export class TrialBatchConsumer extends SerialPullConsumer {
   private consumer?: Consumer;
   /** Runs seen live recently (run id → when checked). */
   private readonly liveRuns = new Map<string, number>();
+  private prefetched?: Promise<JsMsg | null>;
+  /** Finished batches waiting for their outcomes' publish acks before their own ack. */
+  private readonly settling = new Set<Promise<void>>();
 
   constructor(
     private readonly messaging: Messaging,
@@ -50,13 +75,31 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     super();
   }
 
+  override async stop(): Promise<void> {
+    await super.stop();
+    await Promise.allSettled([...this.settling]);
+  }
+
   protected async prepare(): Promise<void> {
     const spec = this.cfg.topology.consumers.trials;
     this.consumer = await this.messaging.bus.js.consumers.get(spec.stream, spec.durable);
   }
 
   protected next(): Promise<JsMsg | null> {
-    return (this.consumer as Consumer).next({ expires: 2000 });
+    const msg = this.prefetched ?? this.pull();
+    this.prefetched = undefined;
+    return msg;
+  }
+
+  private pull(): Promise<JsMsg | null> {
+    return (this.consumer as Consumer).next({ expires: PULL_EXPIRES_MS });
+  }
+
+  /** Asks for the next batch ahead of time (once; `next()` hands it over). */
+  private prefetch(): void {
+    if (this.prefetched || this.stopping || !this.consumer) return;
+    // A failed pull surfaces in `next()`, where the loop resubscribes.
+    this.prefetched = this.pull();
   }
 
   protected async handle(msg: JsMsg): Promise<void> {
@@ -69,6 +112,7 @@ export class TrialBatchConsumer extends SerialPullConsumer {
       return;
     }
     if (msg.info.redelivered) redeliveries.inc({ consumer: msg.info.consumer });
+    msg.working(); // a prefetched batch waited one trial: its ack wait starts over now
     const traceparent = msg.headers?.get(HEADERS.traceparent) || undefined;
     const attributes = {
       [ATTRS.runId]: batch.runId,
@@ -76,12 +120,23 @@ export class TrialBatchConsumer extends SerialPullConsumer {
       [ATTRS.trialCount]: batch.trials.length,
     };
     // The batch span is a child of the coordinator's run span (its traceparent rode on the message).
-    await withSpanFromTraceparent(SPANS.worker.trialBatch, traceparent, attributes, () => this.runBatch(msg, batch), {
-      kind: SpanKind.CONSUMER,
-    });
+    const { settled } = await withSpanFromTraceparent(
+      SPANS.worker.trialBatch,
+      traceparent,
+      attributes,
+      () => this.runBatch(msg, batch),
+      { kind: SpanKind.CONSUMER },
+    );
+    this.settling.add(settled);
+    void settled.finally(() => this.settling.delete(settled));
+    if (this.settling.size >= MAX_SETTLING) await Promise.race(this.settling);
   }
 
-  private async runBatch(msg: JsMsg, batch: TrialBatch): Promise<void> {
+  /**
+   * Runs the batch's trials; resolves once they ran, with `settled`: the delivery's ack (or nak on
+   * shutdown or failure) once their outcomes are stored.
+   */
+  private async runBatch(msg: JsMsg, batch: TrialBatch): Promise<{ settled: Promise<void> }> {
     const controller = this.signals.register(batch.runId);
     const heartbeat = setInterval(() => msg.working(), 2000);
     const ctx = new RunContext(
@@ -92,53 +147,75 @@ export class TrialBatchConsumer extends SerialPullConsumer {
       currentTraceparent(),
     );
     workerMetrics.activeRuns.inc({ kind: 'trial-batch' });
+    const pending: Promise<void>[] = [];
+    let settleDelivery = (): void => msg.ack();
     try {
-      if (await this.runIsOver(batch.runId)) {
-        msg.ack();
-        return;
-      }
-      const bars = await this.bars.get(batch.request.dataset);
-      const pending: Promise<void>[] = [];
-      let recorded: TrialOutcome[] = [];
-      let flushedAt = performance.now();
-      // Outcomes travel together (one TrialsRecorded per batch, or every RECORD_INTERVAL_MS on slow
-      // trials so progress stays live): per-trial messages cost more than a short trial.
-      const flush = (): void => {
-        if (recorded.length === 0) return;
-        const outcomes = recorded;
-        recorded = [];
-        flushedAt = performance.now();
-        pending.push(ctx.emitKeyed('TrialsRecorded', { outcomes }, `${outcomes[0]?.trialId}+${outcomes.length}`));
-      };
-      for (const trial of batch.trials) {
-        if (controller.signal.aborted) break;
-        const outcome = await this.runOne(ctx, batch, trial, bars, controller.signal, pending);
-        if (outcome === 'aborted') break;
-        recorded.push(outcome);
-        if (performance.now() - flushedAt >= RECORD_INTERVAL_MS) flush();
-        await yieldToEventLoop();
-      }
-      flush();
-      await Promise.all(pending);
-      const reason = controller.signal.aborted ? (controller.signal.reason as { kind?: string }).kind : undefined;
-      if (reason === 'shutdown')
-        msg.nak(); // hand the rest back to another worker
-      else msg.ack(); // done, or the run was stopped: its remaining trials must not run
+      // A batch of a run that already ended or was stopped is acked without running.
+      if (!(await this.runIsOver(batch.runId))) await this.runTrials(ctx, batch, controller.signal, pending);
+      // On shutdown hand the rest back to another worker; done, or the run was stopped: ack, so its
+      // remaining trials never run.
+      if (stopReasonOf(controller.signal)?.kind === 'shutdown') settleDelivery = (): void => msg.nak();
     } catch (err) {
       this.log.error({ err, runId: batch.runId }, 'trial batch failed; handing it back');
-      msg.nak(1000);
+      settleDelivery = (): void => msg.nak(1000);
     } finally {
       workerMetrics.activeRuns.dec({ kind: 'trial-batch' });
-      clearInterval(heartbeat);
       this.signals.release(batch.runId, controller);
     }
+    const settled = Promise.all(pending)
+      .then(
+        () => settleDelivery(),
+        (err: unknown) => {
+          this.log.error({ err, runId: batch.runId }, 'trial outcomes not stored; handing the batch back');
+          msg.nak(1000);
+        },
+      )
+      .finally(() => clearInterval(heartbeat));
+    return { settled };
   }
 
-  /**
-   * One trial: its outcome becomes `TrialCompleted` or `TrialFailed` (message, stack, fingerprint).
-   * The publishes are collected in `pending` and awaited once per batch, so trials don't wait on
-   * broker round trips one by one.
-   */
+  /** Runs the trials in order until done or stopped; their outcomes' publishes go to `pending`. */
+  private async runTrials(
+    ctx: RunContext,
+    batch: TrialBatch,
+    signal: AbortSignal,
+    pending: Promise<void>[],
+  ): Promise<void> {
+    const bars = await this.bars.get(batch.request.dataset);
+    let recorded: TrialOutcome[] = [];
+    let flushedAt = performance.now();
+    // Outcomes travel together (one TrialsRecorded per batch, or every RECORD_INTERVAL_MS on slow
+    // trials so progress stays live): per-trial messages cost more than a short trial.
+    const flush = (): void => {
+      if (recorded.length === 0) return;
+      const outcomes = recorded;
+      recorded = [];
+      flushedAt = performance.now();
+      track(pending, ctx.emitKeyed('TrialsRecorded', { outcomes }, `${outcomes[0]?.trialId}+${outcomes.length}`));
+    };
+    const runner = new TrialRunner();
+    const started = performance.now();
+    const last = batch.trials.length - 1;
+    for (let i = 0; i <= last; i++) {
+      if (signal.aborted) break;
+      if (i === last && i > 0 && (performance.now() - started) / i < PREFETCH_MAX_TRIAL_MS) this.prefetch();
+      const outcome = await this.runOne(
+        ctx,
+        batch,
+        batch.trials[i] as TrialBatch['trials'][number],
+        bars,
+        signal,
+        runner,
+        pending,
+      );
+      if (outcome === 'aborted') break;
+      recorded.push(outcome);
+      if (performance.now() - flushedAt >= RECORD_INTERVAL_MS) flush();
+      await runner.yieldIfDue();
+    }
+    flush();
+  }
+
   /**
    * One trial: its outcome (metrics and score, or message, stack and fingerprint). A failed trial is
    * data, not an outage; it also gets a WARNING log line and its own error span.
@@ -149,13 +226,14 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     trial: TrialBatch['trials'][number],
     bars: Bars,
     signal: AbortSignal,
+    runner: TrialRunner,
     pending: Promise<void>[],
   ): Promise<TrialOutcome | 'aborted'> {
     const started = performance.now();
     const startedAt = Date.now();
     const base = { trialId: trial.trialId, index: trial.index, params: trial.params, workerId: this.cfg.instanceId };
     try {
-      const metrics = await runTrial(batch.request, trial.params, bars, signal);
+      const metrics = await runner.run(batch.request, trial.params, bars, signal);
       workerMetrics.bars.inc({ kind: 'optimization' }, bars.length);
       workerMetrics.trials.inc({ status: 'Completed' });
       return {
@@ -178,7 +256,8 @@ export class TrialBatchConsumer extends SerialPullConsumer {
       span.end();
       workerMetrics.trials.inc({ status: 'Failed' });
       const code = (e as { code?: unknown }).code;
-      pending.push(
+      track(
+        pending,
         ctx.log('WARNING', `trial ${trial.index} failed: ${e.message}`, {
           trialId: trial.trialId,
           params: trial.params,
