@@ -17,6 +17,7 @@ import { eventually } from '../../test/support/eventually';
 import { statusOf, TERMINAL, withBus } from '../../test/support/runs';
 import { http, TestSystem, type ServiceName } from '../../test/support/system';
 import { printMachine } from './support/bench-report';
+import { CpuMeter, pidsNamed } from './support/cpu';
 
 const BARS = Number(process.env['BENCH_BARS'] ?? 100_000);
 const FAST = Number(process.env['BENCH_FAST'] ?? 200); // fast 2..FAST+1
@@ -60,6 +61,10 @@ interface SystemResult {
   statusMs: number;
   engineMsByWorker: Map<string, number>;
   trialsByWorker: Map<string, number>;
+  /** Milestones in stream time, ms after RunStarted. */
+  timeline: { label: string; ms: number }[];
+  /** CPU seconds per process group from submit to Completed. */
+  cpu: Record<string, number>;
 }
 
 async function throughSystem(workers: number): Promise<SystemResult> {
@@ -69,6 +74,17 @@ async function throughSystem(workers: number): Promise<SystemResult> {
     ...Array.from({ length: workers }, () => 'engine-worker' as const),
   ];
   const sys = await TestSystem.start(services);
+  const pidsOf = (name: ServiceName) => (): number[] =>
+    sys.processes.filter((p) => p.name === name).map((p) => p.child.pid ?? -1);
+  const meter = new CpuMeter({
+    'engine-worker': pidsOf('engine-worker'),
+    projection: pidsOf('projection'),
+    gateway: pidsOf('gateway'),
+    'nats-server': () => pidsNamed('nats-server'),
+    postgres: () => pidsNamed('postgres'),
+  });
+  const benchCpuBefore = process.cpuUsage();
+  meter.start();
   try {
     const r = await http<{ id: string; totalCombinations: number }>(
       sys.gateway.url,
@@ -82,13 +98,16 @@ async function throughSystem(workers: number): Promise<SystemResult> {
       `optimization ${id} to finish`,
       () => statusOf(sys, 'optimization', id),
       (s) => TERMINAL.includes(s.status),
-      { timeoutMs: 600_000, intervalMs: 200 },
+      { timeoutMs: 600_000, intervalMs: 1000 },
     );
     if (final.status !== 'Completed' || final.completedCombinations !== total) {
       throw new Error(
         `optimization ended ${final.status} with ${final.completedCombinations}/${total}: ${final.errorMessage ?? ''}`,
       );
     }
+    const cpu = meter.stop();
+    const benchCpu = process.cpuUsage(benchCpuBefore);
+    cpu['bench (polling status)'] = (benchCpu.user + benchCpu.system) / 1e6;
     const history = await withBus(sys, (bus) => bus.history(id));
     const at = (e: StoredRunEvent): number => Date.parse(e.storedAt);
     const of = (type: string): StoredRunEvent[] => history.filter((h) => h.event.type === type);
@@ -104,6 +123,17 @@ async function throughSystem(workers: number): Promise<SystemResult> {
       engineMsByWorker.set(o.workerId, (engineMsByWorker.get(o.workerId) ?? 0) + o.durationMs);
       trialsByWorker.set(o.workerId, (trialsByWorker.get(o.workerId) ?? 0) + 1);
     }
+    const t0 = at(started);
+    const scheduledLog = history.find(
+      (h) => h.event.type === 'RunLogged' && h.event.data.message.startsWith('scheduled '),
+    );
+    const timeline = [
+      { label: 'RunRequested', ms: at(of('RunRequested')[0] ?? started) - t0 },
+      { label: 'batches scheduled', ms: scheduledLog ? at(scheduledLog) - t0 : Number.NaN },
+      { label: 'first outcomes', ms: at(trials[0] as StoredRunEvent) - t0 },
+      { label: 'last outcomes', ms: at(trials[trials.length - 1] as StoredRunEvent) - t0 },
+      { label: 'RunCompleted', ms: at(completed) - t0 },
+    ];
     const statusAt = final as unknown as { startedAt?: string; completedAt?: string };
     return {
       workers,
@@ -113,6 +143,8 @@ async function throughSystem(workers: number): Promise<SystemResult> {
       statusMs: Date.parse(statusAt.completedAt ?? '') - Date.parse(statusAt.startedAt ?? ''),
       engineMsByWorker,
       trialsByWorker,
+      timeline,
+      cpu,
     };
   } finally {
     await sys.stop();
@@ -149,6 +181,14 @@ async function main(): Promise<void> {
     );
     console.log(
       `  engine time inside the workers (sum of trial durationMs): ${(engineMs / 1000).toFixed(2)} s; trials per worker: ${[...r.trialsByWorker.values()].join(' / ')}`,
+    );
+    console.log(
+      `  timeline (ms after RunStarted, stream time): ${r.timeline.map((m) => `${m.label} ${m.ms.toFixed(0)}`).join(', ')}`,
+    );
+    console.log(
+      `  CPU seconds, submit → Completed: ${Object.entries(r.cpu)
+        .map(([name, s]) => `${name} ${s.toFixed(2)}`)
+        .join(', ')}`,
     );
   }
 

@@ -1,0 +1,54 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ; 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process has used so far, or undefined once it is gone. */
+export function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids whose executable path (cmdline's first word) ends with `name`, e.g. `nats-server`, `postgres`. */
+export function pidsNamed(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const exe = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] ?? '';
+      if (exe.endsWith(`/${name}`) || exe === name || exe.startsWith(`${name}:`)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * CPU seconds per labelled group of processes between `start()` and `stop()`. A process that exits in
+ * between loses what it used (short-lived Postgres backends), so figures are lower bounds.
+ */
+export class CpuMeter {
+  private readonly before = new Map<number, number>();
+
+  constructor(private readonly groups: Record<string, () => number[]>) {}
+
+  start(): void {
+    for (const pids of Object.values(this.groups))
+      for (const pid of pids()) this.before.set(pid, cpuSecondsOf(pid) ?? 0);
+  }
+
+  stop(): Record<string, number> {
+    const used: Record<string, number> = {};
+    for (const [label, pids] of Object.entries(this.groups)) {
+      used[label] = pids().reduce((sum, pid) => sum + ((cpuSecondsOf(pid) ?? 0) - (this.before.get(pid) ?? 0)), 0);
+    }
+    return used;
+  }
+}
