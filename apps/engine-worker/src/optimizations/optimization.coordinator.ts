@@ -19,18 +19,39 @@ import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
 const TOP_N = 10;
 const encoder = new TextEncoder();
 
-/**
- * Trials per batch: about twenty million bar-steps (a few tens of milliseconds at engine speed), so the
- * per-batch costs (a pull, a few lookups, one outcomes message) stay small next to the work, but at
- * least MIN_BATCHES batches, so every worker gets a share of a small grid.
- */
-export function trialsPerBatch(totalBars: number, trials: number): number {
-  const byWork = Math.round(20_000_000 / Math.max(1, totalBars));
-  const bySpread = Math.ceil(trials / MIN_BATCHES);
-  return Math.max(1, Math.min(1_000, byWork, bySpread));
-}
-
+/** A batch holds at most this much work (bar-steps: trials × bars; ~0.4 s at engine speed). */
+const MAX_BATCH_WORK = 100_000_000;
+/** ...and, while the grid allows, at least this much (~20 ms), so per-batch costs stay small. */
+const MIN_BATCH_WORK = 5_000_000;
+/** ...and at most this many trials, so a batch message stays far below NATS' 1 MB payload limit. */
+const MAX_BATCH_TRIALS = 1_000;
+/** A grid is cut into at least this many batches, so every worker gets a share of a small one. */
 const MIN_BATCHES = 8;
+/** Each batch takes at most this share of the trials still unplanned (guided self-scheduling). */
+const GUIDED_SHARE = 1 / 4;
+
+/**
+ * Batch sizes for `trials` trials over `totalBars` bars, in queue order: large batches first (few
+ * messages, pulls and outcome events per trial), shrinking as the grid runs out (each at most a
+ * quarter of what is left), so the last batches are small and the workers finish together instead
+ * of one waiting on another's big last batch. Sizes are bounded by MIN/MAX_BATCH_WORK and MAX_BATCH_TRIALS,
+ * and cut the grid into at least MIN_BATCHES batches.
+ */
+export function planBatchSizes(totalBars: number, trials: number): number[] {
+  const bars = Math.max(1, totalBars);
+  const max = Math.max(
+    1,
+    Math.min(MAX_BATCH_TRIALS, Math.floor(MAX_BATCH_WORK / bars), Math.ceil(trials / MIN_BATCHES)),
+  );
+  const min = Math.max(1, Math.min(Math.floor(MIN_BATCH_WORK / bars), max));
+  const sizes: number[] = [];
+  for (let left = trials; left > 0;) {
+    const size = Math.min(left, max, Math.max(min, Math.ceil(left * GUIDED_SHARE)));
+    sizes.push(size);
+    left -= size;
+  }
+  return sizes;
+}
 
 interface FailureGroup {
   fingerprint: string;
@@ -138,14 +159,14 @@ export class OptimizationCoordinator {
       const remaining = grid.filter((g) => !tally.done.has(g.trialId));
       // Batches of an earlier attempt may still wait in the queue: replace them.
       await this.messaging.jsm.streams.purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) });
-      const size = trialsPerBatch(totalBars, remaining.length);
+      const sizes = planBatchSizes(totalBars, remaining.length);
       const h = natsHeaders();
       if (ctx.traceparent) h.set(HEADERS.traceparent, ctx.traceparent);
       // All batches go out before any ack is awaited: this worker also runs trials, and awaiting each
       // publish would let its own first batch delay the rest (and so the other workers' start).
       const publishes: Promise<unknown>[] = [];
-      let batchIndex = 0;
-      for (let i = 0; i < remaining.length; i += size, batchIndex++) {
+      let i = 0;
+      for (const [batchIndex, size] of sizes.entries()) {
         const batch: TrialBatch = {
           type: 'TrialBatch',
           version: 1,
@@ -157,6 +178,7 @@ export class OptimizationCoordinator {
             .slice(i, i + size)
             .map((g) => ({ trialId: g.trialId, index: g.index, params: { ...g.params } })),
         };
+        i += size;
         publishes.push(
           js.publish(t.trialWorkSubject(ctx.runId), encoder.encode(JSON.stringify(batch)), {
             msgID: `${ctx.runId}:batch:${ctx.attempt}:${batchIndex}`,
@@ -165,9 +187,10 @@ export class OptimizationCoordinator {
         );
       }
       await Promise.all(publishes);
-      await ctx.log('INFO', `scheduled ${remaining.length} of ${total} trials in ${batchIndex} batches`, {
+      await ctx.log('INFO', `scheduled ${remaining.length} of ${total} trials in ${sizes.length} batches`, {
         alreadyDone: tally.done.size,
-        trialsPerBatch: size,
+        largestBatch: sizes[0],
+        smallestBatch: sizes[sizes.length - 1],
       });
     };
 
