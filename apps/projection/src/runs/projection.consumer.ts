@@ -11,6 +11,12 @@ import { ProjectionObserver } from './projection.observer';
 const MAX_BATCH = 1000;
 /** How long a batch waits for more events once the stream ran dry. */
 const LINGER_MS = Number(process.env.PROJECTION_LINGER_MS ?? 25);
+/**
+ * Under a steady trickle of events, at most one batch transaction starts per this interval: the
+ * read models then lag the stream by up to this long, and a run's progress costs a few
+ * transactions a second instead of one per event (each is ~8 statements; see docs/projection.md).
+ */
+const BATCH_INTERVAL_MS = Number(process.env.PROJECTION_BATCH_INTERVAL_MS ?? 200);
 /** Session advisory lock: one active projection per schema, so events apply in stream order. */
 export const LEADER_LOCK = 0x52_46_50_4a; // "RFPJ"
 /**
@@ -132,11 +138,13 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
     });
     const consumer = await this.messaging.bus.js.consumers.get(spec.stream, spec.durable);
     this.messages = await consumer.consume({ max_messages: MAX_BATCH });
-    // Batches close when full, or LINGER_MS after the stream ran dry: under a steady trickle (an
-    // optimization's trial events) that turns hundreds of one-event transactions a second into a few
-    // dozen larger ones, for at most LINGER_MS of extra read-model latency.
+    // Batches close when full, or LINGER_MS after the stream ran dry but no sooner than
+    // BATCH_INTERVAL_MS after the previous batch began: a lone event is applied within LINGER_MS,
+    // a steady trickle (an optimization's outcomes, a backtest's progress) in a few transactions a
+    // second instead of one per event.
     let buffer: JsMsg[] = [];
     let timer: NodeJS.Timeout | undefined;
+    let lastFlushAt = Number.NEGATIVE_INFINITY;
     let chain: Promise<void> = Promise.resolve();
     let failure: unknown;
     const flush = (): Promise<void> => {
@@ -145,6 +153,7 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
       if (buffer.length === 0) return chain;
       const msgs = buffer;
       buffer = [];
+      lastFlushAt = performance.now();
       chain = chain
         .then(async () => {
           if (failure !== undefined) return;
@@ -161,7 +170,10 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
     for await (const m of this.messages) {
       buffer.push(m);
       if (buffer.length >= MAX_BATCH) await flush();
-      else if (m.info.pending === 0) timer ??= setTimeout(() => void flush(), LINGER_MS);
+      else if (m.info.pending === 0) {
+        const wait = Math.max(LINGER_MS, lastFlushAt + BATCH_INTERVAL_MS - performance.now());
+        timer ??= setTimeout(() => void flush(), wait);
+      }
     }
     await flush();
     if (failure !== undefined) throw failure instanceof Error ? failure : new Error('projection batch failed', { cause: failure });
