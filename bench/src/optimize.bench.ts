@@ -1,15 +1,19 @@
 /**
  * Optimization throughput through the whole system, against the same trials run in-process:
- *   - pure engine: every trial of the grid with runBacktest from @runforge/engine, one thread;
+ *   - pure engine: every trial of the grid with runBacktest from @runforge/engine in one loop, in a
+ *     fresh plain process (and, for scale, in two such processes at once);
  *   - 1 and then 2 engine-worker processes (plus gateway and projection, test/support TestSystem in
  *     an isolated namespace + schema): POST /api/optimizations, wait for Completed, then read the
  *     run's history and take trials/s from the stream timestamps of RunStarted → RunCompleted
  *     (also first → last trial event, and the status' startedAt → completedAt).
- * Orchestration overhead = 1 − (1-worker trials/s ÷ pure engine trials/s).
+ * Orchestration overhead = (1-worker time − pure engine time) ÷ pure engine time. Each round
+ * measures the pure engine and then both systems back to back, and the summary takes the median
+ * of the rounds: this machine's speed drifts by several percent from minute to minute.
  *
  *   npm run bench:optimize      (= npm run build && node bench/dist/system/bench/src/optimize.bench.js)
- *   BENCH_BARS=200000 BENCH_FAST=300 BENCH_WORKERS=1,2 node bench/dist/system/bench/src/optimize.bench.js
+ *   BENCH_BARS=100000 BENCH_FAST=300 BENCH_ROUNDS=5 BENCH_WORKERS=1,2 BENCH_WARMUP=0 node bench/dist/system/bench/src/optimize.bench.js
  */
+import { spawn } from 'node:child_process';
 import { trialOutcomesOf } from '@runforge/contracts';
 import { runBacktest } from '@runforge/engine';
 import { loadBars, type StoredRunEvent } from '@runforge/platform';
@@ -19,10 +23,15 @@ import { http, TestSystem, type ServiceName } from '../../test/support/system';
 import { printMachine } from './support/bench-report';
 import { CpuMeter, pidsNamed } from './support/cpu';
 
-const BARS = Number(process.env['BENCH_BARS'] ?? 100_000);
+const BARS = Number(process.env['BENCH_BARS'] ?? 1_000_000);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+/** Also time two plain engine processes at once each round: the machine's own scaling (0: skip). */
+const PAIR = process.env['BENCH_PAIR'] !== '0';
 const FAST = Number(process.env['BENCH_FAST'] ?? 200); // fast 2..FAST+1
 const WORKERS = (process.env['BENCH_WORKERS'] ?? '1,2').split(',').map(Number);
 const SLOW = Array.from({ length: 10 }, (_, i) => FAST + 10 + 20 * i); // 10 values, all above every fast
+/** A small optimization over another dataset first, so the services' code is compiled (0: cold). */
+const WARMUP = process.env['BENCH_WARMUP'] !== '0';
 const dataset = { synthetic: { bars: BARS, seed: 42, timeframe: '1m' } };
 const request = {
   strategy: 'sma-crossover',
@@ -30,7 +39,13 @@ const request = {
   constraints: ['fast < slow'],
   dataset,
 };
+const warmupRequest = {
+  ...request,
+  axes: { fast: { min: 2, max: 21, step: 1 }, slow: SLOW },
+  dataset: { synthetic: { bars: BARS, seed: 43, timeframe: '1m' } },
+};
 
+/** Every trial of the grid in one plain loop in this process, the dataset already in memory. */
 function pureEngine(bars: Awaited<ReturnType<typeof loadBars>>): { ms: number; trials: number; check: number } {
   const t0 = performance.now();
   let trials = 0;
@@ -53,6 +68,33 @@ function pureEngine(bars: Awaited<ReturnType<typeof loadBars>>): { ms: number; t
   return { ms: performance.now() - t0, trials, check };
 }
 
+interface PureResult {
+  ms: number;
+  trials: number;
+}
+
+/**
+ * The pure engine in a fresh process (as each worker is one), so both sides start from the same JIT
+ * and heap state: this bench process, after driving a system, runs the same loop up to 10% slower.
+ */
+function pureInChild(): Promise<PureResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [__filename, '--pure'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`pure engine child exited with ${code}`));
+      else resolve(JSON.parse(out) as PureResult);
+    });
+  });
+}
+
+async function pureChildMain(): Promise<void> {
+  const { ms, trials } = pureEngine(await loadBars(dataset));
+  process.stdout.write(JSON.stringify({ ms, trials }));
+}
+
 interface SystemResult {
   workers: number;
   total: number;
@@ -67,6 +109,28 @@ interface SystemResult {
   cpu: Record<string, number>;
 }
 
+/** Submits an optimization and waits (polling status once a second) until it completed every trial. */
+async function optimize(
+  sys: TestSystem,
+  body: typeof request,
+): Promise<{ id: string; total: number; final: Awaited<ReturnType<typeof statusOf>> }> {
+  const r = await http<{ id: string; totalCombinations: number }>(sys.gateway.url, 'POST', '/api/optimizations', body);
+  if (r.status !== 202) throw new Error(`submit answered ${r.status}: ${JSON.stringify(r.body)}`);
+  const { id, totalCombinations: total } = r.body;
+  const final = await eventually(
+    `optimization ${id} to finish`,
+    () => statusOf(sys, 'optimization', id),
+    (s) => TERMINAL.includes(s.status),
+    { timeoutMs: 600_000, intervalMs: 1000 },
+  );
+  if (final.status !== 'Completed' || final.completedCombinations !== total) {
+    throw new Error(
+      `optimization ended ${final.status} with ${final.completedCombinations}/${total}: ${final.errorMessage ?? ''}`,
+    );
+  }
+  return { id, total, final };
+}
+
 async function throughSystem(workers: number): Promise<SystemResult> {
   const services: ServiceName[] = [
     'gateway',
@@ -74,6 +138,7 @@ async function throughSystem(workers: number): Promise<SystemResult> {
     ...Array.from({ length: workers }, () => 'engine-worker' as const),
   ];
   const sys = await TestSystem.start(services);
+  if (WARMUP) await optimize(sys, warmupRequest);
   const pidsOf = (name: ServiceName) => (): number[] =>
     sys.processes.filter((p) => p.name === name).map((p) => p.child.pid ?? -1);
   const meter = new CpuMeter({
@@ -86,25 +151,7 @@ async function throughSystem(workers: number): Promise<SystemResult> {
   const benchCpuBefore = process.cpuUsage();
   meter.start();
   try {
-    const r = await http<{ id: string; totalCombinations: number }>(
-      sys.gateway.url,
-      'POST',
-      '/api/optimizations',
-      request,
-    );
-    if (r.status !== 202) throw new Error(`submit answered ${r.status}: ${JSON.stringify(r.body)}`);
-    const { id, totalCombinations: total } = r.body;
-    const final = await eventually(
-      `optimization ${id} to finish`,
-      () => statusOf(sys, 'optimization', id),
-      (s) => TERMINAL.includes(s.status),
-      { timeoutMs: 600_000, intervalMs: 1000 },
-    );
-    if (final.status !== 'Completed' || final.completedCombinations !== total) {
-      throw new Error(
-        `optimization ended ${final.status} with ${final.completedCombinations}/${total}: ${final.errorMessage ?? ''}`,
-      );
-    }
+    const { id, total, final } = await optimize(sys, request);
     const cpu = meter.stop();
     const benchCpu = process.cpuUsage(benchCpuBefore);
     cpu['bench (polling status)'] = (benchCpu.user + benchCpu.system) / 1e6;
@@ -151,65 +198,112 @@ async function throughSystem(workers: number): Promise<SystemResult> {
   }
 }
 
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function report(r: SystemResult): void {
+  const engineMs = [...r.engineMsByWorker.values()].reduce((a, b) => a + b, 0);
+  console.log(
+    `  ${r.workers} worker${r.workers > 1 ? 's' : ''}: ${((r.total / r.runMs) * 1000).toFixed(1)} trials/s (RunStarted → RunCompleted ${(r.runMs / 1000).toFixed(2)} s stored)`,
+  );
+  console.log(
+    `    first → last trial outcome stored: ${(r.trialSpanMs / 1000).toFixed(2)} s; status startedAt → completedAt ${(r.statusMs / 1000).toFixed(2)} s`,
+  );
+  console.log(
+    `    engine time inside the workers (sum of trial durationMs): ${(engineMs / 1000).toFixed(2)} s; trials per worker: ${[...r.trialsByWorker.values()].join(' / ')}`,
+  );
+  console.log(
+    `    timeline (ms after RunStarted, stream time): ${r.timeline.map((m) => `${m.label} ${m.ms.toFixed(0)}`).join(', ')}`,
+  );
+  console.log(
+    `    CPU seconds, submit → Completed: ${Object.entries(r.cpu)
+      .map(([name, sec]) => `${name} ${sec.toFixed(2)}`)
+      .join(', ')}`,
+  );
+}
+
 async function main(): Promise<void> {
   printMachine('optimize bench: grid throughput, 1 vs 2 engine workers, against the pure engine');
+  const loadStarted = performance.now();
   const bars = await loadBars(dataset);
+  const loadMs = performance.now() - loadStarted;
   const total = FAST * SLOW.length;
+  if (bars.length !== BARS) throw new Error(`dataset has ${bars.length} bars, expected ${BARS}`);
   console.log(
-    `grid: sma-crossover fast 2..${FAST + 1} × slow [${SLOW.join(', ')}] (fast < slow holds everywhere) = ${total} trials over ${bars.length.toLocaleString('en')} synthetic 1m bars`,
+    `grid: sma-crossover fast 2..${FAST + 1} × slow [${SLOW.join(', ')}] (fast < slow holds everywhere) = ${total} trials over ${bars.length.toLocaleString('en')} synthetic 1m bars (generated in ${loadMs.toFixed(0)} ms); ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, ${WARMUP ? 'each system warmed up by a 200-trial run over another dataset' : 'cold systems (BENCH_WARMUP=0)'}`,
   );
 
-  const cold = pureEngine(bars);
-  const warm = pureEngine(bars);
-  const pureRate = (cold.trials / cold.ms) * 1000;
-  console.log(
-    `\npure engine, in-process, 1 thread: cold ${pureRate.toFixed(1)} trials/s (${(cold.ms / 1000).toFixed(2)} s), warm ${((warm.trials / warm.ms) * 1000).toFixed(1)} trials/s (${(warm.ms / 1000).toFixed(2)} s); ${((BARS * cold.trials) / cold.ms / 1000).toFixed(1)} M bars/s`,
-  );
-
-  const rates = new Map<number, number>();
-  for (const w of WORKERS) {
-    const r = await throughSystem(w);
-    if (r.total !== total) throw new Error(`the API planned ${r.total} trials, the bench ${total}`);
-    const rate = (r.total / r.runMs) * 1000;
-    rates.set(w, rate);
-    const engineMs = [...r.engineMsByWorker.values()].reduce((a, b) => a + b, 0);
+  const overheads: number[] = [];
+  const ratios: number[] = [];
+  const machineRatios: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const pure = await pureInChild();
     console.log(
-      `\n${w} worker${w > 1 ? 's' : ''}: ${rate.toFixed(1)} trials/s (RunStarted → RunCompleted ${(r.runMs / 1000).toFixed(2)} s stored)`,
+      `\nround ${round}\n  pure engine, one plain process: ${((pure.trials / pure.ms) * 1000).toFixed(1)} trials/s (${(pure.ms / 1000).toFixed(2)} s; ${((BARS * pure.trials) / pure.ms / 1000).toFixed(1)} M bars/s)`,
     );
-    console.log(
-      `  first → last trial outcome stored: ${(r.trialSpanMs / 1000).toFixed(2)} s (${((r.total / r.trialSpanMs) * 1000).toFixed(1)} trials/s); status startedAt → completedAt ${(r.statusMs / 1000).toFixed(2)} s`,
-    );
-    console.log(
-      `  engine time inside the workers (sum of trial durationMs): ${(engineMs / 1000).toFixed(2)} s; trials per worker: ${[...r.trialsByWorker.values()].join(' / ')}`,
-    );
-    console.log(
-      `  timeline (ms after RunStarted, stream time): ${r.timeline.map((m) => `${m.label} ${m.ms.toFixed(0)}`).join(', ')}`,
-    );
-    console.log(
-      `  CPU seconds, submit → Completed: ${Object.entries(r.cpu)
-        .map(([name, s]) => `${name} ${s.toFixed(2)}`)
-        .join(', ')}`,
-    );
+    if (PAIR) {
+      // What the machine itself gives a second process right now: two plain processes, each the whole grid.
+      const pair = await Promise.all([pureInChild(), pureInChild()]);
+      const slowest = Math.max(...pair.map((p) => p.ms));
+      const machine = (2 * pure.ms) / slowest;
+      machineRatios.push(machine);
+      console.log(
+        `  pure engine, two plain processes at once: ${pair.map((p) => (p.ms / 1000).toFixed(2)).join(' s / ')} s → the machine scales ${machine.toFixed(2)}×`,
+      );
+    }
+    const runs = new Map<number, SystemResult>();
+    for (const w of WORKERS) {
+      const r = await throughSystem(w);
+      if (r.total !== total) throw new Error(`the API planned ${r.total} trials, the bench ${total}`);
+      runs.set(w, r);
+      report(r);
+    }
+    const one = runs.get(1);
+    const two = runs.get(2);
+    if (one) {
+      // Orchestration overhead: the system's extra time over the same trials run in one plain loop.
+      const overhead = one.runMs / pure.ms - 1;
+      overheads.push(overhead);
+      console.log(`  overhead (1 worker vs pure engine): ${(overhead * 100).toFixed(1)}%`);
+    }
+    if (one && two) {
+      const ratio = one.runMs / two.runMs;
+      ratios.push(ratio);
+      console.log(`  2 workers ÷ 1 worker: ${ratio.toFixed(2)}×`);
+    }
   }
 
-  console.log('\n## summary');
-  const one = rates.get(1);
-  const two = rates.get(2);
-  if (one !== undefined) {
-    const overhead = 1 - one / pureRate;
+  console.log('\n## summary (median of the rounds; every round above)');
+  const range = (xs: number[], f: (x: number) => string): string =>
+    xs.length > 1 ? ` (rounds: ${xs.map(f).join(', ')})` : '';
+  if (overheads.length > 0) {
+    const m = median(overheads);
+    const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
     console.log(
-      `orchestration overhead (1 worker vs pure engine): ${(overhead * 100).toFixed(1)}% — goal < 10%: ${overhead < 0.1 ? 'MET' : 'NOT MET'}`,
+      `orchestration overhead, (1-worker time − pure engine time) ÷ pure engine time: ${pct(m)}${range(overheads, pct)} — goal < 10%: ${m < 0.1 ? 'MET' : 'NOT MET'}`,
     );
   }
-  if (one !== undefined && two !== undefined) {
-    const ratio = two / one;
+  if (ratios.length > 0) {
+    const m = median(ratios);
+    const x = (r: number): string => `${r.toFixed(2)}×`;
     console.log(
-      `2 workers ÷ 1 worker: ${ratio.toFixed(2)}× — goal ≥ 1.8× on 2 cores: ${ratio >= 1.8 ? 'MET' : 'NOT MET'} (NATS, Postgres, gateway and projection share the same cores)`,
+      `2 workers ÷ 1 worker: ${x(m)}${range(ratios, x)} — goal ≥ 1.8× on 2 cores: ${m >= 1.8 ? 'MET' : 'NOT MET'} (NATS, Postgres, gateway and projection share the same 2 cores)`,
+    );
+  }
+  if (machineRatios.length > 0) {
+    const x = (r: number): string => `${r.toFixed(2)}×`;
+    console.log(
+      `for scale, two plain engine processes ÷ one: ${x(median(machineRatios))}${range(machineRatios, x)} (nothing else running)`,
     );
   }
 }
 
-main().then(
+(process.argv.includes('--pure') ? pureChildMain() : main()).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);
