@@ -25,7 +25,7 @@ const MAX_BATCH_WORK = 100_000_000;
 const MIN_BATCH_WORK = 5_000_000;
 /** ...and at most this many trials, so a batch message stays far below NATS' 1 MB payload limit. */
 const MAX_BATCH_TRIALS = 1_000;
-/** A grid is cut into at least this many batches, so every worker gets a share of a small one. */
+/** No batch holds more than this share (1/n) of the grid, so every worker gets a share of a small one. */
 const MIN_BATCHES = 8;
 /** Each batch takes at most this share of the trials still unplanned (guided self-scheduling). */
 const GUIDED_SHARE = 1 / 4;
@@ -34,8 +34,8 @@ const GUIDED_SHARE = 1 / 4;
  * Batch sizes for `trials` trials over `totalBars` bars, in queue order: large batches first (few
  * messages, pulls and outcome events per trial), shrinking as the grid runs out (each at most a
  * quarter of what is left), so the last batches are small and the workers finish together instead
- * of one waiting on another's big last batch. Sizes are bounded by MIN/MAX_BATCH_WORK and MAX_BATCH_TRIALS,
- * and cut the grid into at least MIN_BATCHES batches.
+ * of one waiting on another's big last batch. Sizes are bounded by MIN/MAX_BATCH_WORK,
+ * MAX_BATCH_TRIALS and an eighth of the grid (MIN_BATCHES).
  */
 export function planBatchSizes(totalBars: number, trials: number): number[] {
   const bars = Math.max(1, totalBars);

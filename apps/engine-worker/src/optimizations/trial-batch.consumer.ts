@@ -77,6 +77,10 @@ export class TrialBatchConsumer extends SerialPullConsumer {
 
   override async stop(): Promise<void> {
     await super.stop();
+    // A batch pulled ahead that the loop never took: hand it back now, not after its ack wait.
+    const held = await this.prefetched?.catch(() => null);
+    this.prefetched = undefined;
+    held?.nak();
     await Promise.allSettled([...this.settling]);
   }
 
@@ -98,8 +102,11 @@ export class TrialBatchConsumer extends SerialPullConsumer {
   /** Asks for the next batch ahead of time (once; `next()` hands it over). */
   private prefetch(): void {
     if (this.prefetched || this.stopping || !this.consumer) return;
-    // A failed pull surfaces in `next()`, where the loop resubscribes.
-    this.prefetched = this.pull();
+    const pulled = this.pull();
+    // A failed pull surfaces when `next()` hands it to the loop (which resubscribes); until then it
+    // must not count as an unhandled rejection.
+    pulled.catch(() => undefined);
+    this.prefetched = pulled;
   }
 
   protected async handle(msg: JsMsg): Promise<void> {
