@@ -20,9 +20,18 @@ export function stopReasonOf(signal: AbortSignal): StopReason | undefined {
  * batches): `RunCancellationRequested` (stored on RUNS) and the coordinator's `ctl.runs.<id>.abort`
  * (core NATS) both abort every registered controller of that run at once.
  */
+/** How many cancelled runs are remembered (oldest forgotten first). */
+const REMEMBERED_STOPS = 1_000;
+
 @Injectable()
 export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly controllers = new Map<string, Set<AbortController>>();
+  /**
+   * Runs cancelled while this process was up: work of theirs that registers later (a trial batch
+   * pulled just before the cancellation) starts aborted instead of running. Cancellation is final,
+   * so this cannot stop anything that should still run.
+   */
+  private readonly stopped = new Map<string, StopReason>();
   private subs: Subscription[] = [];
 
   constructor(
@@ -56,6 +65,8 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
 
   register(runId: string): AbortController {
     const c = new AbortController();
+    const stoppedWith = this.stopped.get(runId);
+    if (stoppedWith) c.abort(stoppedWith);
     let set = this.controllers.get(runId);
     if (!set) this.controllers.set(runId, (set = new Set()));
     set.add(c);
@@ -69,6 +80,10 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   abort(runId: string, reason: StopReason): void {
+    if (reason.kind === 'cancelled') {
+      this.stopped.set(runId, reason);
+      if (this.stopped.size > REMEMBERED_STOPS) this.stopped.delete(this.stopped.keys().next().value as string);
+    }
     for (const c of this.controllers.get(runId) ?? []) if (!c.signal.aborted) c.abort(reason);
   }
 
