@@ -128,7 +128,9 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
       strategy: 'sma-crossover',
       axes: { fast: { min: 20, max: 200, step: 1 }, slow: [10, 400] },
       maxFailedTrials: 5,
-      dataset: { synthetic: { bars: 20_000, seed: 3, timeframe: '1h' } },
+      // Long enough (~1 s of engine work) for the stop to matter: over 20k bars the whole grid ran
+      // in ~30 ms, before any coordinator could hear a failure.
+      dataset: { synthetic: { bars: 500_000, seed: 3, timeframe: '1h' } },
     });
     expect(submitted.status).toBe(202);
     const final = await finished(submitted.body.id);

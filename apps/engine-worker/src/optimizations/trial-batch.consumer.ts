@@ -23,7 +23,7 @@ import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
 import { SerialPullConsumer } from '../runs/serial-pull-consumer';
 import { scoreOf, TrialAbortedError, TrialRunner } from './trial-runner';
 
-/** Slow trials: their outcomes are published at least this often, so progress stays live. */
+/** Within a batch, outcomes are published at least this often, so progress stays live. */
 const RECORD_INTERVAL_MS = 250;
 /** How long a run seen live is trusted to still be live before its batches check again. */
 const LIVE_RUN_CACHE_MS = 1000;
@@ -177,6 +177,7 @@ export class TrialBatchConsumer extends SerialPullConsumer {
           msg.nak(1000);
         },
       )
+      .catch((err: unknown) => this.log.error({ err, runId: batch.runId }, 'could not settle a trial batch delivery'))
       .finally(() => clearInterval(heartbeat));
     return { settled };
   }
@@ -191,8 +192,9 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     const bars = await this.bars.get(batch.request.dataset);
     let recorded: TrialOutcome[] = [];
     let flushedAt = performance.now();
-    // Outcomes travel together (one TrialsRecorded per batch, or every RECORD_INTERVAL_MS on slow
-    // trials so progress stays live): per-trial messages cost more than a short trial.
+    // Outcomes travel together (one TrialsRecorded at the end of the batch, and every
+    // RECORD_INTERVAL_MS within a longer one so progress stays live): per-trial messages cost more
+    // than a short trial.
     const flush = (): void => {
       if (recorded.length === 0) return;
       const outcomes = recorded;

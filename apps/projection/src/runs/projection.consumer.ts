@@ -14,7 +14,7 @@ const LINGER_MS = Number(process.env.PROJECTION_LINGER_MS ?? 25);
 /**
  * Under a steady trickle of events, at most one batch transaction starts per this interval: the
  * read models then lag the stream by up to this long, and a run's progress costs a few
- * transactions a second instead of one per event (each is ~8 statements; see docs/projection.md).
+ * transactions a second instead of one per event (each is ~8 statements; see docs/architecture.md).
  */
 const BATCH_INTERVAL_MS = Number(process.env.PROJECTION_BATCH_INTERVAL_MS ?? 200);
 /** Session advisory lock: one active projection per schema, so events apply in stream order. */
