@@ -39,7 +39,7 @@ function advanceUntil(bt: Backtest, deadline: number): void {
  * Runs the trials of one batch, one after the other, on the worker's thread, returning to the event
  * loop about every SLICE_MS so the worker keeps heart-beating and hears a stop.
  *
- * A trial expected to fit in one slice (the common case: ~4 ms at 1M bars) runs as one synchronous
+ * A trial expected to take at most half a slice (the common case: ~4 ms at 1M bars) runs as one synchronous
  * `runBacktest` call, the very code path a script calling the engine would take; the engine's
  * speed is learnt from the batch's first trial, which runs stepped. Longer trials always run
  * stepped, so a stop is heard mid-trial.
