@@ -17,10 +17,9 @@ import { spawn } from 'node:child_process';
 import { trialOutcomesOf } from '@runforge/contracts';
 import { runBacktest } from '@runforge/engine';
 import { loadBars, type StoredRunEvent } from '@runforge/platform';
-import { eventually } from '../../test/support/eventually';
-import { statusOf, TERMINAL, withBus } from '../../test/support/runs';
+import { TERMINAL, waitForStatus, withBus, type RunStatus } from '../../test/support/runs';
 import { http, TestSystem, type ServiceName } from '../../test/support/system';
-import { printMachine } from './support/bench-report';
+import { percentile, printMachine } from './support/bench-report';
 import { CpuMeter, pidsNamed } from './support/cpu';
 
 const BARS = Number(process.env['BENCH_BARS'] ?? 1_000_000);
@@ -75,7 +74,8 @@ interface PureResult {
 
 /**
  * The pure engine in a fresh process (as each worker is one), so both sides start from the same JIT
- * and heap state: this bench process, after driving a system, runs the same loop up to 10% slower.
+ * and heap state: timed in this bench process after it had driven a system, the same loop came out
+ * 10–15% slower than its first timing, which made the overhead read negative.
  */
 function pureInChild(): Promise<PureResult> {
   return new Promise((resolve, reject) => {
@@ -113,15 +113,18 @@ interface SystemResult {
 async function optimize(
   sys: TestSystem,
   body: typeof request,
-): Promise<{ id: string; total: number; final: Awaited<ReturnType<typeof statusOf>> }> {
+): Promise<{ id: string; total: number; final: RunStatus }> {
   const r = await http<{ id: string; totalCombinations: number }>(sys.gateway.url, 'POST', '/api/optimizations', body);
   if (r.status !== 202) throw new Error(`submit answered ${r.status}: ${JSON.stringify(r.body)}`);
   const { id, totalCombinations: total } = r.body;
-  const final = await eventually(
-    `optimization ${id} to finish`,
-    () => statusOf(sys, 'optimization', id),
+  const final = await waitForStatus(
+    sys,
+    'optimization',
+    id,
     (s) => TERMINAL.includes(s.status),
-    { timeoutMs: 600_000, intervalMs: 1000 },
+    `optimization ${id} to finish`,
+    600_000,
+    1000,
   );
   if (final.status !== 'Completed' || final.completedCombinations !== total) {
     throw new Error(
@@ -198,12 +201,9 @@ async function throughSystem(workers: number): Promise<SystemResult> {
   }
 }
 
+/** The middle round (nearest rank: with an even count, the lower of the two middle ones). */
 function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((x, y) => x - y);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return percentile(xs, 50);
 }
 
 function report(r: SystemResult): void {
@@ -278,7 +278,7 @@ async function main(): Promise<void> {
     }
   }
 
-  console.log('\n## summary (median of the rounds; every round above)');
+  console.log('\n## summary (median of the rounds, nearest rank; every round above)');
   const range = (xs: number[], f: (x: number) => string): string =>
     xs.length > 1 ? ` (rounds: ${xs.map(f).join(', ')})` : '';
   if (overheads.length > 0) {

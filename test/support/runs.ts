@@ -35,8 +35,9 @@ export function waitForStatus(
   accept: (s: RunStatus) => boolean,
   what: string,
   timeoutMs = 60_000,
+  intervalMs = 50,
 ): Promise<RunStatus> {
-  return eventually(what, () => statusOf(sys, kind, id), accept, { timeoutMs, intervalMs: 50 });
+  return eventually(what, () => statusOf(sys, kind, id), accept, { timeoutMs, intervalMs });
 }
 
 /** Opens a bus on the system's namespace for reading histories and publishing crafted events. */

@@ -2,6 +2,7 @@ import { Backtest, type Bars } from '@runforge/engine';
 import type { BacktestRequest } from '@runforge/contracts';
 import type { RunContext } from './run-context';
 import { testChunkDelay } from './test-faults';
+import { yieldToEventLoop } from './time-slice';
 import { workerMetrics } from '@runforge/platform';
 
 /** Bars processed between two returns to the event loop (a few ms of work at engine speed). */
@@ -17,8 +18,6 @@ export class RunAbortedError extends Error {
     this.name = 'RunAbortedError';
   }
 }
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Runs one backtest in chunks so the worker keeps heart-beating and hears cancellation while a long

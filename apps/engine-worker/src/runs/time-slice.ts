@@ -1,7 +1,8 @@
 /** How long engine work keeps the worker's thread before it returns to the event loop. */
 export const SLICE_MS = 20;
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Lets timers, I/O callbacks and promise continuations queued meanwhile run, then resumes. */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Cooperative time slicing for CPU-bound work on the worker's one thread: the work runs until its
