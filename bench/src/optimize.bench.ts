@@ -299,13 +299,13 @@ async function main(): Promise<void> {
     if (one && two) {
       const ratio = one.runMs / two.runMs;
       ratios.push(ratio);
-      const machine = machineRatios[machineRatios.length - 1];
-      if (PAIR && machine !== undefined) shares.push(ratio / machine);
+      const machine = PAIR ? machineRatios[machineRatios.length - 1] : undefined; // this round's
+      if (machine !== undefined) shares.push(ratio / machine);
       const { 'engine-worker': workerCpu = 0, ...others } = two.cpu;
       const beside = Object.values(others).reduce((a, b) => a + b, 0) / workerCpu;
       besides.push(beside);
       console.log(
-        `  2 workers ÷ 1 worker: ${ratio.toFixed(2)}×${PAIR && machine !== undefined ? ` (${((ratio / machine) * 100).toFixed(0)}% of the machine's ${machine.toFixed(2)}×)` : ''}; CPU beside the engines in the 2-worker run: ${(beside * 100).toFixed(1)}% of the workers' own`,
+        `  2 workers ÷ 1 worker: ${ratio.toFixed(2)}×${machine !== undefined ? ` (${((ratio / machine) * 100).toFixed(0)}% of the machine's ${machine.toFixed(2)}×)` : ''}; CPU beside the engines in the 2-worker run: ${(beside * 100).toFixed(1)}% of the workers' own`,
       );
     }
   }
