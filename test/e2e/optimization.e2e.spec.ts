@@ -79,12 +79,14 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     const pg = new Client({ connectionString: DATABASE_URL });
     await pg.connect();
     try {
-      const r = await pg.query<{ trials: string; distinct_ids: string; workers: string }>(
-        `SELECT count(*) AS trials, count(DISTINCT id) AS distinct_ids, count(DISTINCT worker_id) AS workers
+      // One row per grid point: 195 distinct indexes and 195 distinct parameter sets.
+      const r = await pg.query<{ trials: string; grid_points: string; param_sets: string; workers: string }>(
+        `SELECT count(*) AS trials, count(DISTINCT index) AS grid_points, count(DISTINCT params::text) AS param_sets,
+                count(DISTINCT worker_id) AS workers
            FROM "${sys.iso.schema}".trials WHERE run_id = $1`,
         [id],
       );
-      expect(r.rows[0]).toEqual({ trials: '195', distinct_ids: '195', workers: '2' });
+      expect(r.rows[0]).toEqual({ trials: '195', grid_points: '195', param_sets: '195', workers: '2' });
     } finally {
       await pg.end();
     }
@@ -106,6 +108,44 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
       cursor = page.nextCursor;
     } while (cursor);
     expect(seen.size).toBe(163);
+  });
+
+  it('a grid failing by the thousand is recorded in full (outcomes stay below the broker limit) and logs each kind of failure once per batch', async () => {
+    // fast 1..1000 × slow {20, 40, …, 200} = 10,000 trials in batches of 1,000; fast < slow holds for
+    // 19 + 39 + … + 199 = 1,090 of them, so most batches fail every trial. 1,000 failed outcomes with
+    // their stacks are more than NATS' 1 MiB message limit: sent as one event, they were refused and
+    // the run hung until its timeout.
+    const slow = Array.from({ length: 10 }, (_, i) => 20 * (i + 1));
+    const submitted = await http<{ id: string; totalCombinations: number }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 1, max: 1000, step: 1 }, slow },
+      dataset: { synthetic: { bars: 3_000, seed: 11, timeframe: '1h' } },
+    });
+    expect(submitted.status).toBe(202);
+    expect(submitted.body.totalCombinations).toBe(10_000);
+    const id = submitted.body.id;
+    const final = await finished(id);
+    expect(final).toMatchObject({ status: 'Completed', completedCombinations: 1_090, failedCombinations: 8_910 });
+    expect(final.result?.failures).toEqual([expect.objectContaining({ count: 8_910, message: expect.stringMatching(/must be less than slow/) })]);
+
+    interface Logs { items: { level: string; message: string; context?: { failedInBatch?: number } }[]; nextCursor: string | null }
+    const logs = await http<Logs>(sys.gateway.url, 'GET', `/api/runs/${id}/logs?limit=500`);
+    expect(logs.status).toBe(200);
+    expect(logs.body.nextCursor).toBeNull();
+    const messages = logs.body.items.map((l) => l.message);
+    // Every line of the run is kept, the coordinator's last one included (each batch's lines have
+    // message ids of their own; they used to collide with the coordinator's and be dropped).
+    expect(messages).toContainEqual(expect.stringMatching(/^optimization started/));
+    expect(messages).toContainEqual(expect.stringMatching(/^scheduled 10000 of 10000 trials/));
+    expect(messages).toContainEqual('optimization completed: 1090 of 10000 trials succeeded, 8910 failed');
+    const warnings = logs.body.items.filter((l) => l.level === 'WARNING');
+    const firsts = warnings.filter((l) => /^trial \d+ failed: fast \(\d+\) must be less than slow/.test(l.message));
+    const summaries = warnings.filter((l) => /^\d+ more trials? of batch \d+ failed like trial \d+/.test(l.message));
+    expect(firsts.length + summaries.length).toBe(warnings.length);
+    // One first line per batch with a failure, and the summaries account for every other failure.
+    expect(firsts.length).toBeGreaterThanOrEqual(8);
+    expect(firsts.length).toBeLessThanOrEqual(10);
+    expect(firsts.length + summaries.reduce((n, l) => n + (l.context?.failedInBatch ?? 0) - 1, 0)).toBe(8_910);
   });
 
   it('constraints filter the grid: the total counts only combinations that satisfy them, and none fail', async () => {

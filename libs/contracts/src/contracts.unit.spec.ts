@@ -1,5 +1,8 @@
 import {
   BacktestRequestSchema,
+  clipText,
+  ERROR_LIMITS,
+  errorFieldsOf,
   OptimizationRequestSchema,
   trialOutcomesOf,
   createEvent,
@@ -208,5 +211,33 @@ describe('trial outcomes', () => {
     const batch = createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0)] });
     expect(trialOutcomesOf(batch).map((o) => o.trialId)).toEqual(['t0']);
     expect(trialOutcomesOf(optimization)).toEqual([]);
+  });
+});
+
+describe('error fields within the contract', () => {
+  it('given short text, clipText returns it unchanged; given long text, at most max characters saying how much was cut', () => {
+    expect(clipText('boom', 10)).toBe('boom');
+    const clipped = clipText('x'.repeat(1_000_000), 10_000);
+    expect(clipped.length).toBeLessThanOrEqual(10_000);
+    expect(clipped).toMatch(/^x{9000,} … \[\d+ of 1000000 characters cut\]$/);
+  });
+
+  it('given an error with a megabyte message and stack, errorFieldsOf makes a trial outcome the contract accepts', () => {
+    const err = Object.assign(new Error('m'.repeat(1_000_000)), { code: 'C'.repeat(500) });
+    err.stack = `Error: ${err.message}\n${'    at somewhere (file.js:1:1)\n'.repeat(50_000)}`;
+    const fields = errorFieldsOf(err);
+    expect(fields.errorMessage.length).toBeLessThanOrEqual(ERROR_LIMITS.message);
+    expect(fields.errorStackTrace?.length).toBeLessThanOrEqual(ERROR_LIMITS.stack);
+    expect(fields.errorCode?.length).toBeLessThanOrEqual(ERROR_LIMITS.code);
+    const outcome = { trialId: 't', index: 0, params: { fast: 1 }, status: 'Failed' as const, fingerprint: 'f', durationMs: 1, workerId: 'w', ...fields };
+    expect(() => createEvent('TrialsRecorded', meta(1), { outcomes: [outcome] })).not.toThrow();
+    // Unclipped, the same error is refused by the contract: the clipping is what keeps it recordable.
+    expect(() =>
+      createEvent('TrialsRecorded', meta(1), { outcomes: [{ ...outcome, errorMessage: err.message }] }),
+    ).toThrow(/errorMessage/);
+  });
+
+  it('given something thrown that is not an Error, errorFieldsOf keeps its text as the message', () => {
+    expect(errorFieldsOf('plain failure')).toEqual({ errorMessage: 'plain failure' });
   });
 });

@@ -57,13 +57,41 @@ export const OptimizationResultSchema = z.object({
 });
 export type OptimizationResultPayload = z.output<typeof OptimizationResultSchema>;
 
+/** Longest error message, stack trace and code an event carries (see `errorFieldsOf`). */
+export const ERROR_LIMITS = { message: 10_000, stack: 50_000, code: 100 } as const;
+
 const errorFields = {
-  errorMessage: z.string().max(10_000),
-  errorStackTrace: z.string().max(50_000).optional(),
-  errorCode: z.string().max(100).optional(),
+  errorMessage: z.string().max(ERROR_LIMITS.message),
+  errorStackTrace: z.string().max(ERROR_LIMITS.stack).optional(),
+  errorCode: z.string().max(ERROR_LIMITS.code).optional(),
 };
 
+/** `text` cut to at most `max` characters, saying how much was cut. */
+export function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  // The note is at most ~45 characters (two counts below 2^53), so 60 leaves it room.
+  const keep = Math.max(0, max - 60);
+  return `${text.slice(0, keep)} … [${text.length - keep} of ${text.length} characters cut]`;
+}
+
+/**
+ * An error as an event's error fields, within the contract's limits: a strategy (or anything) that
+ * throws a 1 MB message still yields a valid event, so the failure is recorded instead of the event
+ * being rejected over and over.
+ */
+export function errorFieldsOf(err: unknown): { errorMessage: string; errorStackTrace?: string; errorCode?: string } {
+  if (!(err instanceof Error)) return { errorMessage: clipText(String(err), ERROR_LIMITS.message) };
+  const code = (err as { code?: unknown }).code;
+  return {
+    errorMessage: clipText(err.message, ERROR_LIMITS.message),
+    errorStackTrace: err.stack === undefined ? undefined : clipText(err.stack, ERROR_LIMITS.stack),
+    errorCode: typeof code === 'string' ? clipText(code, ERROR_LIMITS.code) : undefined,
+  };
+}
+
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARNING', 'ERROR'] as const;
+/** Longest message a `RunLogged` carries (`RunContext.log` clips to it). */
+export const LOG_MESSAGE_MAX = 10_000;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const FAILURE_REASONS = [
@@ -219,7 +247,7 @@ export const RunLogged = defineEvent(
   'logged',
   z.object({
     level: z.enum(LOG_LEVELS),
-    message: z.string().max(10_000),
+    message: z.string().max(LOG_MESSAGE_MAX),
     context: z.record(z.string(), z.unknown()).optional(),
   }),
 );

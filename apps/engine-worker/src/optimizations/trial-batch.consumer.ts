@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
-import { decodeTrialBatch, HEADERS, type TrialBatch, type TrialOutcome } from '@runforge/contracts';
+import { decodeTrialBatch, errorFieldsOf, HEADERS, type TrialBatch, type TrialOutcome } from '@runforge/contracts';
 import {
   ATTRS,
   currentTraceparent,
@@ -36,6 +36,22 @@ const PULL_EXPIRES_MS = 2000;
 const PREFETCH_MAX_TRIAL_MS = 1000;
 /** Batches whose outcomes may still be on their way to the broker while the next one runs. */
 const MAX_SETTLING = 2;
+/**
+ * One `TrialsRecorded` holds at most about this many bytes of outcomes (and at most half the
+ * server's max_payload, 1 MiB by default): a batch of failed trials with long stack traces must
+ * not become a message the broker refuses, which would stall the run.
+ */
+const OUTCOMES_MAX_BYTES = 512 * 1024;
+/**
+ * A completed outcome's JSON is ~650 bytes for the built-in strategies (ids, params, 12 metrics);
+ * counted as 1 KiB. A failed one is measured, since its message and stack can be long.
+ */
+const COMPLETED_OUTCOME_BYTES = 1024;
+
+/** About how many bytes `o` adds to a `TrialsRecorded` event. */
+export function outcomeBytes(o: TrialOutcome): number {
+  return o.status === 'Completed' ? COMPLETED_OUTCOME_BYTES : Buffer.byteLength(JSON.stringify(o));
+}
 
 /**
  * Collects a publish that is awaited later (with the batch's others). Marked handled now: a publish
@@ -152,6 +168,7 @@ export class TrialBatchConsumer extends SerialPullConsumer {
       batch.attempt,
       this.cfg.instanceId,
       currentTraceparent(),
+      `batch${batch.batchIndex}`,
     );
     workerMetrics.activeRuns.inc({ kind: 'trial-batch' });
     const pending: Promise<void>[] = [];
@@ -191,16 +208,33 @@ export class TrialBatchConsumer extends SerialPullConsumer {
   ): Promise<void> {
     const bars = await this.bars.get(batch.request.dataset);
     let recorded: TrialOutcome[] = [];
+    let recordedBytes = 0;
+    const maxBytes = Math.min(OUTCOMES_MAX_BYTES, Math.floor((this.messaging.nc.info?.max_payload ?? 1 << 20) / 2));
     let flushedAt = performance.now();
-    // Outcomes travel together (one TrialsRecorded at the end of the batch, and every
-    // RECORD_INTERVAL_MS within a longer one so progress stays live): per-trial messages cost more
-    // than a short trial.
+    // Outcomes travel together (one TrialsRecorded at the end of the batch, every RECORD_INTERVAL_MS
+    // within a longer one so progress stays live, and before they would outgrow maxBytes): per-trial
+    // messages cost more than a short trial.
     const flush = (): void => {
       if (recorded.length === 0) return;
       const outcomes = recorded;
       recorded = [];
+      recordedBytes = 0;
       flushedAt = performance.now();
       track(pending, ctx.emitKeyed('TrialsRecorded', { outcomes }, `${outcomes[0]?.trialId}+${outcomes.length}`));
+    };
+    // The run's log gets the first failure of each kind in the batch, then how many more failed
+    // alike: every failed trial is in the trials list with its stack, and a grid failing by the
+    // thousand must not bury the log (or the stream) under identical lines.
+    const failures = new Map<string, { first: TrialOutcome & { status: 'Failed' }; count: number }>();
+    const noteFailure = (o: TrialOutcome & { status: 'Failed' }): void => {
+      const seen = failures.get(o.fingerprint);
+      if (seen) {
+        seen.count++;
+        return;
+      }
+      failures.set(o.fingerprint, { first: o, count: 1 });
+      const context = { trialId: o.trialId, params: o.params, fingerprint: o.fingerprint };
+      track(pending, ctx.log('WARNING', `trial ${o.index} failed: ${o.errorMessage}`, context));
     };
     const runner = new TrialRunner();
     const started = performance.now();
@@ -208,35 +242,34 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     for (let i = 0; i <= last; i++) {
       if (signal.aborted) break;
       if (i === last && i > 0 && (performance.now() - started) / i < PREFETCH_MAX_TRIAL_MS) this.prefetch();
-      const outcome = await this.runOne(
-        ctx,
-        batch,
-        batch.trials[i] as TrialBatch['trials'][number],
-        bars,
-        signal,
-        runner,
-        pending,
-      );
+      const outcome = await this.runOne(batch, batch.trials[i] as TrialBatch['trials'][number], bars, signal, runner);
       if (outcome === 'aborted') break;
+      if (outcome.status === 'Failed') noteFailure(outcome);
+      const bytes = outcomeBytes(outcome);
+      if (recordedBytes + bytes > maxBytes) flush();
       recorded.push(outcome);
+      recordedBytes += bytes;
       if (performance.now() - flushedAt >= RECORD_INTERVAL_MS) flush();
       await runner.yieldIfDue();
     }
     flush();
+    for (const { first, count } of failures.values()) {
+      if (count === 1) continue;
+      const message = `${count - 1} more trial${count > 2 ? 's' : ''} of batch ${batch.batchIndex} failed like trial ${first.index}: ${first.errorMessage}`;
+      track(pending, ctx.log('WARNING', message, { fingerprint: first.fingerprint, failedInBatch: count }));
+    }
   }
 
   /**
    * One trial: its outcome (metrics and score, or message, stack and fingerprint). A failed trial is
-   * data, not an outage; it also gets a WARNING log line and its own error span.
+   * data, not an outage; it also gets its own error span.
    */
   private async runOne(
-    ctx: RunContext,
     batch: TrialBatch,
     trial: TrialBatch['trials'][number],
     bars: Bars,
     signal: AbortSignal,
     runner: TrialRunner,
-    pending: Promise<void>[],
   ): Promise<TrialOutcome | 'aborted'> {
     const started = performance.now();
     const startedAt = Date.now();
@@ -264,21 +297,12 @@ export class TrialBatchConsumer extends SerialPullConsumer {
       recordSpanError(span, e);
       span.end();
       workerMetrics.trials.inc({ status: 'Failed' });
-      const code = (e as { code?: unknown }).code;
-      track(
-        pending,
-        ctx.log('WARNING', `trial ${trial.index} failed: ${e.message}`, {
-          trialId: trial.trialId,
-          params: trial.params,
-        }),
-      );
+      const fields = errorFieldsOf(e);
       return {
         ...base,
         status: 'Failed',
-        errorMessage: e.message,
-        errorStackTrace: e.stack,
-        errorCode: typeof code === 'string' ? code : undefined,
-        fingerprint: errorFingerprint(e.message, e.stack).fingerprint,
+        ...fields,
+        fingerprint: errorFingerprint(fields.errorMessage, fields.errorStackTrace).fingerprint,
         durationMs: performance.now() - started,
       };
     }

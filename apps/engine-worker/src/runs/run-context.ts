@@ -1,9 +1,11 @@
-import { createEvent, type EventDataInput, type LogLevel, type RunEventType } from '@runforge/contracts';
+import { clipText, createEvent, LOG_MESSAGE_MAX, type EventDataInput, type LogLevel, type RunEventType } from '@runforge/contracts';
 import type { EventBus } from '@runforge/platform';
 
 /**
  * Publishes the events of one attempt of one run. Every event carries the attempt (fencing) and a
- * deterministic message id, so a retried publish is deduplicated by the stream.
+ * deterministic message id, so a retried publish is deduplicated by the stream. Several contexts may
+ * publish for one attempt (the coordinator and each trial batch): each has its own `scope`, which
+ * its message ids carry, so their events never share an id (the stream would drop all but one).
  */
 export class RunContext {
   private seq = 0;
@@ -16,6 +18,8 @@ export class RunContext {
     readonly attempt: number,
     readonly workerId: string,
     readonly traceparent: string | undefined,
+    /** Distinguishes this context's message ids from other contexts' of the same attempt ('' for the run's own). */
+    private readonly scope = '',
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -30,7 +34,11 @@ export class RunContext {
       { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() },
       data,
     );
-    await this.bus.publish(event, { discriminator: this.seq++, traceparent: this.traceparent });
+    const seq = this.seq++;
+    await this.bus.publish(event, {
+      discriminator: this.scope ? `${this.scope}.${seq}` : seq,
+      traceparent: this.traceparent,
+    });
   }
 
   /** Emits with an explicit discriminator (e.g. a trial id): the same fact twice is deduplicated. */
@@ -43,7 +51,12 @@ export class RunContext {
     await this.bus.publish(event, { discriminator: key, traceparent: this.traceparent });
   }
 
+  /** A log line of the run (a longer message is clipped, never rejected). */
   async log(level: LogLevel, message: string, context?: Record<string, unknown>): Promise<void> {
-    await this.emit('RunLogged', { level, message, context: { workerId: this.workerId, ...context } });
+    await this.emit('RunLogged', {
+      level,
+      message: clipText(message, LOG_MESSAGE_MAX),
+      context: { workerId: this.workerId, ...context },
+    });
   }
 }

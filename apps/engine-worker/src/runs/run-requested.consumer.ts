@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
-import { CONSUMER_SETTINGS, decodeRunDispatch, HEADERS, type RunEvent } from '@runforge/contracts';
+import { CONSUMER_SETTINGS, decodeRunDispatch, errorFieldsOf, HEADERS, type RunEvent } from '@runforge/contracts';
 import {
   ATTRS,
   currentTraceparent,
@@ -35,18 +35,6 @@ const PULL_EXPIRES_MS = 1000;
 const IDLE_RECHECK_MS = 1000;
 /** How long a dispatch waits for its RunRequested before it is dropped as an orphan. */
 const ORPHAN_WAIT_MS = 5000;
-
-function errorFields(err: unknown): { errorMessage: string; errorStackTrace?: string; errorCode?: string } {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return {
-      errorMessage: err.message,
-      errorStackTrace: err.stack,
-      errorCode: typeof code === 'string' ? code : undefined,
-    };
-  }
-  return { errorMessage: String(err) };
-}
 
 /**
  * Takes runs from the shared priority consumers (`engine-high`, `engine-normal`: a `RunDispatch`
@@ -362,7 +350,7 @@ export class RunRequestedConsumer extends SerialPullConsumer {
           `run cancelled${progress.processedBars !== undefined ? ` after ${progress.processedBars} bars` : ''}`,
         );
       } else {
-        const fields = errorFields(err);
+        const fields = errorFieldsOf(err);
         await ctx.emit('RunFailed', { ...fields, reason: 'error' });
         await ctx.log('ERROR', `run failed: ${fields.errorMessage}`, { errorCode: fields.errorCode });
       }
