@@ -12,6 +12,9 @@ interface OptStatus {
   failedCombinations: number;
   failureReason?: string;
   errorMessage?: string;
+  bestTrial?: { params: Record<string, number>; score: number };
+  etaSeconds?: number;
+  trialsPerSecond?: number;
   result?: {
     best: { params: Record<string, number>; score: number } | null;
     top: { params: Record<string, number>; score: number }[];
@@ -176,9 +179,15 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     const final = await finished(submitted.body.id);
     expect(final.status).toBe('Failed');
     expect(final.failureReason).toBe('failed_trials');
-    expect(final.errorMessage).toMatch(/stopped after \d+ failed trials/);
+    expect(final.errorMessage).toMatch(/^stopped early: \d+ trials had failed, reaching maxFailedTrials 5 \(5 of 362 combinations\)$/);
     expect(final.failedCombinations).toBeGreaterThanOrEqual(5);
     expect(final.completedCombinations + final.failedCombinations).toBeLessThan(362);
+    // The failure ledger and the best trials it reached are kept on a run that ended early.
+    expect(final.result?.failures).toEqual([
+      expect.objectContaining({ count: final.failedCombinations, message: expect.stringMatching(/must be less than slow/) }),
+    ]);
+    if (final.completedCombinations > 0) expect(final.result?.best?.params.slow).toBe(400);
+    expect(final.result?.top.length).toBe(Math.min(10, final.completedCombinations));
   });
 
   it('a run whose every trial fails ends Failed', async () => {
@@ -198,18 +207,27 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
       dataset: { synthetic: { bars: 500_000, seed: 9, timeframe: '1m' } },
     });
     const id = submitted.body.id;
-    await eventually(
+    const running = await eventually(
       'some trials to finish',
       async () => (await http<OptStatus>(sys.gateway.url, 'GET', `/api/optimizations/${id}/status`)).body,
       (s) => s.status === 'Running' && s.completedCombinations > 0,
       { timeoutMs: 30_000 },
     );
+    // While running: the best trial so far and an ETA from the observed rate.
+    expect(running.bestTrial?.params.fast).toBeLessThan(running.bestTrial?.params.slow as number);
+    expect(running.etaSeconds).toBeGreaterThanOrEqual(0);
+    expect(running.trialsPerSecond).toBeGreaterThan(0);
+    expect(running.result).toBeUndefined();
     const cancelled = await http<{ id: string; status: string }>(sys.gateway.url, 'POST', `/api/optimizations/${id}/cancel`);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toEqual({ id, status: 'Cancelled' });
     const final = await finished(id);
     expect(final.status).toBe('Cancelled');
     expect(final.completedCombinations).toBeLessThan(final.totalCombinations);
+    // The progress it reached is kept: the best trials among those that completed.
+    expect(final.result?.best).toEqual(final.bestTrial);
+    expect(final.result?.top.length).toBe(Math.min(10, final.completedCombinations));
+    expect((final.result?.best?.score ?? -Infinity) >= (running.bestTrial?.score ?? Infinity)).toBe(true);
     const nc = await connect({ servers: NATS_URL });
     try {
       const jsm = await jetstreamManager(nc);

@@ -99,7 +99,7 @@ export async function publishCraftedHistory(bus: EventBus, prefix: string): Prom
   await pub('RunCancellationRequested', ids.cancelledRunning, 0, 32, { requestedBy: 'api', reason: 'operator' });
   await pub('RunCancelled', ids.cancelledRunning, 1, 33, { processedBars: 400, reason: 'operator' });
 
-  // An optimization with a failed trial and a redelivered trial (counted once).
+  // An optimization with a failed trial, a redelivered trial (counted once) and a late one (not counted).
   await pub('RunRequested', ids.optimization, 0, 40, {
     kind: 'optimization',
     request: {
@@ -133,6 +133,10 @@ export async function publishCraftedHistory(bus: EventBus, prefix: string): Prom
     completedCombinations: 2,
     failedCombinations: 1,
     result: { objective: { metric: 'sharpe', direction: 'maximize' }, best: null, top: [], failures: [] },
+  });
+  // A trial reporting after its run ended (it was still running when the run stopped): not counted, not listed.
+  await pub('TrialsRecorded', ids.optimization, 1, 47, {
+    outcomes: [{ ...trial(3, 20), status: 'Completed', metrics: { sharpe: 3 }, score: 3 }],
   });
 
   // Dead letter: every attempt lost.

@@ -204,6 +204,17 @@ describe('trial outcomes', () => {
     expect(v).toMatchObject({ completedCombinations: 2, failedCombinations: 1 });
   });
 
+  it('given outcomes that arrive after the run ended, leaves its counts as they were at the end', () => {
+    let v = evolveRun(undefined, optimization, { seq: 1 });
+    v = evolveRun(v, createEvent('RunStarted', meta(1), { workerId: 'w', totalBars: 1000 }), { seq: 2 });
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0), failed('t2', 2)] }), { seq: 3 });
+    v = evolveRun(v, createEvent('RunCancelled', meta(1), { reason: 'user' }), { seq: 4 });
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t1', 1)] }), { seq: 5 });
+    const { status: _s, ...late } = failed('t3', 3);
+    v = evolveRun(v, createEvent('TrialFailed', meta(1), late), { seq: 6 });
+    expect(v).toMatchObject({ status: 'Cancelled', completedCombinations: 1, failedCombinations: 1, lastSeq: 6 });
+  });
+
   it('reads single-trial events and batches alike', () => {
     const { status: _status, ...fields } = failed('t2', 2);
     const single = createEvent('TrialFailed', meta(1), fields);

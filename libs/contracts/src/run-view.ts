@@ -120,12 +120,16 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
     case 'TrialCompleted':
     case 'TrialFailed': {
       // Trials count whatever the attempt: a trial's identity (run + params) makes it count once.
+      // Once the run has ended its counts are final: trials that were still running when it was
+      // stopped (cancelled, maxFailedTrials) may report afterwards, and change nothing.
+      if (terminal) return next;
       if (ctx.firstSighting && !ctx.firstSighting(event.data.trialId)) return next;
       if (event.type === 'TrialCompleted') next.completedCombinations += 1;
       else next.failedCombinations += 1;
       return next;
     }
     case 'TrialsRecorded': {
+      if (terminal) return next;
       for (const o of event.data.outcomes) {
         if (ctx.firstSighting && !ctx.firstSighting(o.trialId)) continue;
         if (o.status === 'Completed') next.completedCombinations += 1;

@@ -222,7 +222,9 @@ export class OptimizationCoordinator {
           if (tally.done.size < total) await schedule();
         }
         if (failLimit !== undefined && tally.failed >= failLimit) {
-          const message = `stopped after ${tally.failed} failed trials (maxFailedTrials ${request.maxFailedTrials} = ${failLimit} of ${total})`;
+          // Trials other workers were running meanwhile may still be recorded before RunFailed, so
+          // the run's final failedCombinations can exceed the count here.
+          const message = `stopped early: ${tally.failed} trials had failed, reaching maxFailedTrials ${request.maxFailedTrials} (${failLimit} of ${total} combinations)`;
           this.signals.broadcastStop(ctx.runId, message);
           outcome = { kind: 'failed', message, reason: 'failed_trials' };
           break;

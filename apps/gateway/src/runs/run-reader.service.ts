@@ -11,6 +11,7 @@ export type RunSnapshot = Pick<
   | 'kind'
   | 'status'
   | 'strategy'
+  | 'request'
   | 'totalBars'
   | 'processedBars'
   | 'totalCombinations'
@@ -36,6 +37,7 @@ function fromRow(r: RunRow): RunSnapshot {
     kind: r.kind,
     status: r.status,
     strategy: r.strategy,
+    request: r.request,
     totalBars: r.totalBars,
     processedBars: r.processedBars,
     totalCombinations: r.totalCombinations,
@@ -85,6 +87,7 @@ export class RunReader {
       kind: d.kind,
       status: 'Pending',
       strategy: d.request.strategy,
+      request: d.request as unknown as Record<string, unknown>,
       totalBars: d.totalBars,
       processedBars: 0,
       totalCombinations: d.kind === 'optimization' ? d.totalCombinations : null,

@@ -1,5 +1,5 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { evolveRun, trialOutcomesOf, type RunView } from '@runforge/contracts';
+import { evolveRun, TERMINAL_STATUSES, trialOutcomesOf, type RunView } from '@runforge/contracts';
 import { dataSourceOptions } from '@runforge/platform';
 import { DataSource } from 'typeorm';
 import { readCheckpoint, RUN_COLUMNS, toView } from '../runs/runs.projection';
@@ -114,9 +114,12 @@ export async function verifyReadModels(target: RebuildTarget, js: JetStreamClien
     for (const m of batch) {
       if (m.seq > checkpoint) break;
       const e = m.event;
-      // Trials first seen in this event: each counts once, in the tally and in the fold.
+      // Trials first seen in this event: each counts once, in the tally and in the fold; none once
+      // the run has ended (the projection keeps those out of the trials list too).
+      const before = views.get(e.runId);
+      const ended = before !== undefined && TERMINAL_STATUSES.has(before.status);
       const fresh = new Set<string>();
-      for (const o of trialOutcomesOf(e)) {
+      for (const o of ended ? [] : trialOutcomesOf(e)) {
         if (seenTrials.has(o.trialId) || fresh.has(o.trialId)) continue;
         fresh.add(o.trialId);
         const t = tallies.get(e.runId) ?? emptyTally();
@@ -131,7 +134,7 @@ export async function verifyReadModels(target: RebuildTarget, js: JetStreamClien
         t.logSeqSum += m.seq;
         tallies.set(e.runId, t);
       }
-      const after = evolveRun(views.get(e.runId), e, {
+      const after = evolveRun(before, e, {
         seq: m.seq,
         traceId: m.traceId,
         firstSighting: (trialId) => uncounted.delete(trialId),

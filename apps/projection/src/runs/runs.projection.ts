@@ -1,4 +1,4 @@
-import { evolveRun, trialOutcomesOf, type RunEvent, type RunView } from '@runforge/contracts';
+import { evolveRun, TERMINAL_STATUSES, trialOutcomesOf, type RunEvent, type RunView } from '@runforge/contracts';
 import type { EntityManager } from 'typeorm';
 
 export interface ProjectedMessage {
@@ -82,11 +82,23 @@ export async function applyBatch(em: EntityManager, schema: string, batch: reado
   const views = new Map<string, RunView>(existing.map((r) => [r.id as string, toView(r)]));
   const changed = new Set<string>();
 
+  // Outcomes that arrive after their run ended (trials still running when it was stopped) are not
+  // part of it: the run's counts are final at its end (evolveRun), and so is its trials list.
+  const afterEnd = new Set<number>();
+  const probe = new Map(views);
+  for (const m of batch) {
+    const before = probe.get(m.event.runId);
+    if (before && TERMINAL_STATUSES.has(before.status)) afterEnd.add(m.seq);
+    const after = evolveRun(before, m.event, { seq: m.seq });
+    if (after) probe.set(m.event.runId, after);
+  }
+
   // Trials first: their insert tells which trial ids are new (counting is idempotent per trial id).
   const newTrialIds = new Set<string>();
   const rows: unknown[][] = [];
   const seen = new Set<string>();
   for (const m of batch) {
+    if (afterEnd.has(m.seq)) continue;
     for (const o of trialOutcomesOf(m.event)) {
       if (seen.has(o.trialId)) continue;
       seen.add(o.trialId);

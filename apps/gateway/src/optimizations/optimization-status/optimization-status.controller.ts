@@ -1,15 +1,28 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { TERMINAL_STATUSES } from '@runforge/contracts';
 import { DataSource } from 'typeorm';
 import { RunReader } from '../../runs/run-reader.service';
 
-interface BestTrialRow {
+interface TrialRow {
   id: string;
   index: number;
   params: Record<string, unknown>;
   metrics: Record<string, number>;
   score: number;
 }
+
+interface FailureRow {
+  fingerprint: string;
+  message: string;
+  count: number;
+  sample_trial_id: string;
+}
+
+/** How many top trials a stopped run's `result` lists (as the coordinator's result does). */
+const TOP_N = 10;
+/** How many failure groups are listed, largest first (as in the coordinator's result). */
+const MAX_FAILURE_GROUPS = 100;
 
 @Controller('api/optimizations')
 export class OptimizationStatusController {
@@ -18,7 +31,12 @@ export class OptimizationStatusController {
     @InjectDataSource() private readonly db: DataSource,
   ) {}
 
-  /** Progress in combinations, the best trial so far and an ETA from the observed trial rate. */
+  /**
+   * Progress in combinations, the best trial so far, the failures grouped by kind and an ETA from the
+   * observed trial rate. A completed run answers the coordinator's `result`; a run that ended
+   * otherwise (cancelled, stopped by maxFailedTrials) answers one built from the trials it recorded,
+   * so the progress it reached is not lost.
+   */
   @Get(':id/status')
   async status(@Param('id') id: string): Promise<Record<string, unknown>> {
     const run = await this.runs.get(id, 'optimization');
@@ -26,43 +44,41 @@ export class OptimizationStatusController {
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no optimization with id "${id}"` });
     const total = run.totalCombinations ?? 0;
     const done = run.completedCombinations + run.failedCombinations;
-    let bestTrial: Record<string, unknown> | undefined;
     let etaSeconds: number | undefined;
     let trialsPerSecond: number | undefined;
-    if (run.status === 'Running') {
-      const schema = (this.db.options as { schema?: string }).schema ?? 'public';
-      const rows = await this.db.query<BestTrialRow[]>(
-        `SELECT id, index, params, metrics, score FROM "${schema}".trials
-          WHERE run_id = $1 AND status = 'Completed' ORDER BY score DESC, index ASC LIMIT 1`,
-        [id],
-      );
-      const best = rows[0];
-      if (best)
-        bestTrial = {
-          trialId: best.id,
-          index: best.index,
-          params: best.params,
-          metrics: best.metrics,
-          score: best.score,
-        };
-      if (run.startedAt && done > 0) {
-        const elapsed = (Date.now() - Date.parse(run.startedAt)) / 1000;
-        trialsPerSecond = done / Math.max(elapsed, 1e-3);
-        etaSeconds = Math.max(0, Math.round((total - done) / trialsPerSecond));
+    if (run.status === 'Running' && run.startedAt && done > 0) {
+      const elapsed = (Date.now() - Date.parse(run.startedAt)) / 1000;
+      trialsPerSecond = done / Math.max(elapsed, 1e-3);
+      etaSeconds = Math.max(0, Math.round((total - done) / trialsPerSecond));
+    }
+    // Without the coordinator's result (running, or ended without completing): from the trials table.
+    let result: Record<string, unknown> | null = run.result;
+    let failures: Record<string, unknown>[] | undefined;
+    let top: Record<string, unknown>[] = [];
+    if (result === null && done > 0) {
+      [top, failures] = await Promise.all([
+        run.completedCombinations > 0 ? this.topTrials(id) : [],
+        run.failedCombinations > 0 ? this.failureGroups(id) : [],
+      ]);
+      if (TERMINAL_STATUSES.has(run.status)) {
+        const objective = (run.request as { objective?: unknown }).objective;
+        result = { objective, best: top[0] ?? null, top, failures };
+        failures = undefined;
       }
     }
-    const result = run.result as { best?: unknown } | null;
+    const bestTrial = top[0] ?? result?.best ?? undefined;
     return {
       id: run.id,
       status: run.status,
       totalCombinations: total,
       completedCombinations: run.completedCombinations,
       failedCombinations: run.failedCombinations,
-      ...(bestTrial ? { bestTrial } : result?.best ? { bestTrial: result.best } : {}),
+      ...(bestTrial ? { bestTrial } : {}),
+      ...(failures ? { failures } : {}),
       ...(etaSeconds !== undefined ? { etaSeconds, trialsPerSecond } : {}),
       ...(run.errorMessage !== null ? { errorMessage: run.errorMessage, errorStackTrace: run.errorStackTrace } : {}),
       ...(run.failureReason !== null ? { failureReason: run.failureReason } : {}),
-      ...(run.result !== null ? { result: run.result } : {}),
+      ...(result !== null ? { result } : {}),
       totalBars: run.totalBars,
       requestedAt: run.requestedAt,
       ...(run.startedAt !== null ? { startedAt: run.startedAt } : {}),
@@ -70,5 +86,37 @@ export class OptimizationStatusController {
       attempt: run.attempt,
       traceId: run.traceId,
     };
+  }
+
+  private schema(): string {
+    return (this.db.options as { schema?: string }).schema ?? 'public';
+  }
+
+  /** The best completed trials so far, by score (higher is better), ties by grid index. */
+  private async topTrials(runId: string): Promise<Record<string, unknown>[]> {
+    const rows = await this.db.query<TrialRow[]>(
+      `SELECT id, index, params, metrics, score FROM "${this.schema()}".trials
+        WHERE run_id = $1 AND status = 'Completed' ORDER BY score DESC, index ASC LIMIT ${TOP_N}`,
+      [runId],
+    );
+    return rows.map((r) => ({ trialId: r.id, index: r.index, params: r.params, metrics: r.metrics, score: r.score }));
+  }
+
+  /** Failed trials grouped by error fingerprint, largest group first, each with its first trial's message. */
+  private async failureGroups(runId: string): Promise<Record<string, unknown>[]> {
+    const rows = await this.db.query<FailureRow[]>(
+      `SELECT fingerprint, count(*)::int AS count,
+              (array_agg(error_message ORDER BY index))[1] AS message,
+              (array_agg(id ORDER BY index))[1] AS sample_trial_id
+         FROM "${this.schema()}".trials WHERE run_id = $1 AND status = 'Failed'
+        GROUP BY fingerprint ORDER BY count DESC, fingerprint LIMIT ${MAX_FAILURE_GROUPS}`,
+      [runId],
+    );
+    return rows.map((r) => ({
+      fingerprint: r.fingerprint,
+      message: r.message,
+      count: r.count,
+      sampleTrialId: r.sample_trial_id,
+    }));
   }
 }
