@@ -157,6 +157,18 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     // fast >= slow fails: fast 20..40 step 2 with slow 20 → 11 combinations.
     expect(final.failedCombinations).toBe(11);
     expect(final.attempt).toBeGreaterThanOrEqual(2);
+    // The new coordinator rebuilt its state from the run's events: it scheduled only the trials
+    // without an outcome (or nothing, if the others had all finished by the time it took over).
+    const history = await withBus(sys, (bus) => bus.history(id));
+    const scheduled = eventsOf(history, 'RunLogged')
+      .filter((e) => e.attempt >= 2 && e.data.message.startsWith('scheduled '))
+      .map((e) => ({ message: e.data.message, alreadyDone: e.data.context?.alreadyDone as number }));
+    for (const { message, alreadyDone } of scheduled) {
+      const [, left, all] = /^scheduled (\d+) of (\d+) trials/.exec(message) ?? [];
+      expect(Number(all)).toBe(total);
+      expect(alreadyDone).toBeGreaterThan(0);
+      expect(Number(left) + alreadyDone).toBe(total);
+    }
   });
 
   it('SIGTERM hands the run back at once: the other worker resumes it well before a heartbeat timeout', async () => {
@@ -259,5 +271,33 @@ describe('the progress clock', () => {
       [1, 'stalled'],
       [2, 'stalled'],
     ]);
+  });
+});
+
+describe('a cancellation whose push is lost', () => {
+  let sys: TestSystem;
+
+  beforeAll(async () => {
+    // This worker never hears the core-NATS push of a cancellation (as when a reconnect loses it).
+    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker'], { ...SLOW_WORKER, RUNFORGE_TEST_DEAF_TO_CANCEL_PUSH: '1' });
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('still stops the optimization: its coordinator reads the stored request in the run history', async () => {
+    const r = await http<{ id: string; totalCombinations: number }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 2, max: 40, step: 1 }, slow: [50, 100, 200] },
+      dataset: { synthetic: { bars: 200_000, seed: 6, timeframe: '1h' } },
+    });
+    const id = r.body.id;
+    await waitForStatus(sys, 'optimization', id, (s) => s.status === 'Running' && (s.completedCombinations ?? 0) > 3, 'some trials to finish');
+    const cancelled = await http<{ status: string }>(sys.gateway.url, 'POST', `/api/optimizations/${id}/cancel`);
+    // Confirmed by the worker within the gateway's 3 s wait (before, the coordinator waited on).
+    expect(cancelled).toMatchObject({ status: 200, body: { status: 'Cancelled' } });
+    const final = await waitForStatus(sys, 'optimization', id, (s) => TERMINAL.includes(s.status), 'the optimization to end', 10_000);
+    expect(final.status).toBe('Cancelled');
+    expect((final.completedCombinations ?? 0) + (final.failedCombinations ?? 0)).toBeLessThan(r.body.totalCombinations);
   });
 });

@@ -212,6 +212,12 @@ export class OptimizationCoordinator {
         } catch {
           event = undefined;
         }
+        if (event?.type === 'RunCancellationRequested') {
+          // The stored request, not only its push (core NATS, at most once): a push lost in a
+          // reconnect, or sent while no coordinator was alive, still stops the run here.
+          this.signals.abort(ctx.runId, { kind: 'cancelled' });
+          break;
+        }
         if (event) {
           const before = tally.done.size;
           tally.apply(event);

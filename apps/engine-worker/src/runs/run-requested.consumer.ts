@@ -317,6 +317,10 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         await ctx.log('ERROR', outcome.message, counts);
         return;
       case 'stopped':
+        // Nothing asked it to stop: the run's history ended under the coordinator (a consumer lost
+        // in a NATS outage). Not a cancellation: the attempt is handed back, and the next one
+        // reuses every recorded trial.
+        if (!signal.aborted) throw new CoordinatorLostError('the run history ended before the grid finished');
         throw new RunAbortedError(0, counts);
       default: {
         const never: never = outcome;
@@ -328,12 +332,17 @@ export class RunRequestedConsumer extends SerialPullConsumer {
   private async settleFailure(ctx: RunContext, msg: JsMsg, err: unknown, signal: AbortSignal): Promise<void> {
     const reason = stopReasonOf(signal);
     try {
-      if (reason?.kind === 'shutdown' || reason?.kind === 'stalled') {
-        // A clean deploy, or an attempt whose progress stopped moving: hand the run back at once
-        // (no waiting for the heartbeat timeout) and record why.
+      if (reason?.kind === 'shutdown' || reason?.kind === 'stalled' || err instanceof CoordinatorLostError) {
+        // A clean deploy, an attempt whose progress stopped moving, or a coordinator that lost the
+        // run's history: hand the run back at once (no waiting for the heartbeat timeout) and say why.
         const detail =
-          reason.kind === 'stalled' ? `no progress for ${reason.seconds} s (stallSeconds)` : 'worker shutting down';
-        await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: reason.kind, detail });
+          reason?.kind === 'stalled'
+            ? `no progress for ${reason.seconds} s (stallSeconds)`
+            : reason?.kind === 'shutdown'
+              ? 'worker shutting down'
+              : (err as Error).message;
+        const why = reason?.kind === 'stalled' || reason?.kind === 'shutdown' ? reason.kind : 'coordinator_lost';
+        await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: why, detail });
         await ctx.log('WARNING', `attempt ${ctx.attempt} abandoned: ${detail}`);
         msg.nak();
         return;
@@ -361,6 +370,11 @@ export class RunRequestedConsumer extends SerialPullConsumer {
       msg.nak(1000);
     }
   }
+}
+
+/** The coordinator lost the run's history without being asked to stop (the attempt is handed back). */
+class CoordinatorLostError extends Error {
+  override readonly name = 'CoordinatorLostError';
 }
 
 function progressOf(err: unknown): {

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import type { Subscription } from '@nats-io/nats-core';
 import { parseRunSubject } from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { testFaults } from './test-faults';
 
 /** Why a run's work was stopped; carried as the AbortSignal's reason. */
 export type StopReason =
@@ -18,7 +19,8 @@ export function stopReasonOf(signal: AbortSignal): StopReason | undefined {
 /**
  * Pushes stop requests to whatever this process runs for a run (its run attempt, its trial
  * batches): `RunCancellationRequested` (stored on RUNS) and the coordinator's `ctl.runs.<id>.abort`
- * (core NATS) both abort every registered controller of that run at once.
+ * (core NATS) both abort every registered controller of that run at once. Pushes are at most once;
+ * a coordinator also stops on the stored request it reads in the run's history.
  */
 /** How many cancelled runs are remembered (oldest forgotten first). */
 const REMEMBERED_STOPS = 1_000;
@@ -42,12 +44,16 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
   onApplicationBootstrap(): void {
     const t = this.cfg.topology;
     this.subs = [
-      this.messaging.nc.subscribe(t.anyRunSubject('cancellation_requested'), {
-        callback: (err, msg) => {
-          const parsed = err ? undefined : parseRunSubject(t, msg.subject);
-          if (parsed) this.abort(parsed.runId, { kind: 'cancelled' });
-        },
-      }),
+      ...(testFaults.deafToCancelPush
+        ? []
+        : [
+            this.messaging.nc.subscribe(t.anyRunSubject('cancellation_requested'), {
+              callback: (err, msg) => {
+                const parsed = err ? undefined : parseRunSubject(t, msg.subject);
+                if (parsed) this.abort(parsed.runId, { kind: 'cancelled' });
+              },
+            }),
+          ]),
       this.messaging.nc.subscribe(t.anyRunAbortSubject(), {
         callback: (err, msg) => {
           // ctl.runs.<id>.abort (optionally namespaced): the run id is the second-to-last token.
