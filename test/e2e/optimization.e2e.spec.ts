@@ -255,6 +255,9 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
         /the grid has 499500 combinations after constraints; the limit is 10000/,
       ],
       ['constraints nothing satisfies', { axes, constraints: ['fast > 1000'] }, 'constraints', /no combination/],
+      ['a constraint that is a number, not a condition', { axes, constraints: ['fast'] }, 'constraints.0', /expected a condition/],
+      ['an axis that is neither a range nor a list', { axes: { fast: { min: 5, max: 10 } } }, 'axes.fast', /expected a range \{min, max, step\}/],
+      ['a maxFailedTrials between a share and a count', { axes, maxFailedTrials: 1.5 }, 'maxFailedTrials', /whole number of trials .* or a share/],
     ];
     it.each(cases)('%s', async (_name, patch, field, reason) => {
       const r = await http<{ issues: { field: string; reason: string }[] }>(sys.gateway.url, 'POST', '/api/optimizations', {

@@ -252,3 +252,44 @@ describe('error fields within the contract', () => {
     expect(errorFieldsOf('plain failure')).toEqual({ errorMessage: 'plain failure' });
   });
 });
+
+describe('optimization requests', () => {
+  const base = { strategy: 'sma-crossover', dataset: { synthetic: { bars: 1000, seed: 1, timeframe: '1h' } } };
+  const issues = (patch: Record<string, unknown>) => {
+    const r = OptimizationRequestSchema.safeParse({ ...base, axes: { fast: [5] }, ...patch });
+    return r.success ? [] : toFieldIssues(r.error);
+  };
+
+  it.each([['10'], [null], [{ min: 5, max: 10 }], [[1, {}]]])('given the axis %j, says what an axis is', (fast) => {
+    expect(issues({ axes: { fast } })).toEqual([
+      {
+        field: 'axes.fast',
+        reason: 'expected a range {min, max, step} (three numbers, step > 0) or a non-empty list of numbers, booleans or strings',
+      },
+    ]);
+  });
+
+  it('given a range that is nearly right, names the part that is wrong', () => {
+    expect(issues({ axes: { fast: { min: 10, max: 5, step: 1 } } })).toEqual([{ field: 'axes.fast', reason: 'max must be >= min' }]);
+    expect(issues({ axes: { fast: { min: 1, max: 5, step: 0 } } })).toEqual([
+      { field: 'axes.fast.step', reason: expect.stringMatching(/>0/) },
+    ]);
+  });
+
+  it('given maxFailedTrials, takes a whole count or a share below 1, and refuses anything between', () => {
+    expect(issues({ maxFailedTrials: 5 })).toEqual([]);
+    expect(issues({ maxFailedTrials: 0.25 })).toEqual([]);
+    expect(issues({ maxFailedTrials: 1.5 })).toEqual([
+      { field: 'maxFailedTrials', reason: 'must be a whole number of trials (1 or more) or a share of the grid between 0 and 1' },
+    ]);
+  });
+
+  it('given an objective without a direction, minimizes a metric where lower is better and maximizes the rest', () => {
+    const objective = (o: Record<string, unknown> | undefined) =>
+      OptimizationRequestSchema.parse({ ...base, axes: { fast: [5] }, ...(o ? { objective: o } : {}) }).objective;
+    expect(objective(undefined)).toEqual({ metric: 'sharpe', direction: 'maximize' });
+    expect(objective({ metric: 'maxDrawdown' })).toEqual({ metric: 'maxDrawdown', direction: 'minimize' });
+    expect(objective({ metric: 'maxDrawdown', direction: 'maximize' })).toEqual({ metric: 'maxDrawdown', direction: 'maximize' });
+    expect(objective({ metric: 'totalReturn' })).toEqual({ metric: 'totalReturn', direction: 'maximize' });
+  });
+});

@@ -111,16 +111,22 @@ export function toFieldIssues(error: z.ZodError, prefix = ''): FieldIssue[] {
 }
 
 /** One optimization axis: an inclusive numeric range with a step, or an explicit list of values. */
-export const AxisSchema = z.union([
-  z
-    .object({ min: z.number(), max: z.number(), step: z.number().positive() })
-    .strict()
-    .refine((a) => a.max >= a.min, { message: 'max must be >= min' }),
-  z
-    .array(z.union([z.number(), z.boolean(), z.string().max(200)]))
-    .min(1)
-    .max(10_000),
-]);
+export const AxisSchema = z.union(
+  [
+    z
+      .object({ min: z.number(), max: z.number(), step: z.number().positive() })
+      .strict()
+      .refine((a) => a.max >= a.min, { message: 'max must be >= min' }),
+    z
+      .array(z.union([z.number(), z.boolean(), z.string().max(200)]))
+      .min(1)
+      .max(10_000),
+  ],
+  {
+    // Shown when the input is neither shape (a string, null, a range without its step...).
+    error: 'expected a range {min, max, step} (three numbers, step > 0) or a non-empty list of numbers, booleans or strings',
+  },
+);
 export type Axis = z.output<typeof AxisSchema>;
 
 export const OBJECTIVE_METRICS = [
@@ -135,12 +141,20 @@ export const OBJECTIVE_METRICS = [
   'finalEquity',
 ] as const;
 
+/** Metrics where lower is better: their objective minimizes unless told otherwise. */
+const LOWER_IS_BETTER: ReadonlySet<string> = new Set(['maxDrawdown']);
+
 export const ObjectiveSchema = z
   .object({
     metric: z.enum(OBJECTIVE_METRICS).default('sharpe'),
-    direction: z.enum(['maximize', 'minimize']).default('maximize'),
+    /** Default: minimize for a metric where lower is better (maxDrawdown), else maximize. */
+    direction: z.enum(['maximize', 'minimize']).optional(),
   })
-  .strict();
+  .strict()
+  .transform((o) => ({
+    metric: o.metric,
+    direction: o.direction ?? (LOWER_IS_BETTER.has(o.metric) ? ('minimize' as const) : ('maximize' as const)),
+  }));
 export type Objective = z.output<typeof ObjectiveSchema>;
 
 export const MAX_COMBINATIONS_LIMIT = 100_000;
@@ -155,7 +169,13 @@ export const OptimizationRequestSchema = z
     objective: ObjectiveSchema.default({ metric: 'sharpe', direction: 'maximize' }),
     maxCombinations: z.number().int().min(1).max(MAX_COMBINATIONS_LIMIT).default(10_000),
     /** Stop early as Failed once this many trials failed (integer >= 1) or this share of the grid (0 < x < 1). */
-    maxFailedTrials: z.number().positive().optional(),
+    maxFailedTrials: z
+      .number()
+      .positive()
+      .refine((x) => x < 1 || Number.isInteger(x), {
+        message: 'must be a whole number of trials (1 or more) or a share of the grid between 0 and 1',
+      })
+      .optional(),
     dataset: DatasetRefSchema,
     ...runOptions,
     timeoutSeconds: z

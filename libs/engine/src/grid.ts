@@ -72,13 +72,28 @@ function tokenize(src: string): Token[] {
   return out;
 }
 
-const truth = (v: number): number => (v !== 0 ? 1 : 0);
+/** Whether a value counts as true: non-zero, and not NaN (e.g. 0 / 0 never satisfies a constraint). */
+const truth = (v: number): number => (v !== 0 && !Number.isNaN(v) ? 1 : 0);
 const num = (v: ParamValue | undefined): number => (typeof v === 'boolean' ? (v ? 1 : 0) : typeof v === 'number' ? v : NaN);
 
-/** Parses a constraint into an evaluator over a parameter set; names must be in `known`. */
-export function parseConstraint(src: string, known: readonly string[]): (params: Readonly<Record<string, ParamValue>>) => boolean {
+/**
+ * Parses a constraint into an evaluator over a parameter set; names must be in `known`, and not in
+ * `notComparable` (parameters whose values are not numbers or booleans, e.g. enums). The whole
+ * expression must be a condition (a comparison, `!`, `&&`, `||`, true/false), not a bare number.
+ */
+export function parseConstraint(
+  src: string,
+  known: readonly string[],
+  notComparable: readonly string[] = [],
+): (params: Readonly<Record<string, ParamValue>>) => boolean {
   const tokens = tokenize(src);
   let k = 0;
+  /** Nodes that yield a truth value (1/0) rather than a number. */
+  const conditions = new WeakSet<Node>();
+  const condition = (n: Node): Node => {
+    conditions.add(n);
+    return n;
+  };
   const peek = (): Token => tokens[k] as Token;
   const is = (...texts: string[]): boolean => {
     const t = peek();
@@ -92,7 +107,7 @@ export function parseConstraint(src: string, known: readonly string[]): (params:
       next();
       const l = left;
       const r = and();
-      left = (p) => (truth(l(p)) || truth(r(p)) ? 1 : 0);
+      left = condition((p) => (truth(l(p)) || truth(r(p)) ? 1 : 0));
     }
     return left;
   };
@@ -102,7 +117,7 @@ export function parseConstraint(src: string, known: readonly string[]): (params:
       next();
       const l = left;
       const r = not();
-      left = (p) => (truth(l(p)) && truth(r(p)) ? 1 : 0);
+      left = condition((p) => (truth(l(p)) && truth(r(p)) ? 1 : 0));
     }
     return left;
   };
@@ -110,7 +125,7 @@ export function parseConstraint(src: string, known: readonly string[]): (params:
     if (is('!', 'not')) {
       next();
       const inner = not();
-      return (p) => (truth(inner(p)) ? 0 : 1);
+      return condition((p) => (truth(inner(p)) ? 0 : 1));
     }
     return cmp();
   };
@@ -121,17 +136,17 @@ export function parseConstraint(src: string, known: readonly string[]): (params:
       const right = sum();
       switch (op) {
         case '<':
-          return (p) => (left(p) < right(p) ? 1 : 0);
+          return condition((p) => (left(p) < right(p) ? 1 : 0));
         case '<=':
-          return (p) => (left(p) <= right(p) ? 1 : 0);
+          return condition((p) => (left(p) <= right(p) ? 1 : 0));
         case '>':
-          return (p) => (left(p) > right(p) ? 1 : 0);
+          return condition((p) => (left(p) > right(p) ? 1 : 0));
         case '>=':
-          return (p) => (left(p) >= right(p) ? 1 : 0);
+          return condition((p) => (left(p) >= right(p) ? 1 : 0));
         case '==':
-          return (p) => (left(p) === right(p) ? 1 : 0);
+          return condition((p) => (left(p) === right(p) ? 1 : 0));
         default:
-          return (p) => (left(p) !== right(p) ? 1 : 0);
+          return condition((p) => (left(p) !== right(p) ? 1 : 0));
       }
     }
     return left;
@@ -171,8 +186,11 @@ export function parseConstraint(src: string, known: readonly string[]): (params:
       return () => v;
     }
     if (t.kind === 'id') {
-      if (t.text === 'true') return () => 1;
-      if (t.text === 'false') return () => 0;
+      if (t.text === 'true') return condition(() => 1);
+      if (t.text === 'false') return condition(() => 0);
+      if (notComparable.includes(t.text)) {
+        throw new ConstraintSyntaxError(src, t.pos, `parameter "${t.text}" is not a number or boolean; constraints compare numbers`);
+      }
       if (!known.includes(t.text)) {
         throw new ConstraintSyntaxError(src, t.pos, `unknown parameter "${t.text}" (known: ${known.join(', ')})`);
       }
@@ -191,6 +209,9 @@ export function parseConstraint(src: string, known: readonly string[]): (params:
   const root = or();
   const end = peek();
   if (end.kind !== 'end') throw new ConstraintSyntaxError(src, end.pos, `unexpected "${end.text}"`);
+  if (!conditions.has(root)) {
+    throw new ConstraintSyntaxError(src, 0, 'expected a condition such as "fast < slow", not a number,');
+  }
   return (params) => truth(root(params)) === 1;
 }
 
@@ -281,10 +302,11 @@ export function planGrid(
   const fixedResolved = resolveParams(strategy, fixedInput);
   if (!fixedResolved.ok) issues.push(...fixedResolved.issues);
   const known = info.params.map((p) => p.name);
+  const notComparable = info.params.filter((p) => p.type === 'enum').map((p) => p.name);
   const compiled: ((p: Readonly<Record<string, ParamValue>>) => boolean)[] = [];
   constraints.forEach((c, i) => {
     try {
-      compiled.push(parseConstraint(c, known));
+      compiled.push(parseConstraint(c, known, notComparable));
     } catch (err) {
       if (err instanceof ConstraintSyntaxError) issues.push({ field: `constraints.${i}`, reason: err.message });
       else throw err;
@@ -305,6 +327,9 @@ export function planGrid(
  * with its index among the accepted combinations. Returns the number accepted.
  */
 export function forEachCombination(plan: GridPlan, visit?: (params: Params, index: number) => void): number {
+  // Only counting, and nothing to filter: the product of the axes (the API counts every submitted
+  // grid, and walking 5M combinations would hold its event loop for ~0.4 s).
+  if (visit === undefined && plan.constraints.length === 0) return plan.rawSize;
   const n = plan.names.length;
   const idx = new Array<number>(n).fill(0);
   if (plan.values.some((v) => v.length === 0)) return 0;
