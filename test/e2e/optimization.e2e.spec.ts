@@ -111,6 +111,16 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
       cursor = page.nextCursor;
     } while (cursor);
     expect(seen.size).toBe(163);
+
+    // A cursor continues only the listing it came from.
+    const first = await http<TrialsPage>(sys.gateway.url, 'GET', `/api/runs/${id}/trials?status=Completed&sort=-score&limit=5`);
+    const mixed = await http<{ issues: { field: string; reason: string }[] }>(
+      sys.gateway.url,
+      'GET',
+      `/api/runs/${id}/trials?sort=index&cursor=${first.body.nextCursor}`,
+    );
+    expect(mixed.status).toBe(400);
+    expect(mixed.body.issues).toEqual([{ field: 'cursor', reason: expect.stringMatching(/^belongs to sort=-score&status=Completed;/) }]);
   });
 
   it('a grid failing by the thousand is recorded in full (outcomes stay below the broker limit) and logs each kind of failure once per batch', async () => {
@@ -239,6 +249,16 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     const again = await http<{ status: string }>(sys.gateway.url, 'POST', `/api/optimizations/${id}/cancel`);
     expect(again.status).toBe(409);
     expect(again.body.status).toBe('Cancelled');
+  });
+
+  it('a body that is not JSON (curl -d without a content-type sends a form) is a 415 saying so', async () => {
+    const r = await fetch(`${sys.gateway.url}/api/optimizations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: JSON.stringify({ strategy: 'sma-crossover', axes, dataset }),
+    });
+    expect(r.status).toBe(415);
+    expect(await r.json()).toMatchObject({ message: expect.stringMatching(/content-type: application\/json \(got application\/x-www-form-urlencoded\)/) });
   });
 
   describe('bad grids are a 400 naming the field', () => {

@@ -13,6 +13,7 @@ import { ListTrialsController } from './runs/list-trials/list-trials.controller'
 import { CancelRunController } from './runs/cancel-run/cancel-run.controller';
 import { RetryRunController } from './runs/retry-run/retry-run.controller';
 import { DatasetsController } from './datasets/datasets.controller';
+import { JsonBodiesOnly } from './common/json-bodies.hook';
 import { CsvBodyParser } from './datasets/csv-body.parser';
 import { ApiDocsController } from './docs/api-docs.controller';
 import { IdempotentSubmission } from './runs/submission/idempotent-submission.service';
@@ -44,7 +45,7 @@ export class GatewayAppModule {
         SchedulesController,
         TriggerScheduleController,
       ],
-      providers: [CsvBodyParser, IdempotentSubmission, RunReader, ScheduleStore],
+      providers: [CsvBodyParser, JsonBodiesOnly, IdempotentSubmission, RunReader, ScheduleStore],
     };
   }
 }

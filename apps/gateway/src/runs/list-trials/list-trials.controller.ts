@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { z } from 'zod';
 import { DataSource } from 'typeorm';
 import { parseOrThrow, ValidationFailed } from '../../common/validation';
+import { decodeCursor, encodeCursor } from '../cursor';
 import { RunReader } from '../run-reader.service';
 
 const SORTS = {
@@ -38,21 +39,31 @@ interface TrialRowRaw {
   occurred_at: Date;
 }
 
-/** Opaque keyset cursor: the sort key and index of the last row of the previous page. */
-function encodeCursor(key: number | null, index: number): string {
-  return Buffer.from(JSON.stringify([key, index])).toString('base64url');
+/**
+ * The keyset cursor of a page: the sort and status filter it was made for, then the sort key and
+ * index of the page's last row. A cursor only continues the listing it came from.
+ */
+function trialsCursor(sort: string, status: string | undefined, key: number | null, index: number): string {
+  return encodeCursor([sort, status ?? '', key ?? 'null', index]);
 }
 
-function decodeCursor(cursor: string): [number | null, number] | undefined {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (Array.isArray(v) && v.length === 2 && (v[0] === null || typeof v[0] === 'number') && typeof v[1] === 'number') {
-      return [v[0], v[1]];
-    }
-  } catch {
-    /* invalid */
-  }
-  return undefined;
+function readTrialsCursor(
+  cursor: string,
+  sort: string,
+  status: string | undefined,
+): { key: number | null; index: number } | ValidationFailed {
+  const v = decodeCursor(cursor);
+  const [cSort, cStatus, key, index] = v ?? [];
+  if (!v || v.length !== 4 || typeof cSort !== 'string' || typeof cStatus !== 'string' || (typeof key !== 'number' && key !== 'null') || typeof index !== 'number')
+    return new ValidationFailed([{ field: 'cursor', reason: 'not a cursor returned by this endpoint' }]);
+  if (cSort !== sort || cStatus !== (status ?? ''))
+    return new ValidationFailed([
+      {
+        field: 'cursor',
+        reason: `belongs to sort=${cSort}${cStatus ? `&status=${cStatus}` : ''}; ask again without a cursor to list by another sort or status`,
+      },
+    ]);
+  return { key: key === 'null' ? null : key, index };
 }
 
 @Controller('api/runs')
@@ -78,17 +89,15 @@ export class ListTrialsController {
     }
     const keyExpr = sort.column === 'index' ? 'index' : `COALESCE(${sort.column}, ${sort.dir === 'ASC' ? "'Infinity'" : "'-Infinity'"}::float8)`;
     if (q.cursor) {
-      const c = decodeCursor(q.cursor);
-      if (!c) throw new ValidationFailed([{ field: 'cursor', reason: 'not a cursor returned by this endpoint' }]);
-      else {
-        const cmp = sort.dir === 'ASC' ? '>' : '<';
-        if (sort.column === 'index') {
-          params.push(c[1]);
-          where.push(`index ${cmp} $${params.length}`);
-        } else {
-          params.push(c[0] ?? (sort.dir === 'ASC' ? Infinity : -Infinity), c[1]);
-          where.push(`(${keyExpr}, index) ${cmp} ($${params.length - 1}::float8, $${params.length})`);
-        }
+      const c = readTrialsCursor(q.cursor, q.sort, q.status);
+      if (c instanceof ValidationFailed) throw c;
+      const cmp = sort.dir === 'ASC' ? '>' : '<';
+      if (sort.column === 'index') {
+        params.push(c.index);
+        where.push(`index ${cmp} $${params.length}`);
+      } else {
+        params.push(c.key ?? (sort.dir === 'ASC' ? Infinity : -Infinity), c.index);
+        where.push(`(${keyExpr}, index) ${cmp} ($${params.length - 1}::float8, $${params.length})`);
       }
     }
     params.push(q.limit + 1);
@@ -114,7 +123,7 @@ export class ListTrialsController {
         workerId: r.worker_id,
         occurredAt: r.occurred_at.toISOString(),
       })),
-      nextCursor: rows.length > q.limit && last ? encodeCursor(keyOf(last), last.index) : null,
+      nextCursor: rows.length > q.limit && last ? trialsCursor(q.sort, q.status, keyOf(last), last.index) : null,
       totalCombinations: run.totalCombinations,
       completedCombinations: run.completedCombinations,
       failedCombinations: run.failedCombinations,
