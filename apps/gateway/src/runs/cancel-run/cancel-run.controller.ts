@@ -7,6 +7,9 @@ import { RunReader } from '../run-reader.service';
 /** How long the gateway waits for the worker to confirm a running run's cancellation. */
 export const CANCEL_CONFIRM_MS = Number(process.env.CANCEL_CONFIRM_MS ?? 3000);
 
+/** How long a confirmed cancellation waits for the read model to show it (see `projected`). */
+const PROJECTED_WAIT_MS = 1000;
+
 type CancelAnswer = { id: string; status: 'Cancelled' } | { id: string; status: 'Cancelling'; message: string };
 
 /**
@@ -63,8 +66,10 @@ export class CancelRunController {
       const requested = await this.messaging.bus.lastOfType(id, 'RunRequested');
       await this.messaging.bus.publish(event, { traceparent: requested?.traceparent });
       // A run no worker has started is cancelled by the request itself (it will never start).
-      if (run.status === 'Pending' && !(await this.messaging.bus.lastOfType(id, 'RunStarted')))
+      if (run.status === 'Pending' && !(await this.messaging.bus.lastOfType(id, 'RunStarted'))) {
+        await this.projected(id);
         return { id, status: 'Cancelled' };
+      }
 
       const outcome = await new Promise<string | undefined>((resolve) => {
         const timer = setTimeout(() => resolve(undefined), CANCEL_CONFIRM_MS);
@@ -79,7 +84,10 @@ export class CancelRunController {
           }
         })();
       });
-      if (outcome === 'RunCancelled') return { id, status: 'Cancelled' };
+      if (outcome === 'RunCancelled') {
+        await this.projected(id);
+        return { id, status: 'Cancelled' };
+      }
       if (outcome === 'RunCompleted') throw conflict('Completed');
       if (outcome === 'RunFailed') throw conflict('Failed');
       void reply.status(202);
@@ -90,6 +98,20 @@ export class CancelRunController {
       };
     } finally {
       sub.unsubscribe();
+    }
+  }
+
+  /**
+   * Read-your-writes: waits (briefly, bounded) until the read model shows the run ended, so a status
+   * read right after the `200 Cancelled` does not still say Running. A lagging projection only
+   * delays the answer by PROJECTED_WAIT_MS; the cancellation itself is already recorded.
+   */
+  private async projected(id: string): Promise<void> {
+    const deadline = performance.now() + PROJECTED_WAIT_MS;
+    while (performance.now() < deadline) {
+      const run = await this.runs.get(id);
+      if (!run || TERMINAL_STATUSES.has(run.status)) return;
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 }
