@@ -1,4 +1,4 @@
-import { createEvent } from '@runforge/contracts';
+import { createEvent, trialOutcomesOf } from '@runforge/contracts';
 import { eventually } from '../support/eventually';
 import { eventsOf, statusOf, TERMINAL, waitForStatus, withBus, workerPidOf } from '../support/runs';
 import { http, TestSystem, type ServiceProcess } from '../support/system';
@@ -170,6 +170,36 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
       expect(alreadyDone).toBeGreaterThan(0);
       expect(Number(left) + alreadyDone).toBe(total);
     }
+  });
+
+  it('SIGKILL of a worker running trial batches: its batch goes to the other worker, which runs only the trials not yet recorded', async () => {
+    await ensureWorkers(2);
+    const r = await http<{ id: string; totalCombinations: number }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 2, max: 60, step: 1 }, slow: [100, 200] },
+      dataset: { synthetic: { bars: 200_000, seed: 8, timeframe: '1h' } },
+    });
+    const id = r.body.id;
+    const total = r.body.totalCombinations;
+    // Both workers take batches; the one that does not coordinate dies once it has recorded some.
+    await waitForStatus(sys, 'optimization', id, (s) => s.status === 'Running', 'the optimization to start');
+    const coordinatorPid = workerPidOf(await withBus(sys, (bus) => bus.history(id)));
+    const history = await eventually(
+      'the other worker to record trials',
+      () => withBus(sys, (bus) => bus.history(id)),
+      (h) => h.some((e) => trialOutcomesOf(e.event).some((o) => !o.workerId.endsWith(`-${coordinatorPid}`))),
+    );
+    const victimId = history.flatMap((e) => trialOutcomesOf(e.event)).find((o) => !o.workerId.endsWith(`-${coordinatorPid}`))?.workerId;
+    const victim = live().find((w) => victimId?.endsWith(`-${w.child.pid}`));
+    if (!victim) throw new Error(`no live worker behind ${victimId}`);
+    await sys.kill(victim, 'SIGKILL');
+    await ensureWorkers(2);
+    const final = await waitForStatus(sys, 'optimization', id, (s) => TERMINAL.includes(s.status), 'the optimization to finish', 90_000);
+    expect(final).toMatchObject({ status: 'Completed', attempt: 1, completedCombinations: total, failedCombinations: 0 });
+    // No grid point ran twice: every trial id has exactly one recorded outcome in the stream.
+    const outcomes = (await withBus(sys, (bus) => bus.history(id))).flatMap((e) => trialOutcomesOf(e.event));
+    expect(outcomes).toHaveLength(total);
+    expect(new Set(outcomes.map((o) => o.trialId)).size).toBe(total);
   });
 
   it('SIGTERM hands the run back at once: the other worker resumes it well before a heartbeat timeout', async () => {

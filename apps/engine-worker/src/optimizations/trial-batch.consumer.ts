@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
-import { decodeTrialBatch, errorFieldsOf, HEADERS, type TrialBatch, type TrialOutcome } from '@runforge/contracts';
+import { decodeTrialBatch, errorFieldsOf, HEADERS, trialOutcomesOf, type TrialBatch, type TrialOutcome } from '@runforge/contracts';
 import {
   ATTRS,
   currentTraceparent,
@@ -25,7 +25,7 @@ import { scoreOf, TrialAbortedError, TrialRunner } from './trial-runner';
 
 /** Within a batch, outcomes are published at least this often, so progress stays live. */
 const RECORD_INTERVAL_MS = 250;
-/** How long a run seen live is trusted to still be live before its batches check again. */
+/** How long a run seen live (and its attempt) is trusted before its batches check again. */
 const LIVE_RUN_CACHE_MS = 1000;
 /** How long one pull waits for a batch (the client's minimum is 1 s). */
 const PULL_EXPIRES_MS = 2000;
@@ -76,8 +76,8 @@ function track(pending: Promise<void>[], publish: Promise<void>): void {
 export class TrialBatchConsumer extends SerialPullConsumer {
   protected readonly log = new Logger(TrialBatchConsumer.name);
   private consumer?: Consumer;
-  /** Runs seen live recently (run id → when checked). */
-  private readonly liveRuns = new Map<string, number>();
+  /** Runs seen live recently: run id → when checked, and the latest attempt started. */
+  private readonly liveRuns = new Map<string, { checkedAt: number; attempt: number }>();
   private prefetched?: Promise<JsMsg | null>;
   /** Finished batches waiting for their outcomes' publish acks before their own ack. */
   private readonly settling = new Set<Promise<void>>();
@@ -174,8 +174,14 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     const pending: Promise<void>[] = [];
     let settleDelivery = (): void => msg.ack();
     try {
-      // A batch of a run that already ended or was stopped is acked without running.
-      if (!(await this.runIsOver(batch.runId))) await this.runTrials(ctx, batch, controller.signal, pending);
+      // A batch of a run that already ended or was stopped, or of an attempt a newer coordinator has
+      // replaced (it rescheduled every trial without an outcome), is acked without running.
+      if (!(await this.isStale(batch))) {
+        // Redelivered (its worker died or shut down mid-batch): the trials it already recorded are
+        // not run again.
+        const todo = msg.info.redelivered ? await this.withoutRecorded(batch) : batch;
+        await this.runTrials(ctx, todo, controller.signal, pending);
+      }
       // On shutdown hand the rest back to another worker; done, or the run was stopped: ack, so its
       // remaining trials never run.
       if (stopReasonOf(controller.signal)?.kind === 'shutdown') settleDelivery = (): void => msg.nak();
@@ -309,25 +315,41 @@ export class TrialBatchConsumer extends SerialPullConsumer {
   }
 
   /**
-   * Whether the run already ended or was asked to stop (a batch queued before that must not run).
-   * Four direct gets; a live run's answer is reused for a second, since a stop arriving meanwhile is
-   * pushed to the batch in hand anyway (RunSignals).
+   * Whether the batch must not run: its run already ended or was asked to stop (a batch queued
+   * before that), or a newer attempt started (its coordinator rescheduled the trials). Five direct
+   * gets; a live run's answer is reused for a second, since a stop arriving meanwhile is pushed to
+   * the batch in hand anyway (RunSignals).
    */
-  private async runIsOver(runId: string): Promise<boolean> {
+  private async isStale(batch: TrialBatch): Promise<boolean> {
+    const { runId } = batch;
     const cached = this.liveRuns.get(runId);
-    if (cached !== undefined && performance.now() - cached < LIVE_RUN_CACHE_MS) return false;
+    if (cached !== undefined && performance.now() - cached.checkedAt < LIVE_RUN_CACHE_MS)
+      return batch.attempt < cached.attempt;
     const bus = this.messaging.bus;
-    const found = await Promise.all(
-      (['RunCancellationRequested', 'RunCompleted', 'RunFailed', 'RunCancelled'] as const).map((type) =>
+    const [started, ...ends] = await Promise.all(
+      (['RunStarted', 'RunCancellationRequested', 'RunCompleted', 'RunFailed', 'RunCancelled'] as const).map((type) =>
         bus.lastOfType(runId, type),
       ),
     );
-    const over = found.some((f) => f !== undefined);
-    if (over) this.liveRuns.delete(runId);
-    else {
-      this.liveRuns.set(runId, performance.now());
-      if (this.liveRuns.size > 100) this.liveRuns.delete(this.liveRuns.keys().next().value as string);
+    if (ends.some((f) => f !== undefined)) {
+      this.liveRuns.delete(runId);
+      return true;
     }
-    return over;
+    const attempt = started?.event.attempt ?? batch.attempt;
+    this.liveRuns.set(runId, { checkedAt: performance.now(), attempt });
+    if (this.liveRuns.size > 100) this.liveRuns.delete(this.liveRuns.keys().next().value as string);
+    return batch.attempt < attempt;
+  }
+
+  /** The batch without the trials whose outcomes the run's history already holds. */
+  private async withoutRecorded(batch: TrialBatch): Promise<TrialBatch> {
+    const wanted = new Set(batch.trials.map((t) => t.trialId));
+    const recorded = new Set<string>();
+    await this.messaging.bus.readHistory(batch.runId, (e) => {
+      for (const o of trialOutcomesOf(e.event)) if (wanted.has(o.trialId)) recorded.add(o.trialId);
+    });
+    if (recorded.size === 0) return batch;
+    this.log.log({ runId: batch.runId, batchIndex: batch.batchIndex, skipped: recorded.size }, 'redelivered batch: skipping recorded trials');
+    return { ...batch, trials: batch.trials.filter((t) => !recorded.has(t.trialId)) };
   }
 }
