@@ -168,7 +168,9 @@ export class TrialBatchConsumer extends SerialPullConsumer {
       batch.attempt,
       this.cfg.instanceId,
       currentTraceparent(),
-      `batch${batch.batchIndex}`,
+      // Per delivery: a redelivered batch runs other trials (it skips the recorded ones), so its
+      // log lines must not reuse the first delivery's message ids.
+      `batch${batch.batchIndex}.${msg.info.deliveryCount}`,
     );
     workerMetrics.activeRuns.inc({ kind: 'trial-batch' });
     const pending: Promise<void>[] = [];
