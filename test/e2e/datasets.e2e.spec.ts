@@ -92,4 +92,53 @@ describe('uploaded datasets: validated CSV, stored in the object store, used by 
     expect(unknown.status).toBe(400);
     expect(unknown.body.issues[0]).toEqual({ field: 'dataset.id', reason: 'unknown dataset "does-not-exist"' });
   });
+
+  it('an optimization over data that drives some trials to invalid numbers: those trials fail with the reason, the rest complete', async () => {
+    // 400 calm hourly bars, then 20 whose price swings 1 ↔ 1e200: a position held there has returns
+    // too large to square, so its metrics are NaN. slow = 500 never enters the market (warm-up).
+    const lines = ['timestamp,open,high,low,close,volume'];
+    let prev = 100;
+    for (let i = 0; i < 420; i++) {
+      const close = i < 400 ? 100 + 10 * Math.sin(i / 15) : i % 2 ? 1e200 : 1;
+      const t = new Date(Date.UTC(2024, 0, 1) + i * 3600_000).toISOString();
+      lines.push([t, prev, Math.max(prev, close), Math.min(prev, close), close, 1000].join(','));
+      prev = close;
+    }
+    const text = `${lines.join('\n')}\n`;
+    const up = await upload(sys, text, 'symbol=WILD');
+    expect(up.status).toBe(201);
+    const parsed = parseOhlcvCsv(text);
+    if (!parsed.ok) throw new Error('fixture CSV must parse');
+    const grid = [2, 5, 10].flatMap((fast) => [20, 50, 500].map((slow) => ({ fast, slow })));
+    // What the engine itself says of each combination, run directly.
+    const failing = grid.filter((params) => {
+      try {
+        runBacktest(parsed.bars, { strategy: 'sma-crossover', params });
+        return false;
+      } catch (err) {
+        return (err as { code?: string }).code === 'INVALID_NUMBERS';
+      }
+    });
+    expect(failing.length).toBeGreaterThan(0);
+    expect(failing.length).toBeLessThan(grid.length);
+
+    const submitted = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: [2, 5, 10], slow: [20, 50, 500] },
+      dataset: { id: up.body.id },
+    });
+    expect(submitted.status).toBe(202);
+    const final = await waitForStatus(sys, 'optimization', submitted.body.id, (s) => ['Completed', 'Failed'].includes(s.status), 'the optimization');
+    expect(final).toMatchObject({ status: 'Completed', completedCombinations: grid.length - failing.length, failedCombinations: failing.length });
+    const failed = await http<{ items: { params: { fast: number; slow: number }; errorMessage: string; errorStackTrace: string }[] }>(
+      sys.gateway.url,
+      'GET',
+      `/api/runs/${submitted.body.id}/trials?status=Failed`,
+    );
+    expect(failed.body.items.map((t) => t.params).sort((a, b) => a.fast - b.fast || a.slow - b.slow)).toEqual(failing);
+    for (const t of failed.body.items) {
+      expect(t.errorMessage).toMatch(/is NaN; the bars or the strategy produced invalid numbers/);
+      expect(t.errorStackTrace).toMatch(/\n\s+at /);
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { OptimizationRequestSchema } from '@runforge/contracts';
-import { generateSyntheticBars, runBacktest, StrategyParamError } from '@runforge/engine';
+import { barsFromColumns, EngineError, generateSyntheticBars, runBacktest, StrategyParamError } from '@runforge/engine';
 import { TimeSlice } from '../runs/time-slice';
 import { TrialAbortedError, TrialRunner } from './trial-runner';
 
@@ -57,6 +57,25 @@ describe('TrialRunner', () => {
   it("throws the engine's error for a combination the strategy rejects, and the next trial still runs", async () => {
     const runner = new TrialRunner();
     await expect(runner.run(request, { fast: 50, slow: 50 }, bars, live())).rejects.toBeInstanceOf(StrategyParamError);
+    await expect(runner.run(request, { fast: 10, slow: 50 }, bars, live())).resolves.toEqual(direct(10, 50));
+  });
+  it('throws for a trial whose numbers are not numbers (a return too large to square), and the next trial still runs', async () => {
+    // Valid bars whose price swings 1 ↔ 1e200 every bar: each return squared overflows, so the
+    // volatility (and Sharpe) of any strategy in the market is NaN.
+    const close = Array.from({ length: 50 }, (_, i) => (i % 2 ? 1e200 : 1));
+    const wild = barsFromColumns({
+      timeframe: '1h',
+      time: close.map((_, i) => Date.UTC(2022, 0, 1) + i * 3_600_000),
+      open: close,
+      high: close,
+      low: close,
+      close,
+      volume: close.map(() => 1),
+    });
+    const runner = new TrialRunner();
+    const failure = runner.run({ ...request, strategy: 'buy-and-hold' }, {}, wild, live());
+    await expect(failure).rejects.toBeInstanceOf(EngineError);
+    await expect(failure).rejects.toMatchObject({ code: 'INVALID_NUMBERS', message: expect.stringMatching(/is NaN/) });
     await expect(runner.run(request, { fast: 10, slow: 50 }, bars, live())).resolves.toEqual(direct(10, 50));
   });
 });
