@@ -42,6 +42,12 @@ export const TrialSummarySchema = z.object({
 });
 export type TrialSummary = z.output<typeof TrialSummarySchema>;
 
+/**
+ * An optimization result lists at most this many top trials and failure groups, each group's
+ * message clipped to this many characters (a RunCompleted stays far below NATS' 1 MiB limit).
+ */
+export const RESULT_LIMITS = { top: 10, failureGroups: 100, failureMessage: 1_000 } as const;
+
 export const FailureGroupSchema = z.object({
   fingerprint: z.string(),
   message: z.string(),
@@ -82,9 +88,16 @@ export function clipText(text: string, max: number): string {
 export function errorFieldsOf(err: unknown): { errorMessage: string; errorStackTrace?: string; errorCode?: string } {
   if (!(err instanceof Error)) return { errorMessage: clipText(String(err), ERROR_LIMITS.message) };
   const code = (err as { code?: unknown }).code;
+  const message = clipText(err.message, ERROR_LIMITS.message);
+  let stack = err.stack;
+  // A V8 stack starts with "<name>: <message>": a long message is clipped there too, so the
+  // frames (what the fingerprint groups by) survive the stack's own limit.
+  const header = `${err.name}: ${err.message}`;
+  if (stack !== undefined && message !== err.message && stack.startsWith(header))
+    stack = `${err.name}: ${message}${stack.slice(header.length)}`;
   return {
-    errorMessage: clipText(err.message, ERROR_LIMITS.message),
-    errorStackTrace: err.stack === undefined ? undefined : clipText(err.stack, ERROR_LIMITS.stack),
+    errorMessage: message,
+    errorStackTrace: stack === undefined ? undefined : clipText(stack, ERROR_LIMITS.stack),
     errorCode: typeof code === 'string' ? clipText(code, ERROR_LIMITS.code) : undefined,
   };
 }

@@ -168,14 +168,12 @@ export const OptimizationRequestSchema = z
     constraints: z.array(z.string().min(1).max(200)).max(20).default([]),
     objective: ObjectiveSchema.default({ metric: 'sharpe', direction: 'maximize' }),
     maxCombinations: z.number().int().min(1).max(MAX_COMBINATIONS_LIMIT).default(10_000),
-    /** Stop early as Failed once this many trials failed (integer >= 1) or this share of the grid (0 < x < 1). */
-    maxFailedTrials: z
-      .number()
-      .positive()
-      .refine((x) => x < 1 || Number.isInteger(x), {
-        message: 'must be a whole number of trials (1 or more) or a share of the grid between 0 and 1',
-      })
-      .optional(),
+    /**
+     * Stop early as Failed once this many trials failed (integer >= 1) or this share of the grid
+     * (0 < x < 1). A fraction above 1 is refused at submission (validateOptimizationRequest), not
+     * here: requests stored before that rule must still decode.
+     */
+    maxFailedTrials: z.number().positive().optional(),
     dataset: DatasetRefSchema,
     ...runOptions,
     timeoutSeconds: z

@@ -26,9 +26,11 @@ describe('constraint grammar', () => {
     expect(holds('flag == false', { flag: false })).toBe(true);
   });
 
-  it('given an expression that is not a number (0 / 0), never holds', () => {
+  it('given a value that is not a number (0 / 0) where a truth value is wanted, takes it as false (as JavaScript does)', () => {
+    expect(holds('fast / 0 * 0 || false', { fast: 0 })).toBe(false);
+    expect(holds('fast / 0 * 0 && true', { fast: 0 })).toBe(false);
+    expect(holds('!(fast / 0 * 0)', { fast: 0 })).toBe(true);
     expect(holds('fast / 0 * 0 == fast / 0 * 0', { fast: 0 })).toBe(false); // NaN == NaN
-    expect(holds('!(0 / 0 > 1)', {})).toBe(true);
   });
 
   it.each([

@@ -2,8 +2,10 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import {
+  clipText,
   decodeEvent,
   HEADERS,
+  RESULT_LIMITS,
   trialOutcomesOf,
   type OptimizationRequest,
   type OptimizationResultPayload,
@@ -16,7 +18,6 @@ import { Messaging, RUNFORGE_CONFIG, trialId, type RunForgeConfig } from '@runfo
 import type { RunContext } from '../runs/run-context';
 import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
 
-const TOP_N = 10;
 const encoder = new TextEncoder();
 
 /** A batch holds at most this much work (bar-steps: trials × bars; ~0.4 s at engine speed). */
@@ -58,6 +59,8 @@ interface FailureGroup {
   message: string;
   count: number;
   sampleTrialId: string;
+  /** Grid index of the sample: the group's first trial in the grid (also the tie-break). */
+  sampleIndex: number;
 }
 
 /** The coordinator's view of a run, folded from the run's own trial events. */
@@ -76,24 +79,32 @@ export class OptimizationTally {
         this.completed++;
         this.top.push({ trialId: o.trialId, index: o.index, params: o.params, metrics: o.metrics, score: o.score });
         this.top.sort((a, b) => b.score - a.score || a.index - b.index);
-        if (this.top.length > TOP_N) this.top.length = TOP_N;
+        if (this.top.length > RESULT_LIMITS.top) this.top.length = RESULT_LIMITS.top;
       } else {
         this.failed++;
         const g = this.failures.get(o.fingerprint);
-        if (g) g.count++;
-        else
-          this.failures.set(o.fingerprint, {
-            fingerprint: o.fingerprint,
-            message: o.errorMessage,
-            count: 1,
-            sampleTrialId: o.trialId,
-          });
+        const sample = {
+          message: clipText(o.errorMessage, RESULT_LIMITS.failureMessage),
+          sampleTrialId: o.trialId,
+          sampleIndex: o.index,
+        };
+        if (!g) this.failures.set(o.fingerprint, { fingerprint: o.fingerprint, count: 1, ...sample });
+        else {
+          g.count++;
+          // The sample is the group's first trial in the grid, whatever order outcomes arrive in
+          // (the status endpoint picks the same one from the trials table).
+          if (o.index < g.sampleIndex) Object.assign(g, sample);
+        }
       }
     }
   }
 
-  failureGroups(): FailureGroup[] {
-    return [...this.failures.values()].sort((a, b) => b.count - a.count).slice(0, 100);
+  /** Largest group first; ties by the group's first trial in the grid. */
+  failureGroups(): Omit<FailureGroup, 'sampleIndex'>[] {
+    return [...this.failures.values()]
+      .sort((a, b) => b.count - a.count || a.sampleIndex - b.sampleIndex)
+      .slice(0, RESULT_LIMITS.failureGroups)
+      .map(({ sampleIndex: _i, ...group }) => group);
   }
 
   result(objective: OptimizationRequest['objective']): OptimizationResultPayload {
@@ -104,7 +115,9 @@ export class OptimizationTally {
 export type CoordinationOutcome =
   | { kind: 'completed' }
   | { kind: 'failed'; message: string; reason: 'failed_trials' | 'all_trials_failed' }
-  | { kind: 'stopped' };
+  | { kind: 'stopped' }
+  /** The run's history ended under the coordinator without any stop (its consumer was lost). */
+  | { kind: 'lost' };
 
 /**
  * Coordinates one optimization run: enumerates the grid, fans the trials out in batches on the
@@ -247,8 +260,11 @@ export class OptimizationCoordinator {
           break;
         }
       }
-      if (!scheduled && !signal.aborted && outcome.kind === 'stopped') {
-        this.log.warn({ runId: ctx.runId }, 'history ended before the grid was scheduled');
+      // Decided here, before `finally` broadcasts a stop this process hears too (which would make
+      // the loss look like a stop).
+      if (outcome.kind === 'stopped' && !signal.aborted) {
+        this.log.warn({ runId: ctx.runId, scheduled }, 'the run history ended under the coordinator');
+        outcome = { kind: 'lost' };
       }
       return { outcome, tally, total };
     } finally {
@@ -256,11 +272,12 @@ export class OptimizationCoordinator {
       messages.stop();
       await follower.delete().catch(() => undefined);
       const stop = stopReasonOf(signal);
-      if (outcome.kind !== 'completed' && stop?.kind !== 'shutdown') {
-        // Stopped (timeout), cancelled or failed: in-flight trials stop, queued batches must not run.
-        // On shutdown the run is handed back instead: the next coordinator reuses what finishes.
-        if (outcome.kind === 'stopped' && stop?.kind !== 'cancelled')
-          this.signals.broadcastStop(ctx.runId, 'run stopped');
+      if (outcome.kind !== 'completed' && outcome.kind !== 'lost' && stop?.kind !== 'shutdown') {
+        // Stopped (timeout), cancelled or failed: in-flight trials stop on every worker, queued
+        // batches must not run. Cancellation is broadcast too: its own push may be the one that was
+        // lost. On shutdown, or a lost history, the run is handed back instead: the next coordinator
+        // reuses what finishes and replaces the queued batches.
+        if (outcome.kind === 'stopped') this.signals.broadcastStop(ctx.runId, stop?.kind === 'cancelled' ? 'run cancelled' : 'run stopped');
         await this.messaging.jsm.streams
           .purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) })
           .catch(() => undefined);

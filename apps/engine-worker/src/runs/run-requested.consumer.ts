@@ -316,11 +316,12 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         await ctx.emit('RunFailed', { errorMessage: outcome.message, reason: outcome.reason });
         await ctx.log('ERROR', outcome.message, counts);
         return;
-      case 'stopped':
+      case 'lost':
         // Nothing asked it to stop: the run's history ended under the coordinator (a consumer lost
         // in a NATS outage). Not a cancellation: the attempt is handed back, and the next one
         // reuses every recorded trial.
-        if (!signal.aborted) throw new CoordinatorLostError('the run history ended before the grid finished');
+        throw new CoordinatorLostError('the run history ended before the grid finished');
+      case 'stopped':
         throw new RunAbortedError(0, counts);
       default: {
         const never: never = outcome;

@@ -21,7 +21,7 @@ export class JsonBodiesOnly implements OnModuleInit {
       if (NON_JSON_ROUTES.some((r) => req.url === r || req.url.startsWith(`${r}?`) || req.url.startsWith(`${r}/`))) return;
       const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-      if (!hasBody || type === 'application/json' || type.endsWith('+json')) return;
+      if (!hasBody || type === 'application/json') return;
       await reply.code(415).send({
         statusCode: 415,
         error: 'Unsupported Media Type',

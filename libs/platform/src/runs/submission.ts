@@ -129,6 +129,12 @@ export async function validateOptimizationRequest(
   const parsed = OptimizationRequestSchema.safeParse(body);
   if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error, prefix.replace(/\.$/, '')) };
   const request = parsed.data;
+  // Checked here rather than in the schema, which also decodes requests stored before this rule.
+  const mft = request.maxFailedTrials;
+  if (mft !== undefined && mft > 1 && !Number.isInteger(mft)) {
+    const reason = 'must be a whole number of trials (1 or more) or a share of the grid between 0 and 1';
+    return { ok: false, issues: [{ field: `${prefix}maxFailedTrials`, reason }] };
+  }
   const planned = planGrid(request.strategy, request.axes, request.params, request.constraints);
   if (!planned.ok) return { ok: false, issues: planned.issues.map((i) => ({ field: `${prefix}${i.field}`, reason: i.reason })) };
   const total = forEachCombination(planned.plan);

@@ -1,6 +1,6 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { TERMINAL_STATUSES } from '@runforge/contracts';
+import { clipText, RESULT_LIMITS, TERMINAL_STATUSES } from '@runforge/contracts';
 import { DataSource } from 'typeorm';
 import { RunReader } from '../../runs/run-reader.service';
 
@@ -19,10 +19,6 @@ interface FailureRow {
   sample_trial_id: string;
 }
 
-/** How many top trials a stopped run's `result` lists (as the coordinator's result does). */
-const TOP_N = 10;
-/** How many failure groups are listed, largest first (as in the coordinator's result). */
-const MAX_FAILURE_GROUPS = 100;
 
 @Controller('api/optimizations')
 export class OptimizationStatusController {
@@ -96,25 +92,30 @@ export class OptimizationStatusController {
   private async topTrials(runId: string): Promise<Record<string, unknown>[]> {
     const rows = await this.db.query<TrialRow[]>(
       `SELECT id, index, params, metrics, score FROM "${this.schema()}".trials
-        WHERE run_id = $1 AND status = 'Completed' ORDER BY score DESC, index ASC LIMIT ${TOP_N}`,
+        WHERE run_id = $1 AND status = 'Completed' ORDER BY score DESC, index ASC LIMIT ${RESULT_LIMITS.top}`,
       [runId],
     );
     return rows.map((r) => ({ trialId: r.id, index: r.index, params: r.params, metrics: r.metrics, score: r.score }));
   }
 
-  /** Failed trials grouped by error fingerprint, largest group first, each with its first trial's message. */
+  /**
+   * Failed trials grouped by error fingerprint, largest group first (ties: the group whose first
+   * trial comes first in the grid), each with its first trial's id and message, as in the
+   * coordinator's result.
+   */
   private async failureGroups(runId: string): Promise<Record<string, unknown>[]> {
+    const s = `"${this.schema()}"`;
     const rows = await this.db.query<FailureRow[]>(
-      `SELECT fingerprint, count(*)::int AS count,
-              (array_agg(error_message ORDER BY index))[1] AS message,
-              (array_agg(id ORDER BY index))[1] AS sample_trial_id
-         FROM "${this.schema()}".trials WHERE run_id = $1 AND status = 'Failed'
-        GROUP BY fingerprint ORDER BY count DESC, fingerprint LIMIT ${MAX_FAILURE_GROUPS}`,
+      `SELECT g.fingerprint, g.count, t.error_message AS message, t.id AS sample_trial_id
+         FROM (SELECT fingerprint, count(*)::int AS count, min(index) AS first_index
+                 FROM ${s}.trials WHERE run_id = $1 AND status = 'Failed' GROUP BY fingerprint) g
+         JOIN ${s}.trials t ON t.run_id = $1 AND t.index = g.first_index
+        ORDER BY g.count DESC, g.first_index LIMIT ${RESULT_LIMITS.failureGroups}`,
       [runId],
     );
     return rows.map((r) => ({
       fingerprint: r.fingerprint,
-      message: r.message,
+      message: clipText(r.message, RESULT_LIMITS.failureMessage),
       count: r.count,
       sampleTrialId: r.sample_trial_id,
     }));

@@ -40,22 +40,24 @@ interface TrialRowRaw {
 }
 
 /**
- * The keyset cursor of a page: the sort and status filter it was made for, then the sort key and
- * index of the page's last row. A cursor only continues the listing it came from.
+ * The keyset cursor of a page: the run, sort and status filter it was made for, then the sort key
+ * and index of the page's last row. A cursor only continues the listing it came from.
  */
-function trialsCursor(sort: string, status: string | undefined, key: number | null, index: number): string {
-  return encodeCursor([sort, status ?? '', key ?? 'null', index]);
+function trialsCursor(runId: string, sort: string, status: string | undefined, key: number | null, index: number): string {
+  return encodeCursor([runId, sort, status ?? '', key ?? 'null', index]);
 }
 
 function readTrialsCursor(
   cursor: string,
+  runId: string,
   sort: string,
   status: string | undefined,
 ): { key: number | null; index: number } | ValidationFailed {
   const v = decodeCursor(cursor);
-  const [cSort, cStatus, key, index] = v ?? [];
-  if (!v || v.length !== 4 || typeof cSort !== 'string' || typeof cStatus !== 'string' || (typeof key !== 'number' && key !== 'null') || typeof index !== 'number')
+  const [cRun, cSort, cStatus, key, index] = v ?? [];
+  if (!v || v.length !== 5 || typeof cRun !== 'string' || typeof cSort !== 'string' || typeof cStatus !== 'string' || (typeof key !== 'number' && key !== 'null') || typeof index !== 'number')
     return new ValidationFailed([{ field: 'cursor', reason: 'not a cursor returned by this endpoint' }]);
+  if (cRun !== runId) return new ValidationFailed([{ field: 'cursor', reason: `belongs to the trials of run ${cRun}` }]);
   if (cSort !== sort || cStatus !== (status ?? ''))
     return new ValidationFailed([
       {
@@ -89,7 +91,7 @@ export class ListTrialsController {
     }
     const keyExpr = sort.column === 'index' ? 'index' : `COALESCE(${sort.column}, ${sort.dir === 'ASC' ? "'Infinity'" : "'-Infinity'"}::float8)`;
     if (q.cursor) {
-      const c = readTrialsCursor(q.cursor, q.sort, q.status);
+      const c = readTrialsCursor(q.cursor, id, q.sort, q.status);
       if (c instanceof ValidationFailed) throw c;
       const cmp = sort.dir === 'ASC' ? '>' : '<';
       if (sort.column === 'index') {
@@ -123,7 +125,7 @@ export class ListTrialsController {
         workerId: r.worker_id,
         occurredAt: r.occurred_at.toISOString(),
       })),
-      nextCursor: rows.length > q.limit && last ? trialsCursor(q.sort, q.status, keyOf(last), last.index) : null,
+      nextCursor: rows.length > q.limit && last ? trialsCursor(id, q.sort, q.status, keyOf(last), last.index) : null,
       totalCombinations: run.totalCombinations,
       completedCombinations: run.completedCombinations,
       failedCombinations: run.failedCombinations,
