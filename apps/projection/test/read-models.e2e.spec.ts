@@ -96,7 +96,11 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
       completedCombinations: 2,
       failedCombinations: 1,
     });
-    const trials = await http<{ items: { index: number }[] }>(gw(), 'GET', `/api/runs/${crafted.ids.optimization}/trials`);
+    const trials = await http<{ items: { index: number }[] }>(
+      gw(),
+      'GET',
+      `/api/runs/${crafted.ids.optimization}/trials`,
+    );
     expect(trials.body.items.map((t) => t.index)).toEqual([0, 1, 2]);
     expect(await get(crafted.ids.deadLetter)).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
   });
@@ -427,5 +431,35 @@ describe('read-your-writes on the run endpoints (no projection running)', () => 
     const events = await http<{ events: { type: string }[] }>(sys.gateway.url, 'GET', '/api/runs/ryw-1/events');
     expect(events.body.events.map((e) => e.type)).toEqual(['RunRequested']);
     expect((await http(sys.gateway.url, 'GET', '/api/runs/ryw-2')).status).toBe(404);
+  });
+
+  it('a cancel of a run that already completed, but is not projected yet, answers 409 at once', async () => {
+    // The read model lags (here: no projection at all); the stream already holds the run's end.
+    const bus = new EventBus(nc, await jetstreamManager(nc), sys.iso.topology);
+    const meta = (attempt: number, s: number) => ({ runId: 'ryw-3', attempt, occurredAt: at(s) });
+    await bus.publish(
+      createEvent('RunRequested', meta(0, 0), {
+        kind: 'backtest',
+        request: {
+          strategy: 'sma-crossover',
+          params: { fast: 5, slow: 20 },
+          dataset: { synthetic: { bars: 100, seed: 1, timeframe: '1h' } },
+        },
+        totalBars: 100,
+        triggeredBy: 'api',
+      }),
+    );
+    await bus.publish(createEvent('RunStarted', meta(1, 1), { workerId: 'w1', totalBars: 100 }));
+    await bus.publish(
+      createEvent('RunCompleted', meta(1, 2), {
+        durationMs: 5,
+        processedBars: 100,
+        result: { metrics: { sharpe: 1 }, equityCurve: [], bars: 100 },
+      }),
+    );
+    const t0 = performance.now();
+    const cancel = await http<{ status: string }>(sys.gateway.url, 'POST', '/api/backtests/ryw-3/cancel');
+    expect(cancel).toMatchObject({ status: 409, body: { status: 'Completed' } });
+    expect(performance.now() - t0).toBeLessThan(2000); // not the 3 s wait for a confirmation
   });
 });

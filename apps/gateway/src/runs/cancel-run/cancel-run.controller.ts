@@ -71,19 +71,26 @@ export class CancelRunController {
         return { id, status: 'Cancelled' };
       }
 
-      const outcome = await new Promise<string | undefined>((resolve) => {
-        const timer = setTimeout(() => resolve(undefined), CANCEL_CONFIRM_MS);
-        void (async () => {
-          for await (const m of sub) {
-            const type = eventTypeForToken(parseRunSubject(t, m.subject)?.eventToken ?? '');
-            if (type === 'RunCancelled' || type === 'RunCompleted' || type === 'RunFailed') {
-              clearTimeout(timer);
-              resolve(type);
-              return;
+      // The run may have ended between the read above and the subscription: the stream says so.
+      const [cancelled, completed, failed] = await Promise.all(
+        (['RunCancelled', 'RunCompleted', 'RunFailed'] as const).map((type) => this.messaging.bus.lastOfType(id, type)),
+      );
+      const ended = cancelled ? 'RunCancelled' : completed ? 'RunCompleted' : failed ? 'RunFailed' : undefined;
+      const outcome =
+        ended ??
+        (await new Promise<string | undefined>((resolve) => {
+          const timer = setTimeout(() => resolve(undefined), CANCEL_CONFIRM_MS);
+          void (async () => {
+            for await (const m of sub) {
+              const type = eventTypeForToken(parseRunSubject(t, m.subject)?.eventToken ?? '');
+              if (type === 'RunCancelled' || type === 'RunCompleted' || type === 'RunFailed') {
+                clearTimeout(timer);
+                resolve(type);
+                return;
+              }
             }
-          }
-        })();
-      });
+          })();
+        }));
       if (outcome === 'RunCancelled') {
         await this.projected(id);
         return { id, status: 'Cancelled' };
