@@ -207,7 +207,9 @@ describe('trial outcomes', () => {
   it('given outcomes that arrive after the run ended, leaves its counts as they were at the end', () => {
     let v = evolveRun(undefined, optimization, { seq: 1 });
     v = evolveRun(v, createEvent('RunStarted', meta(1), { workerId: 'w', totalBars: 1000 }), { seq: 2 });
-    v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0), failed('t2', 2)] }), { seq: 3 });
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t0', 0), failed('t2', 2)] }), {
+      seq: 3,
+    });
     v = evolveRun(v, createEvent('RunCancelled', meta(1), { reason: 'user' }), { seq: 4 });
     v = evolveRun(v, createEvent('TrialsRecorded', meta(1), { outcomes: [done('t1', 1)] }), { seq: 5 });
     const { status: _s, ...late } = failed('t3', 3);
@@ -240,7 +242,16 @@ describe('error fields within the contract', () => {
     expect(fields.errorMessage.length).toBeLessThanOrEqual(ERROR_LIMITS.message);
     expect(fields.errorStackTrace?.length).toBeLessThanOrEqual(ERROR_LIMITS.stack);
     expect(fields.errorCode?.length).toBeLessThanOrEqual(ERROR_LIMITS.code);
-    const outcome = { trialId: 't', index: 0, params: { fast: 1 }, status: 'Failed' as const, fingerprint: 'f', durationMs: 1, workerId: 'w', ...fields };
+    const outcome = {
+      trialId: 't',
+      index: 0,
+      params: { fast: 1 },
+      status: 'Failed' as const,
+      fingerprint: 'f',
+      durationMs: 1,
+      workerId: 'w',
+      ...fields,
+    };
     expect(() => createEvent('TrialsRecorded', meta(1), { outcomes: [outcome] })).not.toThrow();
     // Unclipped, the same error is refused by the contract: the clipping is what keeps it recordable.
     expect(() =>
@@ -271,13 +282,16 @@ describe('optimization requests', () => {
     expect(issues({ axes: { fast } })).toEqual([
       {
         field: 'axes.fast',
-        reason: 'expected a range {min, max, step} (three numbers, step > 0) or a non-empty list of numbers, booleans or strings',
+        reason:
+          'expected a range {min, max, step} (three numbers, step > 0) or a non-empty list of numbers, booleans or strings',
       },
     ]);
   });
 
   it('given a range that is nearly right, names the part that is wrong', () => {
-    expect(issues({ axes: { fast: { min: 10, max: 5, step: 1 } } })).toEqual([{ field: 'axes.fast', reason: 'max must be >= min' }]);
+    expect(issues({ axes: { fast: { min: 10, max: 5, step: 1 } } })).toEqual([
+      { field: 'axes.fast', reason: 'max must be >= min' },
+    ]);
     expect(issues({ axes: { fast: { min: 1, max: 5, step: 0 } } })).toEqual([
       { field: 'axes.fast.step', reason: expect.stringMatching(/>0/) },
     ]);
@@ -293,7 +307,10 @@ describe('optimization requests', () => {
       OptimizationRequestSchema.parse({ ...base, axes: { fast: [5] }, ...(o ? { objective: o } : {}) }).objective;
     expect(objective(undefined)).toEqual({ metric: 'sharpe', direction: 'maximize' });
     expect(objective({ metric: 'maxDrawdown' })).toEqual({ metric: 'maxDrawdown', direction: 'minimize' });
-    expect(objective({ metric: 'maxDrawdown', direction: 'maximize' })).toEqual({ metric: 'maxDrawdown', direction: 'maximize' });
+    expect(objective({ metric: 'maxDrawdown', direction: 'maximize' })).toEqual({
+      metric: 'maxDrawdown',
+      direction: 'maximize',
+    });
     expect(objective({ metric: 'totalReturn' })).toEqual({ metric: 'totalReturn', direction: 'maximize' });
   });
 });

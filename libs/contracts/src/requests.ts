@@ -124,7 +124,8 @@ export const AxisSchema = z.union(
   ],
   {
     // Shown when the input is neither shape (a string, null, a range without its step...).
-    error: 'expected a range {min, max, step} (three numbers, step > 0) or a non-empty list of numbers, booleans or strings',
+    error:
+      'expected a range {min, max, step} (three numbers, step > 0) or a non-empty list of numbers, booleans or strings',
   },
 );
 export type Axis = z.output<typeof AxisSchema>;

@@ -49,13 +49,17 @@ describe('constraint grammar', () => {
   });
 
   it('given a parameter that is not a number or boolean, refuses it by name', () => {
-    expect(() => parseConstraint('mode == 1', ['mode'], ['mode'])).toThrow(/parameter "mode" is not a number or boolean/);
+    expect(() => parseConstraint('mode == 1', ['mode'], ['mode'])).toThrow(
+      /parameter "mode" is not a number or boolean/,
+    );
   });
 });
 
 describe('grids', () => {
   it('given axes and a constraint, enumerates the accepted combinations in order, first axis slowest', () => {
-    const planned = planGrid('sma-crossover', { fast: { min: 10, max: 30, step: 10 }, slow: [20, 40] }, {}, ['fast < slow']);
+    const planned = planGrid('sma-crossover', { fast: { min: 10, max: 30, step: 10 }, slow: [20, 40] }, {}, [
+      'fast < slow',
+    ]);
     if (!planned.ok) throw new Error(JSON.stringify(planned.issues));
     expect(planned.plan.rawSize).toBe(6);
     expect(enumerateGrid(planned.plan)).toEqual([
@@ -67,8 +71,13 @@ describe('grids', () => {
     expect(forEachCombination(planned.plan)).toBe(4);
   });
 
-  it('given no constraints, counts by the axes\' product, the same number the walk gives', () => {
-    const planned = planGrid('sma-crossover', { fast: { min: 1, max: 1000, step: 1 }, slow: { min: 2, max: 4000, step: 1 } }, {}, []);
+  it("given no constraints, counts by the axes' product, the same number the walk gives", () => {
+    const planned = planGrid(
+      'sma-crossover',
+      { fast: { min: 1, max: 1000, step: 1 }, slow: { min: 2, max: 4000, step: 1 } },
+      {},
+      [],
+    );
     if (!planned.ok) throw new Error(JSON.stringify(planned.issues));
     expect(forEachCombination(planned.plan)).toBe(3_999_000);
     let walked = 0;
@@ -102,10 +111,17 @@ describe('grids', () => {
   });
 
   it('given a raw grid over the ceiling, says how large it is and what the limit is', () => {
-    const planned = planGrid('rsi-reversion', { oversold: { min: 1, max: 49, step: 0.0001 }, overbought: { min: 51, max: 99, step: 0.1 } }, {}, []);
+    const planned = planGrid(
+      'rsi-reversion',
+      { oversold: { min: 1, max: 49, step: 0.0001 }, overbought: { min: 51, max: 99, step: 0.1 } },
+      {},
+      [],
+    );
     expect(planned).toEqual({
       ok: false,
-      issues: [{ field: 'axes', reason: 'the grid has 230880481 combinations before constraints; the limit is 5000000' }],
+      issues: [
+        { field: 'axes', reason: 'the grid has 230880481 combinations before constraints; the limit is 5000000' },
+      ],
     });
   });
 });

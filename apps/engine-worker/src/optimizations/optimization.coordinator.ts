@@ -277,7 +277,8 @@ export class OptimizationCoordinator {
         // batches must not run. Cancellation is broadcast too: its own push may be the one that was
         // lost. On shutdown, or a lost history, the run is handed back instead: the next coordinator
         // reuses what finishes and replaces the queued batches.
-        if (outcome.kind === 'stopped') this.signals.broadcastStop(ctx.runId, stop?.kind === 'cancelled' ? 'run cancelled' : 'run stopped');
+        if (outcome.kind === 'stopped')
+          this.signals.broadcastStop(ctx.runId, stop?.kind === 'cancelled' ? 'run cancelled' : 'run stopped');
         await this.messaging.jsm.streams
           .purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) })
           .catch(() => undefined);

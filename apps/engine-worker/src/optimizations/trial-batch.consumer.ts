@@ -1,6 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
-import { decodeTrialBatch, errorFieldsOf, HEADERS, trialOutcomesOf, type TrialBatch, type TrialOutcome } from '@runforge/contracts';
+import {
+  decodeTrialBatch,
+  errorFieldsOf,
+  HEADERS,
+  trialOutcomesOf,
+  type TrialBatch,
+  type TrialOutcome,
+} from '@runforge/contracts';
 import {
   ATTRS,
   currentTraceparent,
@@ -351,7 +358,10 @@ export class TrialBatchConsumer extends SerialPullConsumer {
       for (const o of trialOutcomesOf(e.event)) if (wanted.has(o.trialId)) recorded.add(o.trialId);
     });
     if (recorded.size === 0) return batch;
-    this.log.log({ runId: batch.runId, batchIndex: batch.batchIndex, skipped: recorded.size }, 'redelivered batch: skipping recorded trials');
+    this.log.log(
+      { runId: batch.runId, batchIndex: batch.batchIndex, skipped: recorded.size },
+      'redelivered batch: skipping recorded trials',
+    );
     return { ...batch, trials: batch.trials.filter((t) => !recorded.has(t.trialId)) };
   }
 }

@@ -1,4 +1,11 @@
-import { clipText, createEvent, LOG_MESSAGE_MAX, type EventDataInput, type LogLevel, type RunEventType } from '@runforge/contracts';
+import {
+  clipText,
+  createEvent,
+  LOG_MESSAGE_MAX,
+  type EventDataInput,
+  type LogLevel,
+  type RunEventType,
+} from '@runforge/contracts';
 import type { EventBus } from '@runforge/platform';
 
 /**

@@ -18,7 +18,8 @@ export class JsonBodiesOnly implements OnModuleInit {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onRequest', async (req, reply) => {
       if (!['POST', 'PUT', 'PATCH'].includes(req.method) || !req.url.startsWith('/api/')) return;
-      if (NON_JSON_ROUTES.some((r) => req.url === r || req.url.startsWith(`${r}?`) || req.url.startsWith(`${r}/`))) return;
+      if (NON_JSON_ROUTES.some((r) => req.url === r || req.url.startsWith(`${r}?`) || req.url.startsWith(`${r}/`)))
+        return;
       const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
       if (!hasBody || type === 'application/json') return;

@@ -19,7 +19,6 @@ interface FailureRow {
   sample_trial_id: string;
 }
 
-
 @Controller('api/optimizations')
 export class OptimizationStatusController {
   constructor(
