@@ -204,7 +204,9 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         const cause =
           why === 'stalled'
             ? 'the last attempt stopped making progress'
-            : 'each attempt lost its worker before finishing';
+            : why === 'coordinator_lost'
+              ? "the last attempt's coordinator lost the run's history"
+              : 'each attempt lost its worker before finishing';
         const message = `run failed after ${attempt - 1} attempts (maxRetries ${request.maxRetries}): ${cause}`;
         await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
         await ctx.log('ERROR', message);
