@@ -215,7 +215,10 @@ export class OptimizationCoordinator {
           : Math.floor(request.maxFailedTrials);
     let outcome: CoordinationOutcome = { kind: 'stopped' };
     try {
-      if (total === 0) return { outcome: { kind: 'completed' }, tally, total };
+      if (total === 0) {
+        outcome = { kind: 'completed' }; // `finally` reads it: nothing to stop or purge
+        return { outcome, tally, total };
+      }
       // Catch up on what is already stored before scheduling, so a takeover skips finished trials.
       let caughtUp = false;
       for await (const m of messages) {
