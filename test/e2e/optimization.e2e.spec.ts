@@ -120,7 +120,7 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
       `/api/runs/${id}/trials?sort=index&cursor=${first.body.nextCursor}`,
     );
     expect(mixed.status).toBe(400);
-    expect(mixed.body.issues).toEqual([{ field: 'cursor', reason: expect.stringMatching(/^belongs to sort=-score&status=Completed;/) }]);
+    expect(mixed.body.issues).toEqual([{ field: 'cursor', reason: expect.stringMatching(/^belongs to sort=-score with status=Completed;/) }]);
   });
 
   it('a grid failing by the thousand is recorded in full (outcomes stay below the broker limit) and logs each kind of failure once per batch', async () => {
@@ -189,7 +189,7 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     const final = await finished(submitted.body.id);
     expect(final.status).toBe('Failed');
     expect(final.failureReason).toBe('failed_trials');
-    expect(final.errorMessage).toMatch(/^stopped early: \d+ trials had failed, reaching maxFailedTrials 5 \(5 of 362 combinations\)$/);
+    expect(final.errorMessage).toMatch(/^stopped early: \d+ trials had failed; the limit is 5 \(maxFailedTrials 5 of 362 combinations\)$/);
     expect(final.failedCombinations).toBeGreaterThanOrEqual(5);
     expect(final.completedCombinations + final.failedCombinations).toBeLessThan(362);
     // The failure ledger and the best trials it reached are kept on a run that ended early.
@@ -283,7 +283,7 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
         /the grid has 499500 combinations after constraints; the limit is 10000/,
       ],
       ['constraints nothing satisfies', { axes, constraints: ['fast > 1000'] }, 'constraints', /no combination/],
-      ['a constraint that is a number, not a condition', { axes, constraints: ['fast'] }, 'constraints.0', /expected a condition/],
+      ['a constraint that is a number, not a condition', { axes, constraints: ['fast'] }, 'constraints.0', /a constraint must compare/],
       ['an axis that is neither a range nor a list', { axes: { fast: { min: 5, max: 10 } } }, 'axes.fast', /expected a range \{min, max, step\}/],
       ['a maxFailedTrials between a share and a count', { axes, maxFailedTrials: 1.5 }, 'maxFailedTrials', /whole number of trials .* or a share/],
     ];

@@ -1,4 +1,4 @@
-import { enumerateGrid, forEachCombination, parseConstraint, planGrid } from './grid';
+import { countCombinations, enumerateGrid, forEachCombination, parseConstraint, planGrid } from './grid';
 
 const known = ['fast', 'slow', 'flag'];
 const holds = (src: string, params: Record<string, number | boolean>): boolean => parseConstraint(src, known)(params);
@@ -34,9 +34,9 @@ describe('constraint grammar', () => {
   });
 
   it.each([
-    ['fast', /expected a condition such as "fast < slow", not a number/],
-    ['1', /expected a condition/],
-    ['fast + slow', /expected a condition/],
+    ['fast', /a constraint must compare, e\.g\. "fast < slow"; this one is only a value/],
+    ['1', /a constraint must compare/],
+    ['fast + slow', /a constraint must compare/],
     ['fast <', /unexpected end of expression at position 7/],
     ['fast < slowest', /unknown parameter "slowest" \(known: fast, slow, flag\)/],
     ['process.exit()', /unknown parameter "process"|unexpected character "\."/],
@@ -83,6 +83,26 @@ describe('grids', () => {
     let walked = 0;
     forEachCombination(planned.plan, () => walked++);
     expect(walked).toBe(3_999_000);
+  });
+
+  it('given constraints, countCombinations agrees with the walk and lets the event loop run meanwhile', async () => {
+    const planned = planGrid(
+      'sma-crossover',
+      { fast: { min: 1, max: 1000, step: 1 }, slow: { min: 2, max: 1001, step: 1 } },
+      {},
+      ['fast < slow'],
+    );
+    if (!planned.ok) throw new Error(JSON.stringify(planned.issues));
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    try {
+      const counted = await countCombinations(planned.plan, 10_000);
+      expect(counted).toBe(forEachCombination(planned.plan));
+      expect(counted).toBe(500_500); // fast < slow over 1..1000 × 2..1001
+    } finally {
+      clearInterval(ticker);
+    }
+    expect(ticks).toBeGreaterThan(0); // 1M combinations, 100 returns to the event loop
   });
 
   it('given decimal steps, lands on the exact values (no accumulated drift)', () => {

@@ -36,5 +36,6 @@ export {
   parseConstraint,
   planGrid,
   forEachCombination,
+  countCombinations,
   enumerateGrid,
 } from './grid';

@@ -244,9 +244,10 @@ export class OptimizationCoordinator {
           if (tally.done.size < total) await schedule();
         }
         if (failLimit !== undefined && tally.failed >= failLimit) {
-          // Trials other workers were running meanwhile may still be recorded before RunFailed, so
-          // the run's final failedCombinations can exceed the count here.
-          const message = `stopped early: ${tally.failed} trials had failed, reaching maxFailedTrials ${request.maxFailedTrials} (${failLimit} of ${total} combinations)`;
+          // Trials that finish before the stop reaches their worker (other workers, and this one,
+          // which runs its own batch between the coordinator's turns) are still recorded before
+          // RunFailed, so the run's final failedCombinations can exceed the count here.
+          const message = `stopped early: ${tally.failed} trials had failed; the limit is ${failLimit} (maxFailedTrials ${request.maxFailedTrials} of ${total} combinations)`;
           this.signals.broadcastStop(ctx.runId, message);
           outcome = { kind: 'failed', message, reason: 'failed_trials' };
           break;

@@ -10,9 +10,8 @@ const CHUNK_BARS = 65_536;
 
 export class RunAbortedError extends Error {
   constructor(
-    readonly processedBars: number,
-    /** For optimizations: trial counts reached when it stopped. */
-    readonly counts?: { completedCombinations: number; failedCombinations: number },
+    /** For backtests: bars processed when it stopped (an optimization's progress is its trials). */
+    readonly processedBars?: number,
   ) {
     super('run aborted');
     this.name = 'RunAbortedError';

@@ -316,7 +316,7 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         return;
       case 'failed':
         await ctx.emit('RunFailed', { errorMessage: outcome.message, reason: outcome.reason });
-        await ctx.log('ERROR', outcome.message, counts);
+        await ctx.log('ERROR', outcome.message);
         return;
       case 'lost':
         // Nothing asked it to stop: the run's history ended under the coordinator (a consumer lost
@@ -324,7 +324,10 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         // reuses every recorded trial.
         throw new CoordinatorLostError('the run history ended before the grid finished');
       case 'stopped':
-        throw new RunAbortedError(0, counts);
+        // No counts on the RunCancelled / RunFailed(timeout) that follows: the coordinator's tally
+        // may trail outcomes already stored, and what counts is what the stream holds before the
+        // run's end (the read model's counts).
+        throw new RunAbortedError();
       default: {
         const never: never = outcome;
         throw new Error(`unexpected outcome ${JSON.stringify(never)}`);
@@ -380,11 +383,6 @@ class CoordinatorLostError extends Error {
   override readonly name = 'CoordinatorLostError';
 }
 
-function progressOf(err: unknown): {
-  processedBars?: number;
-  completedCombinations?: number;
-  failedCombinations?: number;
-} {
-  if (!(err instanceof RunAbortedError)) return {};
-  return err.counts ? { ...err.counts } : { processedBars: err.processedBars };
+function progressOf(err: unknown): { processedBars?: number } {
+  return err instanceof RunAbortedError && err.processedBars !== undefined ? { processedBars: err.processedBars } : {};
 }

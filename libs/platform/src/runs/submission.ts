@@ -13,7 +13,7 @@ import {
   type RunEvent,
   type TriggeredBy,
 } from '@runforge/contracts';
-import { assertStrategyParams, forEachCombination, planGrid, resolveParams, StrategyParamError } from '@runforge/engine';
+import { assertStrategyParams, countCombinations, planGrid, resolveParams, StrategyParamError } from '@runforge/engine';
 import { syntheticBarCount } from '../datasets/bars-loader';
 import type { EventBus } from '../nats/event-bus';
 
@@ -131,13 +131,15 @@ export async function validateOptimizationRequest(
   const request = parsed.data;
   // Checked here rather than in the schema, which also decodes requests stored before this rule.
   const mft = request.maxFailedTrials;
+  const issues: FieldIssue[] = [];
   if (mft !== undefined && mft > 1 && !Number.isInteger(mft)) {
     const reason = 'must be a whole number of trials (1 or more) or a share of the grid between 0 and 1';
-    return { ok: false, issues: [{ field: `${prefix}maxFailedTrials`, reason }] };
+    issues.push({ field: `${prefix}maxFailedTrials`, reason });
   }
   const planned = planGrid(request.strategy, request.axes, request.params, request.constraints);
-  if (!planned.ok) return { ok: false, issues: planned.issues.map((i) => ({ field: `${prefix}${i.field}`, reason: i.reason })) };
-  const total = forEachCombination(planned.plan);
+  if (!planned.ok) issues.push(...planned.issues.map((i) => ({ field: `${prefix}${i.field}`, reason: i.reason })));
+  if (!planned.ok || issues.length > 0) return { ok: false, issues };
+  const total = await countCombinations(planned.plan);
   if (total === 0) {
     return { ok: false, issues: [{ field: `${prefix}constraints`, reason: 'no combination of the axes satisfies the constraints' }] };
   }

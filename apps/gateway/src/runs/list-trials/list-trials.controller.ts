@@ -62,7 +62,7 @@ function readTrialsCursor(
     return new ValidationFailed([
       {
         field: 'cursor',
-        reason: `belongs to sort=${cSort}${cStatus ? `&status=${cStatus}` : ''}; ask again without a cursor to list by another sort or status`,
+        reason: `belongs to sort=${cSort} ${cStatus ? `with status=${cStatus}` : 'with no status filter'}; ask again without a cursor to list by another sort or status`,
       },
     ]);
   return { key: key === 'null' ? null : key, index };
