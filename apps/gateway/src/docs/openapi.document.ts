@@ -70,6 +70,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: {
             202: { description: 'Accepted; `Location` points at the status', content: json(ref('Accepted')) },
             400: problem('Invalid request: `issues` name each field and reason'),
+            415: problem('The body is not application/json'),
             422: problem('Idempotency-Key reused with a different body'),
           },
         }),
@@ -91,6 +92,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
               content: json(ref('Accepted')),
             },
             400: problem('Invalid axes, constraints, or a grid over the limit'),
+            415: problem('The body is not application/json'),
             422: problem('Idempotency-Key reused with a different body'),
           },
         }),
@@ -140,13 +142,21 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         get: op('Runs', "An optimization's trials", {
           parameters: [
             idParam,
-            query('status', 'Completed | Failed'),
-            query('sort', 'index | -index | score | -score | duration | -duration'),
-            query('limit', 'page size', { type: 'integer' }),
-            query('cursor', 'nextCursor'),
+            query('status', 'Completed | Failed', { type: 'string', enum: ['Completed', 'Failed'] }),
+            query('sort', 'index | -index | score | -score | duration | -duration', {
+              type: 'string',
+              enum: ['index', '-index', 'score', '-score', 'duration', '-duration'],
+              default: 'index',
+            }),
+            query('limit', 'page size', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
+            query('cursor', 'nextCursor of the previous page, with the same sort and status'),
           ],
           responses: {
-            200: { description: '`{items, nextCursor}`; failed trials carry errorMessage and errorStackTrace' },
+            200: {
+              description:
+                '`{items, nextCursor, totalCombinations, completedCombinations, failedCombinations}`; failed trials carry errorMessage, errorStackTrace and fingerprint',
+            },
+            400: problem('A bad query parameter, or a cursor from another run, sort or status'),
             404: problem('Unknown id'),
           },
         }),
