@@ -10,7 +10,8 @@ import type { EventBus } from '@runforge/platform';
 export const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 export const at = (s: number): string => new Date(T0 + s * 1000).toISOString();
 
-const backtest = (fast: number, slow: number, bars = 1000) => ({
+/** A backtest's `RunRequested` data (sma-crossover over a synthetic dataset). */
+export const backtest = (fast: number, slow: number, bars = 1000) => ({
   kind: 'backtest' as const,
   request: {
     strategy: 'sma-crossover',

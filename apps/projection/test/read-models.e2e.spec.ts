@@ -11,7 +11,7 @@ import { eventually } from '../../../test/support/eventually';
 import { DATABASE_URL, http, NATS_URL, TestSystem, type ServiceProcess } from '../../../test/support/system';
 import { rebuildReadModels } from '../src/rebuild/rebuild';
 import { verifyReadModels } from '../src/rebuild/verify';
-import { at, publishCraftedHistory, type Crafted } from './crafted-history';
+import { at, backtest, publishCraftedHistory, type Crafted } from './crafted-history';
 
 jest.setTimeout(120_000);
 
@@ -437,18 +437,7 @@ describe('read-your-writes on the run endpoints (no projection running)', () => 
     // The read model lags (here: no projection at all); the stream already holds the run's end.
     const bus = new EventBus(nc, await jetstreamManager(nc), sys.iso.topology);
     const meta = (attempt: number, s: number) => ({ runId: 'ryw-3', attempt, occurredAt: at(s) });
-    await bus.publish(
-      createEvent('RunRequested', meta(0, 0), {
-        kind: 'backtest',
-        request: {
-          strategy: 'sma-crossover',
-          params: { fast: 5, slow: 20 },
-          dataset: { synthetic: { bars: 100, seed: 1, timeframe: '1h' } },
-        },
-        totalBars: 100,
-        triggeredBy: 'api',
-      }),
-    );
+    await bus.publish(createEvent('RunRequested', meta(0, 0), backtest(5, 20, 100)));
     await bus.publish(createEvent('RunStarted', meta(1, 1), { workerId: 'w1', totalBars: 100 }));
     await bus.publish(
       createEvent('RunCompleted', meta(1, 2), {

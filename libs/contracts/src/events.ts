@@ -75,7 +75,7 @@ const errorFields = {
 /** `text` cut to at most `max` characters, saying how much was cut. */
 export function clipText(text: string, max: number): string {
   if (text.length <= max) return text;
-  // The note is at most ~45 characters (two counts below 2^53), so 60 leaves it room.
+  // The note is at most 56 characters (two counts of up to 16 digits), so 60 leaves it room.
   const keep = Math.max(0, max - 60);
   return `${text.slice(0, keep)} … [${text.length - keep} of ${text.length} characters cut]`;
 }

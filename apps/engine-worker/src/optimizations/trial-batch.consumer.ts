@@ -56,7 +56,7 @@ const OUTCOMES_MAX_BYTES = 512 * 1024;
 const COMPLETED_OUTCOME_BYTES = 1024;
 
 /** About how many bytes `o` adds to a `TrialsRecorded` event. */
-export function outcomeBytes(o: TrialOutcome): number {
+function outcomeBytes(o: TrialOutcome): number {
   return o.status === 'Completed' ? COMPLETED_OUTCOME_BYTES : Buffer.byteLength(JSON.stringify(o));
 }
 

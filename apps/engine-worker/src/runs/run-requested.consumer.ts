@@ -338,16 +338,18 @@ export class RunRequestedConsumer extends SerialPullConsumer {
   private async settleFailure(ctx: RunContext, msg: JsMsg, err: unknown, signal: AbortSignal): Promise<void> {
     const reason = stopReasonOf(signal);
     try {
-      if (reason?.kind === 'shutdown' || reason?.kind === 'stalled' || err instanceof CoordinatorLostError) {
-        // A clean deploy, an attempt whose progress stopped moving, or a coordinator that lost the
-        // run's history: hand the run back at once (no waiting for the heartbeat timeout) and say why.
-        const detail =
-          reason?.kind === 'stalled'
-            ? `no progress for ${reason.seconds} s (stallSeconds)`
-            : reason?.kind === 'shutdown'
-              ? 'worker shutting down'
-              : (err as Error).message;
-        const why = reason?.kind === 'stalled' || reason?.kind === 'shutdown' ? reason.kind : 'coordinator_lost';
+      // A clean deploy, an attempt whose progress stopped moving, or a coordinator that lost the
+      // run's history: hand the run back at once (no waiting for the heartbeat timeout) and say why.
+      const abandon =
+        reason?.kind === 'stalled'
+          ? { why: 'stalled' as const, detail: `no progress for ${reason.seconds} s (stallSeconds)` }
+          : reason?.kind === 'shutdown'
+            ? { why: 'shutdown' as const, detail: 'worker shutting down' }
+            : err instanceof CoordinatorLostError
+              ? { why: 'coordinator_lost' as const, detail: err.message }
+              : undefined;
+      if (abandon) {
+        const { why, detail } = abandon;
         await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: why, detail });
         await ctx.log('WARNING', `attempt ${ctx.attempt} abandoned: ${detail}`);
         msg.nak();

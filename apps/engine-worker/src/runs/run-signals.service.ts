@@ -16,15 +16,15 @@ export function stopReasonOf(signal: AbortSignal): StopReason | undefined {
   return signal.aborted ? (signal.reason as StopReason) : undefined;
 }
 
+/** How many cancelled runs are remembered (oldest forgotten first). */
+const REMEMBERED_STOPS = 1_000;
+
 /**
  * Pushes stop requests to whatever this process runs for a run (its run attempt, its trial
  * batches): `RunCancellationRequested` (stored on RUNS) and the coordinator's `ctl.runs.<id>.abort`
  * (core NATS) both abort every registered controller of that run at once. Pushes are at most once;
  * a coordinator also stops on the stored request it reads in the run's history.
  */
-/** How many cancelled runs are remembered (oldest forgotten first). */
-const REMEMBERED_STOPS = 1_000;
-
 @Injectable()
 export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly controllers = new Map<string, Set<AbortController>>();

@@ -48,20 +48,20 @@ export class OptimizationStatusController {
     }
     // Without the coordinator's result (running, or ended without completing): from the trials table.
     let result: Record<string, unknown> | null = run.result;
-    let failures: Record<string, unknown>[] | undefined;
-    let top: Record<string, unknown>[] = [];
+    let bestTrial: unknown = result?.best ?? undefined;
+    let failures: Record<string, unknown>[] | undefined; // while running only
     if (result === null && done > 0) {
-      [top, failures] = await Promise.all([
+      const [top, groups] = await Promise.all([
         run.completedCombinations > 0 ? this.topTrials(id) : [],
         run.failedCombinations > 0 ? this.failureGroups(id) : [],
       ]);
-      if (TERMINAL_STATUSES.has(run.status)) {
+      bestTrial = top[0];
+      if (!TERMINAL_STATUSES.has(run.status)) failures = groups;
+      else {
         const objective = (run.request as { objective?: unknown }).objective;
-        result = { objective, best: top[0] ?? null, top, failures };
-        failures = undefined;
+        result = { objective, best: top[0] ?? null, top, failures: groups };
       }
     }
-    const bestTrial = top[0] ?? result?.best ?? undefined;
     return {
       id: run.id,
       status: run.status,
