@@ -150,6 +150,9 @@ describe('dashboard (browser end to end)', () => {
       await page.fill(`input[name=axis-${axis}-values]`, values);
     }
     await page.fill('input[name=bars]', '5000');
+    // Direction left at its default: the metric's own, which for maxDrawdown is to minimize.
+    await page.selectOption('select[name=objective]', 'maxDrawdown');
+    expect(await page.locator('select[name=direction] option:checked').textContent()).toBe('default (minimize)');
     // The count is computed in the page from the axes: 3 × 2.
     expect(await page.getByTestId('combination-count').textContent()).toMatch(/^6 combinations/);
     await shot('new-optimization-form');
@@ -174,6 +177,17 @@ describe('dashboard (browser end to end)', () => {
     const stack = await page.getByTestId('trial-error-stack').textContent();
     expect(message).toMatch(/fast/);
     expect(stack).toMatch(/at /);
+    // The failures grouped by kind, and the best trial named by the objective (lowest drawdown).
+    expect(await page.getByTestId('failure-groups').textContent()).toMatch(/^2 trials failed with fast \(40\) must be less than slow/);
+    const id = /\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())?.[1] ?? '';
+    const api = await http<{ result: { objective: unknown; best: { metrics: { maxDrawdown: number } } } }>(
+      base,
+      'GET',
+      `/api/optimizations/${id}/status`,
+    );
+    expect(api.body.result.objective).toEqual({ metric: 'maxDrawdown', direction: 'minimize' });
+    expect(await page.getByTestId('best-objective').textContent()).toContain('maxDrawdown');
+    expect(await page.getByTestId('best-objective').textContent()).toContain('(lowest)');
     await shot('run-detail-optimization-failed-trial');
   });
 
@@ -188,6 +202,11 @@ describe('dashboard (browser end to end)', () => {
     expect(submitted.status).toBe(202);
     await page.goto(`${base}/runs/${submitted.body.id}`);
     await page.locator('[data-testid=status-badge]', { hasText: 'Running' }).first().waitFor();
+    // Live: the ETA and the best trial so far, from the stream.
+    await page.getByTestId('eta').waitFor();
+    expect(await page.getByTestId('eta').textContent()).toMatch(/^about .+ left at [\d,.]+ trials\/s$/);
+    await page.getByTestId('best-trial').waitFor();
+    await shot('run-detail-optimization-running');
     await page.getByRole('button', { name: 'Cancel optimization' }).click();
     await shot('cancel-confirmation');
     await page.getByRole('button', { name: 'Yes, cancel' }).click();
@@ -195,6 +214,9 @@ describe('dashboard (browser end to end)', () => {
     await page.getByTestId('toast').filter({ hasText: 'cancelled' }).first().waitFor();
     const bar = await page.getByTestId('progress').getAttribute('aria-valuenow');
     expect(Number(bar)).toBeLessThan(100);
+    // A cancelled optimization keeps the best trial it reached.
+    await page.getByRole('heading', { name: 'Best trial', exact: true }).waitFor();
+    expect(await page.getByTestId('eta').count()).toBe(0);
     const api = await http<{ status: string }>(base, 'GET', `/api/optimizations/${submitted.body.id}/status`);
     expect(api.body.status).toBe('Cancelled');
     await shot('run-detail-cancelled');

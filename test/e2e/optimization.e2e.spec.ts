@@ -31,6 +31,29 @@ const dataset = { synthetic: { bars: 200_000, seed: 7, timeframe: '1h' } };
 // fast 2..40 × slow {20, 30, 50, 80, 120} = 195 combinations; fast >= slow fails for 21 + 11 = 32 of them.
 const axes = { fast: { min: 2, max: 40, step: 1 }, slow: [20, 30, 50, 80, 120] };
 
+/** The first `event: snapshot` of a run's live stream (the stream is closed after it). */
+async function firstSnapshot<T>(base: string, id: string): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 10_000);
+  try {
+    const res = await fetch(`${base}/api/runs/${id}/stream`, { signal: controller.signal });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream of ${id} ended without a snapshot: ${text}`);
+      text += decoder.decode(value, { stream: true });
+      const m = /event: snapshot\nid: \d+\ndata: (.*)\n\n/.exec(text);
+      if (m) return JSON.parse(m[1] as string) as T;
+    }
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}
+
 describe('optimizations fan out across workers, isolate failing trials and rank the rest', () => {
   let sys: TestSystem;
 
@@ -228,6 +251,14 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     expect(running.etaSeconds).toBeGreaterThanOrEqual(0);
     expect(running.trialsPerSecond).toBeGreaterThan(0);
     expect(running.result).toBeUndefined();
+    // The details and the live stream (what the dashboard shows) carry the same progress.
+    for (const [where, view] of [
+      ['GET /api/runs/{id}', (await http<OptStatus>(sys.gateway.url, 'GET', `/api/runs/${id}`)).body],
+      ['the live stream', await firstSnapshot<OptStatus>(sys.gateway.url, id)],
+    ] as const) {
+      expect({ where, status: view.status, best: typeof view.bestTrial?.score }).toEqual({ where, status: 'Running', best: 'number' });
+      expect({ where, eta: view.etaSeconds !== undefined && view.trialsPerSecond !== undefined }).toEqual({ where, eta: true });
+    }
     const cancelled = await http<{ id: string; status: string }>(sys.gateway.url, 'POST', `/api/optimizations/${id}/cancel`);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toEqual({ id, status: 'Cancelled' });
@@ -239,6 +270,11 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     expect(final.result?.best).toMatchObject({ score: bestListed.body.items[0]?.score, params: bestListed.body.items[0]?.params });
     expect(final.result?.top.length).toBe(Math.min(10, final.completedCombinations));
     expect((final.result?.best?.score ?? -Infinity) >= (running.bestTrial?.score ?? Infinity)).toBe(true);
+    // …and shown alike by the details and by the stream (a snapshot, then the end).
+    const details = await http<OptStatus>(sys.gateway.url, 'GET', `/api/runs/${id}`);
+    expect(details.body.result).toEqual(final.result);
+    expect(details.body.bestTrial).toEqual(final.result?.best);
+    expect((await firstSnapshot<OptStatus>(sys.gateway.url, id)).result).toEqual(final.result);
     const nc = await connect({ servers: NATS_URL });
     try {
       const jsm = await jetstreamManager(nc);

@@ -145,6 +145,11 @@ export const OBJECTIVE_METRICS = [
 /** Metrics where lower is better: their objective minimizes unless told otherwise. */
 const LOWER_IS_BETTER: ReadonlySet<string> = new Set(['maxDrawdown']);
 
+/** The direction an objective takes when the request names only its metric. */
+export function defaultObjectiveDirection(metric: string): 'maximize' | 'minimize' {
+  return LOWER_IS_BETTER.has(metric) ? 'minimize' : 'maximize';
+}
+
 export const ObjectiveSchema = z
   .object({
     metric: z.enum(OBJECTIVE_METRICS).default('sharpe'),
@@ -154,7 +159,7 @@ export const ObjectiveSchema = z
   .strict()
   .transform((o) => ({
     metric: o.metric,
-    direction: o.direction ?? (LOWER_IS_BETTER.has(o.metric) ? ('minimize' as const) : ('maximize' as const)),
+    direction: o.direction ?? defaultObjectiveDirection(o.metric),
   }));
 export type Objective = z.output<typeof ObjectiveSchema>;
 

@@ -40,7 +40,7 @@ const op = (tag: string, summary: string, extra: Op): Op => ({ tags: [tag], summ
 
 export function buildOpenApiDocument(): Record<string, unknown> {
   const cancel = (kind: string): Op =>
-    op(kind, `Cancel a ${kind.toLowerCase().replace(/s$/, '')}`, {
+    op(kind, `Cancel ${kind === 'Optimizations' ? 'an optimization' : 'a backtest'}`, {
       parameters: [idParam],
       responses: {
         200: {
@@ -124,7 +124,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/api/runs/{id}': {
         get: op('Runs', 'A run with its latest logs', {
           parameters: [idParam],
-          responses: { 200: { description: 'The run' }, 404: problem('Unknown id') },
+          responses: {
+            200: {
+              description:
+                'The run; an optimization also carries bestTrial, failures and etaSeconds/trialsPerSecond while running, and a result once ended, as its status endpoint does',
+            },
+            404: problem('Unknown id'),
+          },
         }),
       },
       '/api/runs/{id}/logs': {
@@ -170,7 +176,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/api/runs/{id}/stream': {
         get: op('Runs', 'Server-Sent Events: live snapshots until terminal', {
           parameters: [idParam],
-          responses: { 200: { description: 'text/event-stream' }, 404: problem('Unknown id') },
+          responses: {
+            200: {
+              description:
+                'text/event-stream: `event: snapshot` with the run as `GET /api/runs/{id}` answers it (without logs) on connect and on every change, then `event: end` with the terminal status',
+            },
+            404: problem('Unknown id'),
+          },
         }),
       },
       '/api/runs/{id}/retry': {
@@ -181,7 +193,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
       '/api/strategies': {
         get: op('Strategies', 'Strategies and their declared parameters, with the timeframes and objective metrics', {
-          responses: { 200: { description: '`{strategies, timeframes, objectiveMetrics}`' } },
+          responses: { 200: { description: '`{strategies, timeframes, objectiveMetrics, objectiveDefaultDirections}`: the direction each metric takes when a request names only the metric' } },
         }),
       },
       '/api/datasets': {

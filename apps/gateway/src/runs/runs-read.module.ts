@@ -3,12 +3,13 @@ import { ListRunsController } from './list-runs/list-runs.controller';
 import { RunDetailsController } from './run-details/run-details.controller';
 import { RunEventsController } from './run-events/run-events.controller';
 import { RunLogsController } from './run-logs/run-logs.controller';
+import { OptimizationProgress } from '../optimizations/optimization-progress.service';
 import { RunsQueries } from './runs.queries';
 
 /** The kind-agnostic read side of runs: listing, details with logs, logs, audit history. */
 @Module({
   controllers: [ListRunsController, RunDetailsController, RunLogsController, RunEventsController],
-  providers: [RunsQueries],
-  exports: [RunsQueries],
+  providers: [RunsQueries, OptimizationProgress],
+  exports: [RunsQueries, OptimizationProgress],
 })
 export class RunsReadModule {}

@@ -4,6 +4,7 @@ import { evolveRun, LOG_LEVELS, type LogLevel, type RunView } from '@runforge/co
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
 import { DataSource } from 'typeorm';
 import { isRunId } from '../common/validation';
+import { OptimizationProgress, type OptimizationRunState } from '../optimizations/optimization-progress.service';
 import { encodeCursor } from './cursor';
 import type { RunListQuery } from './list-runs/list-runs.query';
 
@@ -70,6 +71,20 @@ function details(r: Row): Record<string, unknown> {
 }
 
 /** A run folded from its `RunRequested` alone, in the same shape as a projected row. */
+/** The fields of a details view that an optimization's progress is computed from. */
+function optimizationState(run: Record<string, unknown>): OptimizationRunState {
+  return {
+    id: run.id as string,
+    status: run.status as OptimizationRunState['status'],
+    totalCombinations: run.totalCombinations as number | null,
+    completedCombinations: run.completedCombinations as number,
+    failedCombinations: run.failedCombinations as number,
+    startedAt: run.startedAt as string | null,
+    result: run.result as Record<string, unknown> | null,
+    request: run.request as Record<string, unknown>,
+  };
+}
+
 function viewToRow(v: RunView): Row {
   return {
     id: v.id,
@@ -132,6 +147,7 @@ export class RunsQueries {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly messaging: Messaging,
+    private readonly progress: OptimizationProgress,
     @Inject(RUNFORGE_CONFIG) cfg: RunForgeConfig,
   ) {
     this.s = `"${cfg.dbSchema}"`;
@@ -194,7 +210,9 @@ export class RunsQueries {
          WHERE run_id = $1 ORDER BY seq DESC LIMIT $2) l ORDER BY seq ASC`,
       [id, logLimit],
     );
-    return { ...details(row), logs: logs.map(logLine) };
+    const run = details(row);
+    if (run.kind === 'optimization') Object.assign(run, await this.progress.of(optimizationState(run)));
+    return { ...run, logs: logs.map(logLine) };
   }
 
   /** Whether the run exists (projected, or accepted and still on its way to the read model). */

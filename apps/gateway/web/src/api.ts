@@ -45,6 +45,25 @@ export interface Run {
   triggeredBy?: string;
   request?: Record<string, unknown>;
   logs?: LogLine[];
+  /** Optimizations: the best trial so far, failures grouped by kind while running, the ETA. */
+  bestTrial?: TrialSummary;
+  failures?: FailureGroup[];
+  etaSeconds?: number;
+  trialsPerSecond?: number;
+}
+
+/** Failed trials of an optimization that failed the same way (same message template and frames). */
+export interface FailureGroup {
+  fingerprint: string;
+  message: string;
+  count: number;
+  sampleTrialId: string;
+}
+
+/** An optimization's objective: the metric and whether higher or lower is better. */
+export interface Objective {
+  metric: string;
+  direction: 'maximize' | 'minimize';
 }
 
 export interface EquityPoint {
@@ -55,9 +74,10 @@ export interface EquityPoint {
 export interface RunResult {
   metrics?: Record<string, number>;
   equityCurve?: EquityPoint[];
+  objective?: Objective;
   best?: TrialSummary | null;
   top?: TrialSummary[];
-  failures?: unknown[];
+  failures?: FailureGroup[];
   [key: string]: unknown;
 }
 

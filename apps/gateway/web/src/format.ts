@@ -34,6 +34,16 @@ export function fmtDuration(
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+/** A number of seconds as a short duration: "45 s", "3 min 20 s", "2 h 5 min". */
+export function fmtSeconds(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '–';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
 export function shortId(id: string): string {
   return id.length > 12 ? `${id.slice(0, 8)}…` : id;
 }

@@ -1,4 +1,4 @@
-import { combinationCount, parseAxis } from '../src/format';
+import { combinationCount, fmtSeconds, parseAxis } from '../src/format';
 
 describe('the new-run form’s grid arithmetic', () => {
   it('counts a values axis by its distinct values, and the grid as the product of the axes', () => {
@@ -23,5 +23,17 @@ describe('the new-run form’s grid arithmetic', () => {
     expect(parseAxis({ mode: 'range', min: '10', max: '5', step: '1' }, 'integer')).toEqual({ error: 'max must be at least min' });
     expect(parseAxis({ mode: 'range', min: '1', max: '5', step: '0' }, 'integer')).toEqual({ error: 'step must be positive' });
     expect(parseAxis({ mode: 'values', text: ' , ' }, 'integer')).toEqual({ error: 'enter at least one value' });
+  });
+});
+
+describe('durations shown for an ETA', () => {
+  it('reads as seconds, minutes or hours, and as a dash when unknown', () => {
+    expect(fmtSeconds(0)).toBe('0 s');
+    expect(fmtSeconds(44.6)).toBe('45 s');
+    expect(fmtSeconds(200)).toBe('3 min 20 s');
+    expect(fmtSeconds(2 * 3600 + 5 * 60 + 59)).toBe('2 h 5 min');
+    expect(fmtSeconds(undefined)).toBe('–');
+    expect(fmtSeconds(Number.NaN)).toBe('–');
+    expect(fmtSeconds(-1)).toBe('–');
   });
 });

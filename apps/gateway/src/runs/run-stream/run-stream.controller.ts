@@ -3,8 +3,12 @@ import type { FastifyReply } from 'fastify';
 import type { Subscription } from '@nats-io/nats-core';
 import { TERMINAL_STATUSES } from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { OptimizationProgress, type OptimizationProgressFields } from '../../optimizations/optimization-progress.service';
 import { RunReader, type RunSnapshot } from '../run-reader.service';
 import { SSE_HEARTBEAT_MS, SseChannel } from './sse';
+
+/** A run as the stream shows it: an optimization also carries its progress (best trial, ETA, failures). */
+type StreamedRun = RunSnapshot & Partial<OptimizationProgressFields>;
 
 /** At most 4 snapshots a second per stream. */
 const MIN_SNAPSHOT_INTERVAL_MS = 250;
@@ -20,12 +24,14 @@ const IDLE_REFRESH_MS = 5_000;
  * `GET /api/runs/{id}/stream`: Server-Sent Events with the run's snapshot (`event: snapshot`) on
  * connect and on every change, until the run is terminal (then `event: end` and the stream closes).
  * Changes are noticed through a core NATS subscription to the run's subjects; the snapshot itself
- * always comes from RunReader, so the stream shows exactly what the status endpoints answer.
+ * always comes from RunReader (and, for an optimization, OptimizationProgress), so the stream shows
+ * what the status endpoints answer.
  */
 @Controller('api/runs')
 export class RunStreamController {
   constructor(
     private readonly runs: RunReader,
+    private readonly progress: OptimizationProgress,
     private readonly messaging: Messaging,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
   ) {}
@@ -34,9 +40,9 @@ export class RunStreamController {
   async stream(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     // Subscribe before the first read, so no change between the read and the subscription is missed.
     const sub = this.subscribeToRun(id);
-    let first: RunSnapshot | undefined;
+    let first: StreamedRun | undefined;
     try {
-      first = await this.runs.get(id);
+      first = await this.read(id);
     } catch (err) {
       sub?.unsubscribe();
       throw err;
@@ -47,7 +53,13 @@ export class RunStreamController {
     }
     reply.hijack();
     const channel = new SseChannel(reply.raw);
-    new RunFeed(id, this.runs, channel, sub).start(first);
+    new RunFeed(id, (runId) => this.read(runId), channel, sub).start(first);
+  }
+
+  private async read(id: string): Promise<StreamedRun | undefined> {
+    const run = await this.runs.get(id);
+    if (run?.kind !== 'optimization') return run;
+    return { ...run, ...(await this.progress.of(run)) };
   }
 
   private subscribeToRun(id: string): Subscription | undefined {
@@ -69,12 +81,12 @@ class RunFeed {
 
   constructor(
     private readonly id: string,
-    private readonly runs: RunReader,
+    private readonly read: (id: string) => Promise<StreamedRun | undefined>,
     private readonly channel: SseChannel,
     private readonly sub: Subscription,
   ) {}
 
-  start(first: RunSnapshot): void {
+  start(first: StreamedRun): void {
     this.channel.onClose(() => this.stop());
     this.publish(first);
     if (this.channel.isClosed) return;
@@ -101,7 +113,7 @@ class RunFeed {
     this.reading = true;
     this.lastReadAt = Date.now();
     try {
-      const snapshot = await this.runs.get(this.id);
+      const snapshot = await this.read(this.id);
       if (snapshot) this.publish(snapshot);
     } catch {
       // A failed read (database hiccup) is retried by the next event or the idle refresh.
@@ -111,7 +123,7 @@ class RunFeed {
     if (!this.channel.isClosed && Date.now() < this.hotUntil) this.schedule();
   }
 
-  private publish(snapshot: RunSnapshot): void {
+  private publish(snapshot: StreamedRun): void {
     const json = JSON.stringify(snapshot);
     if (json !== this.lastSent) {
       this.lastSent = json;

@@ -42,6 +42,7 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
   // Timeframes and objective metrics come from the gateway with the strategies (one definition).
   const [timeframes, setTimeframes] = useState<string[]>([]);
   const [objectives, setObjectives] = useState<string[]>([]);
+  const [defaultDirections, setDefaultDirections] = useState<Record<string, string>>({});
   const [loadError, setLoadError] = useState<ApiError | undefined>(undefined);
   const [kind, setKind] = useState<RunKind>(initialKind);
   const [strategyName, setStrategyName] = useState('');
@@ -49,7 +50,8 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
   const [axes, setAxes] = useState<Record<string, AxisState>>({});
   const [constraints, setConstraints] = useState('');
   const [objective, setObjective] = useState('sharpe');
-  const [direction, setDirection] = useState<'maximize' | 'minimize'>('maximize');
+  // '' leaves the direction to the API's default for the metric (minimize for maxDrawdown).
+  const [direction, setDirection] = useState<'' | 'maximize' | 'minimize'>('');
   const [bars, setBars] = useState('200000');
   const [seed, setSeed] = useState('42');
   const [timeframe, setTimeframe] = useState('1m');
@@ -60,10 +62,16 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
 
   const loadStrategies = (): void => {
     setLoadError(undefined);
-    get<{ strategies: Strategy[]; timeframes: string[]; objectiveMetrics: string[] }>('/api/strategies')
+    get<{
+      strategies: Strategy[];
+      timeframes: string[];
+      objectiveMetrics: string[];
+      objectiveDefaultDirections?: Record<string, string>;
+    }>('/api/strategies')
       .then((s) => {
         setTimeframes(s.timeframes);
         setObjectives(s.objectiveMetrics);
+        setDefaultDirections(s.objectiveDefaultDirections ?? {});
         setStrategies(s.strategies);
         const first = s.strategies.find((x) => x.name === 'sma-crossover') ?? s.strategies[0];
         if (first) selectStrategy(first);
@@ -118,7 +126,7 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
             ...common,
             axes: axesBody,
             ...(constraintList.length ? { constraints: constraintList } : {}),
-            objective: { metric: objective, direction },
+            objective: { metric: objective, ...(direction ? { direction } : {}) },
           };
     setSubmitting(true);
     try {
@@ -263,8 +271,12 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
               <select
                 name="direction"
                 value={direction}
-                onChange={(e) => setDirection(e.currentTarget.value === 'minimize' ? 'minimize' : 'maximize')}
+                onChange={(e) => {
+                  const v = e.currentTarget.value;
+                  setDirection(v === 'minimize' || v === 'maximize' ? v : '');
+                }}
               >
+                <option value="">{`default (${defaultDirections[objective] ?? 'maximize'})`}</option>
                 <option>maximize</option>
                 <option>minimize</option>
               </select>

@@ -1,6 +1,16 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, cancelUrl, get, post, TERMINAL, type DashboardConfig, type TrialSummary } from '../api';
-import { fmtDuration, fmtNum, fmtTime } from '../format';
+import {
+  ApiError,
+  cancelUrl,
+  get,
+  post,
+  TERMINAL,
+  type DashboardConfig,
+  type FailureGroup,
+  type Objective,
+  type TrialSummary,
+} from '../api';
+import { fmtDuration, fmtNum, fmtSeconds, fmtTime } from '../format';
 import { useLiveRun, type LiveMode } from '../live';
 import { toast } from '../toasts';
 import { EquityChart } from '../components/equity-chart';
@@ -75,7 +85,11 @@ export function RunDetail({ id }: { id: string }) {
 
   const traceUrl = run.traceId && traceTemplate ? traceTemplate.replace('{traceId}', run.traceId) : undefined;
   const metrics = run.result?.metrics;
-  const best = run.result?.best;
+  // Optimizations: the result once ended (a stopped run's is built from the trials it recorded),
+  // the progress so far while running.
+  const best = run.result?.best ?? (ended ? undefined : run.bestTrial);
+  const failureGroups = run.result?.failures ?? (ended ? undefined : run.failures);
+  const objective = run.result?.objective ?? objectiveOf(run.request);
 
   return (
     <div class="run-detail" data-run-id={run.id}>
@@ -111,6 +125,11 @@ export function RunDetail({ id }: { id: string }) {
           <p class="hint">
             {fmtNum(run.completedCombinations)} completed,{' '}
             <span class="bad">{fmtNum(run.failedCombinations)} failed</span>
+          </p>
+        )}
+        {run.status === 'Running' && run.etaSeconds !== undefined && (
+          <p class="hint" data-testid="eta">
+            about {fmtSeconds(run.etaSeconds)} left at {fmtNum(run.trialsPerSecond ?? 0, 1)} trials/s
           </p>
         )}
         <dl class="facts">
@@ -183,14 +202,31 @@ export function RunDetail({ id }: { id: string }) {
       )}
 
       {run.kind === 'optimization' && best && (
-        <Section title="Best trial">
-          <BestTrial best={best} />
+        <Section title={ended ? 'Best trial' : 'Best trial so far'}>
+          <BestTrial best={best} objective={objective} />
+        </Section>
+      )}
+
+      {run.kind === 'optimization' && failureGroups && failureGroups.length > 0 && (
+        <Section title="Failed trials by kind">
+          <FailureGroups groups={failureGroups} />
         </Section>
       )}
 
       {run.kind === 'optimization' && (
         <Section title="Trials">
           <TrialsTable runId={run.id} version={version} />
+        </Section>
+      )}
+
+      {run.request && (
+        <Section title="Request">
+          <details>
+            <summary>What was asked{objective ? ` (objective: ${objective.direction} ${objective.metric})` : ''}</summary>
+            <pre class="request" data-testid="run-request">
+              {JSON.stringify(run.request, null, 2)}
+            </pre>
+          </details>
         </Section>
       )}
 
@@ -205,7 +241,17 @@ export function RunDetail({ id }: { id: string }) {
   );
 }
 
-function BestTrial({ best }: { best: TrialSummary }) {
+/** The objective of an optimization's request, when it names one (stored requests carry the default). */
+function objectiveOf(request: Record<string, unknown> | undefined): Objective | undefined {
+  const o = request?.objective as Partial<Objective> | undefined;
+  return o && typeof o.metric === 'string' && (o.direction === 'maximize' || o.direction === 'minimize')
+    ? { metric: o.metric, direction: o.direction }
+    : undefined;
+}
+
+function BestTrial({ best, objective }: { best: TrialSummary; objective?: Objective }) {
+  // The objective's own value reads better than the score (which is negated when minimizing).
+  const value = objective ? best.metrics?.[objective.metric] : undefined;
   return (
     <div data-testid="best-trial">
       {best.params && (
@@ -215,10 +261,32 @@ function BestTrial({ best }: { best: TrialSummary }) {
               {k} = {String(v)}
             </span>
           ))}
-          {typeof best.score === 'number' && <span> score {fmtNum(best.score)}</span>}
+          {objective && typeof value === 'number' ? (
+            <span data-testid="best-objective">
+              {' '}
+              {objective.metric} {fmtNum(value)} ({objective.direction === 'minimize' ? 'lowest' : 'highest'})
+            </span>
+          ) : (
+            typeof best.score === 'number' && <span> score {fmtNum(best.score)}</span>
+          )}
         </p>
       )}
       {best.metrics && <Metrics metrics={best.metrics} />}
     </div>
+  );
+}
+
+function FailureGroups({ groups }: { groups: FailureGroup[] }) {
+  return (
+    <ul class="failure-groups" data-testid="failure-groups">
+      {groups.map((g) => (
+        <li key={g.fingerprint}>
+          <span class="bad">
+            {fmtNum(g.count)} trial{g.count === 1 ? '' : 's'} failed
+          </span>{' '}
+          with <span class="error-message">{g.message}</span> <span class="hint mono">(first: {g.sampleTrialId})</span>
+        </li>
+      ))}
+    </ul>
   );
 }

@@ -1,0 +1,118 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { clipText, RESULT_LIMITS, TERMINAL_STATUSES, type RunStatus } from '@runforge/contracts';
+import { DataSource } from 'typeorm';
+
+/** What the progress of an optimization is computed from: the fields of its `runs` row. */
+export interface OptimizationRunState {
+  id: string;
+  status: RunStatus;
+  totalCombinations: number | null;
+  completedCombinations: number;
+  failedCombinations: number;
+  startedAt: string | null;
+  result: Record<string, unknown> | null;
+  request: Record<string, unknown>;
+}
+
+/** The fields every view of an optimization adds to its row (status endpoint, details, live stream). */
+export interface OptimizationProgressFields {
+  /** The best completed trial so far (or of the result). */
+  bestTrial?: Record<string, unknown>;
+  /** Failed trials grouped by kind, while running (once ended they are in `result.failures`). */
+  failures?: Record<string, unknown>[];
+  /** While running, from the rate observed since the run started. */
+  etaSeconds?: number;
+  trialsPerSecond?: number;
+  /**
+   * The coordinator's result once completed; for a run that ended otherwise (cancelled, stopped by
+   * maxFailedTrials) one built from the trials it recorded, so the progress it reached is not lost.
+   */
+  result: Record<string, unknown> | null;
+}
+
+interface TrialRow {
+  id: string;
+  index: number;
+  params: Record<string, unknown>;
+  metrics: Record<string, number>;
+  score: number;
+}
+
+interface FailureRow {
+  fingerprint: string;
+  message: string;
+  count: number;
+  sample_trial_id: string;
+}
+
+/**
+ * One definition of an optimization's progress — best trial so far, failures grouped by kind, ETA,
+ * and the result of a run that ended early — shared by every endpoint that shows an optimization,
+ * so the status endpoint, `GET /api/runs/{id}` and the live stream (the dashboard) agree.
+ */
+@Injectable()
+export class OptimizationProgress {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  async of(run: OptimizationRunState, now = Date.now()): Promise<OptimizationProgressFields> {
+    const total = run.totalCombinations ?? 0;
+    const done = run.completedCombinations + run.failedCombinations;
+    const fields: OptimizationProgressFields = { result: run.result };
+    if (run.status === 'Running' && run.startedAt && done > 0) {
+      const elapsed = (now - Date.parse(run.startedAt)) / 1000;
+      fields.trialsPerSecond = done / Math.max(elapsed, 1e-3);
+      fields.etaSeconds = Math.max(0, Math.round((total - done) / fields.trialsPerSecond));
+    }
+    const best = run.result?.best;
+    if (best && typeof best === 'object') fields.bestTrial = best as Record<string, unknown>;
+    // Without the coordinator's result (running, or ended without completing): from the trials table.
+    if (run.result === null && done > 0) {
+      const [top, groups] = await Promise.all([
+        run.completedCombinations > 0 ? this.topTrials(run.id) : [],
+        run.failedCombinations > 0 ? this.failureGroups(run.id) : [],
+      ]);
+      if (top[0]) fields.bestTrial = top[0];
+      if (!TERMINAL_STATUSES.has(run.status)) fields.failures = groups;
+      else fields.result = { objective: run.request.objective, best: top[0] ?? null, top, failures: groups };
+    }
+    return fields;
+  }
+
+  private schema(): string {
+    return (this.db.options as { schema?: string }).schema ?? 'public';
+  }
+
+  /** The best completed trials so far, by score (higher is better), ties by grid index. */
+  private async topTrials(runId: string): Promise<Record<string, unknown>[]> {
+    const rows = await this.db.query<TrialRow[]>(
+      `SELECT id, index, params, metrics, score FROM "${this.schema()}".trials
+        WHERE run_id = $1 AND status = 'Completed' ORDER BY score DESC, index ASC LIMIT ${RESULT_LIMITS.top}`,
+      [runId],
+    );
+    return rows.map((r) => ({ trialId: r.id, index: r.index, params: r.params, metrics: r.metrics, score: r.score }));
+  }
+
+  /**
+   * Failed trials grouped by error fingerprint, largest group first (ties: the group whose first
+   * trial comes first in the grid), each with its first trial's id and message, as in the
+   * coordinator's result.
+   */
+  private async failureGroups(runId: string): Promise<Record<string, unknown>[]> {
+    const s = `"${this.schema()}"`;
+    const rows = await this.db.query<FailureRow[]>(
+      `SELECT g.fingerprint, g.count, t.error_message AS message, t.id AS sample_trial_id
+         FROM (SELECT fingerprint, count(*)::int AS count, min(index) AS first_index
+                 FROM ${s}.trials WHERE run_id = $1 AND status = 'Failed' GROUP BY fingerprint) g
+         JOIN ${s}.trials t ON t.run_id = $1 AND t.index = g.first_index
+        ORDER BY g.count DESC, g.first_index LIMIT ${RESULT_LIMITS.failureGroups}`,
+      [runId],
+    );
+    return rows.map((r) => ({
+      fingerprint: r.fingerprint,
+      message: clipText(r.message, RESULT_LIMITS.failureMessage),
+      count: r.count,
+      sampleTrialId: r.sample_trial_id,
+    }));
+  }
+}
