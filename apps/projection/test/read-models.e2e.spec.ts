@@ -159,6 +159,12 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
     ]);
     const optim = await http<Page>(gw(), 'GET', '/api/runs?kind=optimization');
     expect(optim.body.items.map((r) => r.id)).toEqual([crafted.ids.optimization]);
+    // Every crafted run is an sma-crossover: a list of strategies matches any of them.
+    const byStrategy = await http<Page>(gw(), 'GET', '/api/runs?strategy=rsi-reversion,sma-crossover&limit=500');
+    const everyRun = await http<Page>(gw(), 'GET', '/api/runs?limit=500');
+    expect(byStrategy.body.items.map((r) => r.id)).toEqual(everyRun.body.items.map((r) => r.id));
+    expect(byStrategy.body.items.length).toBeGreaterThan(8);
+    expect((await http<Page>(gw(), 'GET', '/api/runs?strategy=rsi-reversion')).body.items).toEqual([]);
 
     for (const [qs, field] of [
       ['status=Done', 'status'],
@@ -168,6 +174,7 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
       ['from=yesterday', 'from'],
       ['cursor=garbage', 'cursor'],
       ['reason=bored', 'reason'],
+      ['strategy=sma-crosover', 'strategy'],
       ['colour=red', 'colour'],
     ] as const) {
       const bad = await http<{ statusCode: number; issues: { field: string; reason: string }[] }>(

@@ -6,7 +6,7 @@ export { type SyntheticSpec, generateSyntheticBars } from './synthetic';
 export { type CsvParseResult, type CsvError, CSV_MAX_ERRORS, parseOhlcvCsv, parseTimestamp } from './csv';
 export { barsChecksum, fnv1a64 } from './checksum';
 export type { ParamValue, Params, ParamSpec, StrategyInfo } from './strategies/strategy';
-export { listStrategies, getStrategyInfo } from './strategies/registry';
+export { listStrategies, getStrategyInfo, strategyNames } from './strategies/registry';
 export { type ResolveParamsResult, resolveParams, assertStrategyParams } from './params';
 export {
   type FieldIssue,

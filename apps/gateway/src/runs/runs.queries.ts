@@ -164,7 +164,7 @@ export class RunsQueries {
     if (q.status) where.push(`status = ANY(${p(q.status)}::text[])`);
     if (q.triggeredBy) where.push(`triggered_by = ANY(${p(q.triggeredBy)}::text[])`);
     if (q.reason) where.push(`failure_reason = ANY(${p(q.reason)}::text[])`);
-    if (q.strategy) where.push(`strategy = ${p(q.strategy)}`);
+    if (q.strategy) where.push(`strategy = ANY(${p(q.strategy)}::text[])`);
     if (q.scheduleId) where.push(`schedule_id = ${p(q.scheduleId)}`);
     if (q.from) where.push(`requested_at >= ${p(q.from)}::timestamptz`);
     if (q.to) where.push(`requested_at < ${p(q.to)}::timestamptz`);

@@ -1,4 +1,5 @@
 import { FAILURE_REASONS, RUN_STATUSES, RunKindSchema, TriggeredBySchema } from '@runforge/contracts';
+import { strategyNames } from '@runforge/engine';
 import { z } from 'zod';
 import { decodeCursor } from '../cursor';
 
@@ -38,7 +39,7 @@ export const RunListQuerySchema = z
     triggeredBy: anyOf(TriggeredBySchema.options as [string, ...string[]]).optional(),
     /** `failure_reason` of failed runs, e.g. `attempts_exhausted` (dead letters). */
     reason: anyOf(FAILURE_REASONS).optional(),
-    strategy: single.optional(),
+    strategy: anyOf(strategyNames() as [string, ...string[]]).optional(),
     scheduleId: single.optional(),
     /** requested_at >= from */
     from: instant.optional(),
