@@ -91,6 +91,15 @@ describe('uploaded datasets: validated CSV, stored in the object store, used by 
     });
     expect(unknown.status).toBe(400);
     expect(unknown.body.issues[0]).toEqual({ field: 'dataset.id', reason: 'unknown dataset "does-not-exist"' });
+    const inverted = await http<{ issues: { field: string; reason: string }[] }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: [5], slow: [20] },
+      dataset: { id: 'does-not-exist', from: '2024-02-01T00:00:00Z', to: '2024-01-01T00:00:00Z' },
+    });
+    expect(inverted.status).toBe(400);
+    expect(inverted.body.issues).toEqual([
+      { field: 'dataset.to', reason: 'is before dataset.from (2024-02-01T00:00:00Z): the window would be empty' },
+    ]);
   });
 
   it('an optimization over data that drives some trials to invalid numbers: those trials fail with the reason, the rest complete', async () => {

@@ -318,6 +318,12 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
         'axes',
         /the grid has 499500 combinations after constraints; the limit is 10000/,
       ],
+      [
+        'an unconstrained grid larger than the limit',
+        { axes: { fast: { min: 1, max: 200, step: 1 }, slow: { min: 300, max: 399, step: 1 } } },
+        'axes',
+        /^the grid has 20000 combinations; the limit is 10000/,
+      ],
       ['constraints nothing satisfies', { axes, constraints: ['fast > 1000'] }, 'constraints', /no combination/],
       ['a constraint that is a number, not a condition', { axes, constraints: ['fast'] }, 'constraints.0', /a constraint must compare/],
       ['an axis that is neither a range nor a list', { axes: { fast: { min: 5, max: 10 } } }, 'axes.fast', /expected a range \{min, max, step\}/],

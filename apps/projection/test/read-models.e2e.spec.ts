@@ -102,6 +102,9 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
       `/api/runs/${crafted.ids.optimization}/trials`,
     );
     expect(trials.body.items.map((t) => t.index)).toEqual([0, 1, 2]);
+    const ofBacktest = await http<{ message: string }>(gw(), 'GET', `/api/runs/${crafted.ids.completed}/trials`);
+    expect(ofBacktest.status).toBe(404);
+    expect(ofBacktest.body.message).toBe(`run "${crafted.ids.completed}" is a backtest: only optimizations have trials`);
     expect(await get(crafted.ids.deadLetter)).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
   });
 

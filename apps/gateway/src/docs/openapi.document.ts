@@ -163,7 +163,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
                 '`{items, nextCursor, totalCombinations, completedCombinations, failedCombinations}`; failed trials carry errorMessage, errorStackTrace and fingerprint',
             },
             400: problem('A bad query parameter, or a cursor from another run, sort or status'),
-            404: problem('Unknown id'),
+            404: problem('Unknown id, or a backtest (only optimizations have trials)'),
           },
         }),
       },

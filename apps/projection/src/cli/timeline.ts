@@ -11,6 +11,16 @@ const fmtParams = (p: Record<string, unknown>): string =>
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
 
+/** An optimization's axes: `fast 2..40 step 1, slow [20, 30]`. */
+const fmtAxes = (axes: Record<string, unknown>): string =>
+  Object.entries(axes)
+    .map(([k, a]) => {
+      if (Array.isArray(a)) return `${k} [${a.map((v) => JSON.stringify(v)).join(', ')}]`;
+      const r = a as { min: number; max: number; step: number };
+      return `${k} ${r.min}..${r.max} step ${r.step}`;
+    })
+    .join(', ');
+
 /** One line saying what an event means, for people reading an audit trail. */
 export function describeEvent(e: RunEvent): string {
   switch (e.type) {
@@ -19,7 +29,12 @@ export function describeEvent(e: RunEvent): string {
       const size =
         d.kind === 'optimization' ? `${d.totalCombinations} combinations × ${d.totalBars} bars` : `${d.totalBars} bars`;
       const by = d.scheduleId ? `schedule ${d.scheduleId}` : d.triggeredBy;
-      return `${d.kind} ${d.request.strategy} ${fmtParams(d.request.params)}; ${size}; by ${by}${d.retryOf ? `; retry of ${d.retryOf}` : ''}`;
+      const what = [d.request.strategy, fmtParams(d.request.params)];
+      if (d.kind === 'optimization') {
+        what.push(`over ${fmtAxes(d.request.axes)}`);
+        if (d.request.constraints.length > 0) what.push(`where ${d.request.constraints.join(' and ')}`);
+      }
+      return `${d.kind} ${what.filter(Boolean).join(' ')}; ${size}; by ${by}${d.retryOf ? `; retry of ${d.retryOf}` : ''}`;
     }
     case 'RunStarted':
       return `started on ${e.data.workerId} (${e.data.totalBars} bars)`;

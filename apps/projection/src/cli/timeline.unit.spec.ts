@@ -36,6 +36,24 @@ describe('the replay timeline', () => {
     expect(lines[6]).toContain('[ERROR] disk full');
     expect(describeEvent(history[5]!.event)).toBe('failed (error): boom');
   });
+
+  it('names an optimization by its axes and constraints', () => {
+    const requested = createEvent('RunRequested', meta(0), {
+      kind: 'optimization',
+      request: {
+        strategy: 'sma-crossover',
+        axes: { fast: { min: 2, max: 40, step: 1 }, slow: [20, 30] },
+        constraints: ['fast < slow'],
+        dataset: { synthetic: { bars: 1000, seed: 1, timeframe: '1m' } },
+      },
+      totalBars: 1000,
+      totalCombinations: 68,
+      triggeredBy: 'api',
+    });
+    expect(describeEvent(requested)).toBe(
+      'optimization sma-crossover over fast 2..40 step 1, slow [20, 30] where fast < slow; 68 combinations × 1000 bars; by api',
+    );
+  });
 });
 
 describe('canonical JSON (verify compares jsonb, which reorders keys)', () => {

@@ -24,7 +24,13 @@ export interface DatasetCatalog {
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
 
+/** A window bound (ISO-8601 or epoch ms) as epoch ms. */
+const instantOf = (v: string | number): number => (typeof v === 'number' ? v : Date.parse(v));
+
 async function countBars(ref: DatasetRef, catalog: DatasetCatalog | undefined, prefix: string): Promise<Validated<number>> {
+  if (ref.from !== undefined && ref.to !== undefined && instantOf(ref.to) < instantOf(ref.from)) {
+    return { ok: false, issues: [{ field: `${prefix}dataset.to`, reason: `is before dataset.from (${String(ref.from)}): the window would be empty` }] };
+  }
   let bars: number | undefined;
   if (ref.synthetic) bars = syntheticBarCount(ref);
   else bars = catalog ? await catalog.barCount(ref) : undefined;
@@ -149,7 +155,7 @@ export async function validateOptimizationRequest(
       issues: [
         {
           field: `${prefix}axes`,
-          reason: `the grid has ${total} combinations after constraints; the limit is ${request.maxCombinations} (maxCombinations, at most 100000)`,
+          reason: `the grid has ${total} combinations${request.constraints.length > 0 ? ' after constraints' : ''}; the limit is ${request.maxCombinations} (maxCombinations, at most 100000)`,
         },
       ],
     };

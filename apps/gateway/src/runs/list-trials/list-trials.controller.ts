@@ -81,6 +81,13 @@ export class ListTrialsController {
     const q = parseOrThrow(QuerySchema, query);
     const run = await this.runs.get(id);
     if (!run) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
+    if (run.kind !== 'optimization') {
+      throw new NotFoundException({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `run "${id}" is a ${run.kind}: only optimizations have trials`,
+      });
+    }
     const sort = SORTS[q.sort];
     const schema = (this.db.options as { schema?: string }).schema ?? 'public';
     const params: unknown[] = [id];
