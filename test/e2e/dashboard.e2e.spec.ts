@@ -238,7 +238,23 @@ describe('dashboard (browser end to end)', () => {
     const times = card.getByTestId('next-fire-times').locator('li');
     expect(await times.count()).toBeGreaterThan(0);
     expect(await card.textContent()).toContain('once per day');
+    // Fire times read in the schedule's zone, saying which (Amsterdam is GMT+1 in November, +2 in summer).
+    expect(await times.first().textContent()).toMatch(/10:00:00 (AM )?(GMT\+[12]|CES?T)$/);
     await shot('schedules');
+
+    // A daily limit other than one is shown, and an edit that does not touch it keeps it.
+    const id = await card.getAttribute('data-schedule-id');
+    await card.getByRole('button', { name: 'Edit' }).click();
+    await page.fill('input[name=maxPerDay]', '3');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await card.filter({ hasText: 'at most 3 runs per day' }).waitFor();
+    await card.getByRole('button', { name: 'Edit' }).click();
+    expect(await page.inputValue('input[name=maxPerDay]')).toBe('3');
+    await page.fill('input[name=cron]', '0 11 * * *');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await card.filter({ hasText: '0 11 * * *' }).waitFor();
+    const saved = await http<{ cron: string; maxRunsPerWindow: unknown }>(base, 'GET', `/api/schedules/${id}`);
+    expect(saved.body).toMatchObject({ cron: '0 11 * * *', maxRunsPerWindow: { count: 3, window: '1d' } });
   });
 });
 

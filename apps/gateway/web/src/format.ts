@@ -16,6 +16,18 @@ export function fmtTime(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
+/** A time in a named IANA zone, with the zone's short name ("25/11/2026, 10:00:00 CET"); the local time if the zone is unknown. */
+export function fmtTimeIn(iso: string | null | undefined, timeZone: string): string {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  try {
+    return d.toLocaleString(undefined, { timeZone, timeZoneName: 'short' });
+  } catch {
+    return d.toLocaleString(undefined, { timeZoneName: 'short' });
+  }
+}
+
 export function fmtDuration(
   fromIso: string | null | undefined,
   toIso: string | null | undefined,

@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, query, request, type Page, type Run, type Schedule } from '../api';
-import { fmtTime, shortId } from '../format';
+import { fmtTimeIn, shortId } from '../format';
 import { toast } from '../toasts';
 import { ConfirmButton, Empty, ErrorBox, Loading } from '../components/ui';
 
@@ -67,7 +67,7 @@ function OncePerDayNotice({ s, version }: { s: Schedule; version: number }) {
   if (!oncePerDay(s) || !last || dayIn(last, s.timezone) !== dayIn(new Date(), s.timezone)) return null;
   return (
     <p class="alert" role="note" data-testid="ran-today">
-      Already ran today ({fmtTime(last)}): this schedule runs at most once per calendar day in {s.timezone}, so further
+      Already ran today ({fmtTimeIn(last, s.timezone)}): this schedule runs at most once per calendar day in {s.timezone}, so further
       fires and triggers today are skipped.
     </p>
   );
@@ -79,7 +79,8 @@ interface Draft {
   cron: string;
   timezone: string;
   overlapPolicy: string;
-  oncePerDay: boolean;
+  /** Runs per calendar day in the schedule's zone ('' = no limit). */
+  maxPerDay: string;
   template: string;
 }
 
@@ -88,7 +89,7 @@ const emptyDraft = (): Draft => ({
   cron: '0 10 * * *',
   timezone: browserZone,
   overlapPolicy: 'skip',
-  oncePerDay: true,
+  maxPerDay: '1',
   template: JSON.stringify(DEFAULT_TEMPLATE, null, 2),
 });
 
@@ -99,7 +100,7 @@ function draftOf(s: Schedule): Draft {
     cron: s.cron,
     timezone: s.timezone,
     overlapPolicy: s.overlapPolicy ?? 'skip',
-    oncePerDay: oncePerDay(s),
+    maxPerDay: s.maxRunsPerWindow ? String(s.maxRunsPerWindow.count) : '',
     template: JSON.stringify(s.template, null, 2),
   };
 }
@@ -133,7 +134,12 @@ export function Schedules() {
         ...(runId ? { href: `/runs/${runId}` } : {}),
       });
     } catch (err) {
-      toast({ tone: 'bad', text: `${what} failed: ${err instanceof Error ? err.message : String(err)}` });
+      const action = { Triggered: 'Trigger', Paused: 'Pause', Resumed: 'Resume', Deleted: 'Delete' }[what] ?? what;
+      const refused = err instanceof ApiError && err.status === 409;
+      toast({
+        tone: 'bad',
+        text: `${action} ${refused ? 'refused' : 'failed'}: ${err instanceof Error ? err.message : String(err)}`,
+      });
     }
     load();
   };
@@ -178,6 +184,9 @@ export function Schedules() {
                       <span class="badge badge-running">active</span>
                     )}
                     {oncePerDay(s) && <span class="tag">once per day</span>}
+                    {s.maxRunsPerWindow && !oncePerDay(s) && (
+                      <span class="tag">at most {s.maxRunsPerWindow.count} runs per day</span>
+                    )}
                   </h2>
                   <div class="head-actions">
                     <button type="button" onClick={() => setDraft(draftOf(s))}>
@@ -222,7 +231,7 @@ export function Schedules() {
                   ) : s.nextFireTimes && s.nextFireTimes.length > 0 ? (
                     <ol class="fire-times" data-testid="next-fire-times">
                       {s.nextFireTimes.map((t) => (
-                        <li key={t}>{fmtTime(t)}</li>
+                        <li key={t}>{fmtTimeIn(t, s.timezone)}</li>
                       ))}
                     </ol>
                   ) : (
@@ -263,7 +272,7 @@ function ScheduleForm({ draft, onCancel, onSaved }: { draft: Draft; onCancel: ()
       cron: d.cron.trim(),
       timezone: d.timezone.trim(),
       overlapPolicy: d.overlapPolicy,
-      maxRunsPerWindow: d.oncePerDay ? { count: 1, window: '1d' } : null,
+      maxRunsPerWindow: d.maxPerDay.trim() ? { count: Number(d.maxPerDay), window: '1d' } : null,
       template,
     };
     try {
@@ -328,17 +337,19 @@ function ScheduleForm({ draft, onCancel, onSaved }: { draft: Draft; onCancel: ()
         </p>
       ) : (
         <p class="hint" data-testid="cron-preview">
-          Next: {preview.times.map((t) => t.toLocaleString()).join(' · ')}
+          Next: {preview.times.map((t) => fmtTimeIn(t.toISOString(), d.timezone)).join(' · ')}
         </p>
       )}
-      <label class="inline">
+      <label>
+        Runs per calendar day (in the time zone; empty: no limit) — later fires and triggers that day are skipped
         <input
-          type="checkbox"
-          name="oncePerDay"
-          checked={d.oncePerDay}
-          onChange={(e) => setD({ ...d, oncePerDay: e.currentTarget.checked })}
+          name="maxPerDay"
+          type="number"
+          min={1}
+          step={1}
+          value={d.maxPerDay}
+          onInput={(e) => setD({ ...d, maxPerDay: e.currentTarget.value })}
         />
-        At most once per calendar day (in the time zone): later fires and triggers that day are skipped
       </label>
       <label>
         Run template (JSON: kind, strategy, params or axes, dataset)
