@@ -204,9 +204,48 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     expect(new Set(outcomes.map((o) => o.trialId)).size).toBe(total);
   });
 
-  it('SIGTERM hands the run back at once: the other worker resumes it well before a heartbeat timeout', async () => {
+  it('a worker frozen past its lease (SIGSTOP) wakes up superseded: it stops quietly, so the run ends once', async () => {
     await ensureWorkers(2);
-    const { body } = await submit(sys, backtest(3_000_000));
+    for (const body of [
+      backtest(3_000_000),
+      {
+        strategy: 'sma-crossover',
+        axes: { fast: { min: 2, max: 41, step: 1 }, slow: [50, 60, 70] },
+        dataset: { synthetic: { bars: 200_000, seed: 5, timeframe: '1m' } },
+      },
+    ]) {
+      const kind = 'axes' in body ? 'optimization' : 'backtest';
+      const { body: run } = await http<{ id: string }>(sys.gateway.url, 'POST', `/api/${kind}s`, body);
+      await waitForStatus(sys, kind, run.id, (s) => s.status === 'Running', `the ${kind} to start`);
+      const frozen = workerByPid(workerPidOf(await withBus(sys, (bus) => bus.history(run.id))));
+      process.kill(frozen.child.pid as number, 'SIGSTOP');
+      try {
+        // Its lease (the 5-s ack wait) runs out: the other worker takes the run as attempt 2.
+        await waitForStatus(sys, kind, run.id, (s) => s.attempt === 2, `attempt 2 of the ${kind} to start`, 30_000);
+      } finally {
+        process.kill(frozen.child.pid as number, 'SIGCONT');
+      }
+      const final = await waitForStatus(sys, kind, run.id, (s) => TERMINAL.includes(s.status), `the ${kind} to finish`, 60_000);
+      expect(final).toMatchObject({ status: 'Completed', attempt: 2 });
+      // The woken worker hears that attempt 2 owns the run and drops its own, recording nothing:
+      // the run has one end, attempt 2's.
+      await eventually(
+        'the woken worker to drop its superseded attempt',
+        () => Promise.resolve(frozen.output.join('')),
+        (out) => out.includes('run attempt superseded by a newer one; stopped'),
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      const history = await withBus(sys, (bus) => bus.history(run.id));
+      const ends = history.filter((e) => ['RunCompleted', 'RunFailed', 'RunCancelled'].includes(e.event.type));
+      expect(ends.map((e) => [e.event.type, e.event.attempt])).toEqual([['RunCompleted', 2]]);
+      expect(frozen.child.exitCode).toBeNull(); // alive, and free for work again
+    }
+  });
+
+  it('SIGTERM hands the run back at once: the other worker resumes it well before a heartbeat timeout, and it costs no retry', async () => {
+    await ensureWorkers(2);
+    // No retries at all: a clean shutdown's hand-back is not a failed attempt.
+    const { body } = await submit(sys, backtest(3_000_000, { maxRetries: 0 }));
     await waitForStatus(sys, 'backtest', body.id, (s) => s.status === 'Running' && s.processedBars > 0, 'the run to make progress');
     const victim = workerByPid(workerPidOf(await withBus(sys, (bus) => bus.history(body.id))));
     const t0 = performance.now();
@@ -237,7 +276,7 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
       { timeoutMs: 60_000, intervalMs: 200 },
     );
     expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
-    expect(final.errorMessage).toMatch(/after 2 attempts \(maxRetries 1\)/);
+    expect(final.errorMessage).toMatch(/after 2 failed attempts \(maxRetries 1\)/);
     const deadLetters = await http<{ items: { id: string }[] }>(sys.gateway.url, 'GET', '/api/runs?status=Failed&reason=attempts_exhausted');
     expect(deadLetters.body.items.map((i) => i.id)).toContain(body.id);
 

@@ -275,11 +275,17 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     expect(details.body.result).toEqual(final.result);
     expect(details.body.bestTrial).toEqual(final.result?.best);
     expect((await firstSnapshot<OptStatus>(sys.gateway.url, id)).result).toEqual(final.result);
+    // Its queued batches are dropped unrun by the workers that take them.
     const nc = await connect({ servers: NATS_URL });
     try {
       const jsm = await jetstreamManager(nc);
-      const info = await jsm.streams.info(sys.iso.topology.streams.work.name, { subjects_filter: sys.iso.topology.trialWorkSubject(id) });
-      expect(info.state.subjects?.[sys.iso.topology.trialWorkSubject(id)] ?? 0).toBe(0);
+      const subject = sys.iso.topology.trialWorkSubject(id);
+      await eventually(
+        'the cancelled run to have nothing left in the work queue',
+        async () => (await jsm.streams.info(sys.iso.topology.streams.work.name, { subjects_filter: subject })).state.subjects?.[subject] ?? 0,
+        (queued) => queued === 0,
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
     } finally {
       await nc.close();
     }
@@ -287,6 +293,66 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     expect(again.status).toBe(409);
     expect(again.body.status).toBe('Cancelled');
   });
+
+  it('optimizations running side by side keep their own queues: another run starting or being cancelled strands none of their batches', async () => {
+    // A long grid with batches still queued when a second run schedules its own and is cancelled.
+    // (On NATS 2.9 a subject-filtered purge of the work stream also advanced the shared consumer
+    // past other runs' queued batches, leaving their run Running until its timeout.)
+    const long = await http<{ id: string; totalCombinations: number }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 2, max: 41, step: 1 }, slow: { min: 50, max: 149, step: 1 } },
+      dataset: { synthetic: { bars: 300_000, seed: 21, timeframe: '1m' } },
+      // Stranded batches would leave it Running: fail it (and this test) within a bound instead.
+      timeoutSeconds: 60,
+    });
+    expect(long.status).toBe(202);
+    await eventually(
+      'the long grid to record its first trials',
+      async () => (await http<OptStatus>(sys.gateway.url, 'GET', `/api/optimizations/${long.body.id}/status`)).body,
+      (s) => s.completedCombinations > 0,
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    const side = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 2, max: 21, step: 1 }, slow: { min: 30, max: 129, step: 1 } },
+      dataset: { synthetic: { bars: 300_000, seed: 22, timeframe: '1m' } },
+    });
+    expect(side.status).toBe(202);
+    await eventually(
+      'the side grid to start',
+      async () => (await http<OptStatus>(sys.gateway.url, 'GET', `/api/optimizations/${side.body.id}/status`)).body,
+      (s) => s.status === 'Running',
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    const cancelled = await http(sys.gateway.url, 'POST', `/api/optimizations/${side.body.id}/cancel`);
+    expect([200, 202]).toContain(cancelled.status);
+
+    const final = await eventually(
+      `the long grid ${long.body.id} to finish`,
+      async () => (await http<OptStatus>(sys.gateway.url, 'GET', `/api/optimizations/${long.body.id}/status`)).body,
+      (s) => ['Completed', 'Failed', 'Cancelled'].includes(s.status),
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    expect(final).toMatchObject({ status: 'Completed', completedCombinations: 4000, failedCombinations: 0 });
+    expect((await finished(side.body.id)).status).toBe('Cancelled');
+    // The cancelled run's queued batches are discarded (taken and dropped without running), the
+    // completed run's all consumed: nothing of either is left in the work queue.
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const work = sys.iso.topology.streams.work.name;
+      await eventually(
+        'both runs to have nothing left in the work queue',
+        async () => (await jsm.streams.info(work, { subjects_filter: '>' })).state.subjects ?? {},
+        (subjects) =>
+          (subjects[sys.iso.topology.trialWorkSubject(long.body.id)] ?? 0) === 0 &&
+          (subjects[sys.iso.topology.trialWorkSubject(side.body.id)] ?? 0) === 0,
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+    } finally {
+      await nc.close();
+    }
+  }, 150_000);
 
   it('a body that is not JSON (curl -d without a content-type sends a form) is a 415 saying so', async () => {
     const r = await fetch(`${sys.gateway.url}/api/optimizations`, {

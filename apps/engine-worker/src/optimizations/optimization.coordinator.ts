@@ -170,8 +170,9 @@ export class OptimizationCoordinator {
     const schedule = async (): Promise<void> => {
       scheduled = true;
       const remaining = grid.filter((g) => !tally.done.has(g.trialId));
-      // Batches of an earlier attempt may still wait in the queue: replace them.
-      await this.messaging.jsm.streams.purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) });
+      // Batches of an earlier attempt may still wait in the queue: they are not purged (see
+      // docs/architecture.md, "Discarding queued trial batches") but dropped unrun by whichever
+      // worker takes them, since this attempt superseded theirs (RunSignals, isStale).
       const sizes = planBatchSizes(totalBars, remaining.length);
       const h = natsHeaders();
       if (ctx.traceparent) h.set(HEADERS.traceparent, ctx.traceparent);
@@ -228,6 +229,12 @@ export class OptimizationCoordinator {
         } catch {
           event = undefined;
         }
+        if (event?.type === 'RunStarted' && event.attempt > ctx.attempt) {
+          // A newer attempt took the run over (this one lost its lease, e.g. in a NATS outage): it
+          // coordinates from here; this one stops without recording anything.
+          this.signals.abort(ctx.runId, { kind: 'superseded', byAttempt: event.attempt }, ctx.attempt);
+          break;
+        }
         if (event?.type === 'RunCancellationRequested') {
           // The stored request, not only its push (core NATS, at most once): a push lost in a
           // reconnect, or sent while no coordinator was alive, still stops the run here.
@@ -248,7 +255,7 @@ export class OptimizationCoordinator {
           // which runs its own batch between the coordinator's turns) are still recorded before
           // RunFailed, so the run's final failedCombinations can exceed the count here.
           const message = `stopped early: ${tally.failed} trials had failed; the limit is ${failLimit} (maxFailedTrials ${request.maxFailedTrials} of ${total} combinations)`;
-          this.signals.broadcastStop(ctx.runId, message);
+          this.signals.broadcastStop(ctx.runId, ctx.attempt, message);
           outcome = { kind: 'failed', message, reason: 'failed_trials' };
           break;
         }
@@ -276,16 +283,17 @@ export class OptimizationCoordinator {
       messages.stop();
       await follower.delete().catch(() => undefined);
       const stop = stopReasonOf(signal);
-      if (outcome.kind !== 'completed' && outcome.kind !== 'lost' && stop?.kind !== 'shutdown') {
-        // Stopped (timeout), cancelled or failed: in-flight trials stop on every worker, queued
-        // batches must not run. Cancellation is broadcast too: its own push may be the one that was
-        // lost. On shutdown, or a lost history, the run is handed back instead: the next coordinator
-        // reuses what finishes and replaces the queued batches.
-        if (outcome.kind === 'stopped')
-          this.signals.broadcastStop(ctx.runId, stop?.kind === 'cancelled' ? 'run cancelled' : 'run stopped');
-        await this.messaging.jsm.streams
-          .purge(t.streams.work.name, { filter: t.trialWorkSubject(ctx.runId) })
-          .catch(() => undefined);
+      if (outcome.kind === 'stopped' && stop?.kind !== 'shutdown' && stop?.kind !== 'superseded') {
+        // Stopped (timeout, stall) or cancelled: in-flight trials stop on every worker, and queued
+        // batches are dropped unrun by whoever takes them (the stop is remembered per attempt).
+        // Cancellation is broadcast too: its own push may be the one that was lost. On shutdown, or
+        // a lost history, the run is handed back instead: the next coordinator reuses what
+        // finishes and supersedes the queued batches. (A maxFailedTrials stop was broadcast above.)
+        this.signals.broadcastStop(
+          ctx.runId,
+          ctx.attempt,
+          stop?.kind === 'cancelled' ? 'run cancelled' : 'run stopped',
+        );
       }
     }
   }

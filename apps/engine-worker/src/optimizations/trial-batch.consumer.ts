@@ -167,7 +167,7 @@ export class TrialBatchConsumer extends SerialPullConsumer {
    * shutdown or failure) once their outcomes are stored.
    */
   private async runBatch(msg: JsMsg, batch: TrialBatch): Promise<{ settled: Promise<void> }> {
-    const controller = this.signals.register(batch.runId);
+    const controller = this.signals.register(batch.runId, batch.attempt);
     const heartbeat = setInterval(() => msg.working(), 2000);
     const ctx = new RunContext(
       this.messaging.bus,
@@ -184,8 +184,9 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     let settleDelivery = (): void => msg.ack();
     try {
       // A batch of a run that already ended or was stopped, or of an attempt a newer coordinator has
-      // replaced (it rescheduled every trial without an outcome), is acked without running.
-      if (!(await this.isStale(batch))) {
+      // replaced (it rescheduled every trial without an outcome), is acked without running: the
+      // stop was heard here (RunSignals remembers it), or the stream says so.
+      if (!controller.signal.aborted && !(await this.isStale(batch))) {
         // Redelivered (its worker died or shut down mid-batch): the trials it already recorded are
         // not run again.
         const todo = msg.info.redelivered ? await this.withoutRecorded(batch) : batch;

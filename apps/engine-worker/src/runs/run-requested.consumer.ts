@@ -180,7 +180,14 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         return;
       }
     }
-    const controller = this.signals.register(runId);
+    const controller = this.signals.register(runId, attempt);
+    if (stopReasonOf(controller.signal)?.kind === 'shutdown') {
+      // Taken just as this worker began shutting down: handed back before it starts, unrecorded
+      // (an attempt that never started is not charged against maxRetries).
+      this.signals.release(runId, controller);
+      msg.nak();
+      return;
+    }
     // Renew the delivery at the run's heartbeat, and always well inside the consumer's ack wait.
     const beatMs = Math.min(request.heartbeatSeconds, CONSUMER_SETTINGS.engine.ackWaitSeconds / 3) * 1000;
     const heartbeat = setInterval(() => msg.working(), beatMs);
@@ -198,35 +205,38 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         return;
       }
       const maxAttempts = request.maxRetries + 1;
-      if (attempt > maxAttempts) {
-        const last = await bus.lastOfType(runId, 'RunAttemptAbandoned');
-        const why = last?.event.type === 'RunAttemptAbandoned' ? last.event.data.reason : 'heartbeat_lost';
-        const cause =
-          why === 'stalled'
-            ? 'the last attempt stopped making progress'
-            : why === 'coordinator_lost'
-              ? "the last attempt's coordinator lost the run's history"
-              : 'each attempt lost its worker before finishing';
-        const message = `run failed after ${attempt - 1} attempts (maxRetries ${request.maxRetries}): ${cause}`;
-        await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
-        await ctx.log('ERROR', message);
-        msg.term('attempts exhausted');
-        return;
-      }
       if (attempt > 1) {
         span.addEvent(SPAN_EVENTS.retry, { [ATTRS.previousAttempt]: attempt - 1 });
-        // The previous attempt may have recorded its own end (stall, shutdown); otherwise it went silent.
-        const last = await bus.lastOfType(runId, 'RunAttemptAbandoned');
-        const recorded = last?.event.type === 'RunAttemptAbandoned' && last.event.data.abandonedAttempt === attempt - 1;
-        if (!recorded) {
-          await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: attempt - 1, reason: 'heartbeat_lost' });
-          await ctx.log(
-            'WARNING',
-            `attempt ${attempt - 1} lost its worker; retrying as attempt ${attempt} of ${maxAttempts}`,
-          );
+        const past = await this.pastAttempts(runId);
+        // The last attempt that started may have recorded its own end (stall, shutdown, lost
+        // history); otherwise it went silent. Deliveries that never started (handed back by a
+        // worker that was shutting down) are not attempts.
+        if (past.lastStarted !== undefined && !past.abandoned.has(past.lastStarted)) {
+          await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: past.lastStarted, reason: 'heartbeat_lost' });
+          past.abandoned.set(past.lastStarted, 'heartbeat_lost');
+          await ctx.log('WARNING', `attempt ${past.lastStarted} lost its worker; retrying as attempt ${attempt}`);
         }
-        // Back off from the third attempt on: a run that keeps killing workers must not spin.
-        if (attempt > 2) await this.backoff(attempt, controller.signal);
+        // maxRetries counts failed attempts: a clean shutdown's hand-back is not a failure.
+        const failed = [...past.abandoned].filter(([, why]) => why !== 'shutdown');
+        if (failed.length >= maxAttempts) {
+          const why = failed[failed.length - 1]?.[1];
+          const cause =
+            why === 'stalled'
+              ? 'the last attempt stopped making progress'
+              : why === 'coordinator_lost'
+                ? "the last attempt's coordinator lost the run's history"
+                : 'each attempt lost its worker before finishing';
+          const message = `run failed after ${failed.length} failed attempts (maxRetries ${request.maxRetries}): ${cause}`;
+          await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
+          await ctx.log('ERROR', message);
+          msg.term('attempts exhausted');
+          return;
+        }
+        // Whatever an older attempt still runs (a worker that lost its lease in a NATS outage, its
+        // queued trial batches) stops quietly: this attempt owns the run now.
+        this.signals.broadcastSuperseded(runId, attempt);
+        // Back off from the second failed attempt on: a run that keeps killing workers must not spin.
+        if (failed.length >= 2) await this.backoff(failed.length + 1, controller.signal);
       }
       if (request.stallSeconds !== undefined) {
         const limitMs = request.stallSeconds * 1000;
@@ -258,6 +268,20 @@ export class RunRequestedConsumer extends SerialPullConsumer {
       clearTimeout(timeout);
       this.signals.release(runId, controller);
     }
+  }
+
+  /**
+   * The attempts of a run so far: the last one that started, and how each recorded attempt ended
+   * (`RunAttemptAbandoned` reasons by attempt). Read only when a run is redelivered.
+   */
+  private async pastAttempts(runId: string): Promise<{ lastStarted?: number; abandoned: Map<number, string> }> {
+    let lastStarted: number | undefined;
+    const abandoned = new Map<number, string>();
+    await this.messaging.bus.readHistory(runId, ({ event }) => {
+      if (event.type === 'RunStarted') lastStarted = Math.max(lastStarted ?? 0, event.attempt);
+      else if (event.type === 'RunAttemptAbandoned') abandoned.set(event.data.abandonedAttempt, event.data.reason);
+    });
+    return { lastStarted, abandoned };
   }
 
   private async backoff(attempt: number, signal: AbortSignal): Promise<void> {
@@ -337,6 +361,14 @@ export class RunRequestedConsumer extends SerialPullConsumer {
 
   private async settleFailure(ctx: RunContext, msg: JsMsg, err: unknown, signal: AbortSignal): Promise<void> {
     const reason = stopReasonOf(signal);
+    if (reason?.kind === 'superseded') {
+      // A newer attempt owns the run (and this delivery): nothing to record, nothing to settle.
+      this.log.warn(
+        { runId: ctx.runId, attempt: ctx.attempt, byAttempt: reason.byAttempt },
+        'run attempt superseded by a newer one; stopped',
+      );
+      return;
+    }
     try {
       // A clean deploy, an attempt whose progress stopped moving, or a coordinator that lost the
       // run's history: hand the run back at once (no waiting for the heartbeat timeout) and say why.

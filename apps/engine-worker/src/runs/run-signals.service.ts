@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Subscription } from '@nats-io/nats-core';
+import { headers as natsHeaders, type Msg, type Subscription } from '@nats-io/nats-core';
 import { parseRunSubject } from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
 import { testFaults } from './test-faults';
@@ -10,30 +10,55 @@ export type StopReason =
   | { readonly kind: 'timeout'; readonly seconds: number }
   | { readonly kind: 'stopped'; readonly message: string }
   | { readonly kind: 'stalled'; readonly seconds: number }
-  | { readonly kind: 'shutdown' };
+  | { readonly kind: 'shutdown' }
+  /** A newer attempt of the run started elsewhere (this one lost its lease): stop without a word. */
+  | { readonly kind: 'superseded'; readonly byAttempt: number };
+
+/** Headers of a `ctl.runs.<id>.abort`: the attempts it stops (≤ this one) and why. */
+const ATTEMPT_HEADER = 'RunForge-Attempt';
+const SUPERSEDED_BY_HEADER = 'RunForge-Superseded-By';
 
 export function stopReasonOf(signal: AbortSignal): StopReason | undefined {
   return signal.aborted ? (signal.reason as StopReason) : undefined;
 }
 
-/** How many cancelled runs are remembered (oldest forgotten first). */
+/** How many stopped runs are remembered (oldest forgotten first). */
 const REMEMBERED_STOPS = 1_000;
+
+interface Registration {
+  readonly controller: AbortController;
+  /** The run attempt the work belongs to. */
+  readonly attempt: number;
+}
+
+/** Remembers up to REMEMBERED_STOPS entries, forgetting the oldest. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > REMEMBERED_STOPS) map.delete(map.keys().next().value as string);
+}
 
 /**
  * Pushes stop requests to whatever this process runs for a run (its run attempt, its trial
- * batches): `RunCancellationRequested` (stored on RUNS) and the coordinator's `ctl.runs.<id>.abort`
- * (core NATS) both abort every registered controller of that run at once. Pushes are at most once;
- * a coordinator also stops on the stored request it reads in the run's history.
+ * batches): `RunCancellationRequested` (stored on RUNS) stops every attempt of the run; a
+ * coordinator's `ctl.runs.<id>.abort` (core NATS) stops its attempt and older ones — the run ended
+ * early, or a newer attempt took it over. Both are remembered, so work of a stopped attempt that
+ * registers later (a batch still queued) starts aborted. Pushes are at most once; a coordinator also
+ * stops on what it reads in the run's history.
  */
 @Injectable()
 export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly controllers = new Map<string, Set<AbortController>>();
+  private readonly controllers = new Map<string, Set<Registration>>();
   /**
    * Runs cancelled while this process was up: work of theirs that registers later (a trial batch
    * pulled just before the cancellation) starts aborted instead of running. Cancellation is final,
    * so this cannot stop anything that should still run.
    */
-  private readonly stopped = new Map<string, StopReason>();
+  private readonly cancelled = new Map<string, StopReason>();
+  /** Per run, the newest attempt a coordinator stopped (it and older ones never run again). */
+  private readonly stoppedAttempts = new Map<string, { attempt: number; reason: StopReason }>();
+  /** Set on shutdown: work that registers afterwards starts aborted and is handed back. */
+  private shutdown: StopReason | undefined;
   private subs: Subscription[] = [];
 
   constructor(
@@ -56,10 +81,7 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
           ]),
       this.messaging.nc.subscribe(t.anyRunAbortSubject(), {
         callback: (err, msg) => {
-          // ctl.runs.<id>.abort (optionally namespaced): the run id is the second-to-last token.
-          const tokens = msg.subject.split('.');
-          const runId = err ? undefined : tokens[tokens.length - 2];
-          if (runId) this.abort(runId, { kind: 'stopped', message: msg.string() || 'stopped by its coordinator' });
+          if (!err) this.onAbortPush(msg);
         },
       }),
     ];
@@ -69,37 +91,75 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
     for (const s of this.subs) s.unsubscribe();
   }
 
-  register(runId: string): AbortController {
-    const c = new AbortController();
-    const stoppedWith = this.stopped.get(runId);
-    if (stoppedWith) c.abort(stoppedWith);
+  /** A controller for work of `attempt` of a run; aborted at once if that attempt was already stopped. */
+  register(runId: string, attempt: number): AbortController {
+    const controller = new AbortController();
+    const stopped = this.stoppedAttempts.get(runId);
+    const reason =
+      this.shutdown ??
+      this.cancelled.get(runId) ??
+      (stopped && attempt <= stopped.attempt ? stopped.reason : undefined);
+    if (reason) controller.abort(reason);
     let set = this.controllers.get(runId);
     if (!set) this.controllers.set(runId, (set = new Set()));
-    set.add(c);
-    return c;
+    set.add({ controller, attempt });
+    return controller;
   }
 
   release(runId: string, c: AbortController): void {
     const set = this.controllers.get(runId);
-    set?.delete(c);
-    if (set && set.size === 0) this.controllers.delete(runId);
+    if (!set) return;
+    for (const r of set) if (r.controller === c) set.delete(r);
+    if (set.size === 0) this.controllers.delete(runId);
   }
 
-  abort(runId: string, reason: StopReason): void {
-    if (reason.kind === 'cancelled') {
-      this.stopped.set(runId, reason);
-      if (this.stopped.size > REMEMBERED_STOPS) this.stopped.delete(this.stopped.keys().next().value as string);
-    }
-    for (const c of this.controllers.get(runId) ?? []) if (!c.signal.aborted) c.abort(reason);
+  /** Stops the run's work of attempts up to `upToAttempt` (every attempt when omitted). */
+  abort(runId: string, reason: StopReason, upToAttempt?: number): void {
+    if (reason.kind === 'cancelled') remember(this.cancelled, runId, reason);
+    if (upToAttempt !== undefined && upToAttempt >= (this.stoppedAttempts.get(runId)?.attempt ?? 0))
+      remember(this.stoppedAttempts, runId, { attempt: upToAttempt, reason });
+    for (const r of this.controllers.get(runId) ?? [])
+      if (!r.controller.signal.aborted && (upToAttempt === undefined || r.attempt <= upToAttempt))
+        r.controller.abort(reason);
   }
 
-  /** Stops everything this process runs (graceful shutdown). */
+  /** Stops everything this process runs, and whatever it would take on from now (graceful shutdown). */
   abortAll(reason: StopReason): void {
+    this.shutdown = reason;
     for (const runId of this.controllers.keys()) this.abort(runId, reason);
   }
 
-  /** Tells every worker to stop a run's trials (core NATS, not stored). */
-  broadcastStop(runId: string, message: string): void {
-    this.messaging.nc.publish(this.cfg.topology.runAbortSubject(runId), message);
+  /** Tells every worker to stop a run's trials of `attempt` and older (core NATS, not stored). */
+  broadcastStop(runId: string, attempt: number, message: string): void {
+    const h = natsHeaders();
+    h.set(ATTEMPT_HEADER, String(attempt));
+    this.messaging.nc.publish(this.cfg.topology.runAbortSubject(runId), message, { headers: h });
+  }
+
+  /**
+   * Tells every worker that `attempt` of a run has started, so whatever older attempts still run
+   * (a coordinator that lost its lease in a NATS outage, their queued trial batches) stops quietly.
+   */
+  broadcastSuperseded(runId: string, attempt: number): void {
+    const h = natsHeaders();
+    h.set(ATTEMPT_HEADER, String(attempt - 1));
+    h.set(SUPERSEDED_BY_HEADER, String(attempt));
+    this.messaging.nc.publish(this.cfg.topology.runAbortSubject(runId), `superseded by attempt ${attempt}`, {
+      headers: h,
+    });
+  }
+
+  private onAbortPush(msg: Msg): void {
+    // ctl.runs.<id>.abort (optionally namespaced): the run id is the second-to-last token.
+    const tokens = msg.subject.split('.');
+    const runId = tokens[tokens.length - 2];
+    if (!runId) return;
+    const attempt = Number(msg.headers?.get(ATTEMPT_HEADER) ?? Number.NaN);
+    const by = Number(msg.headers?.get(SUPERSEDED_BY_HEADER) ?? Number.NaN);
+    const reason: StopReason = Number.isInteger(by)
+      ? { kind: 'superseded', byAttempt: by }
+      : { kind: 'stopped', message: msg.string() || 'stopped by its coordinator' };
+    // Without an attempt (a worker of an earlier version): every attempt, as it was then.
+    this.abort(runId, reason, Number.isInteger(attempt) ? attempt : undefined);
   }
 }
