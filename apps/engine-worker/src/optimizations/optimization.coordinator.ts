@@ -254,7 +254,7 @@ export class OptimizationCoordinator {
           // Trials that finish before the stop reaches their worker (other workers, and this one,
           // which runs its own batch between the coordinator's turns) are still recorded before
           // RunFailed, so the run's final failedCombinations can exceed the count here.
-          const message = `stopped early: ${tally.failed} trials had failed; the limit is ${failLimit} (maxFailedTrials ${request.maxFailedTrials} of ${total} combinations)`;
+          const message = `stopped early: ${tally.failed} trial${tally.failed === 1 ? '' : 's'} had failed; the limit is ${failLimit} (maxFailedTrials ${request.maxFailedTrials} of ${total} combinations)`;
           this.signals.broadcastStop(ctx.runId, ctx.attempt, message);
           outcome = { kind: 'failed', message, reason: 'failed_trials' };
           break;

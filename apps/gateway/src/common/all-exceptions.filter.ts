@@ -1,5 +1,37 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import {
+  ClosedConnectionError,
+  ConnectionError,
+  DrainingConnectionError,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+} from '@nats-io/nats-core';
+
+/** Errors that mean NATS did not answer (down, reconnecting, draining), not that the request was wrong. */
+const NATS_UNAVAILABLE = [
+  TimeoutError,
+  ClosedConnectionError,
+  ConnectionError,
+  DrainingConnectionError,
+  NoRespondersError,
+  RequestError,
+];
+/** Connection-level failures of Postgres (refused, reset, shutting down, too many connections). */
+const PG_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '53300']);
+
+/** What is down, if the error says a backing service is unavailable (its cause chain included). */
+export function unavailableService(err: unknown): 'NATS' | 'Postgres' | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (NATS_UNAVAILABLE.some((E) => e instanceof E)) return 'NATS';
+    const code =
+      (e as { code?: unknown; driverError?: { code?: unknown } }).driverError?.code ?? (e as { code?: unknown }).code;
+    if (typeof code === 'string' && PG_UNAVAILABLE.has(code)) return 'Postgres';
+    if (/Connection terminated/i.test(e.message)) return 'Postgres';
+  }
+  return undefined;
+}
 
 interface FastifyLikeError {
   statusCode?: number;
@@ -9,7 +41,8 @@ interface FastifyLikeError {
 
 /**
  * Every error answers JSON `{statusCode, error, message}`; a client error keeps its reason, a
- * server error never leaks a stack trace (it is logged instead).
+ * server error never leaks a stack trace (it is logged instead). NATS or Postgres being unreachable
+ * is a 503 saying which, with `Retry-After`, rather than an anonymous 500.
  */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
@@ -32,13 +65,30 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const fe = exception as FastifyLikeError;
     if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
       // Fastify's own client errors: malformed JSON, wrong content type, body too large.
-      const reason = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/i.test(fe.message ?? '') ? 'malformed JSON body' : fe.message;
+      const reason =
+        fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/i.test(fe.message ?? '')
+          ? 'malformed JSON body'
+          : fe.message;
       void reply.status(fe.statusCode).send({
         statusCode: fe.statusCode,
         error: 'Bad Request',
         message: reason,
         issues: [{ field: '(body)', reason }],
       });
+      return;
+    }
+    const down = unavailableService(exception);
+    if (down) {
+      this.log.warn({ err: exception }, `${down} unavailable`);
+      const what = down === 'NATS' ? 'the event log (NATS)' : 'the read models (Postgres)';
+      void reply
+        .status(HttpStatus.SERVICE_UNAVAILABLE)
+        .header('retry-after', '5')
+        .send({
+          statusCode: 503,
+          error: 'Service Unavailable',
+          message: `${what} did not answer; try again shortly${down === 'NATS' ? ' (a submission retried with the same Idempotency-Key never runs twice)' : ''}`,
+        });
       return;
     }
     this.log.error({ err: exception }, 'unhandled error');
