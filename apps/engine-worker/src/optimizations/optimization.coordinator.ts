@@ -166,6 +166,7 @@ export class OptimizationCoordinator {
     const messages = await follower.consume();
     const onAbort = (): void => messages.stop();
     signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort(); // stopped (a shutdown, say) before the listener was there
     let scheduled = false;
     const schedule = async (): Promise<void> => {
       scheduled = true;
@@ -217,7 +218,7 @@ export class OptimizationCoordinator {
     let outcome: CoordinationOutcome = { kind: 'stopped' };
     try {
       if (total === 0) {
-        outcome = { kind: 'completed' }; // `finally` reads it: nothing to stop or purge
+        outcome = { kind: 'completed' }; // `finally` reads it: nothing to stop
         return { outcome, tally, total };
       }
       // Catch up on what is already stored before scheduling, so a takeover skips finished trials.

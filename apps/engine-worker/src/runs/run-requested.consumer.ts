@@ -147,10 +147,6 @@ export class RunRequestedConsumer extends SerialPullConsumer {
       return;
     }
     const event = found.event;
-    if (this.stopping) {
-      msg.nak();
-      return;
-    }
     if (msg.info.redelivered) redeliveries.inc({ consumer: msg.info.consumer });
     const traceparent = found.traceparent ?? (msg.headers?.get(HEADERS.traceparent) || undefined);
     const attributes = {
@@ -181,13 +177,6 @@ export class RunRequestedConsumer extends SerialPullConsumer {
       }
     }
     const controller = this.signals.register(runId, attempt);
-    if (stopReasonOf(controller.signal)?.kind === 'shutdown') {
-      // Taken just as this worker began shutting down: handed back before it starts, unrecorded
-      // (an attempt that never started is not charged against maxRetries).
-      this.signals.release(runId, controller);
-      msg.nak();
-      return;
-    }
     // Renew the delivery at the run's heartbeat, and always well inside the consumer's ack wait.
     const beatMs = Math.min(request.heartbeatSeconds, CONSUMER_SETTINGS.engine.ackWaitSeconds / 3) * 1000;
     const heartbeat = setInterval(() => msg.working(), beatMs);
@@ -204,29 +193,38 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         await msg.ackAck();
         return;
       }
-      const maxAttempts = request.maxRetries + 1;
+      // The dispatch's last possible delivery (the consumer's max_deliver) must end the run, or
+      // JetStream would stop delivering it and leave it unfinished.
+      if (attempt >= CONSUMER_SETTINGS.engine.maxDeliver) {
+        const message = `run failed: its dispatch reached the delivery limit (${attempt} deliveries, most of them handed back by workers shutting down)`;
+        await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
+        await ctx.log('ERROR', message);
+        msg.term('delivery limit');
+        return;
+      }
+      if (await this.handBackIfShuttingDown(ctx, msg, controller.signal)) return;
       if (attempt > 1) {
         span.addEvent(SPAN_EVENTS.retry, { [ATTRS.previousAttempt]: attempt - 1 });
-        const past = await this.pastAttempts(runId);
-        // The last attempt that started may have recorded its own end (stall, shutdown, lost
-        // history); otherwise it went silent. Deliveries that never started (handed back by a
-        // worker that was shutting down) are not attempts.
-        if (past.lastStarted !== undefined && !past.abandoned.has(past.lastStarted)) {
-          await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: past.lastStarted, reason: 'heartbeat_lost' });
-          past.abandoned.set(past.lastStarted, 'heartbeat_lost');
-          await ctx.log('WARNING', `attempt ${past.lastStarted} lost its worker; retrying as attempt ${attempt}`);
+        const abandoned = await this.abandonedAttempts(runId);
+        // The previous delivery may have recorded its own end (stall, shutdown, lost history);
+        // otherwise its worker went silent (died, or was cut off past its lease).
+        if (!abandoned.has(attempt - 1)) {
+          await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: attempt - 1, reason: 'heartbeat_lost' });
+          abandoned.set(attempt - 1, 'heartbeat_lost');
+          await ctx.log('WARNING', `attempt ${attempt - 1} lost its worker; retrying as attempt ${attempt}`);
         }
-        // maxRetries counts failed attempts: a clean shutdown's hand-back is not a failure.
-        const failed = [...past.abandoned].filter(([, why]) => why !== 'shutdown');
-        if (failed.length >= maxAttempts) {
-          const why = failed[failed.length - 1]?.[1];
+        // maxRetries counts failed attempts: every earlier delivery but a clean shutdown's hand-back.
+        const shutdowns = [...abandoned.values()].filter((why) => why === 'shutdown').length;
+        const failed = attempt - 1 - shutdowns;
+        if (failed >= request.maxRetries + 1) {
+          const why = abandoned.get(attempt - 1);
           const cause =
             why === 'stalled'
               ? 'the last attempt stopped making progress'
               : why === 'coordinator_lost'
                 ? "the last attempt's coordinator lost the run's history"
                 : 'each attempt lost its worker before finishing';
-          const message = `run failed after ${failed.length} failed attempts (maxRetries ${request.maxRetries}): ${cause}`;
+          const message = `run failed after ${failed} failed attempts (maxRetries ${request.maxRetries}): ${cause}`;
           await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
           await ctx.log('ERROR', message);
           msg.term('attempts exhausted');
@@ -236,7 +234,9 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         // queued trial batches) stops quietly: this attempt owns the run now.
         this.signals.broadcastSuperseded(runId, attempt);
         // Back off from the second failed attempt on: a run that keeps killing workers must not spin.
-        if (failed.length >= 2) await this.backoff(failed.length + 1, controller.signal);
+        if (failed >= 2) await this.backoff(failed + 1, controller.signal);
+        // A shutdown that began during the reads or the backoff: hand back before starting.
+        if (await this.handBackIfShuttingDown(ctx, msg, controller.signal)) return;
       }
       if (request.stallSeconds !== undefined) {
         const limitMs = request.stallSeconds * 1000;
@@ -271,17 +271,32 @@ export class RunRequestedConsumer extends SerialPullConsumer {
   }
 
   /**
-   * The attempts of a run so far: the last one that started, and how each recorded attempt ended
-   * (`RunAttemptAbandoned` reasons by attempt). Read only when a run is redelivered.
+   * A worker that is shutting down starts nothing more: the run is handed back at once, recorded
+   * as a shutdown (which maxRetries does not count). Answers whether it was.
    */
-  private async pastAttempts(runId: string): Promise<{ lastStarted?: number; abandoned: Map<number, string> }> {
-    let lastStarted: number | undefined;
+  private async handBackIfShuttingDown(ctx: RunContext, msg: JsMsg, signal: AbortSignal): Promise<boolean> {
+    if (!this.stopping && stopReasonOf(signal)?.kind !== 'shutdown') return false;
+    const detail = 'worker shutting down; handed back before starting';
+    await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: 'shutdown', detail });
+    await ctx.log('WARNING', `attempt ${ctx.attempt} abandoned: ${detail}`);
+    msg.nak();
+    return true;
+  }
+
+  /**
+   * How each recorded attempt of a run ended (`RunAttemptAbandoned` reasons by attempt), read from
+   * that event's subject alone. Read only when a run is redelivered.
+   */
+  private async abandonedAttempts(runId: string): Promise<Map<number, string>> {
     const abandoned = new Map<number, string>();
-    await this.messaging.bus.readHistory(runId, ({ event }) => {
-      if (event.type === 'RunStarted') lastStarted = Math.max(lastStarted ?? 0, event.attempt);
-      else if (event.type === 'RunAttemptAbandoned') abandoned.set(event.data.abandonedAttempt, event.data.reason);
-    });
-    return { lastStarted, abandoned };
+    await this.messaging.bus.readHistory(
+      runId,
+      ({ event }) => {
+        if (event.type === 'RunAttemptAbandoned') abandoned.set(event.data.abandonedAttempt, event.data.reason);
+      },
+      'RunAttemptAbandoned',
+    );
+    return abandoned;
   }
 
   private async backoff(attempt: number, signal: AbortSignal): Promise<void> {
@@ -304,6 +319,7 @@ export class RunRequestedConsumer extends SerialPullConsumer {
     crashIfPoisoned(request.dataset.synthetic?.seed);
     await stallIfPoisoned(request.dataset.synthetic?.seed, signal);
     const { result, durationMs } = await runBacktestChunked(ctx, request, bars, signal, this.cfg.progressIntervalMs);
+    await this.stopIfSuperseded(ctx);
     await ctx.emit('RunCompleted', {
       durationMs,
       processedBars: result.bars,
@@ -325,6 +341,7 @@ export class RunRequestedConsumer extends SerialPullConsumer {
     const counts = { completedCombinations: tally.completed, failedCombinations: tally.failed };
     switch (outcome.kind) {
       case 'completed':
+        await this.stopIfSuperseded(ctx);
         await ctx.emit('RunCompleted', {
           durationMs: performance.now() - started,
           ...counts,
@@ -359,12 +376,32 @@ export class RunRequestedConsumer extends SerialPullConsumer {
     }
   }
 
+  /**
+   * Before an attempt records the run's end: if a newer attempt has started (this worker was cut off
+   * past its lease and the announcement never reached it), it stops here instead, recording nothing.
+   */
+  private async stopIfSuperseded(ctx: RunContext): Promise<void> {
+    const by = await this.supersededBy(ctx);
+    if (by !== undefined) {
+      this.signals.abort(ctx.runId, { kind: 'superseded', byAttempt: by }, ctx.attempt);
+      throw new RunAbortedError();
+    }
+  }
+
+  /** The newer attempt that has started, if one has. */
+  private async supersededBy(ctx: RunContext): Promise<number | undefined> {
+    const started = await this.messaging.bus.lastOfType(ctx.runId, 'RunStarted');
+    return started && started.event.attempt > ctx.attempt ? started.event.attempt : undefined;
+  }
+
   private async settleFailure(ctx: RunContext, msg: JsMsg, err: unknown, signal: AbortSignal): Promise<void> {
     const reason = stopReasonOf(signal);
-    if (reason?.kind === 'superseded') {
+    // Recording a failure, a cancel or a hand-back is not for an attempt a newer one replaced.
+    const by = reason?.kind === 'superseded' ? reason.byAttempt : await this.supersededBy(ctx).catch(() => undefined);
+    if (by !== undefined) {
       // A newer attempt owns the run (and this delivery): nothing to record, nothing to settle.
       this.log.warn(
-        { runId: ctx.runId, attempt: ctx.attempt, byAttempt: reason.byAttempt },
+        { runId: ctx.runId, attempt: ctx.attempt, byAttempt: by },
         'run attempt superseded by a newer one; stopped',
       );
       return;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { headers as natsHeaders, type Msg, type Subscription } from '@nats-io/nats-core';
+import { headers as natsHeaders, type Msg, type MsgHdrs, type Subscription } from '@nats-io/nats-core';
 import { parseRunSubject } from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
 import { testFaults } from './test-faults';
@@ -131,9 +131,9 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** Tells every worker to stop a run's trials of `attempt` and older (core NATS, not stored). */
   broadcastStop(runId: string, attempt: number, message: string): void {
-    const h = natsHeaders();
-    h.set(ATTEMPT_HEADER, String(attempt));
-    this.messaging.nc.publish(this.cfg.topology.runAbortSubject(runId), message, { headers: h });
+    this.messaging.nc.publish(this.cfg.topology.runAbortSubject(runId), message, {
+      headers: abortPushHeaders(attempt),
+    });
   }
 
   /**
@@ -141,25 +141,48 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
    * (a coordinator that lost its lease in a NATS outage, their queued trial batches) stops quietly.
    */
   broadcastSuperseded(runId: string, attempt: number): void {
-    const h = natsHeaders();
-    h.set(ATTEMPT_HEADER, String(attempt - 1));
-    h.set(SUPERSEDED_BY_HEADER, String(attempt));
     this.messaging.nc.publish(this.cfg.topology.runAbortSubject(runId), `superseded by attempt ${attempt}`, {
-      headers: h,
+      headers: abortPushHeaders(attempt - 1, attempt),
     });
   }
 
   private onAbortPush(msg: Msg): void {
-    // ctl.runs.<id>.abort (optionally namespaced): the run id is the second-to-last token.
-    const tokens = msg.subject.split('.');
-    const runId = tokens[tokens.length - 2];
-    if (!runId) return;
-    const attempt = Number(msg.headers?.get(ATTEMPT_HEADER) ?? Number.NaN);
-    const by = Number(msg.headers?.get(SUPERSEDED_BY_HEADER) ?? Number.NaN);
-    const reason: StopReason = Number.isInteger(by)
+    const push = stopOfAbortPush(msg);
+    if (push) this.abort(push.runId, push.reason, push.upToAttempt);
+  }
+}
+
+/** Headers of an abort push: it stops attempts up to `upToAttempt`, superseded by `byAttempt` if given. */
+export function abortPushHeaders(upToAttempt: number, byAttempt?: number): MsgHdrs {
+  const h = natsHeaders();
+  h.set(ATTEMPT_HEADER, String(upToAttempt));
+  if (byAttempt !== undefined) h.set(SUPERSEDED_BY_HEADER, String(byAttempt));
+  return h;
+}
+
+/** A positive integer header (a missing header reads as ""), or undefined. */
+function attemptHeader(msg: Pick<Msg, 'headers'>, name: string): number | undefined {
+  const raw = msg.headers?.has(name) ? msg.headers.get(name) : '';
+  const n = raw === '' ? Number.NaN : Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * What a `ctl.runs.<id>.abort` push stops: the run (second-to-last subject token; the subject may be
+ * namespaced), why, and up to which attempt. Without an attempt header (a worker of an earlier
+ * version) it stops every attempt, as such pushes did then.
+ */
+export function stopOfAbortPush(
+  msg: Pick<Msg, 'subject' | 'headers' | 'string'>,
+): { runId: string; reason: StopReason; upToAttempt?: number } | undefined {
+  const tokens = msg.subject.split('.');
+  const runId = tokens[tokens.length - 2];
+  if (!runId) return undefined;
+  const upToAttempt = attemptHeader(msg, ATTEMPT_HEADER);
+  const by = attemptHeader(msg, SUPERSEDED_BY_HEADER);
+  const reason: StopReason =
+    by !== undefined
       ? { kind: 'superseded', byAttempt: by }
       : { kind: 'stopped', message: msg.string() || 'stopped by its coordinator' };
-    // Without an attempt (a worker of an earlier version): every attempt, as it was then.
-    this.abort(runId, reason, Number.isInteger(attempt) ? attempt : undefined);
-  }
+  return { runId, reason, ...(upToAttempt !== undefined ? { upToAttempt } : {}) };
 }

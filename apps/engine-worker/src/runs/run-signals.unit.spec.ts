@@ -1,5 +1,6 @@
 import type { Messaging, RunForgeConfig } from '@runforge/platform';
-import { RunSignals } from './run-signals.service';
+import { headers } from '@nats-io/nats-core';
+import { abortPushHeaders, RunSignals, stopOfAbortPush } from './run-signals.service';
 
 // Registration and aborts only: the NATS subscriptions (onApplicationBootstrap) are not started.
 const signals = (): RunSignals => new RunSignals({} as Messaging, {} as RunForgeConfig);
@@ -59,5 +60,30 @@ describe('RunSignals', () => {
     s.release('r1', done);
     s.abort('r1', { kind: 'stopped', message: 'x' });
     expect(done.signal.aborted).toBe(false);
+  });
+
+  it('reads an abort push: a coordinator stop, a superseded attempt, and a push of an earlier version', () => {
+    const push = (h: ReturnType<typeof headers> | undefined, body: string) => ({
+      subject: 'ns.ctl.runs.r1.abort',
+      headers: h,
+      string: () => body,
+    });
+    expect(stopOfAbortPush(push(abortPushHeaders(2), 'too many failed trials'))).toEqual({
+      runId: 'r1',
+      reason: { kind: 'stopped', message: 'too many failed trials' },
+      upToAttempt: 2,
+    });
+    expect(stopOfAbortPush(push(abortPushHeaders(2, 3), 'superseded by attempt 3'))).toEqual({
+      runId: 'r1',
+      reason: { kind: 'superseded', byAttempt: 3 },
+      upToAttempt: 2,
+    });
+    // No headers at all, or unrelated ones (a missing header reads as ""): every attempt, stopped.
+    for (const h of [undefined, headers()]) {
+      expect(stopOfAbortPush(push(h, ''))).toEqual({
+        runId: 'r1',
+        reason: { kind: 'stopped', message: 'stopped by its coordinator' },
+      });
+    }
   });
 });
