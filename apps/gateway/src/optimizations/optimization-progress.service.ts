@@ -31,6 +31,19 @@ export interface OptimizationProgressFields {
   result: Record<string, unknown> | null;
 }
 
+/** Trial-table reads of a running optimization are shared for this long (by every stream and poll). */
+const RUNNING_REUSE_MS = 1_000;
+/** Runs whose trial-table reads are kept (oldest forgotten first). */
+const CACHED_RUNS = 500;
+
+interface TrialReads {
+  /** Status and counts the reads were made at: once they change the reads are stale. */
+  key: string;
+  at: number;
+  top: Record<string, unknown>[];
+  groups: Record<string, unknown>[];
+}
+
 interface TrialRow {
   id: string;
   index: number;
@@ -53,6 +66,13 @@ interface FailureRow {
  */
 @Injectable()
 export class OptimizationProgress {
+  /**
+   * The live stream re-reads a busy run up to 4 times a second per viewer: the trial-table reads
+   * (a sort of its completed trials, a grouping of its failed ones) are made once per change of the
+   * run's counts, and at most once a second while it runs, whoever asks.
+   */
+  private readonly reads = new Map<string, TrialReads>();
+
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   async of(run: OptimizationRunState, now = Date.now()): Promise<OptimizationProgressFields> {
@@ -68,15 +88,27 @@ export class OptimizationProgress {
     if (best && typeof best === 'object') fields.bestTrial = best as Record<string, unknown>;
     // Without the coordinator's result (running, or ended without completing): from the trials table.
     if (run.result === null && done > 0) {
-      const [top, groups] = await Promise.all([
-        run.completedCombinations > 0 ? this.topTrials(run.id) : [],
-        run.failedCombinations > 0 ? this.failureGroups(run.id) : [],
-      ]);
+      const { top, groups } = await this.trialReads(run, now);
       if (top[0]) fields.bestTrial = top[0];
       if (!TERMINAL_STATUSES.has(run.status)) fields.failures = groups;
       else fields.result = { objective: run.request.objective, best: top[0] ?? null, top, failures: groups };
     }
     return fields;
+  }
+
+  private async trialReads(run: OptimizationRunState, now: number): Promise<TrialReads> {
+    const key = `${run.status}:${run.completedCombinations}:${run.failedCombinations}`;
+    const cached = this.reads.get(run.id);
+    if (cached && (cached.key === key || (run.status === 'Running' && now - cached.at < RUNNING_REUSE_MS))) return cached;
+    const [top, groups] = await Promise.all([
+      run.completedCombinations > 0 ? this.topTrials(run.id) : [],
+      run.failedCombinations > 0 ? this.failureGroups(run.id) : [],
+    ]);
+    const fresh: TrialReads = { key, at: now, top, groups };
+    this.reads.delete(run.id);
+    this.reads.set(run.id, fresh);
+    if (this.reads.size > CACHED_RUNS) this.reads.delete(this.reads.keys().next().value as string);
+    return fresh;
   }
 
   private schema(): string {

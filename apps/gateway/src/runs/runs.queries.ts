@@ -70,7 +70,6 @@ function details(r: Row): Record<string, unknown> {
   };
 }
 
-/** A run folded from its `RunRequested` alone, in the same shape as a projected row. */
 /** The fields of a details view that an optimization's progress is computed from. */
 function optimizationState(run: Record<string, unknown>): OptimizationRunState {
   return {
@@ -85,6 +84,7 @@ function optimizationState(run: Record<string, unknown>): OptimizationRunState {
   };
 }
 
+/** A run folded from its `RunRequested` alone, in the same shape as a projected row. */
 function viewToRow(v: RunView): Row {
   return {
     id: v.id,

@@ -124,7 +124,10 @@ class RunFeed {
   }
 
   private publish(snapshot: StreamedRun): void {
-    const json = JSON.stringify(snapshot);
+    // What changed, leaving out the ETA and rate: they move with the clock alone, and a snapshot
+    // that differs only there would re-render every viewer each refresh.
+    const { etaSeconds: _eta, trialsPerSecond: _rate, ...state } = snapshot;
+    const json = JSON.stringify(state);
     if (json !== this.lastSent) {
       this.lastSent = json;
       this.channel.send('snapshot', snapshot, ++this.seq);

@@ -276,7 +276,9 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
                   setDirection(v === 'minimize' || v === 'maximize' ? v : '');
                 }}
               >
-                <option value="">{`default (${defaultDirections[objective] ?? 'maximize'})`}</option>
+                <option value="">
+                  {defaultDirections[objective] ? `default (${defaultDirections[objective]})` : 'default'}
+                </option>
                 <option>maximize</option>
                 <option>minimize</option>
               </select>
