@@ -99,7 +99,8 @@ export class OptimizationProgress {
   private async trialReads(run: OptimizationRunState, now: number): Promise<TrialReads> {
     const key = `${run.status}:${run.completedCombinations}:${run.failedCombinations}`;
     const cached = this.reads.get(run.id);
-    if (cached && (cached.key === key || (run.status === 'Running' && now - cached.at < RUNNING_REUSE_MS))) return cached;
+    if (cached && (cached.key === key || (run.status === 'Running' && now - cached.at < RUNNING_REUSE_MS)))
+      return cached;
     const [top, groups] = await Promise.all([
       run.completedCombinations > 0 ? this.topTrials(run.id) : [],
       run.failedCombinations > 0 ? this.failureGroups(run.id) : [],

@@ -3,7 +3,10 @@ import type { FastifyReply } from 'fastify';
 import type { Subscription } from '@nats-io/nats-core';
 import { TERMINAL_STATUSES } from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
-import { OptimizationProgress, type OptimizationProgressFields } from '../../optimizations/optimization-progress.service';
+import {
+  OptimizationProgress,
+  type OptimizationProgressFields,
+} from '../../optimizations/optimization-progress.service';
 import { RunReader, type RunSnapshot } from '../run-reader.service';
 import { SSE_HEARTBEAT_MS, SseChannel } from './sse';
 
