@@ -85,6 +85,8 @@ export class TrialBatchConsumer extends SerialPullConsumer {
   private consumer?: Consumer;
   /** Runs seen live recently: run id → when checked, and the latest attempt started. */
   private readonly liveRuns = new Map<string, { checkedAt: number; attempt: number }>();
+  /** Runs seen ended or asked to stop (final): their remaining queued batches are dropped without a lookup. */
+  private readonly endedRuns = new Set<string>();
   private prefetched?: Promise<JsMsg | null>;
   /** Finished batches waiting for their outcomes' publish acks before their own ack. */
   private readonly settling = new Set<Promise<void>>();
@@ -328,10 +330,11 @@ export class TrialBatchConsumer extends SerialPullConsumer {
    * Whether the batch must not run: its run already ended or was asked to stop (a batch queued
    * before that), or a newer attempt started (its coordinator rescheduled the trials). Five direct
    * gets; a live run's answer is reused for a second, since a stop arriving meanwhile is pushed to
-   * the batch in hand anyway (RunSignals).
+   * the batch in hand anyway (RunSignals), and an ended run's for good.
    */
   private async isStale(batch: TrialBatch): Promise<boolean> {
     const { runId } = batch;
+    if (this.endedRuns.has(runId)) return true;
     const cached = this.liveRuns.get(runId);
     if (cached !== undefined && performance.now() - cached.checkedAt < LIVE_RUN_CACHE_MS)
       return batch.attempt < cached.attempt;
@@ -343,6 +346,8 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     );
     if (ends.some((f) => f !== undefined)) {
       this.liveRuns.delete(runId);
+      this.endedRuns.add(runId);
+      if (this.endedRuns.size > 1_000) this.endedRuns.delete(this.endedRuns.values().next().value as string);
       return true;
     }
     const attempt = started?.event.attempt ?? batch.attempt;
