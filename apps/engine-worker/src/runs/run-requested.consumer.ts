@@ -138,6 +138,26 @@ export class RunRequestedConsumer extends SerialPullConsumer {
     }
   }
 
+  /**
+   * A run that reached this worker after it began shutting down: recorded as a shutdown hand-back
+   * (not a failed attempt, whatever maxRetries says) before it goes back to the queue. When several
+   * workers stop at once, the run may bounce between them several times.
+   */
+  protected override async handBack(msg: JsMsg): Promise<void> {
+    let runId: string | undefined;
+    try {
+      runId = decodeRunDispatch(msg.json()).runId;
+    } catch {
+      runId = undefined;
+    }
+    if (runId) {
+      const ctx = new RunContext(this.messaging.bus, runId, msg.info.deliveryCount, this.cfg.instanceId, undefined);
+      const detail = 'worker shutting down; handed back before starting';
+      await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: 'shutdown', detail });
+    }
+    msg.nak();
+  }
+
   protected async handle(msg: JsMsg): Promise<void> {
     const found = await this.requestOf(msg);
     if (found === 'invalid' || found === 'orphan') {

@@ -20,6 +20,12 @@ export abstract class SerialPullConsumer implements OnApplicationBootstrap, OnAp
   protected abstract next(): Promise<JsMsg | null>;
   protected abstract handle(msg: JsMsg): Promise<void>;
 
+  /** A message that arrived after the stop goes back to the queue; subclasses may record why first. */
+  protected handBack(msg: JsMsg): Promise<void> {
+    msg.nak();
+    return Promise.resolve();
+  }
+
   onApplicationBootstrap(): void {
     this.loop = this.run();
   }
@@ -43,7 +49,10 @@ export abstract class SerialPullConsumer implements OnApplicationBootstrap, OnAp
           const msg = await this.next();
           if (!msg) continue;
           if (this.stopping) {
-            msg.nak();
+            this.inFlight = this.handBack(msg).catch((err: unknown) => {
+              this.log.error({ err }, 'could not hand a message back; it is redelivered after the ack wait');
+            });
+            await this.inFlight;
             break;
           }
           this.inFlight = this.handle(msg);
