@@ -1,6 +1,7 @@
 export * from './config';
 export * from './nats/connection';
 export * from './nats/event-bus';
+export * from './nats/unavailable';
 export * from './db/entities';
 export * from './db/data-source';
 export * from './nest/tokens';

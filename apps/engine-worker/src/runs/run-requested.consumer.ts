@@ -5,6 +5,7 @@ import { CONSUMER_SETTINGS, decodeRunDispatch, errorFieldsOf, HEADERS, type RunE
 import {
   ATTRS,
   currentTraceparent,
+  isNatsUnavailable,
   Messaging,
   recordSpanError,
   redeliveries,
@@ -424,6 +425,13 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         { runId: ctx.runId, attempt: ctx.attempt, byAttempt: by },
         'run attempt superseded by a newer one; stopped',
       );
+      return;
+    }
+    if (!reason && isNatsUnavailable(err)) {
+      // NATS did not answer (an outage mid-run): the run is not at fault. Hand it back; the next
+      // attempt (here or elsewhere, once NATS is back) resumes it, recording this one as lost.
+      this.log.warn({ err, runId: ctx.runId, attempt: ctx.attempt }, 'NATS unavailable mid-run; handing the run back');
+      msg.nak(1000);
       return;
     }
     try {

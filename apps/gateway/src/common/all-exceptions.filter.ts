@@ -1,30 +1,14 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import {
-  ClosedConnectionError,
-  ConnectionError,
-  DrainingConnectionError,
-  NoRespondersError,
-  RequestError,
-  TimeoutError,
-} from '@nats-io/nats-core';
+import { isNatsUnavailable } from '@runforge/platform';
 
-/** Errors that mean NATS did not answer (down, reconnecting, draining), not that the request was wrong. */
-const NATS_UNAVAILABLE = [
-  TimeoutError,
-  ClosedConnectionError,
-  ConnectionError,
-  DrainingConnectionError,
-  NoRespondersError,
-  RequestError,
-];
 /** Connection-level failures of Postgres (refused, reset, shutting down, too many connections). */
 const PG_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '53300']);
 
 /** What is down, if the error says a backing service is unavailable (its cause chain included). */
 export function unavailableService(err: unknown): 'NATS' | 'Postgres' | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (NATS_UNAVAILABLE.some((E) => e instanceof E)) return 'NATS';
+    if (isNatsUnavailable(e)) return 'NATS';
     const code =
       (e as { code?: unknown; driverError?: { code?: unknown } }).driverError?.code ?? (e as { code?: unknown }).code;
     if (typeof code === 'string' && PG_UNAVAILABLE.has(code)) return 'Postgres';
