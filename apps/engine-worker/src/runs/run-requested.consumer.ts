@@ -151,12 +151,11 @@ export class RunRequestedConsumer extends SerialPullConsumer {
     } catch {
       runId = undefined;
     }
-    if (runId) {
-      const ctx = new RunContext(this.messaging.bus, runId, msg.info.deliveryCount, this.cfg.instanceId, undefined);
-      const detail = 'worker shutting down; handed back before starting';
-      await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: 'shutdown', detail });
-    }
-    msg.nak();
+    if (!runId) return msg.nak();
+    await this.handBackUnstarted(
+      new RunContext(this.messaging.bus, runId, msg.info.deliveryCount, this.cfg.instanceId, undefined),
+      msg,
+    );
   }
 
   protected async handle(msg: JsMsg): Promise<void> {
@@ -297,11 +296,16 @@ export class RunRequestedConsumer extends SerialPullConsumer {
    */
   private async handBackIfShuttingDown(ctx: RunContext, msg: JsMsg, signal: AbortSignal): Promise<boolean> {
     if (!this.stopping && stopReasonOf(signal)?.kind !== 'shutdown') return false;
+    await this.handBackUnstarted(ctx, msg);
+    return true;
+  }
+
+  /** Records a delivery this stopping worker did not start as a shutdown hand-back, then naks it. */
+  private async handBackUnstarted(ctx: RunContext, msg: JsMsg): Promise<void> {
     const detail = 'worker shutting down; handed back before starting';
     await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: 'shutdown', detail });
     await ctx.log('WARNING', `attempt ${ctx.attempt} abandoned: ${detail}`);
     msg.nak();
-    return true;
   }
 
   /**

@@ -7,8 +7,8 @@ const PG_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P0
 
 /** What is down, if the error says a backing service is unavailable (its cause chain included). */
 export function unavailableService(err: unknown): 'NATS' | 'Postgres' | undefined {
+  if (isNatsUnavailable(err)) return 'NATS';
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (isNatsUnavailable(e)) return 'NATS';
     const code =
       (e as { code?: unknown; driverError?: { code?: unknown } }).driverError?.code ?? (e as { code?: unknown }).code;
     if (typeof code === 'string' && PG_UNAVAILABLE.has(code)) return 'Postgres';
