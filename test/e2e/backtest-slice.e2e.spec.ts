@@ -170,6 +170,12 @@ describe('a backtest travels gateway → JetStream → worker → projection →
         'dataset.synthetic.timeframe',
         /.+/,
       ],
+      [
+        'a warm-up longer than the dataset',
+        { ...valid, params: { fast: 10, slow: 500 }, dataset: { synthetic: { bars: 300, seed: 1, timeframe: '1h' } } },
+        'params.slow',
+        /^slow \(500\) needs at least 501 bars .*; the dataset has 300$/,
+      ],
       ['misspelt option', { ...valid, comissionBps: 2 }, 'comissionBps', /unknown field/],
       ['negative commission', { ...valid, commissionBps: -1 }, 'commissionBps', /.+/],
     ];

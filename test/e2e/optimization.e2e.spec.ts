@@ -199,6 +199,23 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     expect(final.result?.failures).toEqual([]);
   });
 
+  it('a trial whose warm-up is longer than the dataset fails alone, naming the parameter and the bars it needs', async () => {
+    // slow 299 needs exactly the 300 bars there are; slow 300 and 400 need more: 2 × 2 failed trials.
+    const submitted = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: [5, 10], slow: [50, 299, 300, 400] },
+      dataset: { synthetic: { bars: 300, seed: 3, timeframe: '1h' } },
+    });
+    expect(submitted.status).toBe(202);
+    const final = await finished(submitted.body.id);
+    expect(final).toMatchObject({ status: 'Completed', completedCombinations: 4, failedCombinations: 4 });
+    expect(final.result?.failures).toEqual([
+      expect.objectContaining({ count: 4, message: expect.stringMatching(/^slow \((300|400)\) needs at least (301|401) bars .*; the dataset has 300$/) }),
+    ]);
+    const failed = await http<TrialsPage>(sys.gateway.url, 'GET', `/api/runs/${submitted.body.id}/trials?status=Failed`);
+    expect(failed.body.items.map((t) => t.params.slow).sort()).toEqual([300, 300, 400, 400]);
+  });
+
   it('maxFailedTrials stops the run early as Failed with that reason', async () => {
     const submitted = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
       strategy: 'sma-crossover',

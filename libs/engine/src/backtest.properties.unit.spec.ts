@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { closeTo } from '../test/helpers';
+import { getStrategyDefinition } from './strategies/registry';
 import {
   Backtest,
   barsFromColumns,
+  StrategyParamError,
   generateSyntheticBars,
   listStrategies,
   runBacktest,
@@ -62,6 +64,10 @@ const arbStrategy: fc.Arbitrary<{ strategy: string; params: Params }> = fc.oneof
   fc.constant({ strategy: 'buy-and-hold', params: {} }),
 );
 
+/** The strategy's warm-up leaves a bar to trade on (shorter series are refused, see below). */
+const tradable = (bars: Bars, s: { strategy: string; params: Params }): boolean =>
+  bars.length >= (getStrategyDefinition(s.strategy)?.firstSignal(s.params).bar ?? 0) + 2;
+
 const arbCosts = fc.record({
   commissionBps: fc.double({ min: 0.01, max: 100, noNaN: true }),
   slippageBps: fc.double({ min: 0.01, max: 100, noNaN: true }),
@@ -81,6 +87,7 @@ describe('backtest properties', () => {
   it('costs never increase the return (same trades, worse fills) while no trade loses more than its notional', () => {
     fc.assert(
       fc.property(arbSyntheticBars, arbStrategy, arbCosts, fc.boolean(), fc.double({ min: 0.05, max: 1, noNaN: true }), (bars, s, costs, allowShort, positionFraction) => {
+        fc.pre(tradable(bars, s));
         const base: BacktestConfig = { ...s, allowShort, positionFraction };
         const free = runBacktest(bars, { ...base, commissionBps: 0, slippageBps: 0, recordTrades: true });
         // Commission shrinks each position (notional = fraction × equity / (1 + commission)). A short
@@ -97,7 +104,8 @@ describe('backtest properties', () => {
 
   it('metrics are always finite numbers and within their ranges', () => {
     fc.assert(
-      fc.property(fc.oneof(arbBars(1), arbSyntheticBars), arbStrategy, arbCosts, fc.boolean(), (bars, s, costs, allowShort) => {
+      fc.property(fc.oneof(arbBars(), arbSyntheticBars), arbStrategy, arbCosts, fc.boolean(), (bars, s, costs, allowShort) => {
+        fc.pre(tradable(bars, s));
         const r = runBacktest(bars, { ...s, ...costs, allowShort });
         const m = r.metrics;
         for (const v of Object.values(m)) if (!Number.isFinite(v)) return false;
@@ -120,6 +128,7 @@ describe('backtest properties', () => {
   it('trade pnls add up to the total pnl', () => {
     fc.assert(
       fc.property(arbSyntheticBars, arbStrategy, arbCosts, fc.boolean(), (bars, s, costs, allowShort) => {
+        fc.pre(tradable(bars, s));
         const r = runBacktest(bars, { ...s, ...costs, allowShort, recordTrades: true });
         const sum = (r.trades ?? []).reduce((acc, t) => acc + t.pnl, 0);
         return closeTo(sum, r.metrics.finalEquity - 10_000, 1e-9) && (r.trades ?? []).length === r.metrics.tradeCount;
@@ -130,6 +139,7 @@ describe('backtest properties', () => {
   it('same input gives bit-identical results, however the run is stepped', () => {
     fc.assert(
       fc.property(arbSyntheticBars, arbStrategy, arbCosts, fc.integer({ min: 1, max: 97 }), (bars, s, costs, chunk) => {
+        fc.pre(tradable(bars, s));
         const config: BacktestConfig = { ...s, ...costs, allowShort: true, recordTrades: true };
         const a = runBacktest(bars, config);
         const b = runBacktest(bars, config);
@@ -142,6 +152,38 @@ describe('backtest properties', () => {
         for (const [k, v] of Object.entries(a.metrics)) expect(Object.is(v, c.metrics[k as keyof typeof c.metrics])).toBe(true);
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it("no kernel decides before its strategy's declared first signal bar", () => {
+    fc.assert(
+      fc.property(fc.oneof(arbBars(), arbSyntheticBars), arbStrategy, (bars, s) => {
+        const def = getStrategyDefinition(s.strategy);
+        if (def === undefined) return false;
+        const out = new Int32Array(2 * bars.length);
+        const n = def.createKernel(s.params, bars).run(0, bars.length, out);
+        // The first change written (if any) is the first non-flat decision.
+        return n === 0 || (out[0] as number) >= def.firstSignal(s.params).bar;
+      }),
+    );
+  });
+
+  it('a series too short to trade on is refused, naming the parameter that sets the warm-up', () => {
+    fc.assert(
+      fc.property(fc.oneof(arbBars(1), arbSyntheticBars), arbStrategy, (bars, s) => {
+        fc.pre(!tradable(bars, s));
+        const first = getStrategyDefinition(s.strategy)?.firstSignal(s.params);
+        try {
+          runBacktest(bars, s);
+          return false;
+        } catch (err) {
+          return (
+            err instanceof StrategyParamError &&
+            err.field === (first?.param === undefined ? 'dataset' : `params.${first.param}`) &&
+            err.message.endsWith(`the dataset has ${bars.length}`)
+          );
+        }
+      }),
     );
   });
 

@@ -1,7 +1,7 @@
 import type { Bars } from './bars';
 import { BacktestAbortedError, EngineError, ENGINE_ERROR_CODES, type FieldIssue } from './errors';
 import { computeMetrics, type BacktestMetrics } from './metrics';
-import { resolveAndAssertParams } from './params';
+import { assertEnoughBars, resolveAndAssertParams } from './params';
 import { getStrategyDefinition } from './strategies/registry';
 import type { Params, StrategyKernel } from './strategies/strategy';
 import { barsPerYear, isTimeframe, MS_PER_YEAR } from './timeframe';
@@ -190,6 +190,7 @@ export class Backtest {
     const def = getStrategyDefinition(config.strategy);
     if (def === undefined) throw new EngineError(ENGINE_ERROR_CODES.STRATEGY_PARAMS_INVALID, `unknown strategy "${config.strategy}"`);
     if (bars.length < 1) throw new EngineError(ENGINE_ERROR_CODES.NO_BARS, 'a backtest needs at least one bar');
+    assertEnoughBars(config.strategy, params, bars.length);
     if (!isTimeframe(bars.timeframe)) throw new EngineError(ENGINE_ERROR_CODES.CONFIG_INVALID, `bars.timeframe "${String(bars.timeframe)}" is not a known timeframe`);
     this.cfg = resolveConfig(config);
     this.sizing = this.cfg.positionFraction / (1 + this.cfg.commission);

@@ -231,10 +231,29 @@ describe('execution model', () => {
     expect(() => runBacktest(bars, { strategy: 'buy-and-hold', params: {} })).toThrow(expect.objectContaining({ code: 'INVALID_NUMBERS' }) as Error);
   });
 
-  it('handles a single bar', () => {
-    const r = runBacktest(barsFromCloses([100]), { strategy: 'buy-and-hold', params: {} });
-    expect(r.metrics).toMatchObject({ totalReturn: 0, cagr: 0, sharpe: 0, tradeCount: 0, finalEquity: 10_000, exposure: 0 });
-    expect(r.equityCurve).toEqual([{ t: Date.UTC(2021, 0, 1), equity: 10_000 }]);
+  it('refuses a series with no bar to trade on: a single bar, or one inside the warm-up', () => {
+    const refusal = (run: () => unknown): Pick<StrategyParamError, 'code' | 'field' | 'message'> | undefined => {
+      try {
+        run();
+        return undefined;
+      } catch (err) {
+        return err instanceof StrategyParamError ? { code: err.code, field: err.field, message: err.message } : undefined;
+      }
+    };
+    expect(refusal(() => runBacktest(barsFromCloses([100]), { strategy: 'buy-and-hold', params: {} }))).toEqual({
+      code: 'STRATEGY_PARAMS_INVALID',
+      field: 'dataset',
+      message: 'the strategy needs at least 2 bars; the dataset has 1',
+    });
+    const closes = Array.from({ length: 30 }, (_, i) => 100 + i);
+    expect(refusal(() => runBacktest(barsFromCloses(closes), { strategy: 'sma-crossover', params: { fast: 10, slow: 30 } }))).toEqual({
+      code: 'STRATEGY_PARAMS_INVALID',
+      field: 'params.slow',
+      message: "slow (30) needs at least 31 bars (its first signal comes on bar 30's close and fills at the next bar's open); the dataset has 30",
+    });
+    // One bar more and the first signal fills: a rising series is long from bar 30's close.
+    const r = runBacktest(barsFromCloses([...closes, 130]), { strategy: 'sma-crossover', params: { fast: 10, slow: 30 }, recordTrades: true });
+    expect(r.trades?.[0]).toMatchObject({ entryBar: 30, open: true });
   });
 });
 

@@ -7,7 +7,7 @@ export { type CsvParseResult, type CsvError, CSV_MAX_ERRORS, parseOhlcvCsv, pars
 export { barsChecksum, fnv1a64 } from './checksum';
 export type { ParamValue, Params, ParamSpec, StrategyInfo } from './strategies/strategy';
 export { listStrategies, getStrategyInfo, strategyNames } from './strategies/registry';
-export { type ResolveParamsResult, resolveParams, assertStrategyParams } from './params';
+export { type ResolveParamsResult, resolveParams, assertStrategyParams, assertEnoughBars } from './params';
 export {
   type FieldIssue,
   type EngineErrorCode,

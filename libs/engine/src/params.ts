@@ -92,3 +92,33 @@ export function resolveAndAssertParams(strategy: string, params: Record<string, 
   assertStrategyParams(strategy, r.params);
   return r.params;
 }
+
+/**
+ * The fewest bars a backtest of these params can trade on: the strategy's warm-up, the bar whose
+ * close gives the first signal, and the next bar, whose open fills it.
+ */
+function minimumBars(strategy: string, params: Params): { bars: number; param?: string } {
+  const def = getStrategyDefinition(strategy);
+  if (def === undefined) return { bars: 2 };
+  const first = def.firstSignal(params);
+  return { bars: first.bar + 2, ...(first.param !== undefined ? { param: first.param } : {}) };
+}
+
+/**
+ * Throws StrategyParamError when `barCount` bars leave no bar to trade on: the strategy would stay
+ * flat throughout and report a run without a single trade as if it had been judged. The field is
+ * the parameter that sets the warm-up (`params.slow`), or `dataset` for a strategy without one.
+ */
+export function assertEnoughBars(strategy: string, params: Params, barCount: number): void {
+  const need = minimumBars(strategy, params);
+  if (barCount >= need.bars) return;
+  const available = `the dataset has ${barCount}`;
+  if (need.param === undefined) {
+    throw new StrategyParamError('dataset', `the strategy needs at least ${need.bars} bars; ${available}`);
+  }
+  const value = String(params[need.param]);
+  throw new StrategyParamError(
+    `params.${need.param}`,
+    `${need.param} (${value}) needs at least ${need.bars} bars (its first signal comes on bar ${need.bars - 1}'s close and fills at the next bar's open); ${available}`,
+  );
+}

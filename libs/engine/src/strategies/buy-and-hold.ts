@@ -18,5 +18,6 @@ export const buyAndHold: StrategyDefinition = {
     params: [],
   },
   check: () => undefined,
+  firstSignal: () => ({ bar: 0 }),
   createKernel: () => new BuyAndHoldKernel(),
 };

@@ -82,5 +82,10 @@ export const donchianBreakout: StrategyDefinition = {
     ],
   },
   check: () => undefined,
+  firstSignal: (params: Params) => {
+    const period = num(params, 'period');
+    const exitPeriod = num(params, 'exitPeriod');
+    return period >= exitPeriod ? { bar: period, param: 'period' } : { bar: exitPeriod, param: 'exitPeriod' };
+  },
   createKernel: (params: Params, bars: Bars) => new DonchianBreakoutKernel(bars, num(params, 'period'), num(params, 'exitPeriod')),
 };

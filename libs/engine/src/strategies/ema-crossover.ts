@@ -66,5 +66,6 @@ export const emaCrossover: StrategyDefinition = {
     ],
   },
   check: (params: Params) => assertFastBelowSlow(params),
+  firstSignal: (params: Params) => ({ bar: num(params, 'slow') - 1, param: 'slow' }),
   createKernel: (params: Params, bars: Bars) => new EmaCrossoverKernel(bars.close, num(params, 'fast'), num(params, 'slow')),
 };

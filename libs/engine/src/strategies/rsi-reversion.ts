@@ -82,6 +82,8 @@ export const rsiReversion: StrategyDefinition = {
       throw new StrategyParamError('params.oversold', `oversold (${oversold}) must be less than overbought (${overbought})`);
     }
   },
+  // RSI exists from bar `period` on (it needs `period` close-to-close changes).
+  firstSignal: (params: Params) => ({ bar: num(params, 'period'), param: 'period' }),
   createKernel: (params: Params, bars: Bars) =>
     new RsiReversionKernel(bars.close, num(params, 'period'), num(params, 'oversold'), num(params, 'overbought')),
 };

@@ -70,6 +70,7 @@ export const smaCrossover: StrategyDefinition = {
     ],
   },
   check: (params: Params) => assertFastBelowSlow(params),
+  firstSignal: (params: Params) => ({ bar: num(params, 'slow') - 1, param: 'slow' }),
   createKernel: (params: Params, bars: Bars) => new SmaCrossoverKernel(bars.close, num(params, 'fast'), num(params, 'slow')),
 };
 

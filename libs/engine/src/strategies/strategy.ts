@@ -40,10 +40,21 @@ export interface StrategyKernel {
   run(from: number, to: number, out: Int32Array): number;
 }
 
+/**
+ * Where a strategy's warm-up ends: the first bar (0-based) on whose close it can take a position,
+ * and the parameter that sets it (none for a strategy without warm-up).
+ */
+export interface FirstSignal {
+  readonly bar: number;
+  readonly param?: string;
+}
+
 export interface StrategyDefinition {
   readonly info: StrategyInfo;
   /** Cross-parameter rules; throws StrategyParamError. Receives fully resolved params. */
   readonly check: (params: Params) => void;
+  /** Must agree with the kernel: before `bar` its decision is always flat. */
+  readonly firstSignal: (params: Params) => FirstSignal;
   readonly createKernel: (params: Params, bars: Bars) => StrategyKernel;
 }
 

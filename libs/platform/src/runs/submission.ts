@@ -13,7 +13,7 @@ import {
   type RunEvent,
   type TriggeredBy,
 } from '@runforge/contracts';
-import { assertStrategyParams, countCombinations, planGrid, resolveParams, StrategyParamError } from '@runforge/engine';
+import { assertEnoughBars, assertStrategyParams, countCombinations, planGrid, resolveParams, StrategyParamError } from '@runforge/engine';
 import { syntheticBarCount } from '../datasets/bars-loader';
 import type { EventBus } from '../nats/event-bus';
 
@@ -60,14 +60,21 @@ export async function validateBacktestRequest(
   if (!resolved.ok) {
     return { ok: false, issues: resolved.issues.map((i) => ({ field: `${prefix}${i.field}`, reason: i.reason })) };
   }
-  try {
-    assertStrategyParams(request.strategy, resolved.params);
-  } catch (err) {
-    if (err instanceof StrategyParamError) return { ok: false, issues: [{ field: `${prefix}${err.field}`, reason: err.message }] };
-    throw err;
-  }
+  const strategyIssue = (check: () => void): Validated<never> | undefined => {
+    try {
+      check();
+      return undefined;
+    } catch (err) {
+      if (err instanceof StrategyParamError) return { ok: false, issues: [{ field: `${prefix}${err.field}`, reason: err.message }] };
+      throw err;
+    }
+  };
+  const refused = strategyIssue(() => assertStrategyParams(request.strategy, resolved.params));
+  if (refused) return refused;
   const bars = await countBars(request.dataset, catalog, prefix);
   if (!bars.ok) return bars;
+  const tooShort = strategyIssue(() => assertEnoughBars(request.strategy, resolved.params, bars.value));
+  if (tooShort) return tooShort;
   return { ok: true, value: { request: { ...request, params: { ...resolved.params } }, totalBars: bars.value } };
 }
 
