@@ -178,7 +178,9 @@ describe('dashboard (browser end to end)', () => {
     expect(message).toMatch(/fast/);
     expect(stack).toMatch(/at /);
     // The failures grouped by kind, and the best trial named by the objective (lowest drawdown).
-    expect(await page.getByTestId('failure-groups').textContent()).toMatch(/^2 trials failed with fast \(40\) must be less than slow/);
+    expect(await page.getByTestId('failure-groups').textContent()).toMatch(
+      /^2 trials failed with fast \(40\) must be less than slow/,
+    );
     const id = /\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())?.[1] ?? '';
     const api = await http<{ result: { objective: unknown; best: { metrics: { maxDrawdown: number } } } }>(
       base,
@@ -255,6 +257,85 @@ describe('dashboard (browser end to end)', () => {
     await card.filter({ hasText: '0 11 * * *' }).waitFor();
     const saved = await http<{ cron: string; maxRunsPerWindow: unknown }>(base, 'GET', `/api/schedules/${id}`);
     expect(saved.body).toMatchObject({ cron: '0 11 * * *', maxRunsPerWindow: { count: 3, window: '1d' } });
+  });
+
+  it('says an optimization is stalled — instead of an ever-growing ETA — while its only worker is frozen', async () => {
+    const submitted = await http<{ id: string }>(base, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 2, max: 51, step: 1 }, slow: { min: 60, max: 159, step: 1 } },
+      dataset: { synthetic: { bars: 200_000, seed: 9, timeframe: '1m' } },
+    });
+    expect(submitted.status).toBe(202);
+    const id = submitted.body.id;
+    const statusUrl = `/api/optimizations/${id}/status`;
+    type Pace = {
+      status: string;
+      completedCombinations: number;
+      failedCombinations: number;
+      etaSeconds?: number;
+      lastProgressAt?: string;
+      secondsSinceProgress?: number;
+      stalled?: boolean;
+      stallAfterSeconds?: number;
+    };
+    const status = async (): Promise<Pace> => (await http<Pace>(base, 'GET', statusUrl)).body;
+    const progressing = await eventually(
+      'the first trial outcomes',
+      status,
+      (s) => s.status === 'Running' && s.completedCombinations + s.failedCombinations > 0,
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
+    expect(progressing).toMatchObject({ stalled: false, lastProgressAt: expect.any(String) });
+    const worker = sys.processes.find((p) => p.name === 'engine-worker');
+    if (!worker?.child.pid) throw new Error('no engine-worker process');
+    process.kill(worker.child.pid, 'SIGSTOP');
+    let lastBeforeWake: string | undefined;
+    try {
+      await page.goto(`${base}/runs/${id}`);
+      const stalled = await eventually('the status to call the run stalled', status, (s) => s.stalled === true, {
+        timeoutMs: 90_000,
+        intervalMs: 250,
+      });
+      expect(stalled.status).toBe('Running');
+      expect(stalled.etaSeconds).toBeUndefined();
+      expect(stalled.secondsSinceProgress).toBeGreaterThanOrEqual(stalled.stallAfterSeconds ?? Infinity);
+      expect(stalled.stallAfterSeconds).toBeGreaterThanOrEqual(15);
+      expect(Date.parse(stalled.lastProgressAt ?? '')).toBeGreaterThan(0);
+      lastBeforeWake = stalled.lastProgressAt;
+      // The details (and the live stream the page reads) carry the same signal.
+      const details = await http<Pace>(base, 'GET', `/api/runs/${id}`);
+      expect(details.body).toMatchObject({ stalled: true, lastProgressAt: stalled.lastProgressAt });
+      const notice = page.getByTestId('stall');
+      await notice.waitFor();
+      expect(await notice.textContent()).toMatch(/^No trial has finished for \d+ (s|min \d+ s)\./);
+      expect(await page.getByTestId('eta').count()).toBe(0);
+      await shot('run-detail-optimization-stalled');
+    } finally {
+      process.kill(worker.child.pid, 'SIGCONT');
+    }
+    // Trials finish again: no longer stalled, the notice goes.
+    await eventually(
+      'trials to finish again after the worker woke up',
+      status,
+      (s) =>
+        (s.stalled === false && s.lastProgressAt !== lastBeforeWake) ||
+        ['Completed', 'Failed', 'Cancelled'].includes(s.status),
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    await eventually(
+      'the stall notice to go',
+      () => page.getByTestId('stall').count(),
+      (n) => n === 0,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      },
+    );
+    await http(base, 'POST', `/api/optimizations/${id}/cancel`);
+    await eventually('the run to end', status, (s) => ['Completed', 'Failed', 'Cancelled'].includes(s.status), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
   });
 });
 

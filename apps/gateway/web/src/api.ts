@@ -50,6 +50,11 @@ export interface Run {
   failures?: FailureGroup[];
   etaSeconds?: number;
   trialsPerSecond?: number;
+  /** Optimizations while Running: the latest trial outcome's time, and whether none has come for too long. */
+  lastProgressAt?: string;
+  secondsSinceProgress?: number;
+  stalled?: boolean;
+  stallAfterSeconds?: number;
 }
 
 /** Failed trials of an optimization that failed the same way (same message template and frames). */
