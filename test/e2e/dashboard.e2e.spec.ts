@@ -224,6 +224,108 @@ describe('dashboard (browser end to end)', () => {
     await shot('run-detail-cancelled');
   });
 
+  it('runs over an uploaded dataset picked in the form, after saying how to upload one', async () => {
+    await page.goto(`${base}/new`);
+    await page.getByRole('radio', { name: 'Backtest' }).check();
+    await page.getByRole('radio', { name: 'Uploaded dataset' }).check();
+    // None uploaded yet in this system: the picker says how, and the form cannot be submitted.
+    await page.getByTestId('datasets-empty').waitFor();
+    expect(await page.getByTestId('upload-command').textContent()).toContain(
+      `curl -X POST '${base}/api/datasets?symbol=`,
+    );
+    expect(await page.getByRole('button', { name: 'Run backtest' }).isDisabled()).toBe(true);
+    await shot('new-run-no-datasets');
+
+    const text = hourlyCsv(2_000);
+    const up = await fetch(`${base}/api/datasets?symbol=SINE&name=sine%20wave`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: text,
+    });
+    expect(up.status).toBe(201);
+    const { id: datasetId } = (await up.json()) as { id: string };
+    await page.getByRole('button', { name: 'Reload the list' }).click();
+    const row = page.locator(`[data-testid=datasets] tr[data-dataset-id="${datasetId}"]`);
+    await row.waitFor();
+    expect((await row.textContent())?.replace(/\s+/g, ' ')).toMatch(/sine wave\s*SINE\s*1h\s*2,000/);
+    await page.getByRole('radio', { name: 'sine wave (SINE, 1h, 2,000 bars)' }).check();
+    await page.fill('input[name=param-fast]', '10');
+    await page.fill('input[name=param-slow]', '30');
+
+    // A bound the API refuses is shown next to its input (and in the list under the form).
+    await page.fill('input[name=datasetFrom]', '2024-01-10');
+    await page.getByRole('button', { name: 'Run backtest' }).click();
+    await page.locator('[data-field-error="dataset.from"]').waitFor();
+    expect(await page.getByRole('alert').textContent()).toContain('dataset.from');
+    expect(page.url()).toMatch(/\/new$/);
+    await shot('new-run-dataset-window-error');
+
+    await page.fill('input[name=datasetFrom]', '2024-01-10T00:00:00Z');
+    expect(await page.locator('[data-field-error="dataset.from"]').count()).toBe(0); // edited: reason gone
+    await page.fill('input[name=datasetTo]', '2024-02-20T00:00:00Z');
+    await shot('new-run-dataset-picked');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('new-run-dataset-picked-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.getByRole('button', { name: 'Run backtest' }).click();
+    await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
+    await page.waitForSelector('[data-testid=progress][aria-valuenow="100"]');
+    await page.locator('[data-testid=status-badge]', { hasText: 'Completed' }).first().waitFor();
+    await page.getByTestId('metrics').waitFor();
+    // 41 days of hourly bars, both ends included; the request went as the API takes it.
+    expect(await page.getByTestId('progress-label').textContent()).toBe('Processed 985 / 985 Bars');
+    const id = /\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())?.[1] ?? '';
+    const run = await http<{ request: { dataset: unknown } }>(base, 'GET', `/api/runs/${id}`);
+    expect(run.body.request.dataset).toEqual({
+      id: datasetId,
+      from: '2024-01-10T00:00:00Z',
+      to: '2024-02-20T00:00:00Z',
+    });
+    await shot('run-detail-uploaded-dataset');
+  });
+
+  it('sends maxFailedTrials from the form: the API’s refusal is shown at the field, a share stops the run', async () => {
+    await page.goto(`${base}/new?kind=optimization`);
+    await page.selectOption('select[name=strategy]', 'sma-crossover');
+    for (const [axis, values] of [
+      ['fast', '5, 10, 40'],
+      ['slow', '20, 30'],
+    ] as const) {
+      await page.selectOption(`select[name=axis-${axis}-mode]`, 'values');
+      await page.fill(`input[name=axis-${axis}-values]`, values);
+    }
+    await page.fill('input[name=bars]', '5000');
+    expect(await page.getByTestId('max-failed-hint').textContent()).toMatch(/^A count .* or a share of the grid/);
+    await page.fill('input[name=maxFailedTrials]', '1.5');
+    await page.getByRole('button', { name: 'Run optimization' }).click();
+    const fieldError = page.locator('[data-field-error=maxFailedTrials]');
+    await fieldError.waitFor();
+    expect(await fieldError.textContent()).toBe(
+      'must be a whole number of trials (1 or more) or a share of the grid between 0 and 1',
+    );
+    expect(page.url()).toMatch(/\/new\?kind=optimization$/);
+    await shot('new-optimization-max-failed-error');
+
+    // 20% of 6 combinations: the run stops once 2 trials failed (fast 40 against slow 20 and 30).
+    await page.fill('input[name=maxFailedTrials]', '0.2');
+    expect(await page.getByTestId('max-failed-hint').textContent()).toBe(
+      'stops the run as Failed once 20% of its combinations have failed (at least 1 trial)',
+    );
+    await page.getByRole('button', { name: 'Run optimization' }).click();
+    await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
+    await page.locator('[data-testid=status-badge]', { hasText: 'Failed' }).first().waitFor();
+    expect(await page.getByTestId('run-error').textContent()).toMatch(
+      /^stopped early: 2 trials had failed; the limit is 2 \(maxFailedTrials 0\.2 of 6 combinations\)$/,
+    );
+    const id = /\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())?.[1] ?? '';
+    const run = await http<{ request: { maxFailedTrials?: number }; failureReason: string }>(
+      base,
+      'GET',
+      `/api/runs/${id}`,
+    );
+    expect(run.body).toMatchObject({ request: { maxFailedTrials: 0.2 }, failureReason: 'failed_trials' });
+  });
+
   it('creates a schedule and shows its next fire times', async () => {
     await page.goto(`${base}/schedules`);
     await page.getByRole('button', { name: 'New schedule' }).click();
@@ -338,6 +440,19 @@ describe('dashboard (browser end to end)', () => {
     });
   });
 });
+
+/** A small deterministic hourly OHLCV CSV from 2024-01-01: a slow sine wave. */
+function hourlyCsv(rows: number): string {
+  const lines = ['timestamp,open,high,low,close,volume'];
+  let prev = 100;
+  for (let i = 0; i < rows; i++) {
+    const t = new Date(Date.UTC(2024, 0, 1) + i * 3600_000).toISOString();
+    const close = 100 + 10 * Math.sin(i / 15) + (i % 7) * 0.1;
+    lines.push([t, prev, Math.max(prev, close) + 0.5, Math.min(prev, close) - 0.5, close, 1000 + i].join(','));
+    prev = close;
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 /** Waits until `probe` gives a value `ok` accepts (bounded, like `eventually`). */
 async function expect_<T>(probe: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {

@@ -57,6 +57,18 @@ export interface Run {
   stallAfterSeconds?: number;
 }
 
+/** An uploaded OHLCV dataset (`GET /api/datasets`). */
+export interface Dataset {
+  id: string;
+  symbol: string;
+  name: string | null;
+  timeframe: string;
+  bars: number;
+  firstTime: string;
+  lastTime: string;
+  uploadedAt: string;
+}
+
 /** Failed trials of an optimization that failed the same way (same message template and frames). */
 export interface FailureGroup {
   fingerprint: string;
