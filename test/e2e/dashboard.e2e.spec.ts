@@ -178,7 +178,9 @@ describe('dashboard (browser end to end)', () => {
     expect(message).toMatch(/fast/);
     expect(stack).toMatch(/at /);
     // The failures grouped by kind, and the best trial named by the objective (lowest drawdown).
-    expect(await page.getByTestId('failure-groups').textContent()).toMatch(/^2 trials failed with fast \(40\) must be less than slow/);
+    expect(await page.getByTestId('failure-groups').textContent()).toMatch(
+      /^2 trials failed with fast \(40\) must be less than slow/,
+    );
     const id = /\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())?.[1] ?? '';
     const api = await http<{ result: { objective: unknown; best: { metrics: { maxDrawdown: number } } } }>(
       base,
@@ -222,6 +224,108 @@ describe('dashboard (browser end to end)', () => {
     await shot('run-detail-cancelled');
   });
 
+  it('runs over an uploaded dataset picked in the form, after saying how to upload one', async () => {
+    await page.goto(`${base}/new`);
+    await page.getByRole('radio', { name: 'Backtest' }).check();
+    await page.getByRole('radio', { name: 'Uploaded dataset' }).check();
+    // None uploaded yet in this system: the picker says how, and the form cannot be submitted.
+    await page.getByTestId('datasets-empty').waitFor();
+    expect(await page.getByTestId('upload-command').textContent()).toContain(
+      `curl -X POST '${base}/api/datasets?symbol=`,
+    );
+    expect(await page.getByRole('button', { name: 'Run backtest' }).isDisabled()).toBe(true);
+    await shot('new-run-no-datasets');
+
+    const text = hourlyCsv(2_000);
+    const up = await fetch(`${base}/api/datasets?symbol=SINE&name=sine%20wave`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: text,
+    });
+    expect(up.status).toBe(201);
+    const { id: datasetId } = (await up.json()) as { id: string };
+    await page.getByRole('button', { name: 'Reload the list' }).click();
+    const row = page.locator(`[data-testid=datasets] tr[data-dataset-id="${datasetId}"]`);
+    await row.waitFor();
+    expect((await row.textContent())?.replace(/\s+/g, ' ')).toMatch(/sine wave\s*SINE\s*1h\s*2,000/);
+    await page.getByRole('radio', { name: 'sine wave (SINE, 1h, 2,000 bars)' }).check();
+    await page.fill('input[name=param-fast]', '10');
+    await page.fill('input[name=param-slow]', '30');
+
+    // A bound the API refuses is shown next to its input (and in the list under the form).
+    await page.fill('input[name=datasetFrom]', '2024-01-10');
+    await page.getByRole('button', { name: 'Run backtest' }).click();
+    await page.locator('[data-field-error="dataset.from"]').waitFor();
+    expect(await page.getByRole('alert').textContent()).toContain('dataset.from');
+    expect(page.url()).toMatch(/\/new$/);
+    await shot('new-run-dataset-window-error');
+
+    await page.fill('input[name=datasetFrom]', '2024-01-10T00:00:00Z');
+    expect(await page.locator('[data-field-error="dataset.from"]').count()).toBe(0); // edited: reason gone
+    await page.fill('input[name=datasetTo]', '2024-02-20T00:00:00Z');
+    await shot('new-run-dataset-picked');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('new-run-dataset-picked-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.getByRole('button', { name: 'Run backtest' }).click();
+    await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
+    await page.waitForSelector('[data-testid=progress][aria-valuenow="100"]');
+    await page.locator('[data-testid=status-badge]', { hasText: 'Completed' }).first().waitFor();
+    await page.getByTestId('metrics').waitFor();
+    // 41 days of hourly bars, both ends included; the request went as the API takes it.
+    expect(await page.getByTestId('progress-label').textContent()).toBe('Processed 985 / 985 Bars');
+    const id = /\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())?.[1] ?? '';
+    const run = await http<{ request: { dataset: unknown } }>(base, 'GET', `/api/runs/${id}`);
+    expect(run.body.request.dataset).toEqual({
+      id: datasetId,
+      from: '2024-01-10T00:00:00Z',
+      to: '2024-02-20T00:00:00Z',
+    });
+    await shot('run-detail-uploaded-dataset');
+  });
+
+  it('sends maxFailedTrials from the form: the API’s refusal is shown at the field, a share stops the run', async () => {
+    await page.goto(`${base}/new?kind=optimization`);
+    await page.selectOption('select[name=strategy]', 'sma-crossover');
+    for (const [axis, values] of [
+      ['fast', '5, 10, 40'],
+      ['slow', '20, 30'],
+    ] as const) {
+      await page.selectOption(`select[name=axis-${axis}-mode]`, 'values');
+      await page.fill(`input[name=axis-${axis}-values]`, values);
+    }
+    await page.fill('input[name=bars]', '5000');
+    expect(await page.getByTestId('max-failed-hint').textContent()).toMatch(/^A count .* or a share of the grid/);
+    await page.fill('input[name=maxFailedTrials]', '1.5');
+    await page.getByRole('button', { name: 'Run optimization' }).click();
+    const fieldError = page.locator('[data-field-error=maxFailedTrials]');
+    await fieldError.waitFor();
+    expect(await fieldError.textContent()).toBe(
+      'must be a whole number of trials (1 or more) or a share of the grid between 0 and 1',
+    );
+    expect(page.url()).toMatch(/\/new\?kind=optimization$/);
+    await shot('new-optimization-max-failed-error');
+
+    // 20% of 6 combinations: the run stops once 2 trials failed (fast 40 against slow 20 and 30).
+    await page.fill('input[name=maxFailedTrials]', '0.2');
+    expect(await page.getByTestId('max-failed-hint').textContent()).toBe(
+      'stops the run as Failed once 20% of its combinations have failed (at least 1 trial)',
+    );
+    await page.getByRole('button', { name: 'Run optimization' }).click();
+    await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
+    await page.locator('[data-testid=status-badge]', { hasText: 'Failed' }).first().waitFor();
+    expect(await page.getByTestId('run-error').textContent()).toMatch(
+      /^stopped early: 2 trials had failed; the limit is 2 \(maxFailedTrials 0\.2 of 6 combinations\)$/,
+    );
+    const id = /\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())?.[1] ?? '';
+    const run = await http<{ request: { maxFailedTrials?: number }; failureReason: string }>(
+      base,
+      'GET',
+      `/api/runs/${id}`,
+    );
+    expect(run.body).toMatchObject({ request: { maxFailedTrials: 0.2 }, failureReason: 'failed_trials' });
+  });
+
   it('creates a schedule and shows its next fire times', async () => {
     await page.goto(`${base}/schedules`);
     await page.getByRole('button', { name: 'New schedule' }).click();
@@ -256,7 +360,99 @@ describe('dashboard (browser end to end)', () => {
     const saved = await http<{ cron: string; maxRunsPerWindow: unknown }>(base, 'GET', `/api/schedules/${id}`);
     expect(saved.body).toMatchObject({ cron: '0 11 * * *', maxRunsPerWindow: { count: 3, window: '1d' } });
   });
+
+  it('says an optimization is stalled — instead of an ever-growing ETA — while its only worker is frozen', async () => {
+    const submitted = await http<{ id: string }>(base, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 2, max: 51, step: 1 }, slow: { min: 60, max: 159, step: 1 } },
+      dataset: { synthetic: { bars: 200_000, seed: 9, timeframe: '1m' } },
+    });
+    expect(submitted.status).toBe(202);
+    const id = submitted.body.id;
+    const statusUrl = `/api/optimizations/${id}/status`;
+    type Pace = {
+      status: string;
+      completedCombinations: number;
+      failedCombinations: number;
+      etaSeconds?: number;
+      lastProgressAt?: string;
+      secondsSinceProgress?: number;
+      stalled?: boolean;
+      stallAfterSeconds?: number;
+    };
+    const status = async (): Promise<Pace> => (await http<Pace>(base, 'GET', statusUrl)).body;
+    const progressing = await eventually(
+      'the first trial outcomes',
+      status,
+      (s) => s.status === 'Running' && s.completedCombinations + s.failedCombinations > 0,
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
+    expect(progressing).toMatchObject({ stalled: false, lastProgressAt: expect.any(String) });
+    const worker = sys.processes.find((p) => p.name === 'engine-worker');
+    if (!worker?.child.pid) throw new Error('no engine-worker process');
+    process.kill(worker.child.pid, 'SIGSTOP');
+    let lastBeforeWake: string | undefined;
+    try {
+      await page.goto(`${base}/runs/${id}`);
+      const stalled = await eventually('the status to call the run stalled', status, (s) => s.stalled === true, {
+        timeoutMs: 90_000,
+        intervalMs: 250,
+      });
+      expect(stalled.status).toBe('Running');
+      expect(stalled.etaSeconds).toBeUndefined();
+      expect(stalled.secondsSinceProgress).toBeGreaterThanOrEqual(stalled.stallAfterSeconds ?? Infinity);
+      expect(stalled.stallAfterSeconds).toBeGreaterThanOrEqual(15);
+      expect(Date.parse(stalled.lastProgressAt ?? '')).toBeGreaterThan(0);
+      lastBeforeWake = stalled.lastProgressAt;
+      // The details (and the live stream the page reads) carry the same signal.
+      const details = await http<Pace>(base, 'GET', `/api/runs/${id}`);
+      expect(details.body).toMatchObject({ stalled: true, lastProgressAt: stalled.lastProgressAt });
+      const notice = page.getByTestId('stall');
+      await notice.waitFor();
+      expect(await notice.textContent()).toMatch(/^No trial has finished for \d+ (s|min \d+ s)\./);
+      expect(await page.getByTestId('eta').count()).toBe(0);
+      await shot('run-detail-optimization-stalled');
+    } finally {
+      process.kill(worker.child.pid, 'SIGCONT');
+    }
+    // Trials finish again: no longer stalled, the notice goes.
+    await eventually(
+      'trials to finish again after the worker woke up',
+      status,
+      (s) =>
+        (s.stalled === false && s.lastProgressAt !== lastBeforeWake) ||
+        ['Completed', 'Failed', 'Cancelled'].includes(s.status),
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    await eventually(
+      'the stall notice to go',
+      () => page.getByTestId('stall').count(),
+      (n) => n === 0,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      },
+    );
+    await http(base, 'POST', `/api/optimizations/${id}/cancel`);
+    await eventually('the run to end', status, (s) => ['Completed', 'Failed', 'Cancelled'].includes(s.status), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
+  });
 });
+
+/** A small deterministic hourly OHLCV CSV from 2024-01-01: a slow sine wave. */
+function hourlyCsv(rows: number): string {
+  const lines = ['timestamp,open,high,low,close,volume'];
+  let prev = 100;
+  for (let i = 0; i < rows; i++) {
+    const t = new Date(Date.UTC(2024, 0, 1) + i * 3600_000).toISOString();
+    const close = 100 + 10 * Math.sin(i / 15) + (i % 7) * 0.1;
+    lines.push([t, prev, Math.max(prev, close) + 0.5, Math.min(prev, close) - 0.5, close, 1000 + i].join(','));
+    prev = close;
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 /** Waits until `probe` gives a value `ok` accepts (bounded, like `eventually`). */
 async function expect_<T>(probe: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {

@@ -127,7 +127,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: {
             200: {
               description:
-                'The run; an optimization also carries bestTrial, failures and etaSeconds/trialsPerSecond while running, and a result once ended, as its status endpoint does',
+                'The run; an optimization also carries bestTrial, failures, etaSeconds/trialsPerSecond and lastProgressAt/secondsSinceProgress/stalled/stallAfterSeconds while running, and a result once ended, as its status endpoint does (see RunStatus)',
             },
             404: problem('Unknown id'),
           },
@@ -296,6 +296,43 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             errorStackTrace: { type: 'string' },
             failureReason: { type: 'string' },
             result: { type: 'object' },
+            bestTrial: { type: 'object', description: 'Optimizations: the best completed trial so far' },
+            failures: {
+              type: 'array',
+              items: { type: 'object' },
+              description:
+                'Optimizations while running: failed trials grouped by kind (fingerprint, message, count, sampleTrialId)',
+            },
+            etaSeconds: {
+              type: 'number',
+              description:
+                'Optimizations while Running, once a trial has finished and unless stalled: seconds left at the rate observed since the start',
+            },
+            trialsPerSecond: {
+              type: 'number',
+              description: 'Optimizations while Running: trials per second since the start',
+            },
+            lastProgressAt: {
+              type: 'string',
+              format: 'date-time',
+              description:
+                'Optimizations while Running: when the latest trial outcome was recorded (absent before the first)',
+            },
+            secondsSinceProgress: {
+              type: 'integer',
+              description:
+                'Optimizations while Running: seconds since lastProgressAt, or since the run started before its first outcome',
+            },
+            stalled: {
+              type: 'boolean',
+              description:
+                'Optimizations while Running: no trial outcome for longer than stallAfterSeconds. Never true before the first outcome, and absent for Pending runs (waiting for a worker is not a stall)',
+            },
+            stallAfterSeconds: {
+              type: 'integer',
+              description:
+                "Optimizations while Running, once a trial has finished: max(15, 3 × the longest wait between two outcomes so far, the wait for the first included) — the run's own pace",
+            },
             attempt: { type: 'integer' },
             traceId: { type: ['string', 'null'] },
           },

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { clipText, RESULT_LIMITS, TERMINAL_STATUSES, type RunStatus } from '@runforge/contracts';
 import { DataSource } from 'typeorm';
+import { progressPace, type OutcomeArrivals } from './progress-pace';
 
 /** What the progress of an optimization is computed from: the fields of its `runs` row. */
 export interface OptimizationRunState {
@@ -21,9 +22,20 @@ export interface OptimizationProgressFields {
   bestTrial?: Record<string, unknown>;
   /** Failed trials grouped by kind, while running (once ended they are in `result.failures`). */
   failures?: Record<string, unknown>[];
-  /** While running, from the rate observed since the run started. */
+  /**
+   * While running, from the rate observed since the run started. No `etaSeconds` while stalled: an
+   * estimate from an average that a stall keeps lowering only grows, and would mislead.
+   */
   etaSeconds?: number;
   trialsPerSecond?: number;
+  /** While running, once an outcome has arrived: the time of the latest trial outcome. */
+  lastProgressAt?: string;
+  /** While running: seconds since the latest trial outcome (since the start before the first). */
+  secondsSinceProgress?: number;
+  /** While running: no outcome for longer than the run's own pace allows (see progress-pace.ts). */
+  stalled?: boolean;
+  /** While running, once an outcome has arrived: the silence after which the run counts as stalled. */
+  stallAfterSeconds?: number;
   /**
    * The coordinator's result once completed; for a run that ended otherwise (cancelled, stopped by
    * maxFailedTrials) one built from the trials it recorded, so the progress it reached is not lost.
@@ -42,6 +54,8 @@ interface TrialReads {
   at: number;
   top: Record<string, unknown>[];
   groups: Record<string, unknown>[];
+  /** When outcomes arrived (read while the run is Running). */
+  arrivals?: OutcomeArrivals;
 }
 
 interface TrialRow {
@@ -50,6 +64,12 @@ interface TrialRow {
   params: Record<string, unknown>;
   metrics: Record<string, number>;
   score: number;
+}
+
+interface ArrivalsRow {
+  first_ms: string | number | null;
+  last_ms: string | number | null;
+  longest_gap_ms: string | number | null;
 }
 
 interface FailureRow {
@@ -61,7 +81,7 @@ interface FailureRow {
 
 /**
  * One definition of an optimization's progress — best trial so far, failures grouped by kind, ETA,
- * and the result of a run that ended early — shared by every endpoint that shows an optimization,
+ * whether it is stalled, and the result of a run that ended early — shared by every endpoint that shows an optimization,
  * so the status endpoint, `GET /api/runs/{id}` and the live stream (the dashboard) agree.
  */
 @Injectable()
@@ -79,19 +99,22 @@ export class OptimizationProgress {
     const total = run.totalCombinations ?? 0;
     const done = run.completedCombinations + run.failedCombinations;
     const fields: OptimizationProgressFields = { result: run.result };
-    if (run.status === 'Running' && run.startedAt && done > 0) {
-      const elapsed = (now - Date.parse(run.startedAt)) / 1000;
-      fields.trialsPerSecond = done / Math.max(elapsed, 1e-3);
-      fields.etaSeconds = Math.max(0, Math.round((total - done) / fields.trialsPerSecond));
-    }
     const best = run.result?.best;
     if (best && typeof best === 'object') fields.bestTrial = best as Record<string, unknown>;
     // Without the coordinator's result (running, or ended without completing): from the trials table.
-    if (run.result === null && done > 0) {
-      const { top, groups } = await this.trialReads(run, now);
+    const reads = run.result === null && done > 0 ? await this.trialReads(run, now) : undefined;
+    if (reads) {
+      const { top, groups } = reads;
       if (top[0]) fields.bestTrial = top[0];
       if (!TERMINAL_STATUSES.has(run.status)) fields.failures = groups;
       else fields.result = { objective: run.request.objective, best: top[0] ?? null, top, failures: groups };
+    }
+    const pace = progressPace(run, reads?.arrivals, now);
+    if (pace) Object.assign(fields, pace);
+    if (run.status === 'Running' && run.startedAt && done > 0) {
+      const elapsed = (now - Date.parse(run.startedAt)) / 1000;
+      fields.trialsPerSecond = done / Math.max(elapsed, 1e-3);
+      if (!pace?.stalled) fields.etaSeconds = Math.max(0, Math.round((total - done) / fields.trialsPerSecond));
     }
     return fields;
   }
@@ -101,11 +124,12 @@ export class OptimizationProgress {
     const cached = this.reads.get(run.id);
     if (cached && (cached.key === key || (run.status === 'Running' && now - cached.at < RUNNING_REUSE_MS)))
       return cached;
-    const [top, groups] = await Promise.all([
+    const [top, groups, arrivals] = await Promise.all([
       run.completedCombinations > 0 ? this.topTrials(run.id) : [],
       run.failedCombinations > 0 ? this.failureGroups(run.id) : [],
+      run.status === 'Running' ? this.arrivals(run.id) : undefined,
     ]);
-    const fresh: TrialReads = { key, at: now, top, groups };
+    const fresh: TrialReads = { key, at: now, top, groups, arrivals };
     this.reads.delete(run.id);
     this.reads.set(run.id, fresh);
     if (this.reads.size > CACHED_RUNS) this.reads.delete(this.reads.keys().next().value as string);
@@ -124,6 +148,27 @@ export class OptimizationProgress {
       [runId],
     );
     return rows.map((r) => ({ trialId: r.id, index: r.index, params: r.params, metrics: r.metrics, score: r.score }));
+  }
+
+  /**
+   * When the run's outcomes arrived: a worker publishes a batch's outcomes as one event, so the
+   * trials of one arrival share its stream sequence and time. Changes only when trials are added,
+   * so it is read with the trial-table reads above (once per change of the counts).
+   */
+  private async arrivals(runId: string): Promise<OutcomeArrivals | undefined> {
+    const [row] = await this.db.query<ArrivalsRow[]>(
+      `SELECT extract(epoch FROM min(at)) * 1000 AS first_ms, extract(epoch FROM max(at)) * 1000 AS last_ms,
+              extract(epoch FROM max(gap)) * 1000 AS longest_gap_ms
+         FROM (SELECT at, at - lag(at) OVER (ORDER BY at) AS gap
+                 FROM (SELECT DISTINCT seq, occurred_at AS at FROM "${this.schema()}".trials WHERE run_id = $1) a) g`,
+      [runId],
+    );
+    if (!row || row.first_ms === null || row.last_ms === null) return undefined;
+    return {
+      firstAt: Number(row.first_ms),
+      lastAt: Number(row.last_ms),
+      longestGapMs: Number(row.longest_gap_ms ?? 0),
+    };
   }
 
   /**

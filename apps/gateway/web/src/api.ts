@@ -50,6 +50,23 @@ export interface Run {
   failures?: FailureGroup[];
   etaSeconds?: number;
   trialsPerSecond?: number;
+  /** Optimizations while Running: the latest trial outcome's time, and whether none has come for too long. */
+  lastProgressAt?: string;
+  secondsSinceProgress?: number;
+  stalled?: boolean;
+  stallAfterSeconds?: number;
+}
+
+/** An uploaded OHLCV dataset (`GET /api/datasets`). */
+export interface Dataset {
+  id: string;
+  symbol: string;
+  name: string | null;
+  timeframe: string;
+  bars: number;
+  firstTime: string;
+  lastTime: string;
+  uploadedAt: string;
 }
 
 /** Failed trials of an optimization that failed the same way (same message template and frames). */

@@ -103,3 +103,36 @@ export function parseAxis(input: AxisInput, type: string): { value: AxisValue; c
 export function combinationCount(counts: readonly number[]): number {
   return counts.reduce((a, b) => a * b, 1);
 }
+
+/**
+ * What a `maxFailedTrials` typed in the form means, in words: a whole number is a count of failed
+ * trials, a value between 0 and 1 a share of the grid. Anything else is left to the API to refuse
+ * (its 400 names the field and the rule).
+ */
+export function describeMaxFailedTrials(raw: string): string | undefined {
+  if (raw.trim() === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) return undefined;
+  if (n < 1) {
+    const pct = Number((n * 100).toPrecision(6));
+    return `stops the run as Failed once ${pct}% of its combinations have failed (at least 1 trial)`;
+  }
+  if (Number.isInteger(n))
+    return `stops the run as Failed once ${fmtInt(n)} trial${n === 1 ? ' has' : 's have'} failed`;
+  return undefined;
+}
+
+/**
+ * A dataset window bound as typed: empty is no bound, digits are epoch milliseconds, anything else
+ * is sent as written (the API takes ISO-8601 with a zone and says so when it is not).
+ */
+export function windowBound(raw: string): string | number | undefined {
+  const v = raw.trim();
+  if (v === '') return undefined;
+  return /^\d+$/.test(v) ? Number(v) : v;
+}
+
+/** The issues of a 400 about one field of the request or anything below it (`dataset` → `dataset.from`). */
+export function issuesAt<T extends { field: string }>(issues: readonly T[], field: string): T[] {
+  return issues.filter((i) => i.field === field || i.field.startsWith(`${field}.`));
+}

@@ -15,9 +15,21 @@ export interface LiveRun {
   mode: LiveMode;
 }
 
-/** Merges what a status endpoint answers (a subset of the run) into the run we know. */
+/**
+ * Merges what a status endpoint answers (a subset of the run) into the run we know. The fields that
+ * come and go with the run's pace (no ETA while stalled…) are taken from the answer alone.
+ */
 function mergeStatus(prev: Run, s: Record<string, unknown>): Run {
-  return { ...prev, ...(s as Partial<Run>) };
+  const {
+    etaSeconds: _eta,
+    trialsPerSecond: _rate,
+    lastProgressAt: _last,
+    secondsSinceProgress: _since,
+    stalled: _stalled,
+    stallAfterSeconds: _after,
+    ...kept
+  } = prev;
+  return { ...kept, ...(s as Partial<Run>) };
 }
 
 /**

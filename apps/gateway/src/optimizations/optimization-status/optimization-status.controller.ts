@@ -10,15 +10,16 @@ export class OptimizationStatusController {
   ) {}
 
   /**
-   * Progress in combinations, the best trial so far, the failures grouped by kind and an ETA from the
-   * observed trial rate; once ended, the result (see OptimizationProgress).
+   * Progress in combinations, the best trial so far, the failures grouped by kind, an ETA from the
+   * observed trial rate and whether the run is stalled; once ended, the result (see
+   * OptimizationProgress).
    */
   @Get(':id/status')
   async status(@Param('id') id: string): Promise<Record<string, unknown>> {
     const run = await this.runs.get(id, 'optimization');
     if (!run)
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no optimization with id "${id}"` });
-    const { bestTrial, failures, etaSeconds, trialsPerSecond, result } = await this.progress.of(run);
+    const { bestTrial, failures, etaSeconds, trialsPerSecond, result, ...pace } = await this.progress.of(run);
     return {
       id: run.id,
       status: run.status,
@@ -27,7 +28,9 @@ export class OptimizationStatusController {
       failedCombinations: run.failedCombinations,
       ...(bestTrial ? { bestTrial } : {}),
       ...(failures ? { failures } : {}),
-      ...(etaSeconds !== undefined ? { etaSeconds, trialsPerSecond } : {}),
+      ...(etaSeconds !== undefined ? { etaSeconds } : {}),
+      ...(trialsPerSecond !== undefined ? { trialsPerSecond } : {}),
+      ...pace,
       ...(run.errorMessage !== null ? { errorMessage: run.errorMessage, errorStackTrace: run.errorStackTrace } : {}),
       ...(run.failureReason !== null ? { failureReason: run.failureReason } : {}),
       ...(result !== null ? { result } : {}),

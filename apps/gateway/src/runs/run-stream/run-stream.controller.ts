@@ -127,9 +127,10 @@ class RunFeed {
   }
 
   private publish(snapshot: StreamedRun): void {
-    // What changed, leaving out the ETA and rate: they move with the clock alone, and a snapshot
-    // that differs only there would re-render every viewer each refresh.
-    const { etaSeconds: _eta, trialsPerSecond: _rate, ...state } = snapshot;
+    // What changed, leaving out the ETA, the rate and the seconds since the latest outcome: they
+    // move with the clock alone, and a snapshot that differs only there would re-render every
+    // viewer each refresh. (`stalled` turning true is a change: the idle refresh notices it.)
+    const { etaSeconds: _eta, trialsPerSecond: _rate, secondsSinceProgress: _since, ...state } = snapshot;
     const json = JSON.stringify(state);
     if (json !== this.lastSent) {
       this.lastSent = json;

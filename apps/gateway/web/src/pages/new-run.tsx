@@ -1,6 +1,25 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get, post, type ParamSpec, type RunKind, type Strategy } from '../api';
-import { combinationCount, fmtInt, parseAxis, type AxisInput, type AxisValue } from '../format';
+import {
+  ApiError,
+  get,
+  post,
+  type Dataset,
+  type FieldIssue,
+  type ParamSpec,
+  type RunKind,
+  type Strategy,
+} from '../api';
+import {
+  combinationCount,
+  describeMaxFailedTrials,
+  fmtInt,
+  fmtTime,
+  issuesAt,
+  parseAxis,
+  windowBound,
+  type AxisInput,
+  type AxisValue,
+} from '../format';
 import { navigate } from '../router';
 import { toast, watchUntilDone } from '../toasts';
 import { ErrorBox, Loading } from '../components/ui';
@@ -52,6 +71,14 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
   const [objective, setObjective] = useState('sharpe');
   // '' leaves the direction to the API's default for the metric (minimize for maxDrawdown).
   const [direction, setDirection] = useState<'' | 'maximize' | 'minimize'>('');
+  const [maxFailedTrials, setMaxFailedTrials] = useState('');
+  // Synthetic bars (seeded), or an uploaded dataset (`GET /api/datasets`) with an optional window.
+  const [source, setSource] = useState<'synthetic' | 'uploaded'>('synthetic');
+  const [datasets, setDatasets] = useState<Dataset[] | undefined>(undefined);
+  const [datasetsError, setDatasetsError] = useState<ApiError | undefined>(undefined);
+  const [datasetId, setDatasetId] = useState('');
+  const [windowFrom, setWindowFrom] = useState('');
+  const [windowTo, setWindowTo] = useState('');
   const [bars, setBars] = useState('200000');
   const [seed, setSeed] = useState('42');
   const [timeframe, setTimeframe] = useState('1m');
@@ -79,6 +106,25 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
       .catch((err: unknown) => setLoadError(err instanceof ApiError ? err : new ApiError(0, String(err))));
   };
   useEffect(loadStrategies, []);
+
+  const loadDatasets = (): void => {
+    setDatasetsError(undefined);
+    setDatasets(undefined);
+    get<{ items: Dataset[] }>('/api/datasets')
+      .then((d) => setDatasets(d.items))
+      .catch((err: unknown) => setDatasetsError(err instanceof ApiError ? err : new ApiError(0, String(err))));
+  };
+  useEffect(() => {
+    if (source === 'uploaded' && datasets === undefined && !datasetsError) loadDatasets();
+  }, [source]);
+  const dataset = datasets?.find((d) => d.id === datasetId);
+  const issues = submitError?.issues ?? [];
+  /** Editing a field the API refused takes its reason away (the rest of the 400 stays). */
+  const edited = (field: string): void => {
+    if (!submitError || issuesAt(submitError.issues, field).length === 0) return;
+    const rest = submitError.issues.filter((i) => issuesAt([i], field).length === 0);
+    setSubmitError(rest.length > 0 ? new ApiError(submitError.status, submitError.message, rest) : undefined);
+  };
 
   const strategy = strategies?.find((s) => s.name === strategyName);
 
@@ -108,10 +154,15 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
       if (parsed && 'value' in parsed) axesBody[p.name] = parsed.value;
       else params[p.name] = coerce(p, values[p.name] ?? '');
     }
+    const from = windowBound(windowFrom);
+    const to = windowBound(windowTo);
     const common = {
       strategy: strategy.name,
       params,
-      dataset: { synthetic: { bars: Number(bars), seed: Number(seed), timeframe } },
+      dataset:
+        source === 'uploaded'
+          ? { id: datasetId, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) }
+          : { synthetic: { bars: Number(bars), seed: Number(seed), timeframe } },
       initialCapital: Number(initialCapital),
       commissionBps: Number(commissionBps),
     };
@@ -127,6 +178,7 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
             axes: axesBody,
             ...(constraintList.length ? { constraints: constraintList } : {}),
             objective: { metric: objective, ...(direction ? { direction } : {}) },
+            ...(maxFailedTrials.trim() !== '' ? { maxFailedTrials: Number(maxFailedTrials) } : {}),
           };
     setSubmitting(true);
     try {
@@ -284,36 +336,136 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
               </select>
             </label>
           </div>
+          <div class="row">
+            <label>
+              Max failed trials (optional)
+              <input
+                name="maxFailedTrials"
+                type="number"
+                step="any"
+                placeholder="e.g. 5 or 0.2"
+                value={maxFailedTrials}
+                onInput={(e) => {
+                  setMaxFailedTrials(e.currentTarget.value);
+                  edited('maxFailedTrials');
+                }}
+              />
+            </label>
+          </div>
+          <p class="hint" data-testid="max-failed-hint">
+            {describeMaxFailedTrials(maxFailedTrials) ??
+              'A count — a whole number, e.g. 5 — or a share of the grid between 0 and 1, e.g. 0.2 for 20%: the run stops as Failed once that many trials have failed. Empty: every combination runs, and the run fails only if all of them fail.'}
+          </p>
+          <FieldIssues issues={issues} field="maxFailedTrials" />
         </fieldset>
       )}
 
       <fieldset class="card">
-        <legend>Data and costs</legend>
-        <div class="row">
-          <label>
-            Synthetic bars
-            <input
-              name="bars"
-              type="number"
-              min={2}
-              step={1}
-              value={bars}
-              onInput={(e) => setBars(e.currentTarget.value)}
-            />
-          </label>
-          <label>
-            Seed
-            <input name="seed" type="number" step={1} value={seed} onInput={(e) => setSeed(e.currentTarget.value)} />
-          </label>
-          <label>
-            Timeframe
-            <select name="timeframe" value={timeframe} onChange={(e) => setTimeframe(e.currentTarget.value)}>
-              {timeframes.map((t) => (
-                <option key={t}>{t}</option>
-              ))}
-            </select>
-          </label>
+        <legend>Data</legend>
+        <div class="segmented" role="radiogroup" aria-label="Data source">
+          {(['synthetic', 'uploaded'] as const).map((k) => (
+            <label key={k} class={source === k ? 'on' : ''}>
+              <input type="radio" name="datasetSource" value={k} checked={source === k} onChange={() => setSource(k)} />
+              {k === 'synthetic' ? 'Synthetic' : 'Uploaded dataset'}
+            </label>
+          ))}
         </div>
+        {source === 'synthetic' ? (
+          <div class="row">
+            <label>
+              Synthetic bars
+              <input
+                name="bars"
+                type="number"
+                min={2}
+                step={1}
+                value={bars}
+                onInput={(e) => {
+                  setBars(e.currentTarget.value);
+                  edited('dataset.synthetic.bars');
+                }}
+              />
+              <FieldIssues issues={issues} field="dataset.synthetic.bars" />
+            </label>
+            <label>
+              Seed
+              <input
+                name="seed"
+                type="number"
+                step={1}
+                value={seed}
+                onInput={(e) => {
+                  setSeed(e.currentTarget.value);
+                  edited('dataset.synthetic.seed');
+                }}
+              />
+              <FieldIssues issues={issues} field="dataset.synthetic.seed" />
+            </label>
+            <label>
+              Timeframe
+              <select name="timeframe" value={timeframe} onChange={(e) => setTimeframe(e.currentTarget.value)}>
+                {timeframes.map((t) => (
+                  <option key={t}>{t}</option>
+                ))}
+              </select>
+            </label>
+          </div>
+        ) : (
+          <>
+            <DatasetPicker
+              datasets={datasets}
+              error={datasetsError}
+              selected={datasetId}
+              onSelect={(id) => {
+                setDatasetId(id);
+                edited('dataset.id');
+              }}
+              reload={loadDatasets}
+            />
+            <FieldIssues issues={issues} field="dataset.id" />
+            {datasets && datasets.length > 0 && (
+              <>
+                <div class="row">
+                  <label>
+                    From (optional)
+                    <input
+                      name="datasetFrom"
+                      placeholder={dataset?.firstTime ?? 'e.g. 2024-01-10T00:00:00Z'}
+                      value={windowFrom}
+                      onInput={(e) => {
+                        setWindowFrom(e.currentTarget.value);
+                        edited('dataset.from');
+                      }}
+                    />
+                    <FieldIssues issues={issues} field="dataset.from" />
+                  </label>
+                  <label>
+                    To (optional)
+                    <input
+                      name="datasetTo"
+                      placeholder={dataset?.lastTime ?? 'e.g. 2024-02-20T00:00:00Z'}
+                      value={windowTo}
+                      onInput={(e) => {
+                        setWindowTo(e.currentTarget.value);
+                        edited('dataset.to');
+                      }}
+                    />
+                    <FieldIssues issues={issues} field="dataset.to" />
+                  </label>
+                </div>
+                <p class="hint">
+                  A window on bar time, both ends included: ISO-8601 with a zone (<code>2024-01-10T00:00:00Z</code>) or
+                  epoch milliseconds. Empty: the whole dataset.
+                </p>
+              </>
+            )}
+          </>
+        )}
+        <FieldIssues issues={issues} field="dataset" exact />
+      </fieldset>
+
+      <fieldset class="card">
+        <legend>Costs</legend>
         <div class="row">
           <label>
             Initial capital
@@ -322,8 +474,12 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
               type="number"
               min={1}
               value={initialCapital}
-              onInput={(e) => setInitialCapital(e.currentTarget.value)}
+              onInput={(e) => {
+                setInitialCapital(e.currentTarget.value);
+                edited('initialCapital');
+              }}
             />
+            <FieldIssues issues={issues} field="initialCapital" />
           </label>
           <label>
             Commission (bps)
@@ -333,8 +489,12 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
               min={0}
               step="any"
               value={commissionBps}
-              onInput={(e) => setCommissionBps(e.currentTarget.value)}
+              onInput={(e) => {
+                setCommissionBps(e.currentTarget.value);
+                edited('commissionBps');
+              }}
             />
+            <FieldIssues issues={issues} field="commissionBps" />
           </label>
         </div>
       </fieldset>
@@ -344,10 +504,15 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
         <button
           type="submit"
           class="primary"
-          disabled={submitting || (kind === 'optimization' && (axisErrors.length > 0 || parsedAxes.length === 0))}
+          disabled={
+            submitting ||
+            (source === 'uploaded' && !dataset) ||
+            (kind === 'optimization' && (axisErrors.length > 0 || parsedAxes.length === 0))
+          }
         >
           {submitting ? 'Submitting…' : kind === 'backtest' ? 'Run backtest' : 'Run optimization'}
         </button>
+        {source === 'uploaded' && !dataset && <span class="hint">Pick a dataset to run over.</span>}
       </div>
     </form>
   );
@@ -457,6 +622,113 @@ function AxisEditor({
           ))}
         </>
       )}
+    </div>
+  );
+}
+
+/** The reasons a 400 gave for one field, shown next to its input (the full list stays under the form). */
+function FieldIssues({
+  issues,
+  field,
+  exact = false,
+}: {
+  issues: readonly FieldIssue[];
+  field: string;
+  exact?: boolean;
+}) {
+  const mine = exact ? issues.filter((i) => i.field === field) : issuesAt(issues, field);
+  if (mine.length === 0) return null;
+  return (
+    <>
+      {mine.map((i) => (
+        <span class="field-error" key={`${i.field}:${i.reason}`} data-field-error={i.field}>
+          {i.reason}
+        </span>
+      ))}
+    </>
+  );
+}
+
+/** Uploaded datasets to pick from, newest first as the API lists them; says how to upload one when there is none. */
+function DatasetPicker({
+  datasets,
+  error,
+  selected,
+  onSelect,
+  reload,
+}: {
+  datasets: Dataset[] | undefined;
+  error: ApiError | undefined;
+  selected: string;
+  onSelect: (id: string) => void;
+  reload: () => void;
+}) {
+  if (error) return <ErrorBox error={error} retry={reload} />;
+  if (!datasets) return <Loading what="datasets" />;
+  if (datasets.length === 0) {
+    return (
+      <div class="state state-empty datasets-empty" data-testid="datasets-empty">
+        <p>
+          No dataset has been uploaded yet. Upload an OHLCV CSV (a header row, then one bar per line:
+          <code> timestamp,open,high,low,close,volume</code>) with:
+        </p>
+        <pre class="command" data-testid="upload-command">
+          {`curl -X POST '${window.location.origin}/api/datasets?symbol=BTCUSD&name=btc-hourly' \\\n  -H 'content-type: text/csv' --data-binary @btc-1h.csv`}
+        </pre>
+        <button type="button" onClick={reload}>
+          Reload the list
+        </button>
+      </div>
+    );
+  }
+  return (
+    <div class="table-wrap">
+      <table class="datasets" data-testid="datasets">
+        <thead>
+          <tr>
+            <th />
+            <th>Name</th>
+            <th>Symbol</th>
+            <th>Timeframe</th>
+            <th>Bars</th>
+            <th>From</th>
+            <th>To</th>
+          </tr>
+        </thead>
+        <tbody>
+          {datasets.map((d) => (
+            <tr
+              key={d.id}
+              data-dataset-id={d.id}
+              class={selected === d.id ? 'selected' : ''}
+              onClick={() => onSelect(d.id)}
+            >
+              <td>
+                <input
+                  type="radio"
+                  name="datasetId"
+                  value={d.id}
+                  checked={selected === d.id}
+                  aria-label={`${d.name ?? d.symbol} (${d.symbol}, ${d.timeframe}, ${fmtInt(d.bars)} bars)`}
+                  onChange={() => onSelect(d.id)}
+                />
+              </td>
+              <td>{d.name ?? <span class="hint">–</span>}</td>
+              <td>{d.symbol}</td>
+              <td>{d.timeframe}</td>
+              <td>{fmtInt(d.bars)}</td>
+              <td>{fmtTime(d.firstTime)}</td>
+              <td>{fmtTime(d.lastTime)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="hint">
+        <button type="button" class="link" onClick={reload}>
+          Reload the list
+        </button>
+        {datasets.length === 1 ? ' 1 dataset' : ` ${fmtInt(datasets.length)} datasets`} uploaded.
+      </p>
     </div>
   );
 }

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
   ApiError,
   cancelUrl,
@@ -8,6 +8,7 @@ import {
   type DashboardConfig,
   type FailureGroup,
   type Objective,
+  type Run,
   type TrialSummary,
 } from '../api';
 import { fmtDuration, fmtNum, fmtSeconds, fmtTime } from '../format';
@@ -127,11 +128,12 @@ export function RunDetail({ id }: { id: string }) {
             <span class="bad">{fmtNum(run.failedCombinations)} failed</span>
           </p>
         )}
-        {run.status === 'Running' && run.etaSeconds !== undefined && (
-          <p class="hint" data-testid="eta">
-            about {fmtSeconds(run.etaSeconds)} left at {fmtNum(run.trialsPerSecond ?? 0, 1)} trials/s
+        {run.status === 'Pending' && (
+          <p class="hint" data-testid="queued">
+            Not started yet: waiting for a free worker.
           </p>
         )}
+        {run.kind === 'optimization' && run.status === 'Running' && <Pace run={run} />}
         <dl class="facts">
           <div>
             <dt>Requested</dt>
@@ -238,6 +240,54 @@ export function RunDetail({ id }: { id: string }) {
         <EventsList runId={run.id} />
       </Section>
     </div>
+  );
+}
+
+/** Re-renders every `intervalMs` while it is above 0 (a clock shown ticking between snapshots). */
+function useNow(intervalMs: number): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (intervalMs <= 0) return undefined;
+    const t = window.setInterval(() => setNow(Date.now()), intervalMs);
+    return () => window.clearInterval(t);
+  }, [intervalMs]);
+  return now;
+}
+
+/**
+ * A running optimization's pace: the ETA while trials keep finishing; while stalled (no outcome for
+ * longer than the run's own pace allows, decided by the gateway) how long none has finished, in
+ * place of an ETA that would only keep growing. The seconds come from the gateway's clock at the
+ * snapshot and tick on here, so a browser clock that is off changes nothing.
+ */
+function Pace({ run }: { run: Run }) {
+  const receivedAt = useMemo(() => Date.now(), [run]);
+  const waitingFirst = run.lastProgressAt === undefined && run.secondsSinceProgress !== undefined;
+  const now = useNow(run.stalled || waitingFirst ? 1_000 : 0);
+  const since =
+    run.secondsSinceProgress === undefined
+      ? undefined
+      : run.secondsSinceProgress + Math.max(0, Math.floor((now - receivedAt) / 1000));
+  if (run.stalled) {
+    return (
+      <p class="alert stall" role="status" data-testid="stall">
+        <strong>No trial has finished for {fmtSeconds(since)}.</strong> Stalled: at this run&rsquo;s pace one should
+        have come within {fmtSeconds(run.stallAfterSeconds)}. No time estimate until trials finish again.
+      </p>
+    );
+  }
+  if (waitingFirst) {
+    return (
+      <p class="hint" data-testid="first-trial">
+        waiting for the first trial to finish (running for {fmtSeconds(since)})
+      </p>
+    );
+  }
+  if (run.etaSeconds === undefined) return null;
+  return (
+    <p class="hint" data-testid="eta">
+      about {fmtSeconds(run.etaSeconds)} left at {fmtNum(run.trialsPerSecond ?? 0, 1)} trials/s
+    </p>
   );
 }
 
