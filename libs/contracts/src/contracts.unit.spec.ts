@@ -217,6 +217,27 @@ describe('trial outcomes', () => {
     expect(v).toMatchObject({ status: 'Cancelled', completedCombinations: 1, failedCombinations: 1, lastSeq: 6 });
   });
 
+  it('given outcomes over time, records when the run last progressed and its longest wait, the start included', () => {
+    const t = (s: number) => new Date(Date.UTC(2026, 0, 1) + s * 1000).toISOString();
+    let v = evolveRun(undefined, optimization, { seq: 1 });
+    v = evolveRun(v, createEvent('RunStarted', meta(1, t(0)), { workerId: 'w', totalBars: 1000 }), { seq: 2 });
+    expect(v).toMatchObject({ lastProgressAt: null, longestProgressGapMs: 0 });
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1, t(4)), { outcomes: [done('t0', 0)] }), { seq: 3 });
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1, t(5)), { outcomes: [failed('t2', 2)] }), { seq: 4 });
+    expect(v).toMatchObject({ lastProgressAt: t(5), longestProgressGapMs: 4_000 });
+    // A redelivered batch counts nothing, so it is no progress; nor is a log line.
+    const seen = new Set(['t0', 't2']);
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1, t(20)), { outcomes: [done('t0', 0)] }), {
+      seq: 5,
+      firstSighting: (id) => !seen.has(id),
+    });
+    v = evolveRun(v, createEvent('RunLogged', meta(1, t(21)), { level: 'INFO', message: 'still here' }), { seq: 6 });
+    expect(v).toMatchObject({ lastProgressAt: t(5), longestProgressGapMs: 4_000 });
+    // A worker whose clock reads behind moves nothing back.
+    v = evolveRun(v, createEvent('TrialsRecorded', meta(1, t(3)), { outcomes: [done('t1', 1)] }), { seq: 7 });
+    expect(v).toMatchObject({ completedCombinations: 2, lastProgressAt: t(5), longestProgressGapMs: 4_000 });
+  });
+
   it('reads single-trial events and batches alike', () => {
     const { status: _status, ...fields } = failed('t2', 2);
     const single = createEvent('TrialFailed', meta(1), fields);

@@ -37,6 +37,16 @@ export interface RunView {
   startedAt: string | null;
   completedAt: string | null;
   cancelRequestedAt: string | null;
+  /**
+   * When the run last made progress: a bar count that moved, or a trial outcome that counted (event
+   * time, the latest seen). Null until then.
+   */
+  lastProgressAt: string | null;
+  /**
+   * The longest wait between two such moments so far, the wait from the start to the first one
+   * included (ms): the run's own pace, against which a silence counts as a stall.
+   */
+  longestProgressGapMs: number;
   updatedAt: string;
   lastSeq: number;
 }
@@ -56,6 +66,17 @@ export interface FoldContext {
 
 function isStale(view: RunView, event: RunEvent): boolean {
   return event.attempt > 0 && event.attempt < view.attempt;
+}
+
+/**
+ * Records progress at `at` (an event's time). Workers' clocks may disagree a little: an event that
+ * reads earlier than the last progress moves nothing back and adds no wait.
+ */
+function progressed(next: RunView, at: string): void {
+  const since = next.lastProgressAt ?? next.startedAt;
+  const gap = since === null ? 0 : Date.parse(at) - Date.parse(since);
+  if (gap > next.longestProgressGapMs) next.longestProgressGapMs = gap;
+  if (next.lastProgressAt === null || gap > 0) next.lastProgressAt = at;
 }
 
 export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldContext): RunView | undefined {
@@ -91,6 +112,8 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       startedAt: null,
       completedAt: null,
       cancelRequestedAt: null,
+      lastProgressAt: null,
+      longestProgressGapMs: 0,
       updatedAt: event.occurredAt,
       lastSeq: ctx.seq,
     };
@@ -114,6 +137,7 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
     }
     case 'BarProgressed': {
       if (terminal || isStale(view, event)) return next;
+      if (event.data.processedBars > view.processedBars) progressed(next, event.occurredAt);
       next.processedBars = event.data.processedBars;
       return next;
     }
@@ -126,15 +150,18 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       if (ctx.firstSighting && !ctx.firstSighting(event.data.trialId)) return next;
       if (event.type === 'TrialCompleted') next.completedCombinations += 1;
       else next.failedCombinations += 1;
+      progressed(next, event.occurredAt);
       return next;
     }
     case 'TrialsRecorded': {
       if (terminal) return next;
+      const counted = next.completedCombinations + next.failedCombinations;
       for (const o of event.data.outcomes) {
         if (ctx.firstSighting && !ctx.firstSighting(o.trialId)) continue;
         if (o.status === 'Completed') next.completedCombinations += 1;
         else next.failedCombinations += 1;
       }
+      if (next.completedCombinations + next.failedCombinations > counted) progressed(next, event.occurredAt);
       return next;
     }
     case 'RunCompleted': {

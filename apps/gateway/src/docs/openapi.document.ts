@@ -316,7 +316,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
               type: 'string',
               format: 'date-time',
               description:
-                'Optimizations while Running: when the latest trial outcome was recorded (absent before the first)',
+                'When the latest trial outcome that counted was recorded (its event time; absent before the first). GET /api/runs/{id} and the live stream carry it for every run (null before any progress; for a backtest, its latest bar progress) with longestProgressGapMs, the longest wait between two progress moments so far',
             },
             secondsSinceProgress: {
               type: 'integer',

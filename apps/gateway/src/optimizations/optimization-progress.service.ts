@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { clipText, RESULT_LIMITS, TERMINAL_STATUSES, type RunStatus } from '@runforge/contracts';
 import { DataSource } from 'typeorm';
-import { progressPace, type OutcomeArrivals } from './progress-pace';
+import { progressPace } from './progress-pace';
 
 /** What the progress of an optimization is computed from: the fields of its `runs` row. */
 export interface OptimizationRunState {
@@ -12,6 +12,8 @@ export interface OptimizationRunState {
   completedCombinations: number;
   failedCombinations: number;
   startedAt: string | null;
+  lastProgressAt: string | null;
+  longestProgressGapMs: number;
   result: Record<string, unknown> | null;
   request: Record<string, unknown>;
 }
@@ -28,8 +30,6 @@ export interface OptimizationProgressFields {
    */
   etaSeconds?: number;
   trialsPerSecond?: number;
-  /** While running, once an outcome has arrived: the time of the latest trial outcome. */
-  lastProgressAt?: string;
   /** While running: seconds since the latest trial outcome (since the start before the first). */
   secondsSinceProgress?: number;
   /** While running: no outcome for longer than the run's own pace allows (see progress-pace.ts). */
@@ -54,8 +54,6 @@ interface TrialReads {
   at: number;
   top: Record<string, unknown>[];
   groups: Record<string, unknown>[];
-  /** When outcomes arrived (read while the run is Running). */
-  arrivals?: OutcomeArrivals;
 }
 
 interface TrialRow {
@@ -64,12 +62,6 @@ interface TrialRow {
   params: Record<string, unknown>;
   metrics: Record<string, number>;
   score: number;
-}
-
-interface ArrivalsRow {
-  first_ms: string | number | null;
-  last_ms: string | number | null;
-  longest_gap_ms: string | number | null;
 }
 
 interface FailureRow {
@@ -109,7 +101,7 @@ export class OptimizationProgress {
       if (!TERMINAL_STATUSES.has(run.status)) fields.failures = groups;
       else fields.result = { objective: run.request.objective, best: top[0] ?? null, top, failures: groups };
     }
-    const pace = progressPace(run, reads?.arrivals, now);
+    const pace = progressPace(run, now);
     if (pace) Object.assign(fields, pace);
     if (run.status === 'Running' && run.startedAt && done > 0) {
       const elapsed = (now - Date.parse(run.startedAt)) / 1000;
@@ -124,12 +116,11 @@ export class OptimizationProgress {
     const cached = this.reads.get(run.id);
     if (cached && (cached.key === key || (run.status === 'Running' && now - cached.at < RUNNING_REUSE_MS)))
       return cached;
-    const [top, groups, arrivals] = await Promise.all([
+    const [top, groups] = await Promise.all([
       run.completedCombinations > 0 ? this.topTrials(run.id) : [],
       run.failedCombinations > 0 ? this.failureGroups(run.id) : [],
-      run.status === 'Running' ? this.arrivals(run.id) : undefined,
     ]);
-    const fresh: TrialReads = { key, at: now, top, groups, arrivals };
+    const fresh: TrialReads = { key, at: now, top, groups };
     this.reads.delete(run.id);
     this.reads.set(run.id, fresh);
     if (this.reads.size > CACHED_RUNS) this.reads.delete(this.reads.keys().next().value as string);
@@ -148,27 +139,6 @@ export class OptimizationProgress {
       [runId],
     );
     return rows.map((r) => ({ trialId: r.id, index: r.index, params: r.params, metrics: r.metrics, score: r.score }));
-  }
-
-  /**
-   * When the run's outcomes arrived: a worker publishes a batch's outcomes as one event, so the
-   * trials of one arrival share its stream sequence and time. Changes only when trials are added,
-   * so it is read with the trial-table reads above (once per change of the counts).
-   */
-  private async arrivals(runId: string): Promise<OutcomeArrivals | undefined> {
-    const [row] = await this.db.query<ArrivalsRow[]>(
-      `SELECT extract(epoch FROM min(at)) * 1000 AS first_ms, extract(epoch FROM max(at)) * 1000 AS last_ms,
-              extract(epoch FROM max(gap)) * 1000 AS longest_gap_ms
-         FROM (SELECT at, at - lag(at) OVER (ORDER BY at) AS gap
-                 FROM (SELECT DISTINCT seq, occurred_at AS at FROM "${this.schema()}".trials WHERE run_id = $1) a) g`,
-      [runId],
-    );
-    if (!row || row.first_ms === null || row.last_ms === null) return undefined;
-    return {
-      firstAt: Number(row.first_ms),
-      lastAt: Number(row.last_ms),
-      longestGapMs: Number(row.longest_gap_ms ?? 0),
-    };
   }
 
   /**

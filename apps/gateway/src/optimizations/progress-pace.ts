@@ -1,8 +1,9 @@
-import type { RunStatus } from '@runforge/contracts';
+import type { RunStatus, RunView } from '@runforge/contracts';
 
 /**
- * Whether a running optimization is still making progress — a pure function of the times its
- * trial outcomes arrived and the clock (injected), so the rule is tested without a database.
+ * Whether a running optimization is still making progress — a pure function of its read model's
+ * progress fields (folded from its events by `evolveRun`) and the clock (injected), so the rule is
+ * tested without a database.
  *
  * The rule: a **Running** optimization is *stalled* when no trial outcome has arrived for longer
  * than `max(STALL_FLOOR_SECONDS, STALL_FACTOR × the longest wait between two arrivals so far)`,
@@ -17,17 +18,12 @@ import type { RunStatus } from '@runforge/contracts';
 export const STALL_FLOOR_SECONDS = 15;
 export const STALL_FACTOR = 3;
 
-/** When a run's trial outcomes arrived (one arrival = one published batch of outcomes), in epoch ms. */
-export interface OutcomeArrivals {
-  readonly firstAt: number;
-  readonly lastAt: number;
-  /** The longest wait between two consecutive arrivals; 0 with a single arrival. */
-  readonly longestGapMs: number;
-}
+/** What the pace is judged from: the run's status and the progress fields of its row. */
+export type PaceState = Readonly<Pick<RunView, 'startedAt' | 'lastProgressAt' | 'longestProgressGapMs'>> & {
+  readonly status: RunStatus;
+};
 
 export interface ProgressPace {
-  /** The latest trial outcome's time (absent before the first). */
-  lastProgressAt?: string;
   /** Seconds since the latest outcome, or since the run started when none has arrived yet. */
   secondsSinceProgress: number;
   /** No outcome for longer than `stallAfterSeconds`. */
@@ -36,23 +32,17 @@ export interface ProgressPace {
   stallAfterSeconds?: number;
 }
 
-export function progressPace(
-  run: { readonly status: RunStatus; readonly startedAt: string | null },
-  arrivals: OutcomeArrivals | undefined,
-  now: number,
-): ProgressPace | undefined {
+export function progressPace(run: PaceState, now: number): ProgressPace | undefined {
   if (run.status !== 'Running' || !run.startedAt) return undefined;
   const startedAt = Date.parse(run.startedAt);
   if (Number.isNaN(startedAt)) return undefined;
-  if (!arrivals) {
+  if (run.lastProgressAt === null) {
     return { secondsSinceProgress: Math.max(0, Math.floor((now - startedAt) / 1000)), stalled: false };
   }
+  const stallAfterSeconds = Math.max(STALL_FLOOR_SECONDS, Math.ceil((STALL_FACTOR * run.longestProgressGapMs) / 1000));
   // Worker and gateway clocks may differ a little: a negative wait counts as none.
-  const longestWaitMs = Math.max(0, arrivals.firstAt - startedAt, arrivals.longestGapMs);
-  const stallAfterSeconds = Math.max(STALL_FLOOR_SECONDS, Math.ceil((STALL_FACTOR * longestWaitMs) / 1000));
-  const sinceMs = Math.max(0, now - arrivals.lastAt);
+  const sinceMs = Math.max(0, now - Date.parse(run.lastProgressAt));
   return {
-    lastProgressAt: new Date(arrivals.lastAt).toISOString(),
     secondsSinceProgress: Math.floor(sinceMs / 1000),
     stalled: sinceMs > stallAfterSeconds * 1000,
     stallAfterSeconds,

@@ -25,6 +25,8 @@ export type RunSnapshot = Pick<
   | 'requestedAt'
   | 'startedAt'
   | 'completedAt'
+  | 'lastProgressAt'
+  | 'longestProgressGapMs'
   | 'traceId'
   | 'scheduleId'
   | 'triggeredBy'
@@ -51,6 +53,8 @@ function fromRow(r: RunRow): RunSnapshot {
     requestedAt: r.requestedAt.toISOString(),
     startedAt: iso(r.startedAt),
     completedAt: iso(r.completedAt),
+    lastProgressAt: iso(r.lastProgressAt),
+    longestProgressGapMs: r.longestProgressGapMs,
     traceId: r.traceId,
     scheduleId: r.scheduleId,
     triggeredBy: r.triggeredBy,
@@ -101,6 +105,8 @@ export class RunReader {
       requestedAt: stored.event.occurredAt,
       startedAt: null,
       completedAt: null,
+      lastProgressAt: null,
+      longestProgressGapMs: 0,
       traceId: tp ?? null,
       scheduleId: d.scheduleId ?? null,
       triggeredBy: d.triggeredBy,

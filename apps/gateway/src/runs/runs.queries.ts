@@ -66,6 +66,8 @@ function details(r: Row): Record<string, unknown> {
     errorCode: r.error_code,
     result: r.result,
     cancelRequestedAt: iso(r.cancel_requested_at),
+    lastProgressAt: iso(r.last_progress_at),
+    longestProgressGapMs: num(r.longest_progress_gap_ms),
     lastSeq: num(r.last_seq),
   };
 }
@@ -79,6 +81,8 @@ function optimizationState(run: Record<string, unknown>): OptimizationRunState {
     completedCombinations: run.completedCombinations as number,
     failedCombinations: run.failedCombinations as number,
     startedAt: run.startedAt as string | null,
+    lastProgressAt: run.lastProgressAt as string | null,
+    longestProgressGapMs: run.longestProgressGapMs as number,
     result: run.result as Record<string, unknown> | null,
     request: run.request as Record<string, unknown>,
   };
@@ -115,6 +119,8 @@ function viewToRow(v: RunView): Row {
     started_at: null,
     completed_at: null,
     cancel_requested_at: null,
+    last_progress_at: null,
+    longest_progress_gap_ms: 0,
     updated_at: new Date(v.updatedAt),
     last_seq: v.lastSeq,
   };

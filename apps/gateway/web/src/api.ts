@@ -50,8 +50,9 @@ export interface Run {
   failures?: FailureGroup[];
   etaSeconds?: number;
   trialsPerSecond?: number;
-  /** Optimizations while Running: the latest trial outcome's time, and whether none has come for too long. */
-  lastProgressAt?: string;
+  /** When the run last made progress (bars, or a trial outcome); null before. */
+  lastProgressAt?: string | null;
+  /** Optimizations while Running: whether no outcome has come for too long. */
   secondsSinceProgress?: number;
   stalled?: boolean;
   stallAfterSeconds?: number;

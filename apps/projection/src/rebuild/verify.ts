@@ -21,7 +21,14 @@ export interface VerifyReport {
   readonly differences: Difference[];
 }
 
-const TIME_KEYS = new Set<keyof RunView>(['requestedAt', 'startedAt', 'completedAt', 'cancelRequestedAt', 'updatedAt']);
+const TIME_KEYS = new Set<keyof RunView>([
+  'requestedAt',
+  'startedAt',
+  'completedAt',
+  'cancelRequestedAt',
+  'lastProgressAt',
+  'updatedAt',
+]);
 const JSON_KEYS = new Set<keyof RunView>(['params', 'request', 'dataset', 'result']);
 
 /** JSON with sorted keys: jsonb does not keep key order. */

@@ -41,6 +41,8 @@ export const RUN_COLUMNS = [
   ['started_at', 'startedAt'],
   ['completed_at', 'completedAt'],
   ['cancel_requested_at', 'cancelRequestedAt'],
+  ['last_progress_at', 'lastProgressAt'],
+  ['longest_progress_gap_ms', 'longestProgressGapMs'],
   ['updated_at', 'updatedAt'],
   ['last_seq', 'lastSeq'],
 ] as const satisfies readonly (readonly [string, keyof RunView])[];
@@ -55,7 +57,7 @@ export function toView(row: Row): RunView {
   for (const [col, key] of RUN_COLUMNS) {
     const value = row[col];
     if (value instanceof Date) v[key] = value.toISOString();
-    else if ((col === 'total_bars' || col === 'processed_bars' || col === 'last_seq') && value !== null)
+    else if ((col === 'total_bars' || col === 'processed_bars' || col === 'longest_progress_gap_ms' || col === 'last_seq') && value !== null)
       v[key] = Number(value);
     else v[key] = value;
   }

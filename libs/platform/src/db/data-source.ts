@@ -4,9 +4,15 @@ import { READ_MODEL_ENTITIES } from './entities';
 import { InitialReadModels1764057600000 } from './migrations/1764057600000-initial-read-models';
 import { RunListingIndexes1764100000000 } from './migrations/1764100000000-run-listing-indexes';
 import { Schedules1764633600000 } from './migrations/1764633600000-schedules';
+import { RunProgressPace1765000000000 } from './migrations/1765000000000-run-progress-pace';
 import { SCHEDULE_ENTITIES } from './schedules.entities';
 
-export const MIGRATIONS = [InitialReadModels1764057600000, RunListingIndexes1764100000000, Schedules1764633600000];
+export const MIGRATIONS = [
+  InitialReadModels1764057600000,
+  RunListingIndexes1764100000000,
+  Schedules1764633600000,
+  RunProgressPace1765000000000,
+];
 
 export function dataSourceOptions(cfg: Pick<RunForgeConfig, 'databaseUrl' | 'dbSchema'>): DataSourceOptions {
   return {

@@ -42,6 +42,9 @@ export class RunRow {
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
   @Column({ name: 'completed_at', type: 'timestamptz', nullable: true }) completedAt!: Date | null;
   @Column({ name: 'cancel_requested_at', type: 'timestamptz', nullable: true }) cancelRequestedAt!: Date | null;
+  @Column({ name: 'last_progress_at', type: 'timestamptz', nullable: true }) lastProgressAt!: Date | null;
+  @Column({ name: 'longest_progress_gap_ms', type: 'bigint', default: 0, transformer: bigintAsNumber })
+  longestProgressGapMs!: number;
   @Column({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
   /** Stream sequence of the last event applied to this row. */
   @Column({ name: 'last_seq', type: 'bigint', transformer: bigintAsNumber }) lastSeq!: number;

@@ -30,6 +30,7 @@ export class OptimizationStatusController {
       ...(failures ? { failures } : {}),
       ...(etaSeconds !== undefined ? { etaSeconds } : {}),
       ...(trialsPerSecond !== undefined ? { trialsPerSecond } : {}),
+      ...(run.lastProgressAt !== null ? { lastProgressAt: run.lastProgressAt } : {}),
       ...pace,
       ...(run.errorMessage !== null ? { errorMessage: run.errorMessage, errorStackTrace: run.errorStackTrace } : {}),
       ...(run.failureReason !== null ? { failureReason: run.failureReason } : {}),

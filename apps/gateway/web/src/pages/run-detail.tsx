@@ -262,7 +262,7 @@ function useNow(intervalMs: number): number {
  */
 function Pace({ run }: { run: Run }) {
   const receivedAt = useMemo(() => Date.now(), [run]);
-  const waitingFirst = run.lastProgressAt === undefined && run.secondsSinceProgress !== undefined;
+  const waitingFirst = run.lastProgressAt == null && run.secondsSinceProgress !== undefined;
   const now = useNow(run.stalled || waitingFirst ? 1_000 : 0);
   const since =
     run.secondsSinceProgress === undefined
