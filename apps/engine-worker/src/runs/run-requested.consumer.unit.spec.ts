@@ -7,6 +7,7 @@ import {
   createEvent,
   decodeEvent,
   eventDefinition,
+  isRunEnd,
   topology,
   type EventDataInput,
   type RunEvent,
@@ -155,7 +156,7 @@ describe('RunRequestedConsumer: a run whose attempts ran out', () => {
 
   it("ends the run on the dispatch's last possible delivery, whatever maxRetries allows, and terminates it", async () => {
     // Every earlier delivery was a shutdown's hand-back, which maxRetries does not count.
-    const { stream, consumer } = setup(3);
+    const { stream, nats, consumer } = setup(3);
     handedBack(stream, limit - 1);
     const { msg, settled } = delivery(limit);
 
@@ -170,6 +171,9 @@ describe('RunRequestedConsumer: a run whose attempts ran out', () => {
     ]);
     // Never started, and never handed back: JetStream would not deliver it again.
     expect(settled).toEqual(['term: delivery limit']);
+    // Every worker stops whatever any attempt of the run still runs, and drops its queued batches.
+    expect(stopsOf(nats)).toEqual([{ runId: RUN, reason: { kind: 'stopped', message }, upToAttempt: limit }]);
+    expect(nats.pushes[0]?.subject).toBe(T.runAbortSubject(RUN));
   });
 
   it('still runs the delivery before the limit when its predecessors were hand-backs', async () => {
@@ -187,5 +191,46 @@ describe('RunRequestedConsumer: a run whose attempts ran out', () => {
     expect(stopsOf(nats)).toEqual([
       { runId: RUN, reason: { kind: 'superseded', byAttempt: limit - 1 }, upToAttempt: limit - 2 },
     ]);
+  });
+
+  it('ends the run when failed attempts pass maxRetries, and stops every attempt of it', async () => {
+    // Attempt 1 went silent (its worker died): attempt 2 is one failed attempt past maxRetries 0.
+    const { stream, nats, consumer } = setup(0);
+    const { msg, settled } = delivery(2);
+
+    await consumer.deliver(msg);
+
+    const message = 'run failed after 1 failed attempts (maxRetries 0): each attempt lost its worker before finishing';
+    expect(
+      stream.published().map(([type, attempt, data]) => [type, attempt, type === 'RunLogged' ? undefined : data]),
+    ).toEqual([
+      ['RunAttemptAbandoned', 2, { abandonedAttempt: 1, reason: 'heartbeat_lost' }],
+      ['RunLogged', 2, undefined],
+      ['RunFailed', 2, { errorMessage: message, reason: 'attempts_exhausted' }],
+      ['RunLogged', 2, undefined],
+    ]);
+    expect(settled).toEqual(['term: attempts exhausted']);
+    expect(stopsOf(nats)).toEqual([{ runId: RUN, reason: { kind: 'stopped', message }, upToAttempt: 2 }]);
+  });
+
+  it('an older attempt still running when a newer one ended the run records nothing and leaves the delivery alone', async () => {
+    // Attempt 1 (a worker cut off past its lease) starts; meanwhile attempt 2 ends the run and its
+    // stop push arrives.
+    const { stream, signals, consumer } = setup(0);
+    stream.onPublish = (event) => {
+      if (event.type !== 'RunStarted') return;
+      stream.append(
+        createEvent('RunFailed', at(2), { errorMessage: 'attempts ran out', reason: 'attempts_exhausted' }),
+      );
+      signals.abort(RUN, { kind: 'stopped', message: 'attempts ran out' }, 2);
+    };
+    const { msg, settled } = delivery(1);
+
+    await consumer.deliver(msg);
+
+    const ends = stream.stored.filter((s) => isRunEnd(s.event)).map((s) => [s.event.type, s.event.attempt]);
+    expect(ends).toEqual([['RunFailed', 2]]);
+    // Attempt 2 terminated the dispatch; this stale delivery is not this worker's to settle.
+    expect(settled).toEqual([]);
   });
 });
