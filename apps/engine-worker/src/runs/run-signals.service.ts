@@ -79,11 +79,15 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
               },
             }),
           ]),
-      this.messaging.nc.subscribe(t.anyRunAbortSubject(), {
-        callback: (err, msg) => {
-          if (!err) this.onAbortPush(msg);
-        },
-      }),
+      ...(testFaults.deafToStopPush
+        ? []
+        : [
+            this.messaging.nc.subscribe(t.anyRunAbortSubject(), {
+              callback: (err, msg) => {
+                if (!err) this.onAbortPush(msg);
+              },
+            }),
+          ]),
     ];
   }
 
