@@ -1,7 +1,10 @@
-import { createEvent, trialOutcomesOf } from '@runforge/contracts';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { createEvent, isRunEnd, trialOutcomesOf } from '@runforge/contracts';
+import type { StoredRunEvent } from '@runforge/platform';
 import { eventually } from '../support/eventually';
 import { eventsOf, statusOf, TERMINAL, waitForStatus, withBus, workerPidOf } from '../support/runs';
-import { http, TestSystem, type ServiceProcess } from '../support/system';
+import { http, NATS_URL, TestSystem, type ServiceProcess } from '../support/system';
 
 /** Runs last a few seconds: every engine chunk (65,536 bars) is followed by a 40 ms pause. */
 const SLOW_WORKER = { RUNFORGE_TEST_CHUNK_DELAY_MS: '40', RUNFORGE_PROGRESS_INTERVAL_MS: '0' };
@@ -114,6 +117,32 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
   };
   const ensureWorkers = async (n: number): Promise<void> => {
     while (live().length < n) await sys.spawn('engine-worker', SLOW_WORKER);
+  };
+  /**
+   * Waits until every trial batch of an ended run has left the work queue, run or dropped. A batch is
+   * acked only once its outcomes are stored, so from then on the run's history holds every trial
+   * that will ever be recorded for it.
+   */
+  const expectNoBatchesLeft = async (id: string): Promise<void> => {
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const subject = sys.iso.topology.trialWorkSubject(id);
+      await eventually(
+        'the ended run to have nothing left in the work queue',
+        async () => (await jsm.streams.info(sys.iso.topology.streams.work.name, { subjects_filter: subject })).state.subjects?.[subject] ?? 0,
+        (queued) => queued === 0,
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+    } finally {
+      await nc.close();
+    }
+  };
+  const endsOf = (history: StoredRunEvent[]): StoredRunEvent[] => history.filter((e) => isRunEnd(e.event));
+  /** Trial outcomes stored after the run's end (none of them counts). */
+  const recordedAfterTheEnd = (history: StoredRunEvent[]): number => {
+    const endSeq = endsOf(history)[0]?.seq ?? Infinity;
+    return history.filter((e) => e.seq > endSeq).flatMap((e) => trialOutcomesOf(e.event)).length;
   };
 
   it('SIGKILL mid-backtest: the run is redelivered, finishes on the other worker, stale events are ignored', async () => {
@@ -239,6 +268,75 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
       const ends = history.filter((e) => ['RunCompleted', 'RunFailed', 'RunCancelled'].includes(e.event.type));
       expect(ends.map((e) => [e.event.type, e.event.attempt])).toEqual([['RunCompleted', 2]]);
       expect(frozen.child.exitCode).toBeNull(); // alive, and free for work again
+    }
+  });
+
+  it('attempts run out after the coordinator dies: every worker stops the run, and its queued batches are dropped unrun', async () => {
+    await ensureWorkers(2);
+    // 50 × 40 = 2,000 trials of ≥ 40 ms each (SLOW_WORKER) in batches of 250 (an eighth of the
+    // grid): a batch lasts ~10 s, so the surviving worker is mid-batch when the run ends.
+    const r = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
+      strategy: 'sma-crossover',
+      axes: { fast: { min: 2, max: 51, step: 1 }, slow: { min: 60, max: 99, step: 1 } },
+      dataset: { synthetic: { bars: 50_000, seed: 12, timeframe: '1h' } },
+      maxRetries: 0,
+    });
+    expect(r.status).toBe(202);
+    const id = r.body.id;
+    await waitForStatus(sys, 'optimization', id, (s) => (s.completedCombinations ?? 0) > 3, 'some trials to finish');
+    await sys.kill(workerByPid(workerPidOf(await withBus(sys, (bus) => bus.history(id)))), 'SIGKILL');
+    // The next delivery of the run is its second failed attempt: the run ends there.
+    const final = await waitForStatus(sys, 'optimization', id, (s) => TERMINAL.includes(s.status), 'the run to end', 30_000);
+    expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
+    await expectNoBatchesLeft(id);
+    const history = await withBus(sys, (bus) => bus.history(id));
+    expect(endsOf(history).map((e) => [e.event.type, e.event.attempt])).toEqual([['RunFailed', 2]]);
+    // After the end only what the stop found already done may still be published: the outcomes a
+    // batch collects between two flushes (every 250 ms: ~6 trials of ≥ 40 ms) and the trial it was
+    // finishing, on the one surviving worker. Without the stop it ran on through its batch (~150).
+    expect(recordedAfterTheEnd(history)).toBeLessThanOrEqual(10);
+  });
+
+  it('a coordinator frozen while the attempts ran out, deaf to stop pushes, stops on the end in its history and records nothing', async () => {
+    for (const w of live()) await sys.kill(w, 'SIGTERM');
+    // The coordinator never hears a stop push (as when one is lost while it is cut off): only the
+    // run's history can stop it. It is the only worker when the run is submitted, so it coordinates.
+    const deaf = await sys.spawn('engine-worker', { ...SLOW_WORKER, RUNFORGE_TEST_DEAF_TO_STOP_PUSH: '1' });
+    try {
+      const r = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
+        strategy: 'sma-crossover',
+        axes: { fast: { min: 2, max: 51, step: 1 }, slow: { min: 60, max: 99, step: 1 } },
+        dataset: { synthetic: { bars: 50_000, seed: 13, timeframe: '1h' } },
+        maxRetries: 0,
+      });
+      expect(r.status).toBe(202);
+      const id = r.body.id;
+      await waitForStatus(sys, 'optimization', id, (s) => (s.completedCombinations ?? 0) > 3, 'some trials to finish');
+      expect(workerPidOf(await withBus(sys, (bus) => bus.history(id)))).toBe(deaf.child.pid);
+      await sys.spawn('engine-worker', SLOW_WORKER);
+      process.kill(deaf.child.pid as number, 'SIGSTOP');
+      try {
+        // Its lease runs out; the other worker's delivery of the run is its second failed attempt.
+        const final = await waitForStatus(sys, 'optimization', id, (s) => TERMINAL.includes(s.status), 'the run to end', 30_000);
+        expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
+      } finally {
+        process.kill(deaf.child.pid as number, 'SIGCONT');
+      }
+      await eventually(
+        'the woken coordinator to drop its attempt',
+        () => Promise.resolve(deaf.output.join('')),
+        (out) => out.includes('run attempt superseded by a newer one; stopped'),
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      await expectNoBatchesLeft(id);
+      const history = await withBus(sys, (bus) => bus.history(id));
+      expect(endsOf(history).map((e) => [e.event.type, e.event.attempt])).toEqual([['RunFailed', 2]]);
+      // Both workers' batches stop at the end, each publishing what it had run but not recorded yet
+      // (see the test above); without a stop the woken one ran on through its batch.
+      expect(recordedAfterTheEnd(history)).toBeLessThanOrEqual(20);
+      expect(deaf.child.exitCode).toBeNull(); // alive, its attempt over: free for other runs
+    } finally {
+      await sys.kill(deaf, 'SIGTERM');
     }
   });
 

@@ -289,6 +289,13 @@ export type RunEventType = RunEvent['type'];
 export type EventData<T extends RunEventType> = Extract<RunEvent, { type: T }>['data'];
 export type EventDataInput<T extends RunEventType> = z.input<Extract<AnyDefinition, { type: T }>['schema']>;
 
+/** The events that end a run: its status is terminal from the first of them on. */
+export const RUN_END_TYPES = ['RunCompleted', 'RunFailed', 'RunCancelled'] as const satisfies readonly RunEventType[];
+
+export function isRunEnd(event: RunEvent): boolean {
+  return (RUN_END_TYPES as readonly RunEventType[]).includes(event.type);
+}
+
 const byType = new Map<string, AnyDefinition>(EVENTS.map((d) => [d.type, d]));
 const byToken = new Map<string, AnyDefinition>(EVENTS.map((d) => [d.token, d]));
 

@@ -5,6 +5,7 @@ import {
   clipText,
   decodeEvent,
   HEADERS,
+  isRunEnd,
   RESULT_LIMITS,
   trialOutcomesOf,
   type OptimizationRequest,
@@ -230,9 +231,9 @@ export class OptimizationCoordinator {
         } catch {
           event = undefined;
         }
-        if (event?.type === 'RunStarted' && event.attempt > ctx.attempt) {
-          // A newer attempt took the run over (this one lost its lease, e.g. in a NATS outage): it
-          // coordinates from here; this one stops without recording anything.
+        if (event && event.attempt > ctx.attempt && (event.type === 'RunStarted' || isRunEnd(event))) {
+          // A newer attempt took the run over (this one lost its lease, e.g. in a NATS outage), or
+          // ended it (the retries ran out meanwhile): this one stops without recording anything.
           this.signals.abort(ctx.runId, { kind: 'superseded', byAttempt: event.attempt }, ctx.attempt);
           break;
         }

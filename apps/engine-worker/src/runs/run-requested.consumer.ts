@@ -1,7 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
-import { CONSUMER_SETTINGS, decodeRunDispatch, errorFieldsOf, HEADERS, type RunEvent } from '@runforge/contracts';
+import {
+  CONSUMER_SETTINGS,
+  decodeRunDispatch,
+  errorFieldsOf,
+  HEADERS,
+  RUN_END_TYPES,
+  type RunEvent,
+} from '@runforge/contracts';
 import {
   ATTRS,
   currentTraceparent,
@@ -190,7 +197,7 @@ export class RunRequestedConsumer extends SerialPullConsumer {
     const request = event.data.request;
 
     // Already finished (an earlier attempt's ack was lost): ack only.
-    for (const type of ['RunCompleted', 'RunFailed', 'RunCancelled'] as const) {
+    for (const type of RUN_END_TYPES) {
       if (await bus.lastOfType(runId, type)) {
         msg.ack();
         return;
@@ -217,9 +224,7 @@ export class RunRequestedConsumer extends SerialPullConsumer {
       // JetStream would stop delivering it and leave it unfinished.
       if (attempt >= CONSUMER_SETTINGS.engine.maxDeliver) {
         const message = `run failed: its dispatch reached the delivery limit (${attempt} deliveries, most of them handed back by workers shutting down)`;
-        await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
-        await ctx.log('ERROR', message);
-        msg.term('delivery limit');
+        await this.failAttemptsExhausted(ctx, msg, message, 'delivery limit');
         return;
       }
       if (await this.handBackIfShuttingDown(ctx, msg, controller.signal)) return;
@@ -245,9 +250,7 @@ export class RunRequestedConsumer extends SerialPullConsumer {
                 ? "the last attempt's coordinator lost the run's history"
                 : 'each attempt lost its worker before finishing';
           const message = `run failed after ${failed} failed attempts (maxRetries ${request.maxRetries}): ${cause}`;
-          await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
-          await ctx.log('ERROR', message);
-          msg.term('attempts exhausted');
+          await this.failAttemptsExhausted(ctx, msg, message, 'attempts exhausted');
           return;
         }
         // Whatever an older attempt still runs (a worker that lost its lease in a NATS outage, its
@@ -288,6 +291,22 @@ export class RunRequestedConsumer extends SerialPullConsumer {
       clearTimeout(timeout);
       this.signals.release(runId, controller);
     }
+  }
+
+  /**
+   * Ends a run whose attempts ran out (failed attempts past maxRetries, or the dispatch's delivery
+   * limit). This attempt never starts, but older ones may still be at work: trials running on every
+   * worker, batches queued, a coordinator cut off from NATS. Once the end is recorded they are told
+   * to stop like any other stopped run (cancel, timeout, maxFailedTrials): a stop for every attempt
+   * up to this one, so running trials abort and queued batches are dropped unrun. It goes out only
+   * once the end is stored: this worker hears it too, and a publish failing after it would be
+   * settled as that stop instead of being handed back.
+   */
+  private async failAttemptsExhausted(ctx: RunContext, msg: JsMsg, message: string, termReason: string): Promise<void> {
+    await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
+    await ctx.log('ERROR', message);
+    this.signals.broadcastStop(ctx.runId, ctx.attempt, message);
+    msg.term(termReason);
   }
 
   /**
@@ -402,8 +421,9 @@ export class RunRequestedConsumer extends SerialPullConsumer {
   }
 
   /**
-   * Before an attempt records the run's end: if a newer attempt has started (this worker was cut off
-   * past its lease and the announcement never reached it), it stops here instead, recording nothing.
+   * Before an attempt records the run's end: if a newer attempt has started or ended the run (this
+   * worker was cut off past its lease and the announcement never reached it), it stops here instead,
+   * recording nothing.
    */
   private async stopIfSuperseded(ctx: RunContext): Promise<void> {
     const by = await this.supersededBy(ctx);
@@ -413,10 +433,16 @@ export class RunRequestedConsumer extends SerialPullConsumer {
     }
   }
 
-  /** The newer attempt that has started, if one has. */
+  /**
+   * The newer attempt that has started, or ended the run, if one has (an attempt whose predecessors
+   * used up the retries ends the run without starting).
+   */
   private async supersededBy(ctx: RunContext): Promise<number | undefined> {
-    const started = await this.messaging.bus.lastOfType(ctx.runId, 'RunStarted');
-    return started && started.event.attempt > ctx.attempt ? started.event.attempt : undefined;
+    const found = await Promise.all(
+      (['RunStarted', ...RUN_END_TYPES] as const).map((type) => this.messaging.bus.lastOfType(ctx.runId, type)),
+    );
+    const newest = Math.max(0, ...found.map((f) => f?.event.attempt ?? 0));
+    return newest > ctx.attempt ? newest : undefined;
   }
 
   private async settleFailure(ctx: RunContext, msg: JsMsg, err: unknown, signal: AbortSignal): Promise<void> {

@@ -40,11 +40,11 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
 
 /**
  * Pushes stop requests to whatever this process runs for a run (its run attempt, its trial
- * batches): `RunCancellationRequested` (stored on RUNS) stops every attempt of the run; a
- * coordinator's `ctl.runs.<id>.abort` (core NATS) stops its attempt and older ones — the run ended
- * early, or a newer attempt took it over. Both are remembered, so work of a stopped attempt that
- * registers later (a batch still queued) starts aborted. Pushes are at most once; a coordinator also
- * stops on what it reads in the run's history.
+ * batches): `RunCancellationRequested` (stored on RUNS) stops every attempt of the run; an
+ * attempt's `ctl.runs.<id>.abort` (core NATS) stops it and older ones — its coordinator ended the
+ * run early, the run's retries ran out, or a newer attempt took it over. Both are remembered, so
+ * work of a stopped attempt that registers later (a batch still queued) starts aborted. Pushes are
+ * at most once; a coordinator also stops on what it reads in the run's history.
  */
 @Injectable()
 export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -55,7 +55,7 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
    * so this cannot stop anything that should still run.
    */
   private readonly cancelled = new Map<string, StopReason>();
-  /** Per run, the newest attempt a coordinator stopped (it and older ones never run again). */
+  /** Per run, the newest attempt stopped (it and older ones never run again). */
   private readonly stoppedAttempts = new Map<string, { attempt: number; reason: StopReason }>();
   /** Set on shutdown: work that registers afterwards starts aborted and is handed back. */
   private shutdown: StopReason | undefined;
@@ -79,11 +79,15 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
               },
             }),
           ]),
-      this.messaging.nc.subscribe(t.anyRunAbortSubject(), {
-        callback: (err, msg) => {
-          if (!err) this.onAbortPush(msg);
-        },
-      }),
+      ...(testFaults.deafToStopPush
+        ? []
+        : [
+            this.messaging.nc.subscribe(t.anyRunAbortSubject(), {
+              callback: (err, msg) => {
+                if (!err) this.onAbortPush(msg);
+              },
+            }),
+          ]),
     ];
   }
 

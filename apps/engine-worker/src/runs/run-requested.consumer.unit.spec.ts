@@ -1,0 +1,236 @@
+import { Logger } from '@nestjs/common';
+import type { JsMsg } from '@nats-io/jetstream';
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import {
+  BacktestRequestSchema,
+  CONSUMER_SETTINGS,
+  createEvent,
+  decodeEvent,
+  eventDefinition,
+  isRunEnd,
+  topology,
+  type EventDataInput,
+  type RunEvent,
+  type RunEventType,
+} from '@runforge/contracts';
+import type {
+  DatasetStore,
+  EventBus,
+  Messaging,
+  PublishOptions,
+  RunForgeConfig,
+  StoredRunEvent,
+} from '@runforge/platform';
+import type { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
+import { BarsCache } from './bars-cache';
+import { RunRequestedConsumer } from './run-requested.consumer';
+import { RunSignals, stopOfAbortPush } from './run-signals.service';
+
+// The consumer with its edges faked by hand: the run's stream (an in-memory list of stored events),
+// core NATS (publishes recorded), and the dispatch delivery (a JetStream message whose settlement is
+// recorded). Signals, contexts and the engine are the real ones.
+
+const RUN = 'run-1';
+Logger.overrideLogger(false); // the worker's warnings are expected here
+const T = topology('unit');
+
+/** The RUNS stream of one test: what the worker reads and what it publishes. */
+class FakeRunStream {
+  readonly stored: StoredRunEvent[] = [];
+  /** Called after each publish (a test's way to make something happen meanwhile). */
+  onPublish: (event: RunEvent) => void = () => undefined;
+
+  append(event: RunEvent): void {
+    const checked = decodeEvent(JSON.parse(JSON.stringify(event)));
+    this.stored.push({
+      seq: this.stored.length + 1,
+      storedAt: new Date(0).toISOString(),
+      subject: T.runSubject(checked.runId, eventDefinition(checked.type).token),
+      event: checked,
+    });
+  }
+
+  /** The slice of EventBus the worker uses. */
+  readonly bus = {
+    publish: (event: RunEvent, _opts?: PublishOptions): Promise<void> => {
+      this.append(event);
+      this.onPublish(event);
+      return Promise.resolve();
+    },
+    lastOfType: (runId: string, type: RunEventType): Promise<StoredRunEvent | undefined> =>
+      Promise.resolve(this.stored.filter((s) => s.event.runId === runId && s.event.type === type).at(-1)),
+    readHistory: (runId: string, onEvent: (e: StoredRunEvent) => void, type?: RunEventType): Promise<number> => {
+      const wanted = this.stored.filter((s) => s.event.runId === runId && (!type || s.event.type === type));
+      for (const s of wanted) onEvent(s);
+      return Promise.resolve(wanted.length);
+    },
+  };
+
+  /** The run's events after its request, as [type, attempt, data]. */
+  published(): [string, number, unknown][] {
+    return this.stored
+      .filter((s) => s.event.type !== 'RunRequested')
+      .map((s) => [s.event.type, s.event.attempt, s.event.data]);
+  }
+}
+
+/** Core NATS: what was published (the stop pushes). */
+class FakeNats {
+  readonly pushes: { subject: string; data: string; headers?: MsgHdrs }[] = [];
+  publish(subject: string, data: string, opts?: { headers?: MsgHdrs }): void {
+    this.pushes.push({ subject, data, headers: opts?.headers });
+  }
+}
+
+/** One delivery of the run's dispatch, recording how it was settled. */
+function delivery(deliveryCount: number): { msg: JsMsg; settled: string[] } {
+  const settled: string[] = [];
+  const msg = {
+    subject: T.runDispatchSubject('normal'),
+    headers: natsHeaders(),
+    info: { deliveryCount, redelivered: deliveryCount > 1, consumer: 'engine-normal' },
+    json: () => ({ type: 'RunDispatch', version: 1, runId: RUN, kind: 'backtest', priority: 'normal' }),
+    working: () => undefined,
+    ack: () => void settled.push('ack'),
+    ackAck: () => {
+      settled.push('ack');
+      return Promise.resolve(true);
+    },
+    nak: () => void settled.push('nak'),
+    term: (reason?: string) => void settled.push(`term: ${reason}`),
+  };
+  return { msg: msg as unknown as JsMsg, settled };
+}
+
+class TestableConsumer extends RunRequestedConsumer {
+  deliver(msg: JsMsg): Promise<void> {
+    return this.handle(msg);
+  }
+}
+
+function setup(maxRetries: number) {
+  const stream = new FakeRunStream();
+  const nats = new FakeNats();
+  const messaging = { nc: nats, bus: stream.bus as unknown as EventBus } as unknown as Messaging;
+  const cfg = { instanceId: 'engine-worker-unit-1', progressIntervalMs: 250, topology: T } as RunForgeConfig;
+  const signals = new RunSignals(messaging, cfg);
+  const consumer = new TestableConsumer(
+    messaging,
+    signals,
+    // Synthetic bars only: the dataset store is never asked.
+    new BarsCache({} as DatasetStore),
+    {} as OptimizationCoordinator, // backtests only
+    cfg,
+  );
+  const request = BacktestRequestSchema.parse({
+    strategy: 'sma-crossover',
+    params: { fast: 5, slow: 20 },
+    dataset: { synthetic: { bars: 2_000, seed: 1, timeframe: '1h' } },
+    maxRetries,
+  });
+  stream.append(
+    createEvent('RunRequested', at(0), { kind: 'backtest', request, totalBars: 2_000, triggeredBy: 'api' }),
+  );
+  return { stream, nats, signals, consumer };
+}
+
+function at(attempt: number): { runId: string; attempt: number; occurredAt: string } {
+  return { runId: RUN, attempt, occurredAt: new Date(0).toISOString() };
+}
+
+/** Earlier deliveries handed back by workers shutting down (no failed attempt among them). */
+function handedBack(stream: FakeRunStream, attempts: number): void {
+  for (let a = 1; a <= attempts; a++) {
+    const data: EventDataInput<'RunAttemptAbandoned'> = { abandonedAttempt: a, reason: 'shutdown' };
+    stream.append(createEvent('RunAttemptAbandoned', at(a), data));
+  }
+}
+
+/** The stop pushes read as every worker reads them. */
+function stopsOf(nats: FakeNats) {
+  return nats.pushes.map((p) => stopOfAbortPush({ subject: p.subject, headers: p.headers, string: () => p.data }));
+}
+
+describe('RunRequestedConsumer: a run whose attempts ran out', () => {
+  const limit = CONSUMER_SETTINGS.engine.maxDeliver;
+
+  it("ends the run on the dispatch's last possible delivery, whatever maxRetries allows, and terminates it", async () => {
+    // Every earlier delivery was a shutdown's hand-back, which maxRetries does not count.
+    const { stream, nats, consumer } = setup(3);
+    handedBack(stream, limit - 1);
+    const { msg, settled } = delivery(limit);
+
+    await consumer.deliver(msg);
+
+    const message = `run failed: its dispatch reached the delivery limit (${limit} deliveries, most of them handed back by workers shutting down)`;
+    const ofThisAttempt = stream.published().filter(([, attempt]) => attempt === limit);
+    expect(ofThisAttempt.map(([type]) => type)).toEqual(['RunFailed', 'RunLogged']);
+    expect(ofThisAttempt.map(([, , data]) => data)).toEqual([
+      { errorMessage: message, reason: 'attempts_exhausted' },
+      expect.objectContaining({ level: 'ERROR', message }),
+    ]);
+    // Never started, and never handed back: JetStream would not deliver it again.
+    expect(settled).toEqual(['term: delivery limit']);
+    // Every worker stops whatever any attempt of the run still runs, and drops its queued batches.
+    expect(stopsOf(nats)).toEqual([{ runId: RUN, reason: { kind: 'stopped', message }, upToAttempt: limit }]);
+    expect(nats.pushes[0]?.subject).toBe(T.runAbortSubject(RUN));
+  });
+
+  it('still runs the delivery before the limit when its predecessors were hand-backs', async () => {
+    const { stream, nats, consumer } = setup(3);
+    handedBack(stream, limit - 2);
+    const { msg, settled } = delivery(limit - 1);
+
+    await consumer.deliver(msg);
+
+    const types = stream.published().map(([type, attempt]) => [type, attempt]);
+    expect(types).toContainEqual(['RunStarted', limit - 1]);
+    expect(types.at(-2)).toEqual(['RunCompleted', limit - 1]);
+    expect(settled).toEqual(['ack']);
+    // It announced itself to older attempts, and stopped nothing else.
+    expect(stopsOf(nats)).toEqual([
+      { runId: RUN, reason: { kind: 'superseded', byAttempt: limit - 1 }, upToAttempt: limit - 2 },
+    ]);
+  });
+
+  it('ends the run when failed attempts pass maxRetries, and stops every attempt of it', async () => {
+    // Attempt 1 went silent (its worker died): attempt 2 is one failed attempt past maxRetries 0.
+    const { stream, nats, consumer } = setup(0);
+    const { msg, settled } = delivery(2);
+
+    await consumer.deliver(msg);
+
+    const message = 'run failed after 1 failed attempts (maxRetries 0): each attempt lost its worker before finishing';
+    expect(
+      stream.published().map(([type, attempt, data]) => [type, attempt, type === 'RunLogged' ? undefined : data]),
+    ).toEqual([
+      ['RunAttemptAbandoned', 2, { abandonedAttempt: 1, reason: 'heartbeat_lost' }],
+      ['RunLogged', 2, undefined],
+      ['RunFailed', 2, { errorMessage: message, reason: 'attempts_exhausted' }],
+      ['RunLogged', 2, undefined],
+    ]);
+    expect(settled).toEqual(['term: attempts exhausted']);
+    expect(stopsOf(nats)).toEqual([{ runId: RUN, reason: { kind: 'stopped', message }, upToAttempt: 2 }]);
+  });
+
+  it('an older attempt still running when a newer one ended the run records nothing and leaves the delivery alone', async () => {
+    // Attempt 1 (a worker cut off past its lease) starts; meanwhile attempt 2 ends the run and its
+    // stop push arrives.
+    const { stream, signals, consumer } = setup(0);
+    stream.onPublish = (event) => {
+      if (event.type !== 'RunStarted') return;
+      stream.append(
+        createEvent('RunFailed', at(2), { errorMessage: 'attempts ran out', reason: 'attempts_exhausted' }),
+      );
+      signals.abort(RUN, { kind: 'stopped', message: 'attempts ran out' }, 2);
+    };
+    const { msg, settled } = delivery(1);
+
+    await consumer.deliver(msg);
+
+    const ends = stream.stored.filter((s) => isRunEnd(s.event)).map((s) => [s.event.type, s.event.attempt]);
+    expect(ends).toEqual([['RunFailed', 2]]);
+    // Attempt 2 terminated the dispatch; this stale delivery is not this worker's to settle.
+    expect(settled).toEqual([]);
+  });
+});
