@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { createEvent } from '@runforge/contracts';
@@ -269,7 +269,7 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
     try {
       // Damage a live row: verify must see it, the rebuild must repair it.
       await pg.query(`UPDATE "${sys.iso.schema}".runs SET processed_bars = 1 WHERE id = $1`, [crafted.ids.retried]);
-      const damaged = await verifyReadModels(target(), jetstream(nc));
+      const damaged = await verifyReadModels(target(), nc);
       expect(damaged.differences).toEqual([
         { runId: crafted.ids.retried, field: 'processedBars', live: 1, replayed: 1000 },
       ]);
@@ -278,7 +278,7 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
       const answers: number[] = [];
       const stats = await rebuildReadModels(
         target(),
-        { js: jetstream(nc), jsm },
+        { nc, jsm },
         {
           batchSize: 7,
           beforeSwap: async () => {
@@ -299,7 +299,7 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
       expect(stats.events).toBe(crafted.count + 2);
       expect(stats.runs).toBe(9);
       await caughtUp();
-      const report = await verifyReadModels(target(), jetstream(nc));
+      const report = await verifyReadModels(target(), nc);
       expect(report.differences).toEqual([]);
       expect(report.runs).toBe(9);
       expect(
@@ -381,12 +381,12 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
     const rebuilds: number[] = [];
     // Rebuild (small batches, so it overlaps the flow) until the publisher is done, at least twice.
     while (rebuilds.length < 2 || published < 2 * flow) {
-      rebuilds.push((await rebuildReadModels(target(), { js: jetstream(nc), jsm }, { batchSize: 5 })).swapMs);
+      rebuilds.push((await rebuildReadModels(target(), { nc, jsm }, { batchSize: 5 })).swapMs);
       if (rebuilds.length > 20) break;
     }
     await publisher;
     await caughtUp();
-    const report = await verifyReadModels(target(), jetstream(nc));
+    const report = await verifyReadModels(target(), nc);
     expect(report.differences).toEqual([]);
     const optim = (await http<Record<string, unknown>>(gw(), 'GET', `/api/runs/${live}`)).body;
     expect(optim).toMatchObject({ status: 'Running', completedCombinations: flow });

@@ -1,4 +1,5 @@
 import { rebuildReadModels } from '../rebuild/rebuild';
+import { readLimitsFromEnv } from '../rebuild/stream-reader';
 import { openCli, runCli } from './cli-context';
 
 /** `npm run rebuild`: rebuilds every read model from stream sequence 1 and swaps it in (see rebuild.ts). */
@@ -6,7 +7,11 @@ runCli(async () => {
   const ctx = await openCli('rebuild');
   try {
     const batchSize = Number(process.env.REBUILD_BATCH_SIZE ?? 2000);
-    const stats = await rebuildReadModels(ctx.cfg, ctx, { batchSize, log: (l) => console.log(l) });
+    const stats = await rebuildReadModels(ctx.cfg, ctx, {
+      batchSize,
+      log: (l) => console.log(l),
+      limits: readLimitsFromEnv(process.env),
+    });
     const rate = stats.events / Math.max(stats.totalSeconds, 0.001);
     console.log(
       `rebuilt ${stats.runs} runs from ${stats.events} events (skipped ${stats.skipped}) in ${stats.totalSeconds.toFixed(1)} s ` +

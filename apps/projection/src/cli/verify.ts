@@ -1,3 +1,4 @@
+import { readLimitsFromEnv } from '../rebuild/stream-reader';
 import { verifyReadModels } from '../rebuild/verify';
 import { openCli, runCli } from './cli-context';
 
@@ -8,7 +9,7 @@ import { openCli, runCli } from './cli-context';
 runCli(async () => {
   const ctx = await openCli('verify');
   try {
-    const report = await verifyReadModels(ctx.cfg, ctx.js);
+    const report = await verifyReadModels(ctx.cfg, ctx.nc, { limits: readLimitsFromEnv(process.env) });
     console.log(`verified ${report.runs} runs from ${report.events} events up to checkpoint ${report.checkpoint}`);
     if (report.differences.length === 0) {
       console.log('read models equal the replayed stream');

@@ -1,10 +1,11 @@
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { Topology } from '@runforge/contracts';
 import { dataSourceOptions, runMigrations } from '@runforge/platform';
 import { DataSource } from 'typeorm';
 import { WRITE_FENCE_LOCK } from '../runs/projection.consumer';
 import { applyBatch, writeCheckpoint } from '../runs/runs.projection';
-import { readStream } from './stream-reader';
+import { readStream, type ReadLimits } from './stream-reader';
 
 /** The tables the projection owns; other services' tables in the schema are never touched. */
 export const PROJECTED_TABLES = ['runs', 'trials', 'run_logs', 'projection_checkpoints'] as const;
@@ -34,6 +35,8 @@ export interface RebuildOptions {
   readonly log?: (line: string) => void;
   /** Called after the fold, before the swap (tests use it to append events meanwhile). */
   readonly beforeSwap?: () => Promise<void>;
+  /** Bounds of the stream reads (bytes in flight, stall timeout); defaults in stream-reader.ts. */
+  readonly limits?: Partial<ReadLimits>;
 }
 
 /**
@@ -48,7 +51,7 @@ export interface RebuildOptions {
  */
 export async function rebuildReadModels(
   target: RebuildTarget,
-  nats: { js: JetStreamClient; jsm: JetStreamManager },
+  nats: { nc: NatsConnection; jsm: JetStreamManager },
   opts: RebuildOptions = {},
 ): Promise<RebuildStats> {
   const log = opts.log ?? (() => undefined);
@@ -81,9 +84,9 @@ export async function rebuildReadModels(
     let events = 0;
     let skipped = 0;
     const first = await readStream(
-      nats.js,
+      nats.nc,
       target.topology,
-      { fromSeq: 1, untilSeq: head, batchSize },
+      { fromSeq: 1, untilSeq: head, batchSize, limits: opts.limits },
       (batch, lastSeq) =>
         ds.transaction(async (em) => {
           await applyBatch(em, shadow, batch);
@@ -101,9 +104,9 @@ export async function rebuildReadModels(
       await em.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [WRITE_FENCE_LOCK, live]);
       const tailHead = (await nats.jsm.streams.info(stream)).state.last_seq;
       const tail = await readStream(
-        nats.js,
+        nats.nc,
         target.topology,
-        { fromSeq: first.lastSeq + 1, untilSeq: tailHead, batchSize },
+        { fromSeq: first.lastSeq + 1, untilSeq: tailHead, batchSize, limits: opts.limits },
         async (batch, seq) => {
           await applyBatch(em, shadow, batch);
           await writeCheckpoint(em, shadow, seq);

@@ -1,10 +1,10 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { evolveRun, TERMINAL_STATUSES, trialOutcomesOf, type RunView } from '@runforge/contracts';
 import { dataSourceOptions } from '@runforge/platform';
 import { DataSource } from 'typeorm';
 import { readCheckpoint, RUN_COLUMNS, toView } from '../runs/runs.projection';
 import type { RebuildTarget } from './rebuild';
-import { readStream } from './stream-reader';
+import { readStream, type ReadLimits } from './stream-reader';
 
 export interface Difference {
   readonly runId: string;
@@ -66,7 +66,11 @@ const emptyTally = (): Tally => ({ trialsCompleted: 0, trialsFailed: 0, logs: 0,
  * counted once per trial id, log lines by sequence), up to the live checkpoint, and compares every
  * column of every run plus its trial and log tallies with the live rows, read in one snapshot.
  */
-export async function verifyReadModels(target: RebuildTarget, js: JetStreamClient): Promise<VerifyReport> {
+export async function verifyReadModels(
+  target: RebuildTarget,
+  nc: NatsConnection,
+  opts: { limits?: Partial<ReadLimits> } = {},
+): Promise<VerifyReport> {
   const ds = new DataSource(dataSourceOptions({ databaseUrl: target.databaseUrl, dbSchema: target.dbSchema }));
   await ds.initialize();
   const s = `"${target.dbSchema}"`;
@@ -117,7 +121,8 @@ export async function verifyReadModels(target: RebuildTarget, js: JetStreamClien
   const views = new Map<string, RunView>();
   const tallies = new Map<string, Tally>();
   const seenTrials = new Set<string>();
-  const read = await readStream(js, target.topology, { fromSeq: 1, untilSeq: checkpoint, batchSize: 5000 }, (batch) => {
+  const range = { fromSeq: 1, untilSeq: checkpoint, batchSize: 5000, limits: opts.limits };
+  const read = await readStream(nc, target.topology, range, (batch) => {
     for (const m of batch) {
       if (m.seq > checkpoint) break;
       const e = m.event;
