@@ -1,0 +1,185 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { connectNats, EventBus, provisionTopology } from '@runforge/platform';
+import { eventually } from '../../../test/support/eventually';
+import { cleanupIsolation, DATABASE_URL, NATS_URL, newIsolation, type Isolation } from '../../../test/support/system';
+import { rebuildReadModels } from '../src/rebuild/rebuild';
+import { readStream, STREAM_READ_ERROR_CODES, StreamReadError, type ReadLimits } from '../src/rebuild/stream-reader';
+import { verifyReadModels } from '../src/rebuild/verify';
+import { publishLargeHistory, type LargeHistory } from './large-history';
+
+/**
+ * The verify/rebuild stream reader against the real NATS and Postgres, on a stream whose bytes are
+ * mostly large `TrialsRecorded` events. Reading it used to hang once the stream outgrew the
+ * server's per-client max_pending (64 MB): the reader asked for thousands of events at once. Here
+ * the stream is ~8 MB and the read window 1.1 MB (the smallest the server's 1 MB max_payload
+ * allows), so the same ratio of stream to window is exercised in a second or two.
+ */
+
+const MiB = 1024 * 1024;
+
+describe('stream reader: bounded, stall-detecting reads of RUNS (real NATS + Postgres)', () => {
+  let iso: Isolation;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let history: LargeHistory;
+  let head: number;
+  let streamBytes: number;
+  let stream: string;
+  /** The read window the tests ask for, raised like the reader raises it so any one event fits. */
+  let window: number;
+  const small: Partial<ReadLimits> = { maxPendingBytes: 1, batchBytes: 512 * 1024, stallMs: 2000 };
+
+  const readerConsumers = async (): Promise<{ name: string; inactiveSeconds: number }[]> => {
+    const out: { name: string; inactiveSeconds: number }[] = [];
+    for await (const c of jsm.consumers.list(stream)) {
+      out.push({ name: c.name, inactiveSeconds: (c.config.inactive_threshold ?? 0) / 1e9 });
+    }
+    return out;
+  };
+
+  /** Records every pull request sent for this stream, as the server receives it. */
+  const snoopPulls = (): { sub: Subscription; requests: { batch: number; max_bytes: number }[] } => {
+    const requests: { batch: number; max_bytes: number }[] = [];
+    const sub = nc.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${stream}.>`, {
+      callback: (_err, m) => {
+        requests.push(m.json<{ batch: number; max_bytes: number }>());
+      },
+    });
+    return { sub, requests };
+  };
+
+  beforeAll(async () => {
+    iso = newIsolation();
+    stream = iso.topology.streams.runs.name;
+    nc = await connectNats(NATS_URL, 'stream-reader-int');
+    jsm = await provisionTopology(nc, iso.topology);
+    history = await publishLargeHistory(new EventBus(nc, jsm, iso.topology), 'sr', {
+      runs: 3,
+      trialEventsPerRun: 8,
+      outcomesPerEvent: [5, 10, 20, 40, 80, 40, 20, 30],
+      stackChars: 10_000,
+      smallEventsPerRun: 60,
+    });
+    const state = (await jsm.streams.info(stream)).state;
+    head = state.last_seq;
+    streamBytes = state.bytes;
+    window = (nc.info?.max_payload ?? MiB) + 4096;
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    if (iso) await cleanupIsolation(iso);
+  });
+
+  it('reads every event once and in order through pull requests that never ask for more than the window', async () => {
+    expect(head).toBe(history.count);
+    expect(streamBytes).toBeGreaterThan(6 * window);
+    const snoop = snoopPulls();
+    const seqs: number[] = [];
+    const types = new Map<string, number>();
+    const result = await readStream(
+      nc,
+      iso.topology,
+      { fromSeq: 1, untilSeq: head, batchSize: 40, limits: small },
+      (batch, lastSeq) => {
+        expect(batch.length).toBeLessThanOrEqual(40);
+        for (const m of batch) {
+          seqs.push(m.seq);
+          types.set(m.event.type, (types.get(m.event.type) ?? 0) + 1);
+        }
+        expect(lastSeq).toBe(batch[batch.length - 1]?.seq ?? lastSeq);
+        return Promise.resolve();
+      },
+    );
+    snoop.sub.unsubscribe();
+
+    expect(result).toEqual({ lastSeq: head, read: head, skipped: 0 });
+    expect(seqs).toEqual(Array.from({ length: head }, (_, i) => i + 1));
+    expect(types.get('TrialsRecorded')).toBe(3 * 8);
+    // Bounded: every request fit the window, so it took many of them to move the stream.
+    expect(snoop.requests.length).toBeGreaterThan(streamBytes / window);
+    for (const r of snoop.requests) expect(r.max_bytes).toBeLessThanOrEqual(window);
+    expect(await readerConsumers()).toEqual([]);
+  });
+
+  it('rebuilds and verifies a stream many times the read window, leaving no consumer behind', async () => {
+    const target = { databaseUrl: DATABASE_URL, dbSchema: iso.schema, topology: iso.topology };
+    const stats = await rebuildReadModels(target, { nc, jsm }, { batchSize: 2000, limits: small });
+    expect(stats).toMatchObject({ events: head, skipped: 0, lastSeq: head, runs: 3 });
+
+    const report = await verifyReadModels(target, nc, { limits: small });
+    expect(report).toMatchObject({ checkpoint: head, events: head, runs: 3 });
+    expect(report.differences).toEqual([]);
+    expect(await readerConsumers()).toEqual([]);
+  });
+
+  it('fails with the stream, the sequence reached and the cause when the connection closes mid-read', async () => {
+    const reader = await connectNats(NATS_URL, 'stream-reader-int-closing');
+    const started = Date.now();
+    let batches = 0;
+    const read = readStream(
+      reader,
+      iso.topology,
+      { fromSeq: 1, untilSeq: head, batchSize: 20, limits: { ...small, inactiveThresholdMs: 2000 } },
+      async () => {
+        batches += 1;
+        if (batches === 2) await reader.close();
+      },
+    );
+    const err = await read.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StreamReadError);
+    const e = err as StreamReadError;
+    expect(e.code).toBe(STREAM_READ_ERROR_CODES.CONNECTION_CLOSED);
+    expect(e.reachedSeq).toBeGreaterThanOrEqual(40);
+    expect(e.reachedSeq).toBeLessThan(head);
+    expect(e.message).toMatch(
+      new RegExp(
+        `^reading stream ${stream} \\(sequences 1\\.\\.${head}\\) stopped at sequence ${e.reachedSeq} .*the NATS connection closed`,
+      ),
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+
+    // The consumer could not be deleted over a closed connection: the server drops it once idle.
+    const left = await readerConsumers();
+    expect(left).toHaveLength(1);
+    expect(left[0]?.inactiveSeconds).toBe(2);
+    await eventually('the server to remove the dead reader’s consumer', readerConsumers, (cs) => cs.length === 0, {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
+  });
+
+  it('fails naming the consumer when it is deleted mid-read, within the stall bound', async () => {
+    const started = Date.now();
+    let batches = 0;
+    const read = readStream(
+      nc,
+      iso.topology,
+      { fromSeq: 1, untilSeq: head, batchSize: 20, limits: small },
+      async () => {
+        batches += 1;
+        if (batches !== 2) return;
+        const [reader] = await readerConsumers();
+        if (reader) await jsm.consumers.delete(stream, reader.name);
+      },
+    );
+    const err = await read.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StreamReadError);
+    const e = err as StreamReadError;
+    expect(e.code).toBe(STREAM_READ_ERROR_CODES.CONSUMER_GONE);
+    expect(e.message).toMatch(
+      new RegExp(`^reading stream ${stream} .*stopped at sequence ${e.reachedSeq} .*consumer rf_read_\\w+`),
+    );
+    expect(e.reachedSeq).toBeLessThan(head);
+    // Detected by the server's answer to the next pull, or at the latest by the stall bound (2 s).
+    expect(Date.now() - started).toBeLessThan(small.stallMs! + 5000);
+    expect(await readerConsumers()).toEqual([]);
+  });
+});
