@@ -1,10 +1,8 @@
-import type { Msg, NatsConnection } from '@nats-io/nats-core';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { nanos, nuid, type NatsConnection } from '@nats-io/nats-core';
 import { decodeEvent, HEADERS, type Topology } from '@runforge/contracts';
 import type { ProjectedMessage } from '../runs/runs.projection';
 import { traceIdOf } from '../runs/projection.consumer';
-import { BoundedPull } from './bounded-pull';
-
-export { StreamReadError, STREAM_READ_ERROR_CODES, type StreamReadErrorCode } from './bounded-pull';
 
 export interface ReadResult {
   /** Last stream sequence delivered (0 if none). */
@@ -17,9 +15,10 @@ export interface ReadResult {
 /** How much a read may hold and how long it may wait (see docs/operations.md, "Replay, rebuild, verify"). */
 export interface ReadLimits {
   /**
-   * Bytes of events requested from NATS plus received and not yet batched. Well below the server's
-   * per-client `max_pending` (64 MB by default), which cuts off a client that falls further behind.
-   * Raised to the server's `max_payload` (+4 KiB) if lower, so any single event fits.
+   * Bytes a pull may ask NATS for: a fetch asks for `maxPendingBytes / max_payload` events (at
+   * least 1, at most 1,000), so however large the events, the server never holds more than this
+   * for the reader — well below its per-client `max_pending` (64 MB by default), past which it cuts
+   * a client off as a slow consumer.
    */
   readonly maxPendingBytes: number;
   /** A batch handed to `onBatch` closes at `batchSize` events or this many bytes, whichever comes first. */
@@ -31,11 +30,57 @@ export interface ReadLimits {
 }
 
 export const DEFAULT_READ_LIMITS: ReadLimits = {
-  maxPendingBytes: 16 * 1024 * 1024,
+  maxPendingBytes: 32 * 1024 * 1024,
   batchBytes: 8 * 1024 * 1024,
   stallMs: 30_000,
   inactiveThresholdMs: 60_000,
 };
+
+/** Most events one fetch asks for (streams of small events: fewer round trips). */
+const MAX_FETCH_MESSAGES = 1000;
+/**
+ * The server ends a fetch by its `expires`; one it never answers (its consumer deleted, on NATS 2.9;
+ * a connection lost meanwhile) is stopped this long after that.
+ */
+const FETCH_GRACE_MS = 2000;
+
+export const STREAM_READ_ERROR_CODES = {
+  /** The read's consumer could not be created (no such stream, JetStream unavailable). */
+  NOT_STARTED: 'STREAM_READ_NOT_STARTED',
+  /** No message arrived for `stallMs` while the read still waited for some. */
+  STALLED: 'STREAM_READ_STALLED',
+  CONNECTION_CLOSED: 'STREAM_READ_CONNECTION_CLOSED',
+  /** Messages the server delivered never arrived (a broken connection): the read cannot be trusted. */
+  MESSAGES_LOST: 'STREAM_READ_MESSAGES_LOST',
+} as const;
+export type StreamReadErrorCode = (typeof STREAM_READ_ERROR_CODES)[keyof typeof STREAM_READ_ERROR_CODES];
+
+/** A read of a stream range that cannot complete; the message names the stream, the sequence reached and why. */
+export class StreamReadError extends Error {
+  readonly code: StreamReadErrorCode;
+  readonly stream: string;
+  /** Last stream sequence received (0 if none). */
+  readonly reachedSeq: number;
+  /** Reads are idempotent: every failure here is worth a retry once the cause is gone. */
+  readonly retryable = true;
+
+  constructor(
+    code: StreamReadErrorCode,
+    at: { stream: string; reachedSeq: number; fromSeq: number; untilSeq: number; received: number },
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `reading stream ${at.stream} (sequences ${at.fromSeq}..${at.untilSeq}) stopped at sequence ${at.reachedSeq} ` +
+        `after ${at.received} message(s): ${reason}`,
+      options,
+    );
+    this.name = 'StreamReadError';
+    this.code = code;
+    this.stream = at.stream;
+    this.reachedSeq = at.reachedSeq;
+  }
+}
 
 /** `STREAM_READ_MAX_BYTES` and `STREAM_READ_STALL_SECONDS`, as the operator commands take them. */
 export function readLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<ReadLimits> {
@@ -54,19 +99,30 @@ export function readLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<ReadLimits> {
   };
 }
 
-function toProjected(seq: number, m: Msg): ProjectedMessage {
-  return { seq, event: decodeEvent(m.json()), traceId: traceIdOf(m.headers?.get(HEADERS.traceparent)) };
+/** Events per fetch: as many as fit the window if each were as large as the server allows. */
+export function fetchSize(maxPendingBytes: number, maxPayload: number): number {
+  return Math.max(1, Math.min(MAX_FETCH_MESSAGES, Math.floor(maxPendingBytes / Math.max(1, maxPayload))));
 }
+
+function toProjected(m: JsMsg): ProjectedMessage {
+  return { seq: m.seq, event: decodeEvent(m.json()), traceId: traceIdOf(m.headers?.get(HEADERS.traceparent)) };
+}
+
+const causeOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
  * Reads the `runs.>` stream in order from `fromSeq` up to `untilSeq` (inclusive) with an ephemeral
- * consumer (no durable state, no acks), handing decoded batches to `onBatch` one at a time. The next
- * batch is read while `onBatch` writes the previous one, and what is in flight stays within
- * `limits.maxPendingBytes` (a `BoundedPull`). A read that stops making progress — no message for
- * `limits.stallMs` while some are pending, the connection closed, the consumer deleted, messages lost
- * in transit — rejects with a `StreamReadError` naming the stream, the sequence reached and the
- * cause. The consumer is deleted when the read ends either way (if the connection is gone, the
- * server removes it after `limits.inactiveThresholdMs`).
+ * ordered consumer (no durable state, no acks; it re-creates itself past a gap or a lost consumer),
+ * handing decoded batches to `onBatch` one at a time.
+ *
+ * Bounded on both sides: one fetch of `fetchSize` events is in flight while `onBatch` writes the
+ * previous batch, so NATS never holds more than `limits.maxPendingBytes` for this reader and the
+ * reader never more than a batch and a fetch. (Unbounded, a stream of ~1 MB optimization events
+ * once made the server cut the reader off as a slow consumer, and the read then waited forever.)
+ * A read that stops making progress — no message for `limits.stallMs` while the read is not done,
+ * the connection closed, NATS refusing the pull — rejects with a `StreamReadError` naming the
+ * stream, the sequence reached and the cause. The consumer is deleted when the read ends (if the
+ * connection is gone, the server removes it after `limits.inactiveThresholdMs`).
  */
 export async function readStream(
   nc: NatsConnection,
@@ -79,64 +135,138 @@ export async function readStream(
   let skipped = 0;
   if (opts.untilSeq < opts.fromSeq) return { lastSeq, read, skipped };
   const limits = { ...DEFAULT_READ_LIMITS, ...opts.limits };
-  const pull = await BoundedPull.open(
-    nc,
-    {
-      stream: t.streams.runs.name,
-      filterSubject: t.consumers.projection.filterSubject,
-      fromSeq: opts.fromSeq,
-      untilSeq: opts.untilSeq,
-    },
-    {
-      maxBytes: limits.maxPendingBytes,
-      maxMessages: Math.max(opts.batchSize, 1000),
-      stallMs: limits.stallMs,
-      inactiveThresholdMs: limits.inactiveThresholdMs,
-    },
-  );
-  // One batch is written while the next is read; a write failure stops the read.
-  let writing: Promise<void> | undefined;
-  let writeFailed = false;
-  let writeError: unknown;
-  const handOff = async (batch: ProjectedMessage[], seq: number): Promise<void> => {
-    if (writing) await writing;
-    if (writeFailed) throw writeError;
-    writing = onBatch(batch, seq).catch((err: unknown) => {
-      writeFailed = true;
-      writeError = err;
-      pull.abort(err);
+  const stream = t.streams.runs.name;
+  const fail = (code: StreamReadErrorCode, reason: string, cause?: unknown): StreamReadError =>
+    new StreamReadError(
+      code,
+      { stream, reachedSeq: lastSeq, fromSeq: opts.fromSeq, untilSeq: opts.untilSeq, received: read },
+      reason,
+      cause === undefined ? undefined : { cause },
+    );
+
+  // A consumer of its own, without acks, removed by the server once idle (a reader that died). Stored
+  // like the stream, so it outlives a NATS restart and the read carries on. Not an ordered consumer:
+  // re-creating itself after a restart, that one delivered one event per fetch (nats.js 3.4, NATS 2.9).
+  const name = `rf_read_${nuid.next()}`;
+  let consumer: Consumer;
+  try {
+    const info = await (
+      await jetstreamManager(nc)
+    ).consumers.add(stream, {
+      name,
+      filter_subject: t.consumers.projection.filterSubject,
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: opts.fromSeq,
+      inactive_threshold: nanos(limits.inactiveThresholdMs),
     });
+    consumer = await jetstream(nc).consumers.get(stream, name);
+    if (info.num_pending === 0) {
+      await consumer.delete().catch(() => undefined);
+      return { lastSeq, read, skipped };
+    }
+  } catch (err) {
+    throw fail(STREAM_READ_ERROR_CODES.NOT_STARTED, `its consumer could not be created: ${causeOf(err)}`, err);
+  }
+
+  const size = fetchSize(limits.maxPendingBytes, nc.info?.max_payload ?? 1024 * 1024);
+  // A fetch waits at most this long for its first event; an empty one is retried until the stall bound.
+  const expires = Math.max(1000, Math.min(5000, limits.stallMs));
+  let pullError: unknown;
+  /** One fetch: what arrived, even if NATS then refused or dropped it (the error is kept for the stall report). */
+  const fetchNext = async (): Promise<JsMsg[]> => {
+    const out: JsMsg[] = [];
+    try {
+      const messages = await consumer.fetch({ max_messages: size, expires });
+      const watchdog = setTimeout(
+        () => messages.stop(new Error(`NATS did not answer a pull within ${(expires + FETCH_GRACE_MS) / 1000} s`)),
+        expires + FETCH_GRACE_MS,
+      );
+      try {
+        for await (const m of messages) {
+          out.push(m);
+          if (m.seq >= opts.untilSeq || m.info.pending === 0) break;
+        }
+      } finally {
+        clearTimeout(watchdog);
+      }
+    } catch (err) {
+      pullError = err;
+    }
+    return out;
+  };
+  /** Why the read stalled, as the server sees its consumer. */
+  const stallReport = async (silentMs: number): Promise<string> => {
+    const seen = await consumer.info().then(
+      (i) => `${i.num_pending} pending`,
+      (err: unknown) =>
+        causeOf(err) === 'consumer not found'
+          ? 'its consumer no longer exists on the server (deleted, or removed when a write took longer than its inactivity limit)'
+          : `NATS did not answer a lookup of its consumer either (${causeOf(err)}): is it running and reachable?`,
+    );
+    const last = pullError === undefined ? '' : ` (last pull: ${causeOf(pullError)})`;
+    return `no message for ${(silentMs / 1000).toFixed(1)} s${last}; ${seen}`;
+  };
+
+  // One batch is written while the next fetch is in flight; a write failure stops the read.
+  let writing: Promise<void> | undefined;
+  const handOff = async (batch: ProjectedMessage[], seq: number): Promise<void> => {
+    await writing;
+    writing = onBatch(batch, seq);
+    // Surfaced by the next hand-off or the final await; never an unhandled rejection meanwhile.
+    writing.catch(() => undefined);
   };
   try {
-    if (pull.initialPending === 0) return { lastSeq, read, skipped };
+    let lastMessageAt = performance.now();
     let batch: ProjectedMessage[] = [];
     let batchBytes = 0;
-    for (;;) {
-      const m = await pull.next();
-      read += 1;
-      lastSeq = m.seq;
-      try {
-        batch.push(toProjected(m.seq, m.msg));
-      } catch {
-        skipped += 1;
+    let done = false;
+    let next = fetchNext();
+    while (!done) {
+      const msgs = await next;
+      if (nc.isClosed()) throw fail(STREAM_READ_ERROR_CODES.CONNECTION_CLOSED, 'the NATS connection closed', pullError);
+      const last = msgs[msgs.length - 1];
+      if (last) {
+        lastMessageAt = performance.now();
+        pullError = undefined;
+        done = last.seq >= opts.untilSeq || last.info.pending === 0;
+      } else {
+        // Nothing came (the fetch expired, or NATS refused or dropped it): try again, up to the stall
+        // bound, so a NATS restart of a few seconds does not end a long rebuild.
+        const silentMs = performance.now() - lastMessageAt;
+        if (silentMs >= limits.stallMs)
+          throw fail(STREAM_READ_ERROR_CODES.STALLED, await stallReport(silentMs), pullError);
       }
-      batchBytes += m.size;
-      const done = m.seq >= opts.untilSeq || m.pending === 0;
-      if (done || batch.length >= opts.batchSize || batchBytes >= limits.batchBytes) {
-        await handOff(batch, lastSeq);
-        batch = [];
-        batchBytes = 0;
+      if (!done) next = fetchNext();
+      for (const m of msgs) {
+        // Each delivery is numbered: a gap means the server sent events this reader never got.
+        if (m.info.deliverySequence !== read + 1) {
+          throw fail(
+            STREAM_READ_ERROR_CODES.MESSAGES_LOST,
+            `deliveries ${read + 1}..${m.info.deliverySequence - 1} never arrived (the connection dropped mid-pull?)`,
+          );
+        }
+        read += 1;
+        lastSeq = m.seq;
+        try {
+          batch.push(toProjected(m));
+        } catch {
+          skipped += 1;
+        }
+        batchBytes += m.data.length;
+        if (batch.length >= opts.batchSize || batchBytes >= limits.batchBytes) {
+          await handOff(batch, lastSeq);
+          batch = [];
+          batchBytes = 0;
+        }
       }
-      if (done) break;
     }
-    if (writing) await writing;
-    if (writeFailed) throw writeError;
-  } catch (err) {
-    // Never return while onBatch still runs: the caller may close what it writes to.
-    if (writing) await writing;
-    throw writeFailed ? writeError : err;
+    if (batch.length > 0) await handOff(batch, lastSeq);
+    await writing;
   } finally {
-    await pull.close();
+    // Never return while onBatch still runs: the caller may close what it writes to.
+    await writing?.catch(() => undefined);
+    await consumer.delete().catch(() => undefined);
   }
   return { lastSeq, read, skipped };
 }

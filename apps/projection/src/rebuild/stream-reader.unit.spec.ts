@@ -1,29 +1,4 @@
-import { parseDelivery, StreamReadError, STREAM_READ_ERROR_CODES } from './bounded-pull';
-import { readLimitsFromEnv } from './stream-reader';
-
-describe('parseDelivery', () => {
-  it('reads the stream sequence, delivery sequence and pending count of an old-style ack subject', () => {
-    expect(parseDelivery('$JS.ACK.RUNS.rf_read_x.1.4123.17.1764000000000000000.4317')).toEqual({
-      streamSeq: 4123,
-      deliverySeq: 17,
-      pending: 4317,
-    });
-  });
-
-  it('reads the new style with domain, account hash and a trailing token', () => {
-    expect(parseDelivery('$JS.ACK._.ACCHASH.RUNS.rf_read_x.1.9.2.1764000000000000000.0.abc123')).toEqual({
-      streamSeq: 9,
-      deliverySeq: 2,
-      pending: 0,
-    });
-  });
-
-  it('refuses what is not a JetStream delivery', () => {
-    expect(parseDelivery('_INBOX.abc.1')).toBeUndefined();
-    expect(parseDelivery('$JS.ACK.RUNS.c.1.x.2.3.4')).toBeUndefined();
-    expect(parseDelivery('$JS.ACK.too.short')).toBeUndefined();
-  });
-});
+import { fetchSize, readLimitsFromEnv, StreamReadError, STREAM_READ_ERROR_CODES } from './stream-reader';
 
 describe('StreamReadError', () => {
   it('names the stream, the range, the sequence reached and the cause, with a stable code', () => {
@@ -36,6 +11,18 @@ describe('StreamReadError', () => {
       'reading stream RUNS (sequences 1..8440) stopped at sequence 4123 after 4123 message(s): no message for 30.0 s with 4317 pending',
     );
     expect(e).toMatchObject({ name: 'StreamReadError', code: 'STREAM_READ_STALLED', stream: 'RUNS', reachedSeq: 4123 });
+  });
+});
+
+describe('fetchSize', () => {
+  it('asks for as many events as fit the window were each as large as the server allows', () => {
+    expect(fetchSize(32 * 1024 * 1024, 1024 * 1024)).toBe(32);
+    expect(fetchSize(32 * 1024 * 1024, 8 * 1024 * 1024)).toBe(4);
+  });
+
+  it('asks for one event at least, and at most 1,000', () => {
+    expect(fetchSize(1, 1024 * 1024)).toBe(1);
+    expect(fetchSize(1e12, 1024)).toBe(1000);
   });
 });
 
