@@ -1,6 +1,6 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { connectNats, EventBus, provisionTopology } from '@runforge/platform';
+import { boundedFetchSize, connectNats, EventBus, FETCH_WINDOW_BYTES, provisionTopology } from '@runforge/platform';
 import { eventually } from '../../../test/support/eventually';
 import { cleanupIsolation, DATABASE_URL, NATS_URL, newIsolation, type Isolation } from '../../../test/support/system';
 import { rebuildReadModels } from '../src/rebuild/rebuild';
@@ -102,6 +102,20 @@ describe('stream reader: bounded, stall-detecting reads of RUNS (real NATS + Pos
     expect(snoop.requests.length).toBeGreaterThan(head / 2);
     for (const r of snoop.requests) expect(r.batch * maxPayload).toBeLessThanOrEqual(small.maxPendingBytes ?? 0);
     expect(await readerConsumers()).toEqual([]);
+  });
+
+  it("reads a run's history (audit, takeover) in fetches that could never bring more than the window", async () => {
+    const runId = history.runIds[0] as string;
+    const snoop = snoopPulls();
+    const events = await new EventBus(nc, jsm, iso.topology).history(runId);
+    snoop.sub.unsubscribe();
+    const size = boundedFetchSize(FETCH_WINDOW_BYTES, maxPayload);
+    expect(events.length).toBeGreaterThan(size);
+    expect(events.map((e) => e.event.runId)).toEqual(events.map(() => runId));
+    expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((a, b) => a - b));
+    expect(events.filter((e) => e.event.type === 'TrialsRecorded')).toHaveLength(8);
+    expect(snoop.requests.length).toBeGreaterThanOrEqual(Math.ceil(events.length / size));
+    for (const r of snoop.requests) expect(r.batch * maxPayload).toBeLessThanOrEqual(FETCH_WINDOW_BYTES);
   });
 
   it('rebuilds and verifies a stream many times the read window, leaving no consumer behind', async () => {

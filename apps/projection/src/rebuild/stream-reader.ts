@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { nanos, nuid, type NatsConnection } from '@nats-io/nats-core';
 import { decodeEvent, HEADERS, type Topology } from '@runforge/contracts';
+import { boundedFetchSize, FETCH_WINDOW_BYTES } from '@runforge/platform';
 import type { ProjectedMessage } from '../runs/runs.projection';
 import { traceIdOf } from '../runs/projection.consumer';
 
@@ -30,14 +31,12 @@ export interface ReadLimits {
 }
 
 export const DEFAULT_READ_LIMITS: ReadLimits = {
-  maxPendingBytes: 32 * 1024 * 1024,
+  maxPendingBytes: FETCH_WINDOW_BYTES,
   batchBytes: 8 * 1024 * 1024,
   stallMs: 30_000,
   inactiveThresholdMs: 60_000,
 };
 
-/** Most events one fetch asks for (streams of small events: fewer round trips). */
-const MAX_FETCH_MESSAGES = 1000;
 /**
  * The server ends a fetch by its `expires`; one it never answers (its consumer deleted, on NATS 2.9;
  * a connection lost meanwhile) is stopped this long after that.
@@ -99,11 +98,6 @@ export function readLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<ReadLimits> {
   };
 }
 
-/** Events per fetch: as many as fit the window if each were as large as the server allows. */
-export function fetchSize(maxPendingBytes: number, maxPayload: number): number {
-  return Math.max(1, Math.min(MAX_FETCH_MESSAGES, Math.floor(maxPendingBytes / Math.max(1, maxPayload))));
-}
-
 function toProjected(m: JsMsg): ProjectedMessage {
   return { seq: m.seq, event: decodeEvent(m.json()), traceId: traceIdOf(m.headers?.get(HEADERS.traceparent)) };
 }
@@ -115,7 +109,7 @@ const causeOf = (err: unknown): string => (err instanceof Error ? err.message : 
  * ordered consumer (no durable state, no acks; it re-creates itself past a gap or a lost consumer),
  * handing decoded batches to `onBatch` one at a time.
  *
- * Bounded on both sides: one fetch of `fetchSize` events is in flight while `onBatch` writes the
+ * Bounded on both sides: one fetch of `boundedFetchSize` events is in flight while `onBatch` writes the
  * previous batch, so NATS never holds more than `limits.maxPendingBytes` for this reader and the
  * reader never more than a batch and a fetch. (Unbounded, a stream of ~1 MB optimization events
  * once made the server cut the reader off as a slow consumer, and the read then waited forever.)
@@ -169,7 +163,7 @@ export async function readStream(
     throw fail(STREAM_READ_ERROR_CODES.NOT_STARTED, `its consumer could not be created: ${causeOf(err)}`, err);
   }
 
-  const size = fetchSize(limits.maxPendingBytes, nc.info?.max_payload ?? 1024 * 1024);
+  const size = boundedFetchSize(limits.maxPendingBytes, nc.info?.max_payload);
   // A fetch waits at most this long for its first event; an empty one is retried until the stall bound.
   const expires = Math.max(1000, Math.min(5000, limits.stallMs));
   let pullError: unknown;

@@ -1,4 +1,5 @@
-import { fetchSize, readLimitsFromEnv, StreamReadError, STREAM_READ_ERROR_CODES } from './stream-reader';
+import { boundedFetchSize } from '@runforge/platform';
+import { readLimitsFromEnv, StreamReadError, STREAM_READ_ERROR_CODES } from './stream-reader';
 
 describe('StreamReadError', () => {
   it('names the stream, the range, the sequence reached and the cause, with a stable code', () => {
@@ -14,15 +15,15 @@ describe('StreamReadError', () => {
   });
 });
 
-describe('fetchSize', () => {
+describe('boundedFetchSize', () => {
   it('asks for as many events as fit the window were each as large as the server allows', () => {
-    expect(fetchSize(32 * 1024 * 1024, 1024 * 1024)).toBe(32);
-    expect(fetchSize(32 * 1024 * 1024, 8 * 1024 * 1024)).toBe(4);
+    expect(boundedFetchSize(32 * 1024 * 1024, 1024 * 1024)).toBe(32);
+    expect(boundedFetchSize(32 * 1024 * 1024, 8 * 1024 * 1024)).toBe(4);
   });
 
   it('asks for one event at least, and at most 1,000', () => {
-    expect(fetchSize(1, 1024 * 1024)).toBe(1);
-    expect(fetchSize(1e12, 1024)).toBe(1000);
+    expect(boundedFetchSize(1, 1024 * 1024)).toBe(1);
+    expect(boundedFetchSize(1e12, 1024)).toBe(1000);
   });
 });
 

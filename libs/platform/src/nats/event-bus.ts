@@ -65,6 +65,22 @@ export interface PublishOptions {
 const encoder = new TextEncoder();
 
 /**
+ * Bytes a fetch from `RUNS` may bring at most: half the server's default per-client `max_pending`
+ * (64 MB), past which NATS cuts a client off as a slow consumer (optimization events weigh up to
+ * ~1 MB each; see docs/adr/0002-bounded-stream-reads.md).
+ */
+export const FETCH_WINDOW_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Events per fetch so that `windowBytes` is never exceeded, were each event as large as the server
+ * allows (`max_payload`): nats.js cannot bound a fetch by messages and bytes together. At least 1, at
+ * most 1,000.
+ */
+export function boundedFetchSize(windowBytes: number, maxPayload: number | undefined): number {
+  return Math.max(1, Math.min(1000, Math.floor(windowBytes / Math.max(1, maxPayload ?? 1024 * 1024))));
+}
+
+/**
  * Publishes and reads run events. Publishing validates the payload against its contract (the
  * publish-side boundary) and sets a deterministic `Nats-Msg-Id` so that retries are deduplicated.
  */
@@ -158,6 +174,8 @@ export class EventBus {
    * A run's whole history (`runs.<id>.>`) in stream order, via an ephemeral ordered consumer. The
    * consumer's pending count at creation bounds the read, so an unknown run (no messages) answers at
    * once instead of waiting for a fetch to expire, and events appended meanwhile are not awaited.
+   * Fetches stay within FETCH_WINDOW_BYTES: a large optimization's history is hundreds of ~0.5 MB
+   * outcome batches, which a fetch of 1,000 would have NATS push faster than the reader decodes them.
    */
   async history(runId: string): Promise<StoredRunEvent[]> {
     const out: StoredRunEvent[] = [];
@@ -181,8 +199,9 @@ export class EventBus {
     try {
       const info = await consumer.info(true);
       const total = info.num_pending;
+      const size = boundedFetchSize(FETCH_WINDOW_BYTES, this.nc.info?.max_payload);
       while (read < total) {
-        const batch = await consumer.fetch({ max_messages: Math.min(total - read, 1000), expires: 2000 });
+        const batch = await consumer.fetch({ max_messages: Math.min(total - read, size), expires: 2000 });
         let got = 0;
         for await (const m of batch) {
           got += 1;
