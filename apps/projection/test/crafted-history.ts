@@ -22,6 +22,30 @@ export const backtest = (fast: number, slow: number, bars = 1000) => ({
   triggeredBy: 'api' as const,
 });
 
+/**
+ * Publishes events at fixed times (`at(s)`), each with its own message id, and counts them: the
+ * helper both histories below publish through.
+ */
+export function eventPublisher(bus: EventBus): {
+  pub: <T extends RunEventType>(
+    type: T,
+    runId: string,
+    attempt: number,
+    s: number,
+    data: EventDataInput<T>,
+  ) => Promise<void>;
+  count: () => number;
+} {
+  let n = 0;
+  return {
+    pub: async (type, runId, attempt, s, data) => {
+      n += 1;
+      await bus.publish(createEvent(type, { runId, attempt, occurredAt: at(s) }, data), { discriminator: n });
+    },
+    count: () => n,
+  };
+}
+
 export interface Crafted {
   readonly ids: {
     completed: string;
@@ -48,19 +72,7 @@ export async function publishCraftedHistory(bus: EventBus, prefix: string): Prom
     chatty: `${prefix}-chatty`,
     scheduled: `${prefix}-sched`,
   };
-  let count = 0;
-  let n = 0;
-  const pub = async <T extends RunEventType>(
-    type: T,
-    runId: string,
-    attempt: number,
-    s: number,
-    data: EventDataInput<T>,
-  ): Promise<void> => {
-    n += 1;
-    await bus.publish(createEvent(type, { runId, attempt, occurredAt: at(s) }, data), { discriminator: n });
-    count += 1;
-  };
+  const { pub, count } = eventPublisher(bus);
 
   // A plain completed backtest.
   await pub('RunRequested', ids.completed, 0, 0, backtest(10, 30));
@@ -164,5 +176,5 @@ export async function publishCraftedHistory(bus: EventBus, prefix: string): Prom
     triggeredBy: 'schedule',
     scheduleId: `${prefix}-daily`,
   });
-  return { ids, count };
+  return { ids, count: count() };
 }

@@ -1,6 +1,5 @@
-import { createEvent, type EventDataInput, type RunEventType } from '@runforge/contracts';
 import type { EventBus } from '@runforge/platform';
-import { at } from './crafted-history';
+import { eventPublisher } from './crafted-history';
 
 /**
  * A history whose bytes are dominated by large `TrialsRecorded` events, like the optimizations that
@@ -34,19 +33,7 @@ export async function publishLargeHistory(
   o: LargeHistoryOptions,
 ): Promise<LargeHistory> {
   const runIds: string[] = [];
-  let count = 0;
-  let n = 0;
-  const pub = async <T extends RunEventType>(
-    type: T,
-    runId: string,
-    attempt: number,
-    s: number,
-    data: EventDataInput<T>,
-  ): Promise<void> => {
-    n += 1;
-    await bus.publish(createEvent(type, { runId, attempt, occurredAt: at(s) }, data), { discriminator: n });
-    count += 1;
-  };
+  const { pub, count } = eventPublisher(bus);
   const stack = (i: number): string => {
     const frame = `\n    at strategy.step (strategies/sma-crossover.ts:${i % 997}:17)`;
     return `Error: fast (${i}) must be less than slow (30)${frame.repeat(Math.ceil(o.stackChars / frame.length))}`.slice(
@@ -106,5 +93,5 @@ export async function publishLargeHistory(
       result: { objective: { metric: 'sharpe', direction: 'maximize' }, best: null, top: [], failures: [] },
     });
   }
-  return { runIds, count, trialsPerRun };
+  return { runIds, count: count(), trialsPerRun };
 }
