@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { CONSUMER_SETTINGS, decodeEvent, HEADERS } from '@runforge/contracts';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { Messaging, RUNFORGE_CONFIG, setProjectionAppliedSeq, type RunForgeConfig } from '@runforge/platform';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { applyBatch, readCheckpoint, writeCheckpoint, type ProjectedMessage } from './runs.projection';
 import { ProjectionObserver } from './projection.observer';
@@ -17,6 +17,8 @@ const LINGER_MS = Number(process.env.PROJECTION_LINGER_MS ?? 25);
  * transactions a second instead of one per event (each is ~8 statements; see docs/architecture.md).
  */
 const BATCH_INTERVAL_MS = Number(process.env.PROJECTION_BATCH_INTERVAL_MS ?? 200);
+/** How long a delivered event may wait for its batch to commit before NATS delivers it again. */
+const ACK_WAIT_SECONDS = Number(process.env.PROJECTION_ACK_WAIT_SECONDS ?? CONSUMER_SETTINGS.projection.ackWaitSeconds);
 /** Session advisory lock: one active projection per schema, so events apply in stream order. */
 export const LEADER_LOCK = 0x52_46_50_4a; // "RFPJ"
 /**
@@ -35,6 +37,26 @@ export interface ProjectionLag {
   readonly lag: number;
   /** Whether this instance holds the leadership (a standby applies nothing). */
   readonly leader: boolean;
+}
+
+/**
+ * What a batch applies: its messages above the checkpoint, each sequence once, in stream order —
+ * not in arrival order. Redeliveries (a batch held past the ack wait) arrive after newer messages;
+ * applied as they came, a run's end was folded before outcomes it must count, and a batch whose
+ * last arrival was an old redelivery looked already applied, so it was acked and skipped whole.
+ * `lastSeq` is the highest sequence seen, the checkpoint once the batch commits.
+ */
+export function selectBatch<M extends { readonly seq: number }>(
+  msgs: readonly M[],
+  appliedSeq: number,
+): { fresh: M[]; lastSeq: number } {
+  const bySeq = new Map<number, M>();
+  let lastSeq = appliedSeq;
+  for (const m of msgs) {
+    if (m.seq > lastSeq) lastSeq = m.seq;
+    if (m.seq > appliedSeq && !bySeq.has(m.seq)) bySeq.set(m.seq, m);
+  }
+  return { fresh: [...bySeq.values()].sort((a, b) => a.seq - b.seq), lastSeq };
 }
 
 export function traceIdOf(traceparent: string | undefined): string | undefined {
@@ -133,10 +155,11 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: checkpoint + 1,
-      ack_wait: nanos(CONSUMER_SETTINGS.projection.ackWaitSeconds * 1000),
+      ack_wait: nanos(ACK_WAIT_SECONDS * 1000),
       max_ack_pending: CONSUMER_SETTINGS.projection.maxAckPending,
     });
     const consumer = await this.messaging.bus.js.consumers.get(spec.stream, spec.durable);
+    setProjectionAppliedSeq(checkpoint);
     this.messages = await consumer.consume({ max_messages: MAX_BATCH });
     // Batches close when full, or LINGER_MS after the stream ran dry but no sooner than
     // BATCH_INTERVAL_MS after the previous batch began: a lone event is applied within LINGER_MS,
@@ -158,7 +181,9 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
         .then(async () => {
           if (failure !== undefined) return;
           const observer = (this.observer ??= new ProjectionObserver(this.db, this.cfg));
-          await observer.observe(msgs, this.appliedSeq, () => this.apply(msgs).then(() => this.appliedSeq));
+          const { fresh, lastSeq } = selectBatch(msgs, this.appliedSeq);
+          await observer.observe(fresh, this.appliedSeq, () => this.apply(fresh, lastSeq).then(() => this.appliedSeq));
+          for (const m of msgs) m.ack();
         })
         .catch((err: unknown) => {
           // Stop consuming; the caller restarts from the checkpoint, which keeps stream order.
@@ -167,7 +192,18 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
         });
       return chain;
     };
+    // Deliveries are numbered per consumer, redeliveries included: a gap means some never arrived
+    // (a reconnect), and the stream order can only be kept by starting again from the checkpoint.
+    let lastDelivery = 0;
     for await (const m of this.messages) {
+      if (m.info.deliverySequence !== lastDelivery + 1) {
+        failure ??= new Error(
+          `deliveries ${lastDelivery + 1}..${m.info.deliverySequence - 1} never arrived; restarting from the checkpoint`,
+        );
+        this.messages.stop();
+        break;
+      }
+      lastDelivery = m.info.deliverySequence;
       buffer.push(m);
       if (buffer.length >= MAX_BATCH) await flush();
       else if (m.info.pending === 0) {
@@ -175,14 +211,17 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
         timer ??= setTimeout(() => void flush(), wait);
       }
     }
-    await flush();
-    if (failure !== undefined) throw failure instanceof Error ? failure : new Error('projection batch failed', { cause: failure });
+    // After a failure what is buffered is not applied (nor acked): the restart reads it again in order.
+    if (failure === undefined) await flush();
+    else await chain;
+    if (failure !== undefined)
+      throw failure instanceof Error ? failure : new Error('projection batch failed', { cause: failure });
   }
 
-  private async apply(msgs: JsMsg[]): Promise<void> {
+  /** Applies `msgs` (in stream order, above the checkpoint) and moves the checkpoint to `lastSeq`. */
+  private async apply(msgs: readonly JsMsg[], lastSeq: number): Promise<void> {
     const batch: ProjectedMessage[] = [];
     for (const m of msgs) {
-      if (m.seq <= this.appliedSeq) continue;
       try {
         batch.push({
           seq: m.seq,
@@ -194,9 +233,6 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
         this.log.error({ err, seq: m.seq, subject: m.subject }, 'undecodable event skipped');
       }
     }
-    const last = msgs[msgs.length - 1];
-    if (!last) return;
-    const lastSeq = Math.max(this.appliedSeq, last.seq);
     if (lastSeq > this.appliedSeq) {
       this.appliedSeq = await this.db.transaction(async (em) => {
         await em.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [WRITE_FENCE_LOCK, this.cfg.dbSchema]);
@@ -209,6 +245,5 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
         return applied;
       });
     }
-    for (const m of msgs) m.ack();
   }
 }
