@@ -15,19 +15,30 @@ export function trialId(runId: string, params: Params): string {
 }
 
 /**
+ * The engine's entry points as they appear in a stack frame. A stack is cut after the first of them:
+ * the frames below are the host's (a batch's first trial runs stepped, the others in one call), and
+ * the same failure must group as one whichever way its trial ran.
+ */
+const ENGINE_ENTRY_FRAME = /^at (runBacktest|new Backtest|Backtest\.(step|result)) /;
+
+/**
  * Groups failures that share a cause: the message with numbers and quoted values blanked out, plus
- * the top stack frames without line numbers ("37 trials failed with X").
+ * the top stack frames without line numbers, down to where the engine was called ("37 trials failed
+ * with X").
  */
 export function errorFingerprint(message: string, stack: string | undefined): { fingerprint: string; template: string } {
   const template = message
     .replace(/"[^"]*"|'[^']*'/g, '"…"')
     .replace(/-?\d+(\.\d+)?(e[+-]?\d+)?/gi, '#')
     .slice(0, 300);
-  const frames = (stack ?? '')
+  const all = (stack ?? '')
     .split('\n')
-    .filter((l) => l.trim().startsWith('at '))
-    .slice(0, 3)
-    .map((l) => l.trim().replace(/:\d+:\d+\)?$/, '').replace(/\(.*[\\/]/, '('));
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('at '));
+  const entry = all.findIndex((l) => ENGINE_ENTRY_FRAME.test(l));
+  const frames = all
+    .slice(0, entry >= 0 ? Math.min(entry + 1, 3) : 3)
+    .map((l) => l.replace(/:\d+:\d+\)?$/, '').replace(/\(.*[\\/]/, '('));
   const fingerprint = createHash('sha1').update([template, ...frames].join('\n')).digest('hex').slice(0, 12);
   return { fingerprint, template };
 }
