@@ -10,6 +10,7 @@ import { Client } from 'pg';
 import { eventually } from '../../../test/support/eventually';
 import { DATABASE_URL, http, NATS_URL, TestSystem, type ServiceProcess } from '../../../test/support/system';
 import { rebuildReadModels } from '../src/rebuild/rebuild';
+import { WRITE_FENCE_LOCK } from '../src/runs/projection.consumer';
 import { verifyReadModels } from '../src/rebuild/verify';
 import { at, backtest, publishCraftedHistory, type Crafted } from './crafted-history';
 
@@ -104,7 +105,9 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
     expect(trials.body.items.map((t) => t.index)).toEqual([0, 1, 2]);
     const ofBacktest = await http<{ message: string }>(gw(), 'GET', `/api/runs/${crafted.ids.completed}/trials`);
     expect(ofBacktest.status).toBe(404);
-    expect(ofBacktest.body.message).toBe(`run "${crafted.ids.completed}" is a backtest: only optimizations have trials`);
+    expect(ofBacktest.body.message).toBe(
+      `run "${crafted.ids.completed}" is a backtest: only optimizations have trials`,
+    );
     expect(await get(crafted.ids.deadLetter)).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
   });
 
@@ -392,6 +395,55 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
     expect(optim).toMatchObject({ status: 'Running', completedCombinations: flow });
     const logs = await http<LogPage>(gw(), 'GET', `/api/runs/${crafted.ids.chatty}/logs?level=DEBUG&limit=1000`);
     expect(logs.body.items.filter((l) => l.message.startsWith('flow '))).toHaveLength(flow);
+  });
+
+  it('a live stream opened after a run ended but before it was projected ends as soon as it is, not at the idle refresh', async () => {
+    // A run that ends within milliseconds: every event is on the stream before the viewer subscribes,
+    // and the read model has none of them yet (the write fence holds the projection back, as a
+    // rebuild's swap would). No event follows, so only re-reads can show the end.
+    const meta = (attempt: number, s: number) => ({ runId: 'sse-late', attempt, occurredAt: at(s) });
+    const fence = new Client({ connectionString: DATABASE_URL });
+    await fence.connect();
+    const controller = new AbortController();
+    try {
+      await fence.query('BEGIN');
+      await fence.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [WRITE_FENCE_LOCK, sys.iso.schema]);
+      await bus.publish(createEvent('RunRequested', meta(0, 0), backtest(5, 20, 100)));
+      await bus.publish(createEvent('RunStarted', meta(1, 1), { workerId: 'w1', totalBars: 100 }));
+      await bus.publish(
+        createEvent('RunCompleted', meta(1, 2), {
+          durationMs: 5,
+          processedBars: 100,
+          result: { metrics: { sharpe: 1 }, equityCurve: [], bars: 100 },
+        }),
+      );
+      const res = await fetch(`${gw()}/api/runs/sse-late/stream`, { signal: controller.signal });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      while (!text.includes('event: snapshot')) text += decoder.decode((await reader.read()).value, { stream: true });
+      expect(text).toContain('"status":"Pending"');
+      await fence.query('COMMIT');
+      const released = performance.now();
+      const deadline = setTimeout(() => controller.abort(), 10_000);
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += decoder.decode(value, { stream: true });
+        }
+      } finally {
+        clearTimeout(deadline);
+      }
+      // Well inside the 5 s idle refresh: the projection's lag window after connecting.
+      expect(performance.now() - released).toBeLessThan(3000);
+      expect(text).toMatch(/event: snapshot\nid: \d+\ndata: \{[^\n]*"status":"Completed"/);
+      expect(text).toContain('event: end');
+    } finally {
+      controller.abort();
+      await fence.query('ROLLBACK').catch(() => undefined);
+      await fence.end();
+    }
   });
 });
 

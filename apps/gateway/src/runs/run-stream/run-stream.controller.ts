@@ -96,6 +96,11 @@ class RunFeed {
     this.intervals.push(setInterval(() => this.channel.comment('heartbeat'), SSE_HEARTBEAT_MS));
     this.intervals.push(setInterval(() => this.schedule(), IDLE_REFRESH_MS));
     void this.listen();
+    // Events published just before the subscription (a run that ended within milliseconds) reach
+    // the read model a moment later and no event follows: re-read as after an event, not only at
+    // the idle refresh, or the page shows Running for seconds after the run ended.
+    this.hotUntil = Date.now() + PROJECTION_LAG_WINDOW_MS;
+    this.schedule();
   }
 
   private async listen(): Promise<void> {
