@@ -129,6 +129,24 @@ async function ensurePostgres() {
   spawnSync('psql', ['-h', host, '-p', String(port), '-U', 'postgres', '-c', `CREATE DATABASE "${db}"`], { stdio: 'ignore' });
 }
 
+/** Prints the URL once the gateway answers ready (not on a timer: a cold build takes longer). */
+async function announceWhenReady(url, port) {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) {
+        say(`RunForge is up: http://localhost:${port}  (API under /api, Ctrl-C stops everything)`);
+        return;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  say(`the gateway did not answer ${url} within 2 minutes; see its log lines above`);
+}
+
 async function main() {
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(path.join(dataDir, '.gitignore'), '*\n');
@@ -154,13 +172,33 @@ async function main() {
       env: { ...env, LOG_PRETTY: pretty },
       cwd: root,
     })),
-    { prefix: 'name', prefixColors: ['cyan', 'magenta', 'yellow', 'green'], killOthersOn: ['failure'], cwd: root },
+    { prefix: 'name', prefixColors: ['cyan', 'magenta', 'yellow', 'green'], cwd: root },
   );
-  setTimeout(() => say(`RunForge is up: http://localhost:${gatewayPort}  (API under /api, Ctrl-C stops everything)`), 2500);
+  let stopping = false;
+  // A service that dies (a crash, a kill -9) is started again, as a supervisor would: the others
+  // carry on (a dead worker's run goes to another worker, or to this one once it is back). One that
+  // keeps dying — 5 times within a minute — stops everything, saying which.
+  const deaths = new Map();
+  for (const command of commands) {
+    command.close.subscribe(({ exitCode, killed }) => {
+      if (stopping) return;
+      const recent = [...(deaths.get(command.name) ?? []), Date.now()].filter((t) => Date.now() - t < 60_000);
+      deaths.set(command.name, recent);
+      if (recent.length >= 5) {
+        say(`${command.name} exited ${recent.length} times within a minute (last: ${exitCode}); stopping everything`);
+        shutdown();
+        return;
+      }
+      say(`${command.name} exited (${exitCode}${killed ? ', killed' : ''}); starting it again in 1 s`);
+      setTimeout(() => {
+        if (!stopping) command.start();
+      }, 1_000);
+    });
+  }
+  void announceWhenReady(`http://127.0.0.1:${gatewayPort}/health/ready`, gatewayPort);
   // Ctrl-C reaches the services too (same process group) and they shut down gracefully (workers
   // hand their runs back). When the signal reached only this script, or a service lingers, ask with
   // SIGTERM, then insist.
-  let stopping = false;
   const shutdown = () => {
     if (stopping) return;
     stopping = true;
