@@ -233,23 +233,31 @@ export class RunRequestedConsumer extends SerialPullConsumer {
         const abandoned = await this.abandonedAttempts(runId);
         // The previous delivery may have recorded its own end (stall, shutdown, lost history);
         // otherwise its worker went silent (died, or was cut off past its lease).
-        if (!abandoned.has(attempt - 1)) {
+        const silent = !abandoned.has(attempt - 1);
+        if (silent) {
           await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: attempt - 1, reason: 'heartbeat_lost' });
           abandoned.set(attempt - 1, 'heartbeat_lost');
-          await ctx.log('WARNING', `attempt ${attempt - 1} lost its worker; retrying as attempt ${attempt}`);
         }
         // maxRetries counts failed attempts: every earlier delivery but a clean shutdown's hand-back.
         const shutdowns = [...abandoned.values()].filter((why) => why === 'shutdown').length;
         const failed = attempt - 1 - shutdowns;
-        if (failed >= request.maxRetries + 1) {
+        const exhausted = failed >= request.maxRetries + 1;
+        if (silent) {
+          const next = exhausted ? 'no retries left' : `retrying as attempt ${attempt}`;
+          await ctx.log('WARNING', `attempt ${attempt - 1} lost its worker; ${next}`);
+        }
+        if (exhausted) {
           const why = abandoned.get(attempt - 1);
           const cause =
             why === 'stalled'
               ? 'the last attempt stopped making progress'
               : why === 'coordinator_lost'
                 ? "the last attempt's coordinator lost the run's history"
-                : 'each attempt lost its worker before finishing';
-          const message = `run failed after ${failed} failed attempts (maxRetries ${request.maxRetries}): ${cause}`;
+                : failed === 1
+                  ? 'its attempt lost its worker before finishing'
+                  : 'each attempt lost its worker before finishing';
+          const attempts = failed === 1 ? '1 failed attempt' : `${failed} failed attempts`;
+          const message = `run failed after ${attempts} (maxRetries ${request.maxRetries}): ${cause}`;
           await this.failAttemptsExhausted(ctx, msg, message, 'attempts exhausted');
           return;
         }

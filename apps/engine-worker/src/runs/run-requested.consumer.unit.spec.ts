@@ -200,14 +200,21 @@ describe('RunRequestedConsumer: a run whose attempts ran out', () => {
 
     await consumer.deliver(msg);
 
-    const message = 'run failed after 1 failed attempts (maxRetries 0): each attempt lost its worker before finishing';
+    const message = 'run failed after 1 failed attempt (maxRetries 0): its attempt lost its worker before finishing';
     expect(
-      stream.published().map(([type, attempt, data]) => [type, attempt, type === 'RunLogged' ? undefined : data]),
+      stream
+        .published()
+        .map(([type, attempt, data]) => [
+          type,
+          attempt,
+          type === 'RunLogged' ? (data as { message: string }).message : data,
+        ]),
     ).toEqual([
       ['RunAttemptAbandoned', 2, { abandonedAttempt: 1, reason: 'heartbeat_lost' }],
-      ['RunLogged', 2, undefined],
+      // Not "retrying": this delivery ends the run.
+      ['RunLogged', 2, 'attempt 1 lost its worker; no retries left'],
       ['RunFailed', 2, { errorMessage: message, reason: 'attempts_exhausted' }],
-      ['RunLogged', 2, undefined],
+      ['RunLogged', 2, message],
     ]);
     expect(settled).toEqual(['term: attempts exhausted']);
     expect(stopsOf(nats)).toEqual([{ runId: RUN, reason: { kind: 'stopped', message }, upToAttempt: 2 }]);
