@@ -16,12 +16,12 @@ import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { topology } from '@runforge/contracts';
 import { provisionTopology, runMigrations } from '@runforge/platform';
 import { Client } from 'pg';
-import { freePort, ROOT } from '../../test/support/system';
+import { freePort, removeNamespace, ROOT } from '../../test/support/system';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
@@ -253,10 +253,7 @@ async function main(): Promise<void> {
       await Promise.race([exited, sleep(5000)]);
       if (projection.exitCode === null) projection.kill('SIGKILL');
     }
-    const jsm = await provisionTopology(nc, t).catch(() => undefined);
-    for (const s of [t.streams.runs.name, t.streams.work.name]) await jsm?.streams.delete(s).catch(() => undefined);
-    for (const s of [schema, `${schema}_rebuild`, `${schema}_replaced`])
-      await pg.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    await removeNamespace(await jetstreamManager(nc), pg, ns, schema);
     await pg.end();
     await nc.close();
   }

@@ -18,6 +18,7 @@ import {
 } from '@runforge/platform';
 import { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
+import { removeNamespace } from '../../test/support/system';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -103,9 +104,7 @@ async function main(): Promise<void> {
     console.log(`RunRequested in the stream: ${info.state.messages} (expected ${decided}, one per fire)`);
     if (info.state.messages !== decided || errors > 0 || decided !== N) process.exitCode = 1;
   } finally {
-    const jsm = a.deps.bus.jsm;
-    for (const s of [t.streams.runs.name, t.streams.work.name]) await jsm.streams.delete(s).catch(() => undefined);
-    await a.deps.db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await removeNamespace(a.deps.bus.jsm, a.deps.db, ns, schema);
     for (const r of replicas) await r.close();
   }
 }

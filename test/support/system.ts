@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { topology, type Topology } from '@runforge/contracts';
@@ -159,25 +159,32 @@ export class TestSystem {
 }
 
 /** Deletes the namespace's streams and drops its schema. */
+/**
+ * Removes what a namespace left in NATS (its RUNS and WORK streams, the datasets object store and
+ * KV buckets: every stream named `…_<namespace>`) and a schema with the shadows a rebuild makes.
+ */
+export async function removeNamespace(
+  jsm: JetStreamManager,
+  pg: { query: (sql: string) => Promise<unknown> },
+  namespace: string,
+  schema: string,
+): Promise<void> {
+  for (const name of await jsm.streams.names().next()) {
+    if (name.endsWith(`_${namespace}`)) await jsm.streams.delete(name).catch(() => undefined);
+  }
+  for (const s of [schema, `${schema}_rebuild`, `${schema}_replaced`])
+    await pg.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+}
+
 export async function cleanupIsolation(iso: Isolation): Promise<void> {
   const nc = await connect({ servers: NATS_URL });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for (const s of [iso.topology.streams.runs.name, iso.topology.streams.work.name]) {
-      await jsm.streams.delete(s).catch(() => undefined);
-    }
-    for (const name of await jsm.streams.names().next()) {
-      if (name.endsWith(`_${iso.namespace}`)) await jsm.streams.delete(name).catch(() => undefined);
-    }
-  } finally {
-    await nc.close();
-  }
   const pg = new Client({ connectionString: DATABASE_URL });
   await pg.connect();
   try {
-    await pg.query(`DROP SCHEMA IF EXISTS "${iso.schema}" CASCADE`);
+    await removeNamespace(await jetstreamManager(nc), pg, iso.namespace, iso.schema);
   } finally {
     await pg.end();
+    await nc.close();
   }
 }
 
