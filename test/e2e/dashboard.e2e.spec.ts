@@ -140,16 +140,7 @@ describe('dashboard (browser end to end)', () => {
   });
 
   it('submits an optimization with a failing region and opens a failed trial’s stack', async () => {
-    await page.goto(`${base}/new?kind=optimization`);
-    await page.selectOption('select[name=strategy]', 'sma-crossover');
-    for (const [axis, values] of [
-      ['fast', '5, 10, 40'],
-      ['slow', '20, 30'],
-    ] as const) {
-      await page.selectOption(`select[name=axis-${axis}-mode]`, 'values');
-      await page.fill(`input[name=axis-${axis}-values]`, values);
-    }
-    await page.fill('input[name=bars]', '5000');
+    await newGridWithFailingRegion(page, base);
     // Direction left at its default: the metric's own, which for maxDrawdown is to minimize.
     await page.selectOption('select[name=objective]', 'maxDrawdown');
     expect(await page.locator('select[name=direction] option:checked').textContent()).toBe('default (minimize)');
@@ -285,16 +276,7 @@ describe('dashboard (browser end to end)', () => {
   });
 
   it('sends maxFailedTrials from the form: the API’s refusal is shown at the field, a share stops the run', async () => {
-    await page.goto(`${base}/new?kind=optimization`);
-    await page.selectOption('select[name=strategy]', 'sma-crossover');
-    for (const [axis, values] of [
-      ['fast', '5, 10, 40'],
-      ['slow', '20, 30'],
-    ] as const) {
-      await page.selectOption(`select[name=axis-${axis}-mode]`, 'values');
-      await page.fill(`input[name=axis-${axis}-values]`, values);
-    }
-    await page.fill('input[name=bars]', '5000');
+    await newGridWithFailingRegion(page, base);
     expect(await page.getByTestId('max-failed-hint').textContent()).toMatch(/^A count .* or a share of the grid/);
     await page.fill('input[name=maxFailedTrials]', '1.5');
     await page.getByRole('button', { name: 'Run optimization' }).click();
@@ -442,6 +424,20 @@ describe('dashboard (browser end to end)', () => {
 });
 
 /** A small deterministic hourly OHLCV CSV from 2024-01-01: a slow sine wave. */
+/** The new-optimization form filled with fast {5, 10, 40} × slow {20, 30} over 5,000 bars: fast 40 fails. */
+async function newGridWithFailingRegion(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}/new?kind=optimization`);
+  await page.selectOption('select[name=strategy]', 'sma-crossover');
+  for (const [axis, values] of [
+    ['fast', '5, 10, 40'],
+    ['slow', '20, 30'],
+  ] as const) {
+    await page.selectOption(`select[name=axis-${axis}-mode]`, 'values');
+    await page.fill(`input[name=axis-${axis}-values]`, values);
+  }
+  await page.fill('input[name=bars]', '5000');
+}
+
 function hourlyCsv(rows: number): string {
   const lines = ['timestamp,open,high,low,close,volume'];
   let prev = 100;

@@ -46,6 +46,20 @@ export function eventPublisher(bus: EventBus): {
   };
 }
 
+/** A backtest that ran and completed within seconds: its request, start and end. */
+export async function publishCompletedBacktest(bus: EventBus, runId: string): Promise<void> {
+  const meta = (attempt: number, s: number) => ({ runId, attempt, occurredAt: at(s) });
+  await bus.publish(createEvent('RunRequested', meta(0, 0), backtest(5, 20, 100)));
+  await bus.publish(createEvent('RunStarted', meta(1, 1), { workerId: 'w1', totalBars: 100 }));
+  await bus.publish(
+    createEvent('RunCompleted', meta(1, 2), {
+      durationMs: 5,
+      processedBars: 100,
+      result: { metrics: { sharpe: 1 }, equityCurve: [], bars: 100 },
+    }),
+  );
+}
+
 export interface Crafted {
   readonly ids: {
     completed: string;

@@ -12,7 +12,7 @@ import { DATABASE_URL, http, NATS_URL, TestSystem, type ServiceProcess } from '.
 import { rebuildReadModels } from '../src/rebuild/rebuild';
 import { WRITE_FENCE_LOCK } from '../src/runs/projection.consumer';
 import { verifyReadModels } from '../src/rebuild/verify';
-import { at, backtest, publishCraftedHistory, type Crafted } from './crafted-history';
+import { at, publishCompletedBacktest, publishCraftedHistory, type Crafted } from './crafted-history';
 
 jest.setTimeout(120_000);
 
@@ -401,22 +401,13 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
     // A run that ends within milliseconds: every event is on the stream before the viewer subscribes,
     // and the read model has none of them yet (the write fence holds the projection back, as a
     // rebuild's swap would). No event follows, so only re-reads can show the end.
-    const meta = (attempt: number, s: number) => ({ runId: 'sse-late', attempt, occurredAt: at(s) });
     const fence = new Client({ connectionString: DATABASE_URL });
     await fence.connect();
     const controller = new AbortController();
     try {
       await fence.query('BEGIN');
       await fence.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [WRITE_FENCE_LOCK, sys.iso.schema]);
-      await bus.publish(createEvent('RunRequested', meta(0, 0), backtest(5, 20, 100)));
-      await bus.publish(createEvent('RunStarted', meta(1, 1), { workerId: 'w1', totalBars: 100 }));
-      await bus.publish(
-        createEvent('RunCompleted', meta(1, 2), {
-          durationMs: 5,
-          processedBars: 100,
-          result: { metrics: { sharpe: 1 }, equityCurve: [], bars: 100 },
-        }),
-      );
+      await publishCompletedBacktest(bus, 'sse-late');
       const res = await fetch(`${gw()}/api/runs/sse-late/stream`, { signal: controller.signal });
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       const decoder = new TextDecoder();
@@ -498,16 +489,7 @@ describe('read-your-writes on the run endpoints (no projection running)', () => 
   it('a cancel of a run that already completed, but is not projected yet, answers 409 at once', async () => {
     // The read model lags (here: no projection at all); the stream already holds the run's end.
     const bus = new EventBus(nc, await jetstreamManager(nc), sys.iso.topology);
-    const meta = (attempt: number, s: number) => ({ runId: 'ryw-3', attempt, occurredAt: at(s) });
-    await bus.publish(createEvent('RunRequested', meta(0, 0), backtest(5, 20, 100)));
-    await bus.publish(createEvent('RunStarted', meta(1, 1), { workerId: 'w1', totalBars: 100 }));
-    await bus.publish(
-      createEvent('RunCompleted', meta(1, 2), {
-        durationMs: 5,
-        processedBars: 100,
-        result: { metrics: { sharpe: 1 }, equityCurve: [], bars: 100 },
-      }),
-    );
+    await publishCompletedBacktest(bus, 'ryw-3');
     const t0 = performance.now();
     const cancel = await http<{ status: string }>(sys.gateway.url, 'POST', '/api/backtests/ryw-3/cancel');
     expect(cancel).toMatchObject({ status: 409, body: { status: 'Completed' } });
