@@ -8,6 +8,17 @@ import { http, NATS_URL, TestSystem, type ServiceProcess } from '../support/syst
 
 /** Runs last a few seconds: every engine chunk (65,536 bars) is followed by a 40 ms pause. */
 const SLOW_WORKER = { RUNFORGE_TEST_CHUNK_DELAY_MS: '40', RUNFORGE_PROGRESS_INTERVAL_MS: '0' };
+/**
+ * An optimization with no retries to spare: 50 × 40 = 2,000 trials of ≥ 40 ms each (SLOW_WORKER) in
+ * batches of 250 (an eighth of the grid), so a batch lasts ~10 s and a worker is mid-batch when the
+ * run ends.
+ */
+const lastChanceGrid = (seed: number) => ({
+  strategy: 'sma-crossover',
+  axes: { fast: { min: 2, max: 51, step: 1 }, slow: { min: 60, max: 99, step: 1 } },
+  dataset: { synthetic: { bars: 50_000, seed, timeframe: '1h' } },
+  maxRetries: 0,
+});
 const backtest = (bars: number, extra: Record<string, unknown> = {}) => ({
   strategy: 'sma-crossover',
   params: { fast: 10, slow: 30 },
@@ -16,7 +27,13 @@ const backtest = (bars: number, extra: Record<string, unknown> = {}) => ({
 });
 
 async function submit(sys: TestSystem, body: unknown, headers: Record<string, string> = {}) {
-  return http<{ id: string; status: string; totalBars: number }>(sys.gateway.url, 'POST', '/api/backtests', body, headers);
+  return http<{ id: string; status: string; totalBars: number }>(
+    sys.gateway.url,
+    'POST',
+    '/api/backtests',
+    body,
+    headers,
+  );
 }
 
 describe('cancellation', () => {
@@ -48,7 +65,13 @@ describe('cancellation', () => {
 
   it('a Running run stops within a fraction of a second, keeping the progress it reached', async () => {
     const { body } = await submit(sys, backtest(3_000_000));
-    await waitForStatus(sys, 'backtest', body.id, (s) => s.status === 'Running' && s.processedBars > 0, 'the run to make progress');
+    await waitForStatus(
+      sys,
+      'backtest',
+      body.id,
+      (s) => s.status === 'Running' && s.processedBars > 0,
+      'the run to make progress',
+    );
     const t0 = performance.now();
     const cancel = await http(sys.gateway.url, 'POST', `/api/backtests/${body.id}/cancel`);
     const latency = performance.now() - t0;
@@ -76,8 +99,18 @@ describe('cancellation', () => {
 
   it('a run that exceeds timeoutSeconds is stopped and ends Failed with a timeout message', async () => {
     const { body } = await submit(sys, backtest(3_000_000, { timeoutSeconds: 1 }));
-    const final = await waitForStatus(sys, 'backtest', body.id, (s) => TERMINAL.includes(s.status), 'the run to time out');
-    expect(final).toMatchObject({ status: 'Failed', failureReason: 'timeout', errorMessage: expect.stringMatching(/time budget of 1 s/) });
+    const final = await waitForStatus(
+      sys,
+      'backtest',
+      body.id,
+      (s) => TERMINAL.includes(s.status),
+      'the run to time out',
+    );
+    expect(final).toMatchObject({
+      status: 'Failed',
+      failureReason: 'timeout',
+      errorMessage: expect.stringMatching(/time budget of 1 s/),
+    });
   });
 
   it('Idempotency-Key: the same key returns the same run, a different body 422, and the work runs once', async () => {
@@ -109,7 +142,8 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     await sys?.stop();
   });
 
-  const live = (): ServiceProcess[] => sys.processes.filter((p) => p.name === 'engine-worker' && p.child.exitCode === null && p.child.signalCode === null);
+  const live = (): ServiceProcess[] =>
+    sys.processes.filter((p) => p.name === 'engine-worker' && p.child.exitCode === null && p.child.signalCode === null);
   const workerByPid = (pid: number): ServiceProcess => {
     const w = sys.processes.find((p) => p.child.pid === pid);
     if (!w) throw new Error(`no worker with pid ${pid}`);
@@ -130,7 +164,10 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
       const subject = sys.iso.topology.trialWorkSubject(id);
       await eventually(
         'the ended run to have nothing left in the work queue',
-        async () => (await jsm.streams.info(sys.iso.topology.streams.work.name, { subjects_filter: subject })).state.subjects?.[subject] ?? 0,
+        async () =>
+          (await jsm.streams.info(sys.iso.topology.streams.work.name, { subjects_filter: subject })).state.subjects?.[
+            subject
+          ] ?? 0,
         (queued) => queued === 0,
         { timeoutMs: 20_000, intervalMs: 100 },
       );
@@ -148,7 +185,13 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
   it('SIGKILL mid-backtest: the run is redelivered, finishes on the other worker, stale events are ignored', async () => {
     await ensureWorkers(2);
     const { body } = await submit(sys, backtest(3_000_000));
-    await waitForStatus(sys, 'backtest', body.id, (s) => s.status === 'Running' && s.processedBars > 0, 'the run to make progress');
+    await waitForStatus(
+      sys,
+      'backtest',
+      body.id,
+      (s) => s.status === 'Running' && s.processedBars > 0,
+      'the run to make progress',
+    );
     const victim = workerByPid(workerPidOf(await withBus(sys, (bus) => bus.history(body.id))));
     await sys.kill(victim, 'SIGKILL');
     const resumed = await waitForStatus(sys, 'backtest', body.id, (s) => s.attempt === 2, 'attempt 2 to start', 20_000);
@@ -157,14 +200,26 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     // A zombie of attempt 1 wakes up: its events must not overwrite attempt 2's state.
     await withBus(sys, async (bus) => {
       const meta = { runId: body.id, attempt: 1, occurredAt: new Date().toISOString() };
-      await bus.publish(createEvent('BarProgressed', meta, { processedBars: 2_999_999, totalBars: 3_000_000 }), { discriminator: 'zombie-1' });
-      await bus.publish(createEvent('RunFailed', meta, { errorMessage: 'zombie', reason: 'error' }), { discriminator: 'zombie-2' });
+      await bus.publish(createEvent('BarProgressed', meta, { processedBars: 2_999_999, totalBars: 3_000_000 }), {
+        discriminator: 'zombie-1',
+      });
+      await bus.publish(createEvent('RunFailed', meta, { errorMessage: 'zombie', reason: 'error' }), {
+        discriminator: 'zombie-2',
+      });
     });
-    const final = await waitForStatus(sys, 'backtest', body.id, (s) => TERMINAL.includes(s.status), 'the run to finish on attempt 2');
+    const final = await waitForStatus(
+      sys,
+      'backtest',
+      body.id,
+      (s) => TERMINAL.includes(s.status),
+      'the run to finish on attempt 2',
+    );
     expect(final).toMatchObject({ status: 'Completed', attempt: 2, processedBars: 3_000_000 });
     expect(final.errorMessage).toBeUndefined();
     const history = await withBus(sys, (bus) => bus.history(body.id));
-    expect(eventsOf(history, 'RunAttemptAbandoned').map((e) => e.data)).toEqual([{ abandonedAttempt: 1, reason: 'heartbeat_lost' }]);
+    expect(eventsOf(history, 'RunAttemptAbandoned').map((e) => e.data)).toEqual([
+      { abandonedAttempt: 1, reason: 'heartbeat_lost' },
+    ]);
     expect(eventsOf(history, 'RunStarted').map((e) => e.attempt)).toEqual([1, 2]);
     expect(workerPidOf(history)).not.toBe(victim.child.pid);
   });
@@ -178,10 +233,23 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     });
     const id = r.body.id;
     const total = r.body.totalCombinations;
-    await waitForStatus(sys, 'optimization', id, (s) => (s.completedCombinations ?? 0) + (s.failedCombinations ?? 0) > 3, 'some trials to finish');
+    await waitForStatus(
+      sys,
+      'optimization',
+      id,
+      (s) => (s.completedCombinations ?? 0) + (s.failedCombinations ?? 0) > 3,
+      'some trials to finish',
+    );
     await sys.kill(workerByPid(workerPidOf(await withBus(sys, (bus) => bus.history(id)))), 'SIGKILL');
     await ensureWorkers(2);
-    const final = await waitForStatus(sys, 'optimization', id, (s) => TERMINAL.includes(s.status), 'the optimization to finish', 90_000);
+    const final = await waitForStatus(
+      sys,
+      'optimization',
+      id,
+      (s) => TERMINAL.includes(s.status),
+      'the optimization to finish',
+      90_000,
+    );
     expect(final.status).toBe('Completed');
     expect((final.completedCombinations ?? 0) + (final.failedCombinations ?? 0)).toBe(total);
     // fast >= slow fails: fast 20..40 step 2 with slow 20 → 11 combinations.
@@ -220,13 +288,27 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
       () => withBus(sys, (bus) => bus.history(id)),
       (h) => h.some((e) => trialOutcomesOf(e.event).some((o) => !o.workerId.endsWith(`-${coordinatorPid}`))),
     );
-    const victimId = history.flatMap((e) => trialOutcomesOf(e.event)).find((o) => !o.workerId.endsWith(`-${coordinatorPid}`))?.workerId;
+    const victimId = history
+      .flatMap((e) => trialOutcomesOf(e.event))
+      .find((o) => !o.workerId.endsWith(`-${coordinatorPid}`))?.workerId;
     const victim = live().find((w) => victimId?.endsWith(`-${w.child.pid}`));
     if (!victim) throw new Error(`no live worker behind ${victimId}`);
     await sys.kill(victim, 'SIGKILL');
     await ensureWorkers(2);
-    const final = await waitForStatus(sys, 'optimization', id, (s) => TERMINAL.includes(s.status), 'the optimization to finish', 90_000);
-    expect(final).toMatchObject({ status: 'Completed', attempt: 1, completedCombinations: total, failedCombinations: 0 });
+    const final = await waitForStatus(
+      sys,
+      'optimization',
+      id,
+      (s) => TERMINAL.includes(s.status),
+      'the optimization to finish',
+      90_000,
+    );
+    expect(final).toMatchObject({
+      status: 'Completed',
+      attempt: 1,
+      completedCombinations: total,
+      failedCombinations: 0,
+    });
     // No grid point ran twice: every trial id has exactly one recorded outcome in the stream.
     const outcomes = (await withBus(sys, (bus) => bus.history(id))).flatMap((e) => trialOutcomesOf(e.event));
     expect(outcomes).toHaveLength(total);
@@ -254,7 +336,14 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
       } finally {
         process.kill(frozen.child.pid as number, 'SIGCONT');
       }
-      const final = await waitForStatus(sys, kind, run.id, (s) => TERMINAL.includes(s.status), `the ${kind} to finish`, 60_000);
+      const final = await waitForStatus(
+        sys,
+        kind,
+        run.id,
+        (s) => TERMINAL.includes(s.status),
+        `the ${kind} to finish`,
+        60_000,
+      );
       expect(final).toMatchObject({ status: 'Completed', attempt: 2 });
       // The woken worker hears that attempt 2 owns the run and drops its own, recording nothing:
       // the run has one end, attempt 2's.
@@ -273,20 +362,20 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
 
   it('attempts run out after the coordinator dies: every worker stops the run, and its queued batches are dropped unrun', async () => {
     await ensureWorkers(2);
-    // 50 × 40 = 2,000 trials of ≥ 40 ms each (SLOW_WORKER) in batches of 250 (an eighth of the
-    // grid): a batch lasts ~10 s, so the surviving worker is mid-batch when the run ends.
-    const r = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
-      strategy: 'sma-crossover',
-      axes: { fast: { min: 2, max: 51, step: 1 }, slow: { min: 60, max: 99, step: 1 } },
-      dataset: { synthetic: { bars: 50_000, seed: 12, timeframe: '1h' } },
-      maxRetries: 0,
-    });
+    const r = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', lastChanceGrid(12));
     expect(r.status).toBe(202);
     const id = r.body.id;
     await waitForStatus(sys, 'optimization', id, (s) => (s.completedCombinations ?? 0) > 3, 'some trials to finish');
     await sys.kill(workerByPid(workerPidOf(await withBus(sys, (bus) => bus.history(id)))), 'SIGKILL');
     // The next delivery of the run is its second failed attempt: the run ends there.
-    const final = await waitForStatus(sys, 'optimization', id, (s) => TERMINAL.includes(s.status), 'the run to end', 30_000);
+    const final = await waitForStatus(
+      sys,
+      'optimization',
+      id,
+      (s) => TERMINAL.includes(s.status),
+      'the run to end',
+      30_000,
+    );
     expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
     await expectNoBatchesLeft(id);
     const history = await withBus(sys, (bus) => bus.history(id));
@@ -303,12 +392,7 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     // run's history can stop it. It is the only worker when the run is submitted, so it coordinates.
     const deaf = await sys.spawn('engine-worker', { ...SLOW_WORKER, RUNFORGE_TEST_DEAF_TO_STOP_PUSH: '1' });
     try {
-      const r = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', {
-        strategy: 'sma-crossover',
-        axes: { fast: { min: 2, max: 51, step: 1 }, slow: { min: 60, max: 99, step: 1 } },
-        dataset: { synthetic: { bars: 50_000, seed: 13, timeframe: '1h' } },
-        maxRetries: 0,
-      });
+      const r = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', lastChanceGrid(13));
       expect(r.status).toBe(202);
       const id = r.body.id;
       await waitForStatus(sys, 'optimization', id, (s) => (s.completedCombinations ?? 0) > 3, 'some trials to finish');
@@ -317,7 +401,14 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
       process.kill(deaf.child.pid as number, 'SIGSTOP');
       try {
         // Its lease runs out; the other worker's delivery of the run is its second failed attempt.
-        const final = await waitForStatus(sys, 'optimization', id, (s) => TERMINAL.includes(s.status), 'the run to end', 30_000);
+        const final = await waitForStatus(
+          sys,
+          'optimization',
+          id,
+          (s) => TERMINAL.includes(s.status),
+          'the run to end',
+          30_000,
+        );
         expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
       } finally {
         process.kill(deaf.child.pid as number, 'SIGCONT');
@@ -344,13 +435,25 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     await ensureWorkers(2);
     // No retries at all: a clean shutdown's hand-back is not a failed attempt.
     const { body } = await submit(sys, backtest(3_000_000, { maxRetries: 0 }));
-    await waitForStatus(sys, 'backtest', body.id, (s) => s.status === 'Running' && s.processedBars > 0, 'the run to make progress');
+    await waitForStatus(
+      sys,
+      'backtest',
+      body.id,
+      (s) => s.status === 'Running' && s.processedBars > 0,
+      'the run to make progress',
+    );
     const victim = workerByPid(workerPidOf(await withBus(sys, (bus) => bus.history(body.id))));
     const t0 = performance.now();
     await sys.kill(victim, 'SIGTERM');
     await waitForStatus(sys, 'backtest', body.id, (s) => s.attempt === 2, 'attempt 2 to start', 20_000);
     expect(performance.now() - t0).toBeLessThan(3500); // the ack wait is 5 s
-    const final = await waitForStatus(sys, 'backtest', body.id, (s) => TERMINAL.includes(s.status), 'the run to finish');
+    const final = await waitForStatus(
+      sys,
+      'backtest',
+      body.id,
+      (s) => TERMINAL.includes(s.status),
+      'the run to finish',
+    );
     expect(final).toMatchObject({ status: 'Completed', attempt: 2 });
     const history = await withBus(sys, (bus) => bus.history(body.id));
     expect(eventsOf(history, 'RunAttemptAbandoned').map((e) => e.data.reason)).toEqual(['shutdown']);
@@ -363,7 +466,11 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     // Only poison-sensitive workers from here on.
     for (const w of live()) await sys.kill(w, 'SIGTERM');
     await poisoned();
-    const { body } = await submit(sys, { ...backtest(50_000), dataset: { synthetic: { bars: 50_000, seed: 666, timeframe: '1m' } }, maxRetries: 1 });
+    const { body } = await submit(sys, {
+      ...backtest(50_000),
+      dataset: { synthetic: { bars: 50_000, seed: 666, timeframe: '1m' } },
+      maxRetries: 1,
+    });
     const final = await eventually(
       'the poison run to fail',
       async () => {
@@ -375,7 +482,11 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     );
     expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
     expect(final.errorMessage).toMatch(/after 2 failed attempts \(maxRetries 1\)/);
-    const deadLetters = await http<{ items: { id: string }[] }>(sys.gateway.url, 'GET', '/api/runs?status=Failed&reason=attempts_exhausted');
+    const deadLetters = await http<{ items: { id: string }[] }>(
+      sys.gateway.url,
+      'GET',
+      '/api/runs?status=Failed&reason=attempts_exhausted',
+    );
     expect(deadLetters.body.items.map((i) => i.id)).toContain(body.id);
 
     for (const w of live()) await sys.kill(w, 'SIGTERM');
@@ -383,7 +494,13 @@ describe('crashes, retries, hand-back and fencing (real worker processes)', () =
     const retry = await http<{ id: string; retryOf: string }>(sys.gateway.url, 'POST', `/api/runs/${body.id}/retry`);
     expect(retry.status).toBe(202);
     expect(retry.body.retryOf).toBe(body.id);
-    const retried = await waitForStatus(sys, 'backtest', retry.body.id, (s) => TERMINAL.includes(s.status), 'the retry to finish');
+    const retried = await waitForStatus(
+      sys,
+      'backtest',
+      retry.body.id,
+      (s) => TERMINAL.includes(s.status),
+      'the retry to finish',
+    );
     expect(retried.status).toBe('Completed');
   });
 });
@@ -411,7 +528,9 @@ describe('priorities', () => {
         return { id, startedAt: Date.parse(s.startedAt as string) };
       }),
     );
-    const order = [...started].sort((a, b) => a.startedAt - b.startedAt).map((s) => (high.includes(s.id) ? 'high' : 'normal'));
+    const order = [...started]
+      .sort((a, b) => a.startedAt - b.startedAt)
+      .map((s) => (high.includes(s.id) ? 'high' : 'normal'));
     expect(order).toEqual(['high', 'high', 'normal', 'normal', 'normal']);
   });
 });
@@ -420,7 +539,10 @@ describe('the progress clock', () => {
   let sys: TestSystem;
 
   beforeAll(async () => {
-    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker'], { ...SLOW_WORKER, RUNFORGE_TEST_STALL_ON_SEED: '777' });
+    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker'], {
+      ...SLOW_WORKER,
+      RUNFORGE_TEST_STALL_ON_SEED: '777',
+    });
   });
   afterAll(async () => {
     await sys?.stop();
@@ -433,7 +555,14 @@ describe('the progress clock', () => {
       stallSeconds: 1,
       maxRetries: 1,
     });
-    const final = await waitForStatus(sys, 'backtest', body.id, (s) => TERMINAL.includes(s.status), 'the stalled run to end', 30_000);
+    const final = await waitForStatus(
+      sys,
+      'backtest',
+      body.id,
+      (s) => TERMINAL.includes(s.status),
+      'the stalled run to end',
+      30_000,
+    );
     expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
     expect(final.errorMessage).toMatch(/stopped making progress/);
     const history = await withBus(sys, (bus) => bus.history(body.id));
@@ -449,7 +578,10 @@ describe('a cancellation whose push is lost', () => {
 
   beforeAll(async () => {
     // This worker never hears the core-NATS push of a cancellation (as when a reconnect loses it).
-    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker'], { ...SLOW_WORKER, RUNFORGE_TEST_DEAF_TO_CANCEL_PUSH: '1' });
+    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker'], {
+      ...SLOW_WORKER,
+      RUNFORGE_TEST_DEAF_TO_CANCEL_PUSH: '1',
+    });
   });
   afterAll(async () => {
     await sys?.stop();
@@ -462,11 +594,24 @@ describe('a cancellation whose push is lost', () => {
       dataset: { synthetic: { bars: 200_000, seed: 6, timeframe: '1h' } },
     });
     const id = r.body.id;
-    await waitForStatus(sys, 'optimization', id, (s) => s.status === 'Running' && (s.completedCombinations ?? 0) > 3, 'some trials to finish');
+    await waitForStatus(
+      sys,
+      'optimization',
+      id,
+      (s) => s.status === 'Running' && (s.completedCombinations ?? 0) > 3,
+      'some trials to finish',
+    );
     const cancelled = await http<{ status: string }>(sys.gateway.url, 'POST', `/api/optimizations/${id}/cancel`);
     // Confirmed by the worker within the gateway's 3 s wait (before, the coordinator waited on).
     expect(cancelled).toMatchObject({ status: 200, body: { status: 'Cancelled' } });
-    const final = await waitForStatus(sys, 'optimization', id, (s) => TERMINAL.includes(s.status), 'the optimization to end', 10_000);
+    const final = await waitForStatus(
+      sys,
+      'optimization',
+      id,
+      (s) => TERMINAL.includes(s.status),
+      'the optimization to end',
+      10_000,
+    );
     expect(final.status).toBe('Cancelled');
     expect((final.completedCombinations ?? 0) + (final.failedCombinations ?? 0)).toBeLessThan(r.body.totalCombinations);
   });
