@@ -4,7 +4,13 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY libs/contracts/package.json libs/contracts/
 COPY libs/engine/package.json libs/engine/
-COPY libs/platform/package.json libs/platform/
+COPY libs/telemetry/package.json libs/telemetry/
+COPY libs/messaging/package.json libs/messaging/
+COPY libs/read-models/package.json libs/read-models/
+COPY libs/datasets/package.json libs/datasets/
+COPY libs/submission/package.json libs/submission/
+COPY libs/scheduling/package.json libs/scheduling/
+COPY libs/service/package.json libs/service/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev

@@ -15,8 +15,8 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
-    '^@runforge/(contracts|engine|platform)$': '<rootDir>/libs/$1/src/index.ts',
-    '^@runforge/platform/telemetry$': '<rootDir>/libs/platform/src/telemetry/index.ts',
+    '^@runforge/telemetry/start$': '<rootDir>/libs/telemetry/src/start.ts',
+    '^@runforge/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
   },
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
 };

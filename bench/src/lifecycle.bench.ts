@@ -13,7 +13,8 @@
  *   BENCH_RUNS=100 BENCH_CRASHES=10 BENCH_CHUNK_DELAY_MS=20 node bench/dist/system/bench/src/lifecycle.bench.js
  */
 import { CONSUMER_SETTINGS } from '@runforge/contracts';
-import { loadBars, type EventBus } from '@runforge/platform';
+import { loadBars } from '@runforge/datasets';
+import { type EventBus } from '@runforge/messaging';
 import { eventually } from '../../test/support/eventually';
 import { statusOf, TERMINAL, withBus, workerPidOf, type RunStatus } from '../../test/support/runs';
 import { http, TestSystem, type ServiceProcess } from '../../test/support/system';

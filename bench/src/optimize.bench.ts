@@ -17,7 +17,8 @@
 import { spawn } from 'node:child_process';
 import { trialOutcomesOf } from '@runforge/contracts';
 import { runBacktest } from '@runforge/engine';
-import { loadBars, type StoredRunEvent } from '@runforge/platform';
+import { loadBars } from '@runforge/datasets';
+import { type StoredRunEvent } from '@runforge/messaging';
 import { TERMINAL, waitForStatus, withBus, type RunStatus } from '../../test/support/runs';
 import { http, TestSystem, type ServiceName } from '../../test/support/system';
 import { percentile, printMachine } from './support/bench-report';

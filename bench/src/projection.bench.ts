@@ -19,7 +19,8 @@ import { promisify } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { topology } from '@runforge/contracts';
-import { provisionTopology, runMigrations } from '@runforge/platform';
+import { provisionTopology } from '@runforge/messaging';
+import { runMigrations } from '@runforge/read-models';
 import { Client } from 'pg';
 import { freePort, removeNamespace, ROOT } from '../../test/support/system';
 

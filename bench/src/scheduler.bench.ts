@@ -7,15 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { topology } from '@runforge/contracts';
-import {
-  connectNats,
-  dataSourceOptions,
-  EventBus,
-  provisionTopology,
-  runMigrations,
-  ScheduleTicker,
-  type FireDeps,
-} from '@runforge/platform';
+import { connectNats, EventBus, provisionTopology } from '@runforge/messaging';
+import { dataSourceOptions, runMigrations } from '@runforge/read-models';
+import { ScheduleTicker, type FireDeps } from '@runforge/scheduling';
 import { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { removeNamespace } from '../../test/support/system';

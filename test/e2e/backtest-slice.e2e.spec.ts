@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { generateSyntheticBars, runBacktest } from '@runforge/engine';
-import { EventBus } from '@runforge/platform';
+import { EventBus } from '@runforge/messaging';
 import { eventually } from '../support/eventually';
 import { http, NATS_URL, TestSystem } from '../support/system';
 

@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createEvent, isRunEnd, trialOutcomesOf } from '@runforge/contracts';
-import type { StoredRunEvent } from '@runforge/platform';
+import type { StoredRunEvent } from '@runforge/messaging';
 import { eventually } from '../support/eventually';
 import { eventsOf, statusOf, TERMINAL, waitForStatus, withBus, workerPidOf } from '../support/runs';
 import { http, NATS_URL, TestSystem, type ServiceProcess } from '../support/system';

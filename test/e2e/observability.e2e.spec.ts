@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { ATTRS, SPANS } from '@runforge/platform';
+import { ATTRS, SPANS } from '@runforge/telemetry';
 import { eventually } from '../support/eventually';
 import { http, TestSystem, type ServiceName } from '../support/system';
 

@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { RunEvent } from '@runforge/contracts';
-import { EventBus, type StoredRunEvent } from '@runforge/platform';
+import { EventBus, type StoredRunEvent } from '@runforge/messaging';
 import { eventually } from './eventually';
 import { http, NATS_URL, type TestSystem } from './system';
 

@@ -7,7 +7,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { topology, type Topology } from '@runforge/contracts';
-import { runMigrations } from '@runforge/platform';
+import { runMigrations } from '@runforge/read-models';
 import { eventually } from './eventually';
 
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';

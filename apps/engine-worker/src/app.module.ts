@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { PlatformModule, type RunForgeConfig } from '@runforge/platform';
+import { PlatformModule, type RunForgeConfig } from '@runforge/service';
 import { OptimizationCoordinator } from './optimizations/optimization.coordinator';
 import { TrialBatchConsumer } from './optimizations/trial-batch.consumer';
 import { BarsCache } from './runs/bars-cache';

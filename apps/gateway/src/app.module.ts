@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { PlatformModule, readModelsModule, type RunForgeConfig } from '@runforge/platform';
+import { PlatformModule, type RunForgeConfig } from '@runforge/service';
+import { readModelsModule } from '@runforge/read-models';
 import { SubmitBacktestController } from './backtests/submit-backtest/submit-backtest.controller';
 import { BacktestStatusController } from './backtests/backtest-status/backtest-status.controller';
 import { ListStrategiesController } from './strategies/list-strategies.controller';

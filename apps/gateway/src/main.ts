@@ -1,6 +1,6 @@
 import './tracing';
 import 'reflect-metadata';
-import { bootstrapService, loadConfig } from '@runforge/platform';
+import { bootstrapService, loadConfig } from '@runforge/service';
 import { GatewayAppModule } from './app.module';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { serveDashboard } from './web/dashboard.static';

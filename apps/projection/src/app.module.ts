@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { PlatformModule, readModelsModule, type RunForgeConfig } from '@runforge/platform';
+import { PlatformModule, type RunForgeConfig } from '@runforge/service';
+import { readModelsModule } from '@runforge/read-models';
 import { RunsProjectionModule } from './runs/runs.module';
 
 @Module({})

@@ -1,6 +1,7 @@
 import './tracing';
 import 'reflect-metadata';
-import { bootstrapService, loadConfig, runMigrations } from '@runforge/platform';
+import { bootstrapService, loadConfig } from '@runforge/service';
+import { runMigrations } from '@runforge/read-models';
 import { ProjectionAppModule } from './app.module';
 
 async function main(): Promise<void> {

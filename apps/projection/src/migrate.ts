@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { loadConfig, runMigrations } from '@runforge/platform';
+import { loadConfig } from '@runforge/service';
+import { runMigrations } from '@runforge/read-models';
 
 /** `npm run migrate`: applies pending read-model migrations to DATABASE_URL / DB_SCHEMA. */
 runMigrations(loadConfig('projection'))

@@ -1,5 +1,5 @@
 import { createEvent, type EventDataInput, type RunEventType } from '@runforge/contracts';
-import type { EventBus } from '@runforge/platform';
+import type { EventBus } from '@runforge/messaging';
 
 /**
  * A hand-crafted event history covering what a fold must get right: a retry (attempt 2 after an

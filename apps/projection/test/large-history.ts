@@ -1,4 +1,4 @@
-import type { EventBus } from '@runforge/platform';
+import type { EventBus } from '@runforge/messaging';
 import { eventPublisher } from './crafted-history';
 
 /**

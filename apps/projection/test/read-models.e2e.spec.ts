@@ -5,7 +5,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { createEvent } from '@runforge/contracts';
-import { EventBus } from '@runforge/platform';
+import { EventBus } from '@runforge/messaging';
 import { Client } from 'pg';
 import { eventually } from '../../../test/support/eventually';
 import { DATABASE_URL, http, NATS_URL, TestSystem, type ServiceProcess } from '../../../test/support/system';

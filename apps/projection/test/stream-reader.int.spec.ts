@@ -1,6 +1,6 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { boundedFetchSize, connectNats, EventBus, FETCH_WINDOW_BYTES, provisionTopology } from '@runforge/platform';
+import { boundedFetchSize, connectNats, EventBus, FETCH_WINDOW_BYTES, provisionTopology } from '@runforge/messaging';
 import { eventually } from '../../../test/support/eventually';
 import { cleanupIsolation, DATABASE_URL, NATS_URL, newIsolation, type Isolation } from '../../../test/support/system';
 import { rebuildReadModels } from '../src/rebuild/rebuild';

@@ -1,6 +1,6 @@
 import './tracing';
 import 'reflect-metadata';
-import { bootstrapService, loadConfig } from '@runforge/platform';
+import { bootstrapService, loadConfig } from '@runforge/service';
 import { SchedulerAppModule } from './app.module';
 
 async function main(): Promise<void> {

@@ -5,3 +5,4 @@ export * from './events';
 export * from './messaging';
 export * from './run-view';
 export * from './work';
+export * from './trials';

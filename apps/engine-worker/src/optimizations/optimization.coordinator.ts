@@ -15,7 +15,8 @@ import {
   type TrialSummary,
 } from '@runforge/contracts';
 import { enumerateGrid, planGrid, EngineError } from '@runforge/engine';
-import { Messaging, RUNFORGE_CONFIG, trialId, type RunForgeConfig } from '@runforge/platform';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
+import { trialId } from '@runforge/contracts';
 import type { RunContext } from '../runs/run-context';
 import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
 

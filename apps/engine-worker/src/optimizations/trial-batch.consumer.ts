@@ -11,18 +11,16 @@ import {
 import {
   ATTRS,
   currentTraceparent,
-  errorFingerprint,
-  Messaging,
   recordSpanError,
   redeliveries,
-  RUNFORGE_CONFIG,
   SpanKind,
   SPANS,
   tracer,
   withSpanFromTraceparent,
   workerMetrics,
-  type RunForgeConfig,
-} from '@runforge/platform';
+} from '@runforge/telemetry';
+import { errorFingerprint } from '@runforge/contracts';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import type { Bars } from '@runforge/engine';
 import { BarsCache } from '../runs/bars-cache';
 import { RunContext } from '../runs/run-context';

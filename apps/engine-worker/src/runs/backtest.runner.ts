@@ -3,7 +3,7 @@ import type { BacktestRequest } from '@runforge/contracts';
 import type { RunContext } from './run-context';
 import { testChunkDelay } from './test-faults';
 import { yieldToEventLoop } from './time-slice';
-import { workerMetrics } from '@runforge/platform';
+import { workerMetrics } from '@runforge/telemetry';
 
 /** Bars processed between two returns to the event loop (a few ms of work at engine speed). */
 const CHUNK_BARS = 65_536;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DatasetRef } from '@runforge/contracts';
 import type { Bars } from '@runforge/engine';
-import { DatasetStore, loadBars } from '@runforge/platform';
+import { DatasetStore, loadBars } from '@runforge/datasets';
 
 /**
  * Keeps the last few materialised datasets: every trial of an optimization runs over the same bars,

@@ -6,7 +6,7 @@ import {
   type LogLevel,
   type RunEventType,
 } from '@runforge/contracts';
-import type { EventBus } from '@runforge/platform';
+import type { EventBus } from '@runforge/messaging';
 
 /**
  * Publishes the events of one attempt of one run. Every event carries the attempt (fencing) and a

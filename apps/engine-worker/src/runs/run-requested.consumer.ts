@@ -12,19 +12,17 @@ import {
 import {
   ATTRS,
   currentTraceparent,
-  isNatsUnavailable,
-  Messaging,
   recordSpanError,
   redeliveries,
-  RUNFORGE_CONFIG,
   SPAN_EVENTS,
   SpanKind,
   SPANS,
   withSpanFromTraceparent,
   workerMetrics,
-  type RunForgeConfig,
   type Span,
-} from '@runforge/platform';
+} from '@runforge/telemetry';
+import { isNatsUnavailable } from '@runforge/messaging';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
 import { runBacktestChunked, RunAbortedError } from './backtest.runner';
 import { BarsCache } from './bars-cache';

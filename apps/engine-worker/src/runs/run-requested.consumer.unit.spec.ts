@@ -13,14 +13,9 @@ import {
   type RunEvent,
   type RunEventType,
 } from '@runforge/contracts';
-import type {
-  DatasetStore,
-  EventBus,
-  Messaging,
-  PublishOptions,
-  RunForgeConfig,
-  StoredRunEvent,
-} from '@runforge/platform';
+import type { DatasetStore } from '@runforge/datasets';
+import type { EventBus, PublishOptions, StoredRunEvent } from '@runforge/messaging';
+import type { Messaging, RunForgeConfig } from '@runforge/service';
 import type { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
 import { BarsCache } from './bars-cache';
 import { RunRequestedConsumer } from './run-requested.consumer';

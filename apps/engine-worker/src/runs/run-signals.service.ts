@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { headers as natsHeaders, type Msg, type MsgHdrs, type Subscription } from '@nats-io/nats-core';
 import { parseRunSubject } from '@runforge/contracts';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { testFaults } from './test-faults';
 
 /** Why a run's work was stopped; carried as the AbortSignal's reason. */

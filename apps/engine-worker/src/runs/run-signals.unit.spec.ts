@@ -1,4 +1,4 @@
-import type { Messaging, RunForgeConfig } from '@runforge/platform';
+import type { Messaging, RunForgeConfig } from '@runforge/service';
 import { headers } from '@nats-io/nats-core';
 import { abortPushHeaders, RunSignals, stopOfAbortPush } from './run-signals.service';
 

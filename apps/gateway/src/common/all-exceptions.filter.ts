@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { isNatsUnavailable } from '@runforge/platform';
+import { isNatsUnavailable } from '@runforge/messaging';
 
 /** Connection-level failures of Postgres (refused, reset, shutting down, too many connections). */
 const PG_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '53300']);

@@ -2,7 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, NotFoundException, Param, Pos
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { parseOhlcvCsv, TIMEFRAMES, type Timeframe } from '@runforge/engine';
-import { DatasetStore, type DatasetInfo } from '@runforge/platform';
+import { DatasetStore, type DatasetInfo } from '@runforge/datasets';
 import { parseOrThrow, ValidationFailed } from '../common/validation';
 
 const UploadQuery = z

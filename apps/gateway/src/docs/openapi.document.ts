@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BacktestRequestSchema, OptimizationRequestSchema, RUN_STATUSES } from '@runforge/contracts';
-import { CreateScheduleSchema, PatchScheduleSchema } from '@runforge/platform';
+import { CreateScheduleSchema, PatchScheduleSchema } from '@runforge/scheduling';
 
 /**
  * The OpenAPI 3.1 description served at `/docs/openapi.json`. Request bodies come straight from the

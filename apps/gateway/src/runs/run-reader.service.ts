@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type RunKind, type RunView } from '@runforge/contracts';
-import { Messaging, RunRow } from '@runforge/platform';
+import { Messaging } from '@runforge/service';
+import { RunRow } from '@runforge/read-models';
 import { DataSource } from 'typeorm';
 import { isRunId } from '../common/validation';
 

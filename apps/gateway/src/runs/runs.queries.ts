@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { evolveRun, LOG_LEVELS, type LogLevel, type RunView } from '@runforge/contracts';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { DataSource } from 'typeorm';
 import { isRunId } from '../common/validation';
 import { OptimizationProgress, type OptimizationRunState } from '../optimizations/optimization-progress.service';

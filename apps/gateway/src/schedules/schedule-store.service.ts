@@ -1,6 +1,7 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { nextFireTimes, RunRow, ScheduleFireRow, ScheduleRow, type ScheduleDefinition } from '@runforge/platform';
+import { nextFireTimes, type ScheduleDefinition } from '@runforge/scheduling';
+import { RunRow, ScheduleFireRow, ScheduleRow } from '@runforge/read-models';
 import { DataSource, EntityManager, In, QueryFailedError } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { v7 as uuidv7 } from 'uuid';

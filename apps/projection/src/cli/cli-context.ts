@@ -1,6 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectNats, EventBus, loadConfig, type RunForgeConfig } from '@runforge/platform';
+import { connectNats, EventBus } from '@runforge/messaging';
+import { loadConfig, type RunForgeConfig } from '@runforge/service';
 
 export interface CliContext {
   readonly cfg: RunForgeConfig;

@@ -1,4 +1,4 @@
-import { toAuditEvent } from '@runforge/platform';
+import { toAuditEvent } from '@runforge/messaging';
 import { formatTimeline } from './timeline';
 import { openCli, runCli } from './cli-context';
 

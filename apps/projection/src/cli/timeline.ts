@@ -1,5 +1,5 @@
 import type { RunEvent } from '@runforge/contracts';
-import type { StoredRunEvent } from '@runforge/platform';
+import type { StoredRunEvent } from '@runforge/messaging';
 
 const short = (s: string, n = 100): string => {
   const one = s.replace(/\s+/g, ' ').trim();

@@ -1,5 +1,5 @@
 import { createEvent } from '@runforge/contracts';
-import type { StoredRunEvent } from '@runforge/platform';
+import type { StoredRunEvent } from '@runforge/messaging';
 import { canonical } from '../rebuild/verify';
 import { describeEvent, formatTimeline } from './timeline';
 

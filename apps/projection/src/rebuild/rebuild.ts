@@ -1,7 +1,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Topology } from '@runforge/contracts';
-import { dataSourceOptions, runMigrations } from '@runforge/platform';
+import { dataSourceOptions, runMigrations } from '@runforge/read-models';
 import { DataSource } from 'typeorm';
 import { WRITE_FENCE_LOCK } from '../runs/projection.consumer';
 import { applyBatch, writeCheckpoint } from '../runs/runs.projection';

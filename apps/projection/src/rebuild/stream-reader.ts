@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { nanos, nuid, type NatsConnection } from '@nats-io/nats-core';
 import { decodeEvent, HEADERS, type Topology } from '@runforge/contracts';
-import { boundedFetchSize, FETCH_WINDOW_BYTES } from '@runforge/platform';
+import { boundedFetchSize, FETCH_WINDOW_BYTES } from '@runforge/messaging';
 import type { ProjectedMessage } from '../runs/runs.projection';
 import { traceIdOf } from '../runs/projection.consumer';
 

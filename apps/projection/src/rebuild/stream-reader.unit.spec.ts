@@ -1,4 +1,4 @@
-import { boundedFetchSize } from '@runforge/platform';
+import { boundedFetchSize } from '@runforge/messaging';
 import { readLimitsFromEnv, StreamReadError, STREAM_READ_ERROR_CODES } from './stream-reader';
 
 describe('StreamReadError', () => {

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { evolveRun, TERMINAL_STATUSES, trialOutcomesOf, type RunView } from '@runforge/contracts';
-import { dataSourceOptions } from '@runforge/platform';
+import { dataSourceOptions } from '@runforge/read-models';
 import { DataSource } from 'typeorm';
 import { readCheckpoint, RUN_COLUMNS, toView } from '../runs/runs.projection';
 import type { RebuildTarget } from './rebuild';

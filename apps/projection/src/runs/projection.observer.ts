@@ -9,9 +9,9 @@ import {
   setProjectionAppliedSeq,
   withRunBatchSpans,
   type LifecycleRow,
-  type RunForgeConfig,
   type TracedMessage,
-} from '@runforge/platform';
+} from '@runforge/telemetry';
+import { type RunForgeConfig } from '@runforge/service';
 import type { DataSource } from 'typeorm';
 
 /**

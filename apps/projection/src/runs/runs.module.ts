@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { READINESS_DETAILS, type ReadinessDetails } from '@runforge/platform';
+import { READINESS_DETAILS, type ReadinessDetails } from '@runforge/service';
 import { ProjectionLagController } from './projection-lag.controller';
 import { ProjectionConsumer } from './projection.consumer';
 

@@ -2,20 +2,10 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
 import { createEvent } from '@runforge/contracts';
-import {
-  connectNats,
-  dataSourceOptions,
-  decideFire,
-  EventBus,
-  provisionTopology,
-  runMigrations,
-  ScheduleTicker,
-  scheduledMessageId,
-  scheduledRunId,
-  submitBacktest,
-  validateBacktestRequest,
-  type FireDeps,
-} from '@runforge/platform';
+import { connectNats, EventBus, provisionTopology } from '@runforge/messaging';
+import { dataSourceOptions, runMigrations } from '@runforge/read-models';
+import { decideFire, ScheduleTicker, scheduledMessageId, scheduledRunId, type FireDeps } from '@runforge/scheduling';
+import { submitBacktest, validateBacktestRequest } from '@runforge/submission';
 import {
   cleanupIsolation,
   DATABASE_URL,

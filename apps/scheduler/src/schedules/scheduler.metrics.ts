@@ -1,5 +1,5 @@
 import { Counter, Histogram } from 'prom-client';
-import { metricsRegistry } from '@runforge/platform';
+import { metricsRegistry } from '@runforge/telemetry';
 
 /** Scheduler series on the service's `/metrics` (see docs/scheduler.md). */
 export const schedulerMetrics = {

@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DatasetStore, Messaging, RUNFORGE_CONFIG, ScheduleTicker, type RunForgeConfig } from '@runforge/platform';
+import { DatasetStore } from '@runforge/datasets';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
+import { ScheduleTicker } from '@runforge/scheduling';
 import { DataSource } from 'typeorm';
 import { schedulerMetrics } from './scheduler.metrics';
 

@@ -1,6 +1,8 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { DatasetStore, Messaging, submitBacktest, validateBacktestRequest } from '@runforge/platform';
+import { DatasetStore } from '@runforge/datasets';
+import { Messaging } from '@runforge/service';
+import { submitBacktest, validateBacktestRequest } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
 

@@ -1,6 +1,8 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { DatasetStore, Messaging, submitOptimization, validateOptimizationRequest } from '@runforge/platform';
+import { DatasetStore } from '@runforge/datasets';
+import { Messaging } from '@runforge/service';
+import { submitOptimization, validateOptimizationRequest } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
 

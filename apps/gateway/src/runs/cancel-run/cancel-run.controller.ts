@@ -1,7 +1,7 @@
 import { ConflictException, Controller, HttpCode, NotFoundException, Param, Post, Res, Inject } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { createEvent, eventTypeForToken, parseRunSubject, TERMINAL_STATUSES, type RunKind } from '@runforge/contracts';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { RunReader } from '../run-reader.service';
 
 /** How long the gateway waits for the worker to confirm a running run's cancellation. */

@@ -1,7 +1,14 @@
 import { ConflictException, Controller, HttpCode, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { TERMINAL_STATUSES } from '@runforge/contracts';
-import { DatasetStore, Messaging, submitBacktest, submitOptimization, validateBacktestRequest, validateOptimizationRequest } from '@runforge/platform';
+import { DatasetStore } from '@runforge/datasets';
+import { Messaging } from '@runforge/service';
+import {
+  submitBacktest,
+  submitOptimization,
+  validateBacktestRequest,
+  validateOptimizationRequest,
+} from '@runforge/submission';
 import { isRunId, ValidationFailed } from '../../common/validation';
 import { RunReader } from '../run-reader.service';
 

@@ -1,5 +1,6 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
-import { Messaging, toAuditEvent, type AuditEvent } from '@runforge/platform';
+import { Messaging } from '@runforge/service';
+import { toAuditEvent, type AuditEvent } from '@runforge/messaging';
 import { isRunId } from '../../common/validation';
 
 /**

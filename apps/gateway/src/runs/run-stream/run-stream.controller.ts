@@ -2,7 +2,7 @@ import { Controller, Get, Inject, NotFoundException, Param, Res } from '@nestjs/
 import type { FastifyReply } from 'fastify';
 import type { Subscription } from '@nats-io/nats-core';
 import { TERMINAL_STATUSES } from '@runforge/contracts';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import {
   OptimizationProgress,
   type OptimizationProgressFields,

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus, Injectable, type OnModuleInit } from '@nestjs/common';
-import { IdempotencyStore, Messaging, newRunId, requestHash, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { IdempotencyStore, newRunId, requestHash } from '@runforge/submission';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { Inject } from '@nestjs/common';
 import { ValidationFailed } from '../../common/validation';
 

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { DatasetStore, validateCreateSchedule, validatePatchSchedule } from '@runforge/platform';
+import { DatasetStore } from '@runforge/datasets';
+import { validateCreateSchedule, validatePatchSchedule } from '@runforge/scheduling';
 import { ValidationFailed } from '../../common/validation';
 import { ScheduleStore, type ScheduleDetails, type ScheduleView } from '../schedule-store.service';
 

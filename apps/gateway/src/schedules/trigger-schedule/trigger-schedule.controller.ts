@@ -1,7 +1,9 @@
 import { ConflictException, Controller, HttpCode, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
-import { DatasetStore, decideFire, Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/platform';
+import { DatasetStore } from '@runforge/datasets';
+import { decideFire } from '@runforge/scheduling';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { DataSource } from 'typeorm';
 
 /**

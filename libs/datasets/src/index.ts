@@ -1,0 +1,2 @@
+export * from './bars-loader';
+export * from './dataset-store';

@@ -1,0 +1,3 @@
+export * from './connection';
+export * from './event-bus';
+export * from './unavailable';

@@ -1,0 +1,59 @@
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { READ_MODEL_ENTITIES } from './entities';
+import { InitialReadModels1764057600000 } from './migrations/1764057600000-initial-read-models';
+import { RunListingIndexes1764100000000 } from './migrations/1764100000000-run-listing-indexes';
+import { Schedules1764633600000 } from './migrations/1764633600000-schedules';
+import { RunProgressPace1765000000000 } from './migrations/1765000000000-run-progress-pace';
+import { SCHEDULE_ENTITIES } from './schedules.entities';
+
+/** Where the read models live: the database and the schema (tests use one per run). */
+export interface DatabaseSettings {
+  readonly databaseUrl: string;
+  readonly dbSchema: string;
+}
+
+export const MIGRATIONS = [
+  InitialReadModels1764057600000,
+  RunListingIndexes1764100000000,
+  Schedules1764633600000,
+  RunProgressPace1765000000000,
+];
+
+export function dataSourceOptions(cfg: DatabaseSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: cfg.databaseUrl,
+    schema: cfg.dbSchema,
+    entities: [...READ_MODEL_ENTITIES, ...SCHEDULE_ENTITIES],
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'all',
+    // Schema changes go through migrations only (tests included): what runs is what ships.
+    synchronize: false,
+    logging: ['error'],
+    extra: { max: Number(process.env.DB_POOL_SIZE ?? 10), application_name: 'runforge' },
+  };
+}
+
+/**
+ * Applies pending migrations under a Postgres advisory lock so that several replicas (or a start
+ * script and a service) can race safely. Creates the schema first: TypeORM keeps its migrations
+ * table inside it.
+ */
+export async function runMigrations(cfg: DatabaseSettings): Promise<string[]> {
+  const ds = new DataSource(dataSourceOptions(cfg));
+  await ds.initialize();
+  const lockKey = 0x52_46_4d_47; // "RFMG"
+  const runner = ds.createQueryRunner();
+  try {
+    await runner.connect();
+    await runner.query('SELECT pg_advisory_lock($1)', [lockKey]);
+    await runner.query(`CREATE SCHEMA IF NOT EXISTS "${cfg.dbSchema}"`);
+    const applied = await ds.runMigrations({ transaction: 'all' });
+    return applied.map((m) => m.name);
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);
+    await runner.release();
+    await ds.destroy();
+  }
+}

@@ -1,0 +1,4 @@
+export * from './entities';
+export * from './schedules.entities';
+export * from './data-source';
+export * from './typeorm';

@@ -1,0 +1,6 @@
+export * from './config';
+export * from './tokens';
+export * from './platform.module';
+export * from './logging';
+export * from './bootstrap';
+export * from './metrics.controller';

@@ -1,0 +1,118 @@
+import {
+  Controller,
+  Get,
+  HttpException,
+  HttpStatus,
+  Inject,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  Injectable,
+  Optional,
+} from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { DataSource } from 'typeorm';
+import { loadConfig, type RunForgeConfig } from './config';
+import { connectNats, EventBus, provisionTopology, topologyProvisioned } from '@runforge/messaging';
+import { Messaging, RUNFORGE_CONFIG } from './tokens';
+import { DatasetStore } from '@runforge/datasets';
+import { loggerOptions } from './logging';
+import { MetricsController } from './metrics.controller';
+import { bindJetStreamMetrics, setMetricsService, shutdownTelemetry } from '@runforge/telemetry';
+
+@Injectable()
+class MessagingLifecycle implements OnApplicationShutdown {
+  constructor(private readonly messaging: Messaging) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.messaging.nc.drain().catch(() => this.messaging.nc.close());
+  }
+}
+
+/**
+ * Optional provider (from a @Global module of the service) whose fields are added to the
+ * `/health/ready` body, e.g. the projection's `lag`. It informs; it does not decide readiness.
+ */
+export const READINESS_DETAILS = Symbol('READINESS_DETAILS');
+export interface ReadinessDetails {
+  readinessDetails(): Promise<Record<string, unknown>>;
+}
+
+/** Flushes the last spans on shutdown (after the app's own shutdown hooks ran). */
+@Injectable()
+class TelemetryLifecycle implements OnApplicationShutdown {
+  async onApplicationShutdown(): Promise<void> {
+    await shutdownTelemetry();
+  }
+}
+
+@Controller('health')
+class HealthController {
+  constructor(
+    private readonly messaging: Messaging,
+    @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
+    @Optional() private readonly dataSource?: DataSource,
+    @Optional() @Inject(READINESS_DETAILS) private readonly details?: ReadinessDetails,
+  ) {}
+
+  @Get('live')
+  live(): { status: 'ok'; service: string } {
+    return { status: 'ok', service: this.cfg.service };
+  }
+
+  @Get('ready')
+  async ready(): Promise<{ status: 'ready'; checks: Record<string, boolean> } & Record<string, unknown>> {
+    const checks: Record<string, boolean> = {
+      nats: !this.messaging.nc.isClosed() && this.messaging.nc.info !== undefined,
+      streams: await topologyProvisioned(this.messaging.jsm, this.cfg.topology),
+    };
+    if (this.dataSource) {
+      checks.postgres = await this.dataSource
+        .query('SELECT 1')
+        .then(() => true)
+        .catch(() => false);
+    }
+    if (Object.values(checks).some((ok) => !ok)) {
+      throw new HttpException({ status: 'not-ready', checks }, HttpStatus.SERVICE_UNAVAILABLE);
+    }
+    const extra = this.details ? await this.details.readinessDetails().catch(() => ({})) : {};
+    return { ...extra, status: 'ready', checks };
+  }
+}
+
+/**
+ * Shared shell of every service: configuration, logging, the NATS connection with its streams and
+ * consumers provisioned, and health endpoints.
+ */
+@Module({})
+export class PlatformModule {
+  static forRoot(service: string, cfg: RunForgeConfig = loadConfig(service)): DynamicModule {
+    return {
+      module: PlatformModule,
+      global: true,
+      imports: [LoggerModule.forRoot(loggerOptions(service))],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: RUNFORGE_CONFIG, useValue: cfg },
+        {
+          provide: Messaging,
+          useFactory: async (): Promise<Messaging> => {
+            const nc = await connectNats(cfg.natsUrl, cfg.instanceId);
+            const jsm = await provisionTopology(nc, cfg.topology);
+            setMetricsService(cfg.service);
+            bindJetStreamMetrics(jsm, cfg.topology);
+            return { nc, jsm, bus: new EventBus(nc, jsm, cfg.topology) };
+          },
+        },
+        {
+          // Uploaded datasets (JetStream object store), shared by the gateway, workers and scheduler.
+          provide: DatasetStore,
+          inject: [Messaging],
+          useFactory: (m: Messaging): Promise<DatasetStore> => DatasetStore.open(m.nc, cfg.topology),
+        },
+        MessagingLifecycle,
+        TelemetryLifecycle,
+      ],
+      exports: [RUNFORGE_CONFIG, Messaging, DatasetStore],
+    };
+  }
+}
