@@ -23,7 +23,7 @@ export default tseslint.config(
   },
   {
     // Nest resolves constructor parameters from decorator metadata: those imports must stay value imports.
-    files: ['apps/**/*.ts', 'libs/platform/**/*.ts'],
+    files: ['apps/**/*.ts', 'libs/service/**/*.ts', 'libs/read-models/**/*.ts', 'libs/messaging/**/*.ts', 'libs/datasets/**/*.ts', 'libs/scheduling/**/*.ts', 'libs/submission/**/*.ts', 'libs/telemetry/**/*.ts'],
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },
   {
@@ -38,7 +38,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['@nestjs/*', '@nats-io/*', 'typeorm', 'pg', 'fs', 'node:*', 'net', 'http', '@runforge/platform'] },
+        { patterns: ['@nestjs/*', '@nats-io/*', 'typeorm', 'pg', 'fs', 'node:*', 'net', 'http', '@runforge/messaging', '@runforge/service', '@runforge/read-models'] },
       ],
       'no-restricted-properties': [
         'error',
@@ -62,9 +62,9 @@ export default tseslint.config(
   },
   {
     // The scheduler's core is pure: the clock is injected, so tests drive DST changes and outages without waiting.
-    files: ['libs/platform/src/schedules/cadence.ts'],
+    files: ['libs/scheduling/src/cadence.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@nestjs/*', '@nats-io/*', 'typeorm', 'pg', 'node:*', '../db/*', '../nats/*'] }],
+      'no-restricted-imports': ['error', { patterns: ['@nestjs/*', '@nats-io/*', 'typeorm', 'pg', 'node:*', '@runforge/messaging', '@runforge/read-models', '@runforge/service'] }],
       'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Inject time: pass `now`.' }],
       'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Inject time.' }],
     },
