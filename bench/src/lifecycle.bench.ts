@@ -1,3 +1,4 @@
+import { type TestBus } from '../../test/support/bus';
 /**
  * Run lifecycle latencies against the built services as real processes (test/support TestSystem:
  * gateway, projection and engine workers in an isolated namespace + schema):
@@ -14,7 +15,7 @@
  */
 import { CONSUMER_SETTINGS } from '@runforge/contracts';
 import { loadBars } from '@runforge/datasets';
-import { type EventBus } from '@runforge/messaging';
+
 import { eventually } from '../../test/support/eventually';
 import { statusOf, TERMINAL, withBus, workerPidOf, type RunStatus } from '../../test/support/runs';
 import { http, TestSystem, type ServiceProcess } from '../../test/support/system';
@@ -56,7 +57,7 @@ const pollStatus = (
 
 /** Stream time (ms since epoch) at which the latest event of `type` (optionally of an attempt) was stored. */
 async function storedAt(
-  bus: EventBus,
+  bus: TestBus,
   id: string,
   type: 'RunRequested' | 'RunStarted' | 'RunCancelled',
   attempt?: number,
@@ -80,12 +81,7 @@ interface SubmitCancelSamples {
   answers202: number;
 }
 
-async function submitAndCancel(
-  sys: TestSystem,
-  bus: EventBus,
-  n: number,
-  warmup: number,
-): Promise<SubmitCancelSamples> {
+async function submitAndCancel(sys: TestSystem, bus: TestBus, n: number, warmup: number): Promise<SubmitCancelSamples> {
   const s: SubmitCancelSamples = {
     ack: [],
     startedStream: [],
@@ -135,7 +131,7 @@ interface TakeoverSample {
   ranMs: number;
 }
 
-async function crashTakeovers(sys: TestSystem, bus: EventBus, n: number): Promise<TakeoverSample[]> {
+async function crashTakeovers(sys: TestSystem, bus: TestBus, n: number): Promise<TakeoverSample[]> {
   const live = (): ServiceProcess[] =>
     sys.processes.filter((p) => p.name === 'engine-worker' && p.child.exitCode === null && p.child.signalCode === null);
   const out: TakeoverSample[] = [];

@@ -1,3 +1,4 @@
+import { TestBus } from '../../test/support/bus';
 /**
  * Scheduler tick cost against the real Postgres and NATS, in an isolated namespace + schema:
  *  1. idle ticks over N schedules (nothing due): the per-second cost of re-reading every schedule;
@@ -7,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { topology } from '@runforge/contracts';
-import { connectNats, EventBus, provisionTopology } from '@runforge/messaging';
+import { connectNats, provisionTopology } from '@runforge/messaging';
 import { dataSourceOptions, runMigrations } from '@runforge/read-models';
 import { ScheduleTicker, type FireDeps } from '@runforge/scheduling';
 import { DataSource } from 'typeorm';
@@ -39,7 +40,8 @@ async function main(): Promise<void> {
       extra: { max: 4 },
     });
     await db.initialize();
-    const deps: FireDeps = { db, bus: new EventBus(nc, jsm, t), instanceId: name };
+    const bus = new TestBus(nc, jsm, t);
+    const deps: FireDeps = { db, client: bus.client, reader: bus.reader, instanceId: name };
     replicas.push({
       deps,
       ticker: new ScheduleTicker(deps),
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
     const [ra, rb] = await Promise.all([a.ticker.tick(fireAt), b.ticker.tick(fireAt)]);
     const burstMs = performance.now() - t0;
     const decided = ra.decided.length + rb.decided.length;
-    const info = await a.deps.bus.jsm.streams.info(t.streams.runs.name);
+    const info = await a.deps.reader.jsm.streams.info(t.streams.runs.name);
     const errors = ra.errors.length + rb.errors.length;
 
     console.log(`schedules: ${N} (half '0 * * * *' UTC, half '0 12 * * *' Europe/Amsterdam)`);
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
     console.log(`RunRequested in the stream: ${info.state.messages} (expected ${decided}, one per fire)`);
     if (info.state.messages !== decided || errors > 0 || decided !== N) process.exitCode = 1;
   } finally {
-    await removeNamespace(a.deps.bus.jsm, a.deps.db, ns, schema);
+    await removeNamespace(a.deps.reader.jsm, a.deps.db, ns, schema);
     for (const r of replicas) await r.close();
   }
 }

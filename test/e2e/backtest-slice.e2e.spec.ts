@@ -1,7 +1,8 @@
+import { TestBus } from '../support/bus';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { generateSyntheticBars, runBacktest } from '@runforge/engine';
-import { EventBus } from '@runforge/messaging';
+
 import { eventually } from '../support/eventually';
 import { http, NATS_URL, TestSystem } from '../support/system';
 
@@ -71,7 +72,7 @@ describe('a backtest travels gateway → JetStream → worker → projection →
     // The event history holds rising BarProgressed events ending at 100%.
     const nc = await connect({ servers: NATS_URL });
     try {
-      const bus = new EventBus(nc, await jetstreamManager(nc), sys.iso.topology);
+      const bus = new TestBus(nc, await jetstreamManager(nc), sys.iso.topology);
       const history = await bus.history(id);
       const types = history.map((h) => h.event.type);
       expect(types[0]).toBe('RunRequested');

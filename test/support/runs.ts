@@ -1,7 +1,8 @@
+import { TestBus } from './bus';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { RunEvent } from '@runforge/contracts';
-import { EventBus, type StoredRunEvent } from '@runforge/messaging';
+import { type StoredRunEvent } from '@runforge/messaging';
 import { eventually } from './eventually';
 import { http, NATS_URL, type TestSystem } from './system';
 
@@ -41,16 +42,19 @@ export function waitForStatus(
 }
 
 /** Opens a bus on the system's namespace for reading histories and publishing crafted events. */
-export async function withBus<T>(sys: TestSystem, fn: (bus: EventBus) => Promise<T>): Promise<T> {
+export async function withBus<T>(sys: TestSystem, fn: (bus: TestBus) => Promise<T>): Promise<T> {
   const nc = await connect({ servers: NATS_URL });
   try {
-    return await fn(new EventBus(nc, await jetstreamManager(nc), sys.iso.topology));
+    return await fn(new TestBus(nc, await jetstreamManager(nc), sys.iso.topology));
   } finally {
     await nc.close();
   }
 }
 
-export function eventsOf<T extends RunEvent['type']>(history: StoredRunEvent[], type: T): Extract<RunEvent, { type: T }>[] {
+export function eventsOf<T extends RunEvent['type']>(
+  history: StoredRunEvent[],
+  type: T,
+): Extract<RunEvent, { type: T }>[] {
   return history.map((h) => h.event).filter((e): e is Extract<RunEvent, { type: T }> => e.type === type);
 }
 

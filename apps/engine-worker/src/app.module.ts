@@ -1,12 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { PlatformModule, type RunForgeConfig } from '@runforge/service';
 import { OptimizationCoordinator } from './optimizations/optimization.coordinator';
-import { TrialBatchConsumer } from './optimizations/trial-batch.consumer';
+import { TrialBatchController } from './optimizations/trial-batch.controller';
 import { BarsCache } from './runs/bars-cache';
 import { CpuProfile } from './runs/cpu-profile';
 import { GracefulShutdown } from './runs/graceful-shutdown';
-import { RunRequestedConsumer } from './runs/run-requested.consumer';
+import { RunDispatchController } from './runs/run-dispatch.controller';
 import { RunSignals } from './runs/run-signals.service';
+import { RunSignalsController } from './runs/run-signals.controller';
 
 @Module({})
 export class EngineWorkerAppModule {
@@ -14,15 +15,9 @@ export class EngineWorkerAppModule {
     return {
       module: EngineWorkerAppModule,
       imports: [PlatformModule.forRoot(cfg.service, cfg)],
-      providers: [
-        RunSignals,
-        BarsCache,
-        OptimizationCoordinator,
-        RunRequestedConsumer,
-        TrialBatchConsumer,
-        GracefulShutdown,
-        CpuProfile,
-      ],
+      // The transport's handlers: runs, trial batches, and the pushes that stop them.
+      controllers: [RunDispatchController, TrialBatchController, RunSignalsController],
+      providers: [RunSignals, BarsCache, OptimizationCoordinator, GracefulShutdown, CpuProfile],
     };
   }
 }

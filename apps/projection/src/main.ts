@@ -1,5 +1,6 @@
 import './tracing';
 import 'reflect-metadata';
+import { JetStreamServer } from '@runforge/messaging';
 import { bootstrapService, loadConfig } from '@runforge/service';
 import { runMigrations } from '@runforge/read-models';
 import { ProjectionAppModule } from './app.module';
@@ -8,7 +9,8 @@ async function main(): Promise<void> {
   const cfg = loadConfig('projection');
   // The projection owns the read-model schema: it migrates before it applies anything.
   await runMigrations(cfg);
-  await bootstrapService(ProjectionAppModule.forRoot(cfg), cfg);
+  const transport = new JetStreamServer();
+  await bootstrapService(ProjectionAppModule.forRoot(cfg, transport), cfg, undefined, transport);
 }
 
 main().catch((err: unknown) => {

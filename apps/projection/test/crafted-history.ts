@@ -1,5 +1,5 @@
+import { TestBus } from '../../../test/support/bus';
 import { createEvent, type EventDataInput, type RunEventType } from '@runforge/contracts';
-import type { EventBus } from '@runforge/messaging';
 
 /**
  * A hand-crafted event history covering what a fold must get right: a retry (attempt 2 after an
@@ -26,7 +26,7 @@ export const backtest = (fast: number, slow: number, bars = 1000) => ({
  * Publishes events at fixed times (`at(s)`), each with its own message id, and counts them: the
  * helper both histories below publish through.
  */
-export function eventPublisher(bus: EventBus): {
+export function eventPublisher(bus: TestBus): {
   pub: <T extends RunEventType>(
     type: T,
     runId: string,
@@ -47,7 +47,7 @@ export function eventPublisher(bus: EventBus): {
 }
 
 /** A backtest that ran and completed within seconds: its request, start and end. */
-export async function publishCompletedBacktest(bus: EventBus, runId: string): Promise<void> {
+export async function publishCompletedBacktest(bus: TestBus, runId: string): Promise<void> {
   const meta = (attempt: number, s: number) => ({ runId, attempt, occurredAt: at(s) });
   await bus.publish(createEvent('RunRequested', meta(0, 0), backtest(5, 20, 100)));
   await bus.publish(createEvent('RunStarted', meta(1, 1), { workerId: 'w1', totalBars: 100 }));
@@ -75,7 +75,7 @@ export interface Crafted {
   readonly count: number;
 }
 
-export async function publishCraftedHistory(bus: EventBus, prefix: string): Promise<Crafted> {
+export async function publishCraftedHistory(bus: TestBus, prefix: string): Promise<Crafted> {
   const ids = {
     completed: `${prefix}-completed`,
     retried: `${prefix}-retried`,

@@ -1,4 +1,5 @@
-import type { EventBus } from '@runforge/messaging';
+import { TestBus } from '../../../test/support/bus';
+
 import { eventPublisher } from './crafted-history';
 
 /**
@@ -27,11 +28,7 @@ export interface LargeHistory {
   readonly trialsPerRun: number;
 }
 
-export async function publishLargeHistory(
-  bus: EventBus,
-  prefix: string,
-  o: LargeHistoryOptions,
-): Promise<LargeHistory> {
+export async function publishLargeHistory(bus: TestBus, prefix: string, o: LargeHistoryOptions): Promise<LargeHistory> {
   const runIds: string[] = [];
   const { pub, count } = eventPublisher(bus);
   const stack = (i: number): string => {

@@ -1,3 +1,4 @@
+import { TestBus } from '../../../test/support/bus';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -5,7 +6,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { createEvent } from '@runforge/contracts';
-import { EventBus } from '@runforge/messaging';
+
 import { Client } from 'pg';
 import { eventually } from '../../../test/support/eventually';
 import { DATABASE_URL, http, NATS_URL, TestSystem, type ServiceProcess } from '../../../test/support/system';
@@ -37,7 +38,7 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
   let sys: TestSystem;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
-  let bus: EventBus;
+  let bus: TestBus;
   let crafted: Crafted;
   let projection: ServiceProcess;
   const gw = (): string => sys.gateway.url;
@@ -63,7 +64,7 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
     projection = sys.processes.find((p) => p.name === 'projection') as ServiceProcess;
     nc = await connect({ servers: NATS_URL });
     jsm = await jetstreamManager(nc);
-    bus = new EventBus(nc, jsm, sys.iso.topology);
+    bus = new TestBus(nc, jsm, sys.iso.topology);
     crafted = await publishCraftedHistory(bus, 'rm');
     await caughtUp();
   });
@@ -453,7 +454,7 @@ describe('read-your-writes on the run endpoints (no projection running)', () => 
   });
 
   it('answers an accepted but unprojected run from the stream as Pending, with its history', async () => {
-    const bus = new EventBus(nc, await jetstreamManager(nc), sys.iso.topology);
+    const bus = new TestBus(nc, await jetstreamManager(nc), sys.iso.topology);
     await bus.publish(
       createEvent(
         'RunRequested',
@@ -488,7 +489,7 @@ describe('read-your-writes on the run endpoints (no projection running)', () => 
 
   it('a cancel of a run that already completed, but is not projected yet, answers 409 at once', async () => {
     // The read model lags (here: no projection at all); the stream already holds the run's end.
-    const bus = new EventBus(nc, await jetstreamManager(nc), sys.iso.topology);
+    const bus = new TestBus(nc, await jetstreamManager(nc), sys.iso.topology);
     await publishCompletedBacktest(bus, 'ryw-3');
     const t0 = performance.now();
     const cancel = await http<{ status: string }>(sys.gateway.url, 'POST', '/api/backtests/ryw-3/cancel');

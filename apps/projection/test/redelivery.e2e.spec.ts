@@ -1,7 +1,8 @@
+import { TestBus } from '../../../test/support/bus';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { EventBus } from '@runforge/messaging';
+
 import { Client } from 'pg';
 import { eventually } from '../../../test/support/eventually';
 import { DATABASE_URL, http, NATS_URL, TestSystem, type ServiceProcess } from '../../../test/support/system';
@@ -40,7 +41,7 @@ describe('projection: batches held past the ack wait, redeliveries in between ne
 
   it('counts every outcome once, ends the run after them, and equals the replayed stream', async () => {
     const { topology, schema } = sys.iso;
-    const { pub, count } = eventPublisher(new EventBus(nc, jsm, topology));
+    const { pub, count } = eventPublisher(new TestBus(nc, jsm, topology));
     const runId = 'redelivered-opt';
     const batches = 40;
     const perBatch = 5;

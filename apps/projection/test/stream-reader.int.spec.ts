@@ -1,6 +1,7 @@
+import { TestBus } from '../../../test/support/bus';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { boundedFetchSize, connectNats, EventBus, FETCH_WINDOW_BYTES, provisionTopology } from '@runforge/messaging';
+import { boundedFetchSize, connectNats, FETCH_WINDOW_BYTES, provisionTopology } from '@runforge/messaging';
 import { eventually } from '../../../test/support/eventually';
 import { cleanupIsolation, DATABASE_URL, NATS_URL, newIsolation, type Isolation } from '../../../test/support/system';
 import { rebuildReadModels } from '../src/rebuild/rebuild';
@@ -54,7 +55,7 @@ describe('stream reader: bounded, stall-detecting reads of RUNS (real NATS + Pos
     stream = iso.topology.streams.runs.name;
     nc = await connectNats(NATS_URL, 'stream-reader-int');
     jsm = await provisionTopology(nc, iso.topology);
-    history = await publishLargeHistory(new EventBus(nc, jsm, iso.topology), 'sr', {
+    history = await publishLargeHistory(new TestBus(nc, jsm, iso.topology), 'sr', {
       runs: 3,
       trialEventsPerRun: 8,
       outcomesPerEvent: [5, 10, 20, 40, 80, 40, 20, 30],
@@ -107,7 +108,7 @@ describe('stream reader: bounded, stall-detecting reads of RUNS (real NATS + Pos
   it("reads a run's history (audit, takeover) in fetches that could never bring more than the window", async () => {
     const runId = history.runIds[0] as string;
     const snoop = snoopPulls();
-    const events = await new EventBus(nc, jsm, iso.topology).history(runId);
+    const events = await new TestBus(nc, jsm, iso.topology).history(runId);
     snoop.sub.unsubscribe();
     const size = boundedFetchSize(FETCH_WINDOW_BYTES, maxPayload);
     expect(events.length).toBeGreaterThan(size);

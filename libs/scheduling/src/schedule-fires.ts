@@ -1,7 +1,7 @@
 import { createEvent } from '@runforge/contracts';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { DatasetCatalog } from '@runforge/datasets';
-import type { EventBus } from '@runforge/messaging';
+import type { JetStreamClient, StreamReader } from '@runforge/messaging';
 import { newRunId, submitBacktest, submitOptimization } from '@runforge/submission';
 import { ATTRS, SPANS, SpanKind, withSpanFromTraceparent } from '@runforge/telemetry';
 import { scheduledMessageId, scheduledRunId, windowBounds, type RunWindow } from './cadence';
@@ -9,7 +9,10 @@ import { validateTemplate, type FireOutcome, type OverlapPolicy } from './schedu
 
 export interface FireDeps {
   readonly db: DataSource;
-  readonly bus: EventBus;
+  /** Publishes the runs a fire starts (and the cancellations of `cancel-previous`). */
+  readonly client: JetStreamClient;
+  /** Reads whether a schedule's earlier runs have ended. */
+  readonly reader: StreamReader;
   /** Names the deciding process in the fire record (`decided_by`). */
   readonly instanceId: string;
   readonly catalog?: DatasetCatalog;
@@ -186,7 +189,7 @@ async function decideLocked(
       ORDER BY f.fire_time DESC LIMIT 100`,
     [scheduleId],
   )) as { run_id: string; status: string }[];
-  const active = await stillActive(deps.bus, candidates);
+  const active = await stillActive(deps.reader, candidates);
   const cancelled: string[] = [];
   if (active.length > 0) {
     const list = active.map((a) => `${a.run_id} (${a.status})`).join(', ');
@@ -200,7 +203,7 @@ async function decideLocked(
             { runId: a.run_id, attempt: 0, occurredAt: req.now.toISOString() },
             { requestedBy: 'schedule', reason: `superseded by the schedule's fire at ${fireTime.toISOString()}` },
           );
-          await deps.bus.publish(event, { discriminator: `schedule:${fireTime.toISOString()}` });
+          await deps.client.publishEvent(event, { discriminator: `schedule:${fireTime.toISOString()}` });
           cancelled.push(a.run_id);
         }
         break;
@@ -232,7 +235,7 @@ async function decideLocked(
     SPANS.scheduler.fire,
     undefined,
     { [ATTRS.scheduleId]: scheduleId, [ATTRS.runKind]: v.kind, [ATTRS.runId]: opts.runId },
-    () => (v.kind === 'backtest' ? submitBacktest(deps.bus, v, opts) : submitOptimization(deps.bus, v, opts)),
+    () => (v.kind === 'backtest' ? submitBacktest(deps.client, v, opts) : submitOptimization(deps.client, v, opts)),
     { kind: SpanKind.PRODUCER },
   );
   const reason =
@@ -247,12 +250,12 @@ const TERMINAL_EVENTS = ['RunCompleted', 'RunFailed', 'RunCancelled'] as const;
  * that finished a second before the fire must not make it skip.
  */
 async function stillActive(
-  bus: EventBus,
+  reader: StreamReader,
   candidates: readonly { run_id: string; status: string }[],
 ): Promise<{ run_id: string; status: string }[]> {
   const out: { run_id: string; status: string }[] = [];
   for (const c of candidates) {
-    const ended = await Promise.all(TERMINAL_EVENTS.map((t) => bus.lastOfType(c.run_id, t)));
+    const ended = await Promise.all(TERMINAL_EVENTS.map((t) => reader.lastOfType(c.run_id, t)));
     if (!ended.some((e) => e !== undefined)) out.push(c);
   }
   return out;

@@ -13,7 +13,13 @@ import {
 import { LoggerModule } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
 import { loadConfig, type RunForgeConfig } from './config';
-import { connectNats, EventBus, provisionTopology, topologyProvisioned } from '@runforge/messaging';
+import {
+  connectNats,
+  JetStreamClient,
+  provisionTopology,
+  StreamReader,
+  topologyProvisioned,
+} from '@runforge/messaging';
 import { Messaging, RUNFORGE_CONFIG } from './tokens';
 import { DatasetStore } from '@runforge/datasets';
 import { loggerOptions } from './logging';
@@ -100,7 +106,12 @@ export class PlatformModule {
             const jsm = await provisionTopology(nc, cfg.topology);
             setMetricsService(cfg.service);
             bindJetStreamMetrics(jsm, cfg.topology);
-            return { nc, jsm, bus: new EventBus(nc, jsm, cfg.topology) };
+            return {
+              nc,
+              jsm,
+              client: new JetStreamClient(nc, cfg.topology),
+              reader: new StreamReader(nc, jsm, cfg.topology),
+            };
           },
         },
         {
@@ -109,10 +120,12 @@ export class PlatformModule {
           inject: [Messaging],
           useFactory: (m: Messaging): Promise<DatasetStore> => DatasetStore.open(m.nc, cfg.topology),
         },
+        { provide: JetStreamClient, inject: [Messaging], useFactory: (m: Messaging) => m.client },
+        { provide: StreamReader, inject: [Messaging], useFactory: (m: Messaging) => m.reader },
         MessagingLifecycle,
         TelemetryLifecycle,
       ],
-      exports: [RUNFORGE_CONFIG, Messaging, DatasetStore],
+      exports: [RUNFORGE_CONFIG, Messaging, JetStreamClient, StreamReader, DatasetStore],
     };
   }
 }

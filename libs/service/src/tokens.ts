@@ -1,12 +1,16 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import type { EventBus } from '@runforge/messaging';
+import type { JetStreamClient, StreamReader } from '@runforge/messaging';
 
 export const RUNFORGE_CONFIG = Symbol('RUNFORGE_CONFIG');
 
-/** The service's NATS connection, JetStream manager and event bus, provisioned at start. */
+/**
+ * The service's NATS connection with its streams and consumers provisioned: the transport's client
+ * (every publish) and the stream reader (histories). Both are also injectable on their own.
+ */
 export abstract class Messaging {
   abstract readonly nc: NatsConnection;
   abstract readonly jsm: JetStreamManager;
-  abstract readonly bus: EventBus;
+  abstract readonly client: JetStreamClient;
+  abstract readonly reader: StreamReader;
 }

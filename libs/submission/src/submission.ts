@@ -13,25 +13,48 @@ import {
   type RunEvent,
   type TriggeredBy,
 } from '@runforge/contracts';
-import { assertEnoughBars, assertStrategyParams, countCombinations, planGrid, resolveParams, StrategyParamError } from '@runforge/engine';
+import {
+  assertEnoughBars,
+  assertStrategyParams,
+  countCombinations,
+  planGrid,
+  resolveParams,
+  StrategyParamError,
+} from '@runforge/engine';
 import { syntheticBarCount, type DatasetCatalog } from '@runforge/datasets';
-import type { EventBus } from '@runforge/messaging';
+import type { JetStreamClient } from '@runforge/messaging';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
 
 /** A window bound (ISO-8601 or epoch ms) as epoch ms. */
 const instantOf = (v: string | number): number => (typeof v === 'number' ? v : Date.parse(v));
 
-async function countBars(ref: DatasetRef, catalog: DatasetCatalog | undefined, prefix: string): Promise<Validated<number>> {
+async function countBars(
+  ref: DatasetRef,
+  catalog: DatasetCatalog | undefined,
+  prefix: string,
+): Promise<Validated<number>> {
   if (ref.from !== undefined && ref.to !== undefined && instantOf(ref.to) < instantOf(ref.from)) {
-    return { ok: false, issues: [{ field: `${prefix}dataset.to`, reason: `is before dataset.from (${String(ref.from)}): the window would be empty` }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          field: `${prefix}dataset.to`,
+          reason: `is before dataset.from (${String(ref.from)}): the window would be empty`,
+        },
+      ],
+    };
   }
   let bars: number | undefined;
   if (ref.synthetic) bars = syntheticBarCount(ref);
   else bars = catalog ? await catalog.barCount(ref) : undefined;
-  if (bars === undefined) return { ok: false, issues: [{ field: `${prefix}dataset.id`, reason: `unknown dataset "${ref.id}"` }] };
+  if (bars === undefined)
+    return { ok: false, issues: [{ field: `${prefix}dataset.id`, reason: `unknown dataset "${ref.id}"` }] };
   if (bars < 2) {
-    return { ok: false, issues: [{ field: `${prefix}dataset`, reason: `the window holds ${bars} bars; at least 2 are needed` }] };
+    return {
+      ok: false,
+      issues: [{ field: `${prefix}dataset`, reason: `the window holds ${bars} bars; at least 2 are needed` }],
+    };
   }
   return { ok: true, value: bars };
 }
@@ -60,7 +83,8 @@ export async function validateBacktestRequest(
       check();
       return undefined;
     } catch (err) {
-      if (err instanceof StrategyParamError) return { ok: false, issues: [{ field: `${prefix}${err.field}`, reason: err.message }] };
+      if (err instanceof StrategyParamError)
+        return { ok: false, issues: [{ field: `${prefix}${err.field}`, reason: err.message }] };
       throw err;
     }
   };
@@ -96,28 +120,36 @@ type Submitted = { runId: string; event: RunEvent; duplicate: boolean };
  * no worker executes.
  */
 async function submitRun(
-  bus: EventBus,
+  client: JetStreamClient,
   data: EventDataInput<'RunRequested'>,
   priority: Priority,
   opts: SubmitOptions,
 ): Promise<Submitted> {
   const runId = opts.runId ?? newRunId();
-  const event = createEvent('RunRequested', { runId, attempt: 0, occurredAt: (opts.now ?? new Date()).toISOString() }, data);
-  await bus.dispatch({ type: 'RunDispatch', version: 1, runId, kind: event.data.kind, priority });
-  const ack = await bus.publish(event, { traceparent: opts.traceparent, msgId: opts.msgId });
+  const event = createEvent(
+    'RunRequested',
+    { runId, attempt: 0, occurredAt: (opts.now ?? new Date()).toISOString() },
+    data,
+  );
+  await client.dispatchRun({ type: 'RunDispatch', version: 1, runId, kind: event.data.kind, priority });
+  const ack = await client.publishEvent(event, { traceparent: opts.traceparent, msgId: opts.msgId });
   return { runId, event, duplicate: ack.duplicate };
 }
 
-const provenance = (opts: SubmitOptions) => ({ triggeredBy: opts.triggeredBy, scheduleId: opts.scheduleId, retryOf: opts.retryOf });
+const provenance = (opts: SubmitOptions) => ({
+  triggeredBy: opts.triggeredBy,
+  scheduleId: opts.scheduleId,
+  retryOf: opts.retryOf,
+});
 
 /** Publishes a validated backtest; returns the run id. */
 export function submitBacktest(
-  bus: EventBus,
+  client: JetStreamClient,
   validated: { request: BacktestRequest; totalBars: number },
   opts: SubmitOptions,
 ): Promise<Submitted> {
   const { request, totalBars } = validated;
-  return submitRun(bus, { kind: 'backtest', request, totalBars, ...provenance(opts) }, request.priority, opts);
+  return submitRun(client, { kind: 'backtest', request, totalBars, ...provenance(opts) }, request.priority, opts);
 }
 
 /**
@@ -149,7 +181,10 @@ export async function validateOptimizationRequest(
   if (!planned.ok || issues.length > 0) return { ok: false, issues };
   const total = await countCombinations(planned.plan);
   if (total === 0) {
-    return { ok: false, issues: [{ field: `${prefix}constraints`, reason: 'no combination of the axes satisfies the constraints' }] };
+    return {
+      ok: false,
+      issues: [{ field: `${prefix}constraints`, reason: 'no combination of the axes satisfies the constraints' }],
+    };
   }
   if (total > request.maxCombinations) {
     return {
@@ -169,10 +204,15 @@ export async function validateOptimizationRequest(
 
 /** Publishes a validated optimization; returns the run id. */
 export function submitOptimization(
-  bus: EventBus,
+  client: JetStreamClient,
   validated: { request: OptimizationRequest; totalBars: number; totalCombinations: number },
   opts: SubmitOptions,
 ): Promise<Submitted> {
   const { request, totalBars, totalCombinations } = validated;
-  return submitRun(bus, { kind: 'optimization', request, totalBars, totalCombinations, ...provenance(opts) }, request.priority, opts);
+  return submitRun(
+    client,
+    { kind: 'optimization', request, totalBars, totalCombinations, ...provenance(opts) },
+    request.priority,
+    opts,
+  );
 }

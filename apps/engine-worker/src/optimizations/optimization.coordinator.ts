@@ -1,12 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DeliverPolicy } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/nats-core';
+import { Injectable, Logger } from '@nestjs/common';
 import {
   clipText,
   decodeEvent,
-  HEADERS,
   isRunEnd,
   RESULT_LIMITS,
+  trialId,
   trialOutcomesOf,
   type OptimizationRequest,
   type OptimizationResultPayload,
@@ -15,12 +13,9 @@ import {
   type TrialSummary,
 } from '@runforge/contracts';
 import { enumerateGrid, planGrid, EngineError } from '@runforge/engine';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
-import { trialId } from '@runforge/contracts';
+import { JetStreamClient, StreamReader } from '@runforge/messaging';
 import type { RunContext } from '../runs/run-context';
 import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
-
-const encoder = new TextEncoder();
 
 /** A batch holds at most this much work (bar-steps: trials × bars; ~0.4 s at engine speed). */
 const MAX_BATCH_WORK = 100_000_000;
@@ -132,9 +127,9 @@ export class OptimizationCoordinator {
   private readonly log = new Logger(OptimizationCoordinator.name);
 
   constructor(
-    private readonly messaging: Messaging,
+    private readonly client: JetStreamClient,
+    private readonly reader: StreamReader,
     private readonly signals: RunSignals,
-    @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
   ) {}
 
   async coordinate(
@@ -157,15 +152,8 @@ export class OptimizationCoordinator {
     }));
     const total = grid.length;
     const tally = new OptimizationTally();
-    const t = this.cfg.topology;
-    const js = this.messaging.bus.js;
-
-    // Follow the run's whole history (ordered consumer): first what earlier attempts produced, then live.
-    const follower = await js.consumers.get(t.streams.runs.name, {
-      filter_subjects: t.runHistorySubject(ctx.runId),
-      deliver_policy: DeliverPolicy.All,
-    });
-    const messages = await follower.consume();
+    // Follow the run's whole history: first what earlier attempts produced, then live.
+    const { messages, close } = await this.reader.follow(ctx.runId);
     const onAbort = (): void => messages.stop();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) onAbort(); // stopped (a shutdown, say) before the listener was there
@@ -177,8 +165,6 @@ export class OptimizationCoordinator {
       // docs/architecture.md, "Discarding queued trial batches") but dropped unrun by whichever
       // worker takes them, since this attempt superseded theirs (RunSignals, isStale).
       const sizes = planBatchSizes(totalBars, remaining.length);
-      const h = natsHeaders();
-      if (ctx.traceparent) h.set(HEADERS.traceparent, ctx.traceparent);
       // All batches go out before any ack is awaited: this worker also runs trials, and awaiting each
       // publish would let its own first batch delay the rest (and so the other workers' start).
       const publishes: Promise<unknown>[] = [];
@@ -196,12 +182,7 @@ export class OptimizationCoordinator {
             .map((g) => ({ trialId: g.trialId, index: g.index, params: { ...g.params } })),
         };
         i += size;
-        publishes.push(
-          js.publish(t.trialWorkSubject(ctx.runId), encoder.encode(JSON.stringify(batch)), {
-            msgID: `${ctx.runId}:batch:${ctx.attempt}:${batchIndex}`,
-            headers: h,
-          }),
-        );
+        publishes.push(this.client.publishTrialBatch(batch, { traceparent: ctx.traceparent }));
       }
       await Promise.all(publishes);
       await ctx.log('INFO', `scheduled ${remaining.length} of ${total} trials in ${sizes.length} batches`, {
@@ -283,8 +264,7 @@ export class OptimizationCoordinator {
       return { outcome, tally, total };
     } finally {
       signal.removeEventListener('abort', onAbort);
-      messages.stop();
-      await follower.delete().catch(() => undefined);
+      await close();
       const stop = stopReasonOf(signal);
       if (outcome.kind === 'stopped' && stop?.kind !== 'shutdown' && stop?.kind !== 'superseded') {
         // Stopped (timeout, stall) or cancelled: in-flight trials stop on every worker, and queued

@@ -1,9 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import { Controller, Inject, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import {
-  decodeTrialBatch,
   errorFieldsOf,
-  HEADERS,
+  errorFingerprint,
   trialOutcomesOf,
   type TrialBatch,
   type TrialOutcome,
@@ -19,21 +18,16 @@ import {
   withSpanFromTraceparent,
   workerMetrics,
 } from '@runforge/telemetry';
-import { errorFingerprint } from '@runforge/contracts';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
+import { JetStreamClient, JetStreamContext, pull, StreamReader } from '@runforge/messaging';
+import { RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import type { Bars } from '@runforge/engine';
 import { BarsCache } from '../runs/bars-cache';
 import { RunContext } from '../runs/run-context';
 import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
-import { SerialPullConsumer } from '../runs/serial-pull-consumer';
 import { scoreOf, TrialAbortedError, TrialRunner } from './trial-runner';
 
-/** Within a batch, outcomes are published at least this often, so progress stays live. */
-const RECORD_INTERVAL_MS = 250;
 /** How long a run seen live (and its attempt) is trusted before its batches check again. */
 const LIVE_RUN_CACHE_MS = 1000;
-/** How long one pull waits for a batch (the client's minimum is 1 s). */
-const PULL_EXPIRES_MS = 2000;
 /**
  * The next batch is asked for while the current one's last trial runs, if trials are this short:
  * the held batch waits at most one trial, far inside the 5 s ack wait.
@@ -41,23 +35,6 @@ const PULL_EXPIRES_MS = 2000;
 const PREFETCH_MAX_TRIAL_MS = 1000;
 /** Batches whose outcomes may still be on their way to the broker while the next one runs. */
 const MAX_SETTLING = 2;
-/**
- * One `TrialsRecorded` holds at most about this many bytes of outcomes (and at most half the
- * server's max_payload, 1 MiB by default): a batch of failed trials with long stack traces must
- * not become a message the broker refuses, which would stall the run.
- */
-const OUTCOMES_MAX_BYTES = 512 * 1024;
-/**
- * A completed outcome's JSON is ~650 bytes for the built-in strategies (ids, params, 12 metrics);
- * counted as 1 KiB. A failed one is measured, since its message and stack can be long.
- */
-const COMPLETED_OUTCOME_BYTES = 1024;
-
-/** About how many bytes `o` adds to a `TrialsRecorded` event. */
-function outcomeBytes(o: TrialOutcome): number {
-  return o.status === 'Completed' ? COMPLETED_OUTCOME_BYTES : Buffer.byteLength(JSON.stringify(o));
-}
-
 /**
  * Collects a publish that is awaited later (with the batch's others). Marked handled now: a publish
  * that fails mid-batch must not count as an unhandled rejection before the batch awaits it.
@@ -69,81 +46,41 @@ function track(pending: Promise<void>[], publish: Promise<void>): void {
 
 /**
  * Every worker takes trial batches from the shared `trials` consumer on the work-queue stream and
- * publishes the trials' outcomes (`TrialsRecorded`). A trial's failure is data (message, stack,
- * fingerprint), never an outage: the other trials run on.
+ * publishes each trial's outcome as its own `TrialCompleted` / `TrialFailed` (the card's events, on
+ * `runs.<id>.trial_completed|trial_failed`), pipelined: the publishes go out as trials finish and
+ * are awaited together. A trial's failure is data (message, stack, fingerprint), never an outage:
+ * the other trials run on.
  *
  * The engine is kept busy between batches: the next batch is pulled while the current one's last
  * trial runs, and a finished batch is acked once its outcomes are stored, while the next one already
- * runs (its delivery stays alive meanwhile; a crash before the ack redelivers it, and trial ids make
- * the repeat count nothing twice).
+ * runs (the transport renews its delivery meanwhile; a crash before the ack redelivers it, and trial
+ * ids make the repeat count nothing twice).
  */
-@Injectable()
-export class TrialBatchConsumer extends SerialPullConsumer {
-  protected readonly log = new Logger(TrialBatchConsumer.name);
-  private consumer?: Consumer;
+@Controller()
+export class TrialBatchController implements OnApplicationShutdown {
+  private readonly log = new Logger(TrialBatchController.name);
   /** Runs seen live recently: run id → when checked, and the latest attempt started. */
   private readonly liveRuns = new Map<string, { checkedAt: number; attempt: number }>();
   /** Runs seen ended or asked to stop (final): their remaining queued batches are dropped without a lookup. */
   private readonly endedRuns = new Set<string>();
-  private prefetched?: Promise<JsMsg | null>;
   /** Finished batches waiting for their outcomes' publish acks before their own ack. */
   private readonly settling = new Set<Promise<void>>();
 
   constructor(
-    private readonly messaging: Messaging,
+    private readonly client: JetStreamClient,
+    private readonly reader: StreamReader,
     private readonly signals: RunSignals,
     private readonly bars: BarsCache,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
-  ) {
-    super();
-  }
+  ) {}
 
-  override async stop(): Promise<void> {
-    await super.stop();
-    // A batch pulled ahead that the loop never took: hand it back now, not after its ack wait.
-    const held = await this.prefetched?.catch(() => null);
-    this.prefetched = undefined;
-    held?.nak();
+  async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled([...this.settling]);
   }
 
-  protected async prepare(): Promise<void> {
-    const spec = this.cfg.topology.consumers.trials;
-    this.consumer = await this.messaging.bus.js.consumers.get(spec.stream, spec.durable);
-  }
-
-  protected next(): Promise<JsMsg | null> {
-    const msg = this.prefetched ?? this.pull();
-    this.prefetched = undefined;
-    return msg;
-  }
-
-  private pull(): Promise<JsMsg | null> {
-    return (this.consumer as Consumer).next({ expires: PULL_EXPIRES_MS });
-  }
-
-  /** Asks for the next batch ahead of time (once; `next()` hands it over). */
-  private prefetch(): void {
-    if (this.prefetched || this.stopping || !this.consumer) return;
-    const pulled = this.pull();
-    // A failed pull surfaces when `next()` hands it to the loop (which resubscribes); until then it
-    // must not count as an unhandled rejection.
-    pulled.catch(() => undefined);
-    this.prefetched = pulled;
-  }
-
-  protected async handle(msg: JsMsg): Promise<void> {
-    let batch: TrialBatch;
-    try {
-      batch = decodeTrialBatch(msg.json());
-    } catch (err) {
-      this.log.error({ err, subject: msg.subject }, 'undecodable trial batch terminated');
-      msg.term('undecodable');
-      return;
-    }
-    if (msg.info.redelivered) redeliveries.inc({ consumer: msg.info.consumer });
-    msg.working(); // a prefetched batch waited one trial: its ack wait starts over now
-    const traceparent = msg.headers?.get(HEADERS.traceparent) || undefined;
+  @EventPattern('TrialBatch', pull({ consumers: ['trials'], ack: 'manual', pullExpiresMs: 2000 }))
+  async handleBatch(@Payload() batch: TrialBatch, @Ctx() msg: JetStreamContext): Promise<void> {
+    if (msg.redelivered) redeliveries.inc({ consumer: msg.consumer });
     const attributes = {
       [ATTRS.runId]: batch.runId,
       [ATTRS.attempt]: batch.attempt,
@@ -152,7 +89,7 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     // The batch span is a child of the coordinator's run span (its traceparent rode on the message).
     const { settled } = await withSpanFromTraceparent(
       SPANS.worker.trialBatch,
-      traceparent,
+      msg.traceparent,
       attributes,
       () => this.runBatch(msg, batch),
       { kind: SpanKind.CONSUMER },
@@ -166,18 +103,17 @@ export class TrialBatchConsumer extends SerialPullConsumer {
    * Runs the batch's trials; resolves once they ran, with `settled`: the delivery's ack (or nak on
    * shutdown or failure) once their outcomes are stored.
    */
-  private async runBatch(msg: JsMsg, batch: TrialBatch): Promise<{ settled: Promise<void> }> {
+  private async runBatch(msg: JetStreamContext, batch: TrialBatch): Promise<{ settled: Promise<void> }> {
     const controller = this.signals.register(batch.runId, batch.attempt);
-    const heartbeat = setInterval(() => msg.working(), 2000);
     const ctx = new RunContext(
-      this.messaging.bus,
+      this.client,
       batch.runId,
       batch.attempt,
       this.cfg.instanceId,
       currentTraceparent(),
       // Per delivery: a redelivered batch runs other trials (it skips the recorded ones), so its
       // log lines must not reuse the first delivery's message ids.
-      `batch${batch.batchIndex}.${msg.info.deliveryCount}`,
+      `batch${batch.batchIndex}.${msg.deliveryCount}`,
     );
     workerMetrics.activeRuns.inc({ kind: 'trial-batch' });
     const pending: Promise<void>[] = [];
@@ -189,8 +125,8 @@ export class TrialBatchConsumer extends SerialPullConsumer {
       if (!controller.signal.aborted && !(await this.isStale(batch))) {
         // Redelivered (its worker died or shut down mid-batch): the trials it already recorded are
         // not run again.
-        const todo = msg.info.redelivered ? await this.withoutRecorded(batch) : batch;
-        await this.runTrials(ctx, todo, controller.signal, pending);
+        const todo = msg.redelivered ? await this.withoutRecorded(batch) : batch;
+        await this.runTrials(ctx, todo, controller.signal, pending, msg);
       }
       // On shutdown hand the rest back to another worker; done, or the run was stopped: ack, so its
       // remaining trials never run.
@@ -210,8 +146,7 @@ export class TrialBatchConsumer extends SerialPullConsumer {
           msg.nak(1000);
         },
       )
-      .catch((err: unknown) => this.log.error({ err, runId: batch.runId }, 'could not settle a trial batch delivery'))
-      .finally(() => clearInterval(heartbeat));
+      .catch((err: unknown) => this.log.error({ err, runId: batch.runId }, 'could not settle a trial batch delivery'));
     return { settled };
   }
 
@@ -221,23 +156,9 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     batch: TrialBatch,
     signal: AbortSignal,
     pending: Promise<void>[],
+    msg: JetStreamContext,
   ): Promise<void> {
     const bars = await this.bars.get(batch.request.dataset);
-    let recorded: TrialOutcome[] = [];
-    let recordedBytes = 0;
-    const maxBytes = Math.min(OUTCOMES_MAX_BYTES, Math.floor((this.messaging.nc.info?.max_payload ?? 1 << 20) / 2));
-    let flushedAt = performance.now();
-    // Outcomes travel together (one TrialsRecorded at the end of the batch, every RECORD_INTERVAL_MS
-    // within a longer one so progress stays live, and before they would outgrow maxBytes): per-trial
-    // messages cost more than a short trial.
-    const flush = (): void => {
-      if (recorded.length === 0) return;
-      const outcomes = recorded;
-      recorded = [];
-      recordedBytes = 0;
-      flushedAt = performance.now();
-      track(pending, ctx.emitKeyed('TrialsRecorded', { outcomes }, `${outcomes[0]?.trialId}+${outcomes.length}`));
-    };
     // The run's log gets the first failure of each kind in the batch, then how many more failed
     // alike: every failed trial is in the trials list with its stack, and a grid failing by the
     // thousand must not bury the log (or the stream) under identical lines.
@@ -257,18 +178,20 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     const last = batch.trials.length - 1;
     for (let i = 0; i <= last; i++) {
       if (signal.aborted) break;
-      if (i === last && i > 0 && (performance.now() - started) / i < PREFETCH_MAX_TRIAL_MS) this.prefetch();
+      if (i === last && i > 0 && (performance.now() - started) / i < PREFETCH_MAX_TRIAL_MS) msg.pullAhead();
       const outcome = await this.runOne(batch, batch.trials[i] as TrialBatch['trials'][number], bars, signal, runner);
       if (outcome === 'aborted') break;
-      if (outcome.status === 'Failed') noteFailure(outcome);
-      const bytes = outcomeBytes(outcome);
-      if (recordedBytes + bytes > maxBytes) flush();
-      recorded.push(outcome);
-      recordedBytes += bytes;
-      if (performance.now() - flushedAt >= RECORD_INTERVAL_MS) flush();
+      if (outcome.status === 'Failed') {
+        noteFailure(outcome);
+        const { status: _s, ...data } = outcome;
+        track(pending, ctx.emitKeyed('TrialFailed', data, outcome.trialId));
+      } else {
+        const { status: _s, ...data } = outcome;
+        track(pending, ctx.emitKeyed('TrialCompleted', data, outcome.trialId));
+      }
+      ctx.touch();
       await runner.yieldIfDue();
     }
-    flush();
     for (const { first, count } of failures.values()) {
       if (count === 1) continue;
       const message = `${count - 1} more trial${count > 2 ? 's' : ''} of batch ${batch.batchIndex} failed like trial ${first.index}: ${first.errorMessage}`;
@@ -336,10 +259,9 @@ export class TrialBatchConsumer extends SerialPullConsumer {
     const cached = this.liveRuns.get(runId);
     if (cached !== undefined && performance.now() - cached.checkedAt < LIVE_RUN_CACHE_MS)
       return batch.attempt < cached.attempt;
-    const bus = this.messaging.bus;
     const [started, ...ends] = await Promise.all(
       (['RunStarted', 'RunCancellationRequested', 'RunCompleted', 'RunFailed', 'RunCancelled'] as const).map((type) =>
-        bus.lastOfType(runId, type),
+        this.reader.lastOfType(runId, type),
       ),
     );
     if (ends.some((f) => f !== undefined)) {
@@ -358,7 +280,7 @@ export class TrialBatchConsumer extends SerialPullConsumer {
   private async withoutRecorded(batch: TrialBatch): Promise<TrialBatch> {
     const wanted = new Set(batch.trials.map((t) => t.trialId));
     const recorded = new Set<string>();
-    await this.messaging.bus.readHistory(batch.runId, (e) => {
+    await this.reader.readHistory(batch.runId, (e) => {
       for (const o of trialOutcomesOf(e.event)) if (wanted.has(o.trialId)) recorded.add(o.trialId);
     });
     if (recorded.size === 0) return batch;

@@ -6,13 +6,14 @@ import {
   type LogLevel,
   type RunEventType,
 } from '@runforge/contracts';
-import type { EventBus } from '@runforge/messaging';
+import type { JetStreamClient } from '@runforge/messaging';
 
 /**
- * Publishes the events of one attempt of one run. Every event carries the attempt (fencing) and a
- * deterministic message id, so a retried publish is deduplicated by the stream. Several contexts may
- * publish for one attempt (the coordinator and each trial batch): each has its own `scope`, which
- * its message ids carry, so their events never share an id (the stream would drop all but one).
+ * Publishes the events of one attempt of one run through the transport's client. Every event
+ * carries the attempt (fencing) and a deterministic message id, so a retried publish is deduplicated
+ * by the stream. Several contexts may publish for one attempt (the coordinator and each trial batch):
+ * each has its own `scope`, which its message ids carry, so their events never share an id (the
+ * stream would drop all but one).
  */
 export class RunContext {
   private seq = 0;
@@ -20,7 +21,7 @@ export class RunContext {
   lastProgressAt = Date.now();
 
   constructor(
-    private readonly bus: EventBus,
+    private readonly client: JetStreamClient,
     readonly runId: string,
     readonly attempt: number,
     readonly workerId: string,
@@ -34,28 +35,25 @@ export class RunContext {
     this.lastProgressAt = Date.now();
   }
 
+  /** Publishes and waits for the stream's acknowledgement. */
   async emit<T extends RunEventType>(type: T, data: EventDataInput<T>): Promise<void> {
     if (type === 'BarProgressed' || type === 'RunStarted') this.touch();
-    const event = createEvent(
-      type,
-      { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() },
-      data,
-    );
     const seq = this.seq++;
-    await this.bus.publish(event, {
+    await this.client.publishEvent(this.event(type, data), {
       discriminator: this.scope ? `${this.scope}.${seq}` : seq,
       traceparent: this.traceparent,
     });
   }
 
-  /** Emits with an explicit discriminator (e.g. a trial id): the same fact twice is deduplicated. */
-  async emitKeyed<T extends RunEventType>(type: T, data: EventDataInput<T>, key: string): Promise<void> {
-    const event = createEvent(
-      type,
-      { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() },
-      data,
-    );
-    await this.bus.publish(event, { discriminator: key, traceparent: this.traceparent });
+  /**
+   * Publishes with an explicit discriminator (e.g. a trial id: the same fact twice is deduplicated).
+   * The publish is under way when this returns (pipelined: callers collect the promises and await
+   * them together, not one round trip each).
+   */
+  emitKeyed<T extends RunEventType>(type: T, data: EventDataInput<T>, key: string): Promise<void> {
+    return this.client
+      .publishEvent(this.event(type, data), { discriminator: key, traceparent: this.traceparent })
+      .then(() => undefined);
   }
 
   /** A log line of the run (a longer message is clipped, never rejected). */
@@ -65,5 +63,13 @@ export class RunContext {
       message: clipText(message, LOG_MESSAGE_MAX),
       context: { workerId: this.workerId, ...context },
     });
+  }
+
+  private event<T extends RunEventType>(type: T, data: EventDataInput<T>): ReturnType<typeof createEvent<T>> {
+    return createEvent(
+      type,
+      { runId: this.runId, attempt: this.attempt, occurredAt: this.clock().toISOString() },
+      data,
+    );
   }
 }

@@ -1,14 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Consumer, JsMsg } from '@nats-io/jetstream';
-import type { Subscription } from '@nats-io/nats-core';
-import {
-  CONSUMER_SETTINGS,
-  decodeRunDispatch,
-  errorFieldsOf,
-  HEADERS,
-  RUN_END_TYPES,
-  type RunEvent,
-} from '@runforge/contracts';
+import { Controller, Inject, Logger } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { CONSUMER_SETTINGS, errorFieldsOf, RUN_END_TYPES, type RunDispatch, type RunEvent } from '@runforge/contracts';
 import {
   ATTRS,
   currentTraceparent,
@@ -21,102 +13,74 @@ import {
   workerMetrics,
   type Span,
 } from '@runforge/telemetry';
-import { isNatsUnavailable } from '@runforge/messaging';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
+import { isNatsUnavailable, JetStreamClient, JetStreamContext, pull, StreamReader } from '@runforge/messaging';
+import { RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
 import { runBacktestChunked, RunAbortedError } from './backtest.runner';
 import { BarsCache } from './bars-cache';
 import { RunContext } from './run-context';
 import { RunSignals, stopReasonOf, type StopReason } from './run-signals.service';
 import { crashIfPoisoned, stallIfPoisoned } from './test-faults';
-import { SerialPullConsumer } from './serial-pull-consumer';
 
 type RunRequestedEvent = Extract<RunEvent, { type: 'RunRequested' }>;
 
-/** Consecutive high-priority runs after which a waiting normal run goes first once. */
-const HIGH_STREAK = 4;
-/** How long one pull waits (the client's minimum is 1 s). */
-const PULL_EXPIRES_MS = 1000;
-/** An idle worker re-reads the queues at least this often even without a wake-up. */
-const IDLE_RECHECK_MS = 1000;
 /** How long a dispatch waits for its RunRequested before it is dropped as an orphan. */
 const ORPHAN_WAIT_MS = 5000;
 
 /**
- * Takes runs from the shared priority consumers (`engine-high`, `engine-normal`: a `RunDispatch`
- * naming the run's `RunRequested`), one run at a time per process, and executes it: a backtest
- * here, an optimization through its coordinator. `working()` keeps the delivery while it runs;
+ * Executes runs handed to the engine workers: a `RunDispatch` from the shared priority consumers
+ * (`engine-high` first, then `engine-normal`; the transport pulls one at a time, so a busy worker
+ * never takes a second run), naming the run's `RunRequested` on RUNS. A backtest runs here, an
+ * optimization through its coordinator. The transport renews the delivery while it runs;
  * cancellation is pushed (RunSignals); the run's time budget (`timeoutSeconds`) is a timer. Every
- * outcome is an event, published before the ack.
+ * outcome is an event, published before the delivery is settled, the run's end last of all.
  */
-@Injectable()
-export class RunRequestedConsumer extends SerialPullConsumer {
-  protected readonly log = new Logger(RunRequestedConsumer.name);
-  private high?: Consumer;
-  private normal?: Consumer;
-  private highStreak = 0;
-  private wakeups?: Subscription;
-  private wake?: () => void;
+@Controller()
+export class RunDispatchController {
+  private readonly log = new Logger(RunDispatchController.name);
 
   constructor(
-    private readonly messaging: Messaging,
+    private readonly client: JetStreamClient,
+    private readonly reader: StreamReader,
     private readonly signals: RunSignals,
     private readonly bars: BarsCache,
     private readonly coordinator: OptimizationCoordinator,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
-  ) {
-    super();
-  }
+  ) {}
 
-  override onApplicationBootstrap(): void {
-    // Idle workers sleep until a dispatch is published (stored messages reach core subscribers too).
-    this.wakeups = this.messaging.nc.subscribe(this.cfg.topology.anyRunDispatchSubject(), {
-      callback: () => this.wake?.(),
-    });
-    super.onApplicationBootstrap();
-  }
-
-  override async stop(): Promise<void> {
-    await super.stop();
-    this.wakeups?.unsubscribe();
-  }
-
-  protected async prepare(): Promise<void> {
-    const { engineHigh, engineNormal } = this.cfg.topology.consumers;
-    this.high = await this.messaging.bus.js.consumers.get(engineHigh.stream, engineHigh.durable);
-    this.normal = await this.messaging.bus.js.consumers.get(engineNormal.stream, engineNormal.durable);
-  }
-
-  /**
-   * Which queue to pull from is decided from the consumers' state, so a pull never lands a second
-   * run on a busy worker: high-priority runs first; after HIGH_STREAK high runs in a row a waiting
-   * normal run goes first once, so high-priority work cannot starve normal runs forever. When
-   * nothing is waiting it keeps a pull open where deliveries are in flight (a crashed worker's run
-   * is redelivered to it the moment its ack wait expires) or sleeps until a dispatch is published.
-   */
-  protected async next(): Promise<JsMsg | null> {
-    const high = this.high as Consumer;
-    const normal = this.normal as Consumer;
-    const [hi, no] = await Promise.all([high.info(), normal.info()]);
-    let source: Consumer | undefined;
-    if (hi.num_pending > 0 && (no.num_pending === 0 || this.highStreak < HIGH_STREAK)) source = high;
-    else if (no.num_pending > 0) source = normal;
-    else if (hi.num_ack_pending > 0) source = high;
-    else if (no.num_ack_pending > 0) source = normal;
-    if (!source) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, IDLE_RECHECK_MS);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-      return null;
+  @EventPattern('RunDispatch', pull({ consumers: ['engineHigh', 'engineNormal'], ack: 'manual', onDrain: 'deliver' }))
+  async handleDispatch(@Payload() dispatch: RunDispatch, @Ctx() ctx: JetStreamContext): Promise<void> {
+    if (ctx.draining) {
+      // Arrived after this worker began shutting down: recorded as a shutdown hand-back (not a failed
+      // attempt, whatever maxRetries says) before it goes back to the queue.
+      await this.handBackUnstarted(this.runContext(dispatch.runId, ctx.deliveryCount, undefined), ctx);
+      return;
     }
-    const msg = await source.next({ expires: PULL_EXPIRES_MS });
-    if (msg) this.highStreak = source === high ? this.highStreak + 1 : 0;
-    return msg;
+    const found = await this.requestOf(dispatch.runId, ctx);
+    if (found === 'orphan') {
+      // It can never run: terminate instead of redelivering forever.
+      this.log.warn({ runId: dispatch.runId }, 'dispatch without a RunRequested dropped');
+      ctx.term('orphan');
+      return;
+    }
+    const event = found.event;
+    if (ctx.redelivered) redeliveries.inc({ consumer: ctx.consumer });
+    const traceparent = found.traceparent ?? ctx.traceparent;
+    const attributes = {
+      [ATTRS.runId]: event.runId,
+      [ATTRS.runKind]: event.data.kind,
+      [ATTRS.strategy]: event.data.request.strategy,
+      [ATTRS.attempt]: ctx.deliveryCount,
+      [ATTRS.bars]: event.data.totalBars,
+    };
+    // One span per attempt, in the run's trace; this attempt's events are its children.
+    await withSpanFromTraceparent(SPANS.worker.run, traceparent, attributes, (span) => this.execute(ctx, event, span), {
+      kind: SpanKind.CONSUMER,
+    });
+  }
+
+  private runContext(runId: string, attempt: number, traceparent: string | undefined): RunContext {
+    return new RunContext(this.client, runId, attempt, this.cfg.instanceId, traceparent);
   }
 
   /**
@@ -125,73 +89,24 @@ export class RunRequestedConsumer extends SerialPullConsumer {
    * arrives is an orphan (its POST failed) and is dropped.
    */
   private async requestOf(
-    msg: JsMsg,
-  ): Promise<{ event: RunRequestedEvent; traceparent?: string } | 'orphan' | 'invalid'> {
-    let runId: string;
-    try {
-      runId = decodeRunDispatch(msg.json()).runId;
-    } catch (err) {
-      this.log.error({ err, subject: msg.subject }, 'undecodable run dispatch');
-      return 'invalid';
-    }
+    runId: string,
+    ctx: JetStreamContext,
+  ): Promise<{ event: RunRequestedEvent; traceparent?: string } | 'orphan'> {
     const deadline = Date.now() + ORPHAN_WAIT_MS;
     for (;;) {
-      const stored = await this.messaging.bus.lastOfType(runId, 'RunRequested');
+      const stored = await this.reader.lastOfType(runId, 'RunRequested');
       if (stored?.event.type === 'RunRequested') return { event: stored.event, traceparent: stored.traceparent };
       if (Date.now() > deadline) return 'orphan';
-      msg.working();
+      ctx.working();
       await new Promise((r) => setTimeout(r, 20));
     }
   }
 
-  /**
-   * A run that reached this worker after it began shutting down: recorded as a shutdown hand-back
-   * (not a failed attempt, whatever maxRetries says) before it goes back to the queue. When several
-   * workers stop at once, the run may bounce between them several times.
-   */
-  protected override async handBack(msg: JsMsg): Promise<void> {
-    let runId: string | undefined;
-    try {
-      runId = decodeRunDispatch(msg.json()).runId;
-    } catch {
-      runId = undefined;
-    }
-    if (!runId) return msg.nak();
-    await this.handBackUnstarted(
-      new RunContext(this.messaging.bus, runId, msg.info.deliveryCount, this.cfg.instanceId, undefined),
-      msg,
-    );
-  }
-
-  protected async handle(msg: JsMsg): Promise<void> {
-    const found = await this.requestOf(msg);
-    if (found === 'invalid' || found === 'orphan') {
-      // Neither can ever run: terminate instead of redelivering forever.
-      if (found === 'orphan') this.log.warn({ subject: msg.subject }, 'dispatch without a RunRequested dropped');
-      msg.term(found);
-      return;
-    }
-    const event = found.event;
-    if (msg.info.redelivered) redeliveries.inc({ consumer: msg.info.consumer });
-    const traceparent = found.traceparent ?? (msg.headers?.get(HEADERS.traceparent) || undefined);
-    const attributes = {
-      [ATTRS.runId]: event.runId,
-      [ATTRS.runKind]: event.data.kind,
-      [ATTRS.strategy]: event.data.request.strategy,
-      [ATTRS.attempt]: msg.info.deliveryCount,
-      [ATTRS.bars]: event.data.totalBars,
-    };
-    // One span per attempt, in the run's trace; this attempt's events are its children.
-    await withSpanFromTraceparent(SPANS.worker.run, traceparent, attributes, (span) => this.execute(msg, event, span), {
-      kind: SpanKind.CONSUMER,
-    });
-  }
-
-  private async execute(msg: JsMsg, event: RunRequestedEvent, span: Span): Promise<void> {
+  private async execute(msg: JetStreamContext, event: RunRequestedEvent, span: Span): Promise<void> {
     const runId = event.runId;
-    const attempt = msg.info.deliveryCount;
-    const ctx = new RunContext(this.messaging.bus, runId, attempt, this.cfg.instanceId, currentTraceparent());
-    const bus = this.messaging.bus;
+    const attempt = msg.deliveryCount;
+    const ctx = this.runContext(runId, attempt, currentTraceparent());
+    const bus = this.reader;
     const request = event.data.request;
 
     // Already finished (an earlier attempt's ack was lost): ack only.
@@ -213,8 +128,8 @@ export class RunRequestedConsumer extends SerialPullConsumer {
     );
     try {
       if (await bus.lastOfType(runId, 'RunCancellationRequested')) {
-        await ctx.emit('RunCancelled', { processedBars: 0, reason: 'cancelled before it started' });
         await ctx.log('INFO', 'run cancelled before it started');
+        await ctx.emit('RunCancelled', { processedBars: 0, reason: 'cancelled before it started' });
         await msg.ackAck();
         return;
       }
@@ -308,9 +223,14 @@ export class RunRequestedConsumer extends SerialPullConsumer {
    * once the end is stored: this worker hears it too, and a publish failing after it would be
    * settled as that stop instead of being handed back.
    */
-  private async failAttemptsExhausted(ctx: RunContext, msg: JsMsg, message: string, termReason: string): Promise<void> {
-    await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
+  private async failAttemptsExhausted(
+    ctx: RunContext,
+    msg: JetStreamContext,
+    message: string,
+    termReason: string,
+  ): Promise<void> {
     await ctx.log('ERROR', message);
+    await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
     this.signals.broadcastStop(ctx.runId, ctx.attempt, message);
     msg.term(termReason);
   }
@@ -319,14 +239,14 @@ export class RunRequestedConsumer extends SerialPullConsumer {
    * A worker that is shutting down starts nothing more: the run is handed back at once, recorded
    * as a shutdown (which maxRetries does not count). Answers whether it was.
    */
-  private async handBackIfShuttingDown(ctx: RunContext, msg: JsMsg, signal: AbortSignal): Promise<boolean> {
-    if (!this.stopping && stopReasonOf(signal)?.kind !== 'shutdown') return false;
+  private async handBackIfShuttingDown(ctx: RunContext, msg: JetStreamContext, signal: AbortSignal): Promise<boolean> {
+    if (!msg.draining && stopReasonOf(signal)?.kind !== 'shutdown') return false;
     await this.handBackUnstarted(ctx, msg);
     return true;
   }
 
   /** Records a delivery this stopping worker did not start as a shutdown hand-back, then naks it. */
-  private async handBackUnstarted(ctx: RunContext, msg: JsMsg): Promise<void> {
+  private async handBackUnstarted(ctx: RunContext, msg: JetStreamContext): Promise<void> {
     const detail = 'worker shutting down; handed back before starting';
     await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: 'shutdown', detail });
     await ctx.log('WARNING', `attempt ${ctx.attempt} abandoned: ${detail}`);
@@ -339,7 +259,7 @@ export class RunRequestedConsumer extends SerialPullConsumer {
    */
   private async abandonedAttempts(runId: string): Promise<Map<number, string>> {
     const abandoned = new Map<number, string>();
-    await this.messaging.bus.readHistory(
+    await this.reader.readHistory(
       runId,
       ({ event }) => {
         if (event.type === 'RunAttemptAbandoned') abandoned.set(event.data.abandonedAttempt, event.data.reason);
@@ -370,12 +290,12 @@ export class RunRequestedConsumer extends SerialPullConsumer {
     await stallIfPoisoned(request.dataset.synthetic?.seed, signal);
     const { result, durationMs } = await runBacktestChunked(ctx, request, bars, signal, this.cfg.progressIntervalMs);
     await this.stopIfSuperseded(ctx);
+    await ctx.log('INFO', `backtest completed in ${durationMs.toFixed(0)} ms`, { sharpe: result.metrics.sharpe });
     await ctx.emit('RunCompleted', {
       durationMs,
       processedBars: result.bars,
       result: { metrics: { ...result.metrics }, equityCurve: result.equityCurve, bars: result.bars },
     });
-    await ctx.log('INFO', `backtest completed in ${durationMs.toFixed(0)} ms`, { sharpe: result.metrics.sharpe });
   }
 
   private async runOptimization(ctx: RunContext, event: RunRequestedEvent, signal: AbortSignal): Promise<void> {
@@ -392,22 +312,20 @@ export class RunRequestedConsumer extends SerialPullConsumer {
     switch (outcome.kind) {
       case 'completed':
         await this.stopIfSuperseded(ctx);
+        await ctx.log(
+          'INFO',
+          `optimization completed: ${tally.completed} of ${total} trials succeeded, ${tally.failed} failed`,
+          { best: tally.top[0]?.params },
+        );
         await ctx.emit('RunCompleted', {
           durationMs: performance.now() - started,
           ...counts,
           result: tally.result(request.objective),
         });
-        await ctx.log(
-          'INFO',
-          `optimization completed: ${tally.completed} of ${total} trials succeeded, ${tally.failed} failed`,
-          {
-            best: tally.top[0]?.params,
-          },
-        );
         return;
       case 'failed':
-        await ctx.emit('RunFailed', { errorMessage: outcome.message, reason: outcome.reason });
         await ctx.log('ERROR', outcome.message);
+        await ctx.emit('RunFailed', { errorMessage: outcome.message, reason: outcome.reason });
         return;
       case 'lost':
         // Nothing asked it to stop: the run's history ended under the coordinator (a consumer lost
@@ -445,13 +363,18 @@ export class RunRequestedConsumer extends SerialPullConsumer {
    */
   private async supersededBy(ctx: RunContext): Promise<number | undefined> {
     const found = await Promise.all(
-      (['RunStarted', ...RUN_END_TYPES] as const).map((type) => this.messaging.bus.lastOfType(ctx.runId, type)),
+      (['RunStarted', ...RUN_END_TYPES] as const).map((type) => this.reader.lastOfType(ctx.runId, type)),
     );
     const newest = Math.max(0, ...found.map((f) => f?.event.attempt ?? 0));
     return newest > ctx.attempt ? newest : undefined;
   }
 
-  private async settleFailure(ctx: RunContext, msg: JsMsg, err: unknown, signal: AbortSignal): Promise<void> {
+  private async settleFailure(
+    ctx: RunContext,
+    msg: JetStreamContext,
+    err: unknown,
+    signal: AbortSignal,
+  ): Promise<void> {
     const reason = stopReasonOf(signal);
     // Recording a failure, a cancel or a hand-back is not for an attempt a newer one replaced.
     const by = reason?.kind === 'superseded' ? reason.byAttempt : await this.supersededBy(ctx).catch(() => undefined);
@@ -490,19 +413,19 @@ export class RunRequestedConsumer extends SerialPullConsumer {
       }
       if (reason?.kind === 'timeout') {
         const message = `run exceeded its time budget of ${reason.seconds} s (timeoutSeconds) and was stopped`;
-        await ctx.emit('RunFailed', { errorMessage: message, reason: 'timeout', ...progressOf(err) });
         await ctx.log('ERROR', message);
+        await ctx.emit('RunFailed', { errorMessage: message, reason: 'timeout', ...progressOf(err) });
       } else if (err instanceof RunAbortedError || reason?.kind === 'cancelled') {
         const progress = progressOf(err);
-        await ctx.emit('RunCancelled', { ...progress, reason: 'cancelled by request' });
         await ctx.log(
           'INFO',
           `run cancelled${progress.processedBars !== undefined ? ` after ${progress.processedBars} bars` : ''}`,
         );
+        await ctx.emit('RunCancelled', { ...progress, reason: 'cancelled by request' });
       } else {
         const fields = errorFieldsOf(err);
-        await ctx.emit('RunFailed', { ...fields, reason: 'error' });
         await ctx.log('ERROR', `run failed: ${fields.errorMessage}`, { errorCode: fields.errorCode });
+        await ctx.emit('RunFailed', { ...fields, reason: 'error' });
       }
       await msg.ackAck();
     } catch (publishErr) {

@@ -14,14 +14,20 @@ import {
   type RunEventType,
 } from '@runforge/contracts';
 import type { DatasetStore } from '@runforge/datasets';
-import type { EventBus, PublishOptions, StoredRunEvent } from '@runforge/messaging';
+import {
+  JetStreamContext,
+  type JetStreamClient,
+  type PublishOptions,
+  type StoredRunEvent,
+  type StreamReader,
+} from '@runforge/messaging';
 import type { Messaging, RunForgeConfig } from '@runforge/service';
 import type { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
 import { BarsCache } from './bars-cache';
-import { RunRequestedConsumer } from './run-requested.consumer';
+import { RunDispatchController } from './run-dispatch.controller';
 import { RunSignals, stopOfAbortPush } from './run-signals.service';
 
-// The consumer with its edges faked by hand: the run's stream (an in-memory list of stored events),
+// The dispatch handler with its edges faked by hand: the run's stream (an in-memory list of stored events),
 // core NATS (publishes recorded), and the dispatch delivery (a JetStream message whose settlement is
 // recorded). Signals, contexts and the engine are the real ones.
 
@@ -45,13 +51,17 @@ class FakeRunStream {
     });
   }
 
-  /** The slice of EventBus the worker uses. */
-  readonly bus = {
-    publish: (event: RunEvent, _opts?: PublishOptions): Promise<void> => {
+  /** The slice of the transport's client the worker publishes with. */
+  readonly client = {
+    publishEvent: (event: RunEvent, _opts?: PublishOptions): Promise<void> => {
       this.append(event);
       this.onPublish(event);
       return Promise.resolve();
     },
+  };
+
+  /** The slice of the stream reader the worker reads with. */
+  readonly reader = {
     lastOfType: (runId: string, type: RunEventType): Promise<StoredRunEvent | undefined> =>
       Promise.resolve(this.stored.filter((s) => s.event.runId === runId && s.event.type === type).at(-1)),
     readHistory: (runId: string, onEvent: (e: StoredRunEvent) => void, type?: RunEventType): Promise<number> => {
@@ -77,8 +87,8 @@ class FakeNats {
   }
 }
 
-/** One delivery of the run's dispatch, recording how it was settled. */
-function delivery(deliveryCount: number): { msg: JsMsg; settled: string[] } {
+/** One delivery of the run's dispatch (as the transport hands it over), recording how it was settled. */
+function delivery(deliveryCount: number): { msg: JetStreamContext; settled: string[] } {
   const settled: string[] = [];
   const msg = {
     subject: T.runDispatchSubject('normal'),
@@ -94,23 +104,30 @@ function delivery(deliveryCount: number): { msg: JsMsg; settled: string[] } {
     nak: () => void settled.push('nak'),
     term: (reason?: string) => void settled.push(`term: ${reason}`),
   };
-  return { msg: msg as unknown as JsMsg, settled };
+  const ctx = new JetStreamContext(msg as unknown as JsMsg, false, {
+    pullAhead: () => undefined,
+    onSettled: () => undefined,
+  });
+  return { msg: ctx, settled };
 }
 
-class TestableConsumer extends RunRequestedConsumer {
-  deliver(msg: JsMsg): Promise<void> {
-    return this.handle(msg);
+const DISPATCH = { type: 'RunDispatch', version: 1, runId: RUN, kind: 'backtest', priority: 'normal' } as const;
+
+class TestableController extends RunDispatchController {
+  deliver(ctx: JetStreamContext): Promise<void> {
+    return this.handleDispatch(DISPATCH, ctx);
   }
 }
 
 function setup(maxRetries: number) {
   const stream = new FakeRunStream();
   const nats = new FakeNats();
-  const messaging = { nc: nats, bus: stream.bus as unknown as EventBus } as unknown as Messaging;
+  const messaging = { nc: nats } as unknown as Messaging;
   const cfg = { instanceId: 'engine-worker-unit-1', progressIntervalMs: 250, topology: T } as RunForgeConfig;
   const signals = new RunSignals(messaging, cfg);
-  const consumer = new TestableConsumer(
-    messaging,
+  const consumer = new TestableController(
+    stream.client as unknown as JetStreamClient,
+    stream.reader as unknown as StreamReader,
     signals,
     // Synthetic bars only: the dataset store is never asked.
     new BarsCache({} as DatasetStore),
@@ -146,7 +163,7 @@ function stopsOf(nats: FakeNats) {
   return nats.pushes.map((p) => stopOfAbortPush({ subject: p.subject, headers: p.headers, string: () => p.data }));
 }
 
-describe('RunRequestedConsumer: a run whose attempts ran out', () => {
+describe('RunDispatchController: a run whose attempts ran out', () => {
   const limit = CONSUMER_SETTINGS.engine.maxDeliver;
 
   it("ends the run on the dispatch's last possible delivery, whatever maxRetries allows, and terminates it", async () => {
@@ -159,10 +176,11 @@ describe('RunRequestedConsumer: a run whose attempts ran out', () => {
 
     const message = `run failed: its dispatch reached the delivery limit (${limit} deliveries, most of them handed back by workers shutting down)`;
     const ofThisAttempt = stream.published().filter(([, attempt]) => attempt === limit);
-    expect(ofThisAttempt.map(([type]) => type)).toEqual(['RunFailed', 'RunLogged']);
+    // The log line about the end goes first: the run's end is the last event of its history.
+    expect(ofThisAttempt.map(([type]) => type)).toEqual(['RunLogged', 'RunFailed']);
     expect(ofThisAttempt.map(([, , data]) => data)).toEqual([
-      { errorMessage: message, reason: 'attempts_exhausted' },
       expect.objectContaining({ level: 'ERROR', message }),
+      { errorMessage: message, reason: 'attempts_exhausted' },
     ]);
     // Never started, and never handed back: JetStream would not deliver it again.
     expect(settled).toEqual(['term: delivery limit']);
@@ -180,7 +198,7 @@ describe('RunRequestedConsumer: a run whose attempts ran out', () => {
 
     const types = stream.published().map(([type, attempt]) => [type, attempt]);
     expect(types).toContainEqual(['RunStarted', limit - 1]);
-    expect(types.at(-2)).toEqual(['RunCompleted', limit - 1]);
+    expect(types.at(-1)).toEqual(['RunCompleted', limit - 1]);
     expect(settled).toEqual(['ack']);
     // It announced itself to older attempts, and stopped nothing else.
     expect(stopsOf(nats)).toEqual([
@@ -208,8 +226,8 @@ describe('RunRequestedConsumer: a run whose attempts ran out', () => {
       ['RunAttemptAbandoned', 2, { abandonedAttempt: 1, reason: 'heartbeat_lost' }],
       // Not "retrying": this delivery ends the run.
       ['RunLogged', 2, 'attempt 1 lost its worker; no retries left'],
-      ['RunFailed', 2, { errorMessage: message, reason: 'attempts_exhausted' }],
       ['RunLogged', 2, message],
+      ['RunFailed', 2, { errorMessage: message, reason: 'attempts_exhausted' }],
     ]);
     expect(settled).toEqual(['term: attempts exhausted']);
     expect(stopsOf(nats)).toEqual([{ runId: RUN, reason: { kind: 'stopped', message }, upToAttempt: 2 }]);

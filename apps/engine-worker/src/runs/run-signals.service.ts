@@ -1,8 +1,6 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { headers as natsHeaders, type Msg, type MsgHdrs, type Subscription } from '@nats-io/nats-core';
-import { parseRunSubject } from '@runforge/contracts';
+import { Inject, Injectable } from '@nestjs/common';
+import { headers as natsHeaders, type Msg, type MsgHdrs } from '@nats-io/nats-core';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
-import { testFaults } from './test-faults';
 
 /** Why a run's work was stopped; carried as the AbortSignal's reason. */
 export type StopReason =
@@ -44,10 +42,11 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
  * attempt's `ctl.runs.<id>.abort` (core NATS) stops it and older ones — its coordinator ended the
  * run early, the run's retries ran out, or a newer attempt took it over. Both are remembered, so
  * work of a stopped attempt that registers later (a batch still queued) starts aborted. Pushes are
- * at most once; a coordinator also stops on what it reads in the run's history.
+ * at most once (core NATS, delivered by the transport to RunSignalsController); a coordinator also
+ * stops on what it reads in the run's history.
  */
 @Injectable()
-export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RunSignals {
   private readonly controllers = new Map<string, Set<Registration>>();
   /**
    * Runs cancelled while this process was up: work of theirs that registers later (a trial batch
@@ -59,41 +58,11 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly stoppedAttempts = new Map<string, { attempt: number; reason: StopReason }>();
   /** Set on shutdown: work that registers afterwards starts aborted and is handed back. */
   private shutdown: StopReason | undefined;
-  private subs: Subscription[] = [];
 
   constructor(
     private readonly messaging: Messaging,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
   ) {}
-
-  onApplicationBootstrap(): void {
-    const t = this.cfg.topology;
-    this.subs = [
-      ...(testFaults.deafToCancelPush
-        ? []
-        : [
-            this.messaging.nc.subscribe(t.anyRunSubject('cancellation_requested'), {
-              callback: (err, msg) => {
-                const parsed = err ? undefined : parseRunSubject(t, msg.subject);
-                if (parsed) this.abort(parsed.runId, { kind: 'cancelled' });
-              },
-            }),
-          ]),
-      ...(testFaults.deafToStopPush
-        ? []
-        : [
-            this.messaging.nc.subscribe(t.anyRunAbortSubject(), {
-              callback: (err, msg) => {
-                if (!err) this.onAbortPush(msg);
-              },
-            }),
-          ]),
-    ];
-  }
-
-  onApplicationShutdown(): void {
-    for (const s of this.subs) s.unsubscribe();
-  }
 
   /** A controller for work of `attempt` of a run; aborted at once if that attempt was already stopped. */
   register(runId: string, attempt: number): AbortController {
@@ -150,7 +119,8 @@ export class RunSignals implements OnApplicationBootstrap, OnApplicationShutdown
     });
   }
 
-  private onAbortPush(msg: Msg): void {
+  /** A `ctl.runs.<id>.abort` push (delivered by the transport, see RunSignalsController). */
+  onAbortPush(msg: Pick<Msg, 'subject' | 'headers' | 'string'>): void {
     const push = stopOfAbortPush(msg);
     if (push) this.abort(push.runId, push.reason, push.upToAttempt);
   }

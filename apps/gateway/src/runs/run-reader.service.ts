@@ -83,7 +83,7 @@ export class RunReader {
   }
 
   private async fromStream(id: string): Promise<RunSnapshot | undefined> {
-    const stored = await this.messaging.bus.lastOfType(id, 'RunRequested');
+    const stored = await this.messaging.reader.lastOfType(id, 'RunRequested');
     if (!stored || stored.event.type !== 'RunRequested') return undefined;
     const d = stored.event.data;
     const tp = stored.traceparent?.split('-')[1];

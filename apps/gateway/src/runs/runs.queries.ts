@@ -204,7 +204,7 @@ export class RunsQueries {
     const rows: Row[] = await this.db.query(`SELECT * FROM ${this.s}.runs WHERE id = $1`, [id]);
     let row = rows[0];
     if (!row) {
-      const stored = await this.messaging.bus.lastOfType(id, 'RunRequested');
+      const stored = await this.messaging.reader.lastOfType(id, 'RunRequested');
       if (!stored) return undefined;
       const traceId = stored.traceparent?.split('-')[1];
       const view = evolveRun(undefined, stored.event, { seq: stored.seq, traceId });
@@ -226,7 +226,7 @@ export class RunsQueries {
     if (!isRunId(id)) return false;
     const rows: Row[] = await this.db.query(`SELECT 1 FROM ${this.s}.runs WHERE id = $1`, [id]);
     if (rows.length > 0) return true;
-    return (await this.messaging.bus.lastOfType(id, 'RunRequested')) !== undefined;
+    return (await this.messaging.reader.lastOfType(id, 'RunRequested')) !== undefined;
   }
 
   /** A run's log lines in stream order, from `afterSeq` on, at `minLevel` or above. */

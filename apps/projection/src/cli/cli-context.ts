@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectNats, EventBus } from '@runforge/messaging';
+import { connectNats, StreamReader } from '@runforge/messaging';
 import { loadConfig, type RunForgeConfig } from '@runforge/service';
 
 export interface CliContext {
@@ -8,7 +8,7 @@ export interface CliContext {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
-  readonly bus: EventBus;
+  readonly reader: StreamReader;
   close(): Promise<void>;
 }
 
@@ -22,7 +22,7 @@ export async function openCli(name: string): Promise<CliContext> {
     nc,
     js: jetstream(nc),
     jsm,
-    bus: new EventBus(nc, jsm, cfg.topology),
+    reader: new StreamReader(nc, jsm, cfg.topology),
     close: () => nc.drain().catch(() => nc.close()),
   };
 }

@@ -15,11 +15,11 @@ runCli(async () => {
   }
   const ctx = await openCli('replay');
   try {
-    if (!(await ctx.bus.lastOfType(runId, 'RunRequested'))) {
+    if (!(await ctx.reader.lastOfType(runId, 'RunRequested'))) {
       console.error(`no run with id "${runId}" in ${ctx.cfg.topology.streams.runs.name}`);
       return 1;
     }
-    const history = await ctx.bus.history(runId);
+    const history = await ctx.reader.history(runId);
     if (args.includes('--json')) {
       const events = history.map(toAuditEvent);
       console.log(JSON.stringify({ runId, events }, null, 2));

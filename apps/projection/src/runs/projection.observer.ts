@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { JsMsg } from '@nats-io/jetstream';
-import { decodeEvent, eventTypeForToken, HEADERS, parseRunSubject, type RunEvent } from '@runforge/contracts';
+import { eventTypeForToken, HEADERS, parseRunSubject, type RunEvent } from '@runforge/contracts';
+import type { BatchMessage } from '@runforge/messaging';
 import {
   LIFECYCLE_EVENT_TYPES,
   projectionMetrics,
@@ -29,12 +29,16 @@ export class ProjectionObserver {
   ) {}
 
   /** Runs `apply` (which returns the checkpoint after it) for the messages above `appliedBefore`. */
-  async observe(msgs: readonly JsMsg[], appliedBefore: number, apply: () => Promise<number>): Promise<void> {
+  async observe(
+    msgs: readonly BatchMessage<RunEvent>[],
+    appliedBefore: number,
+    apply: () => Promise<number>,
+  ): Promise<void> {
     const t = this.cfg.topology;
     const traced: TracedMessage[] = [];
-    const lifecycleMsgs: JsMsg[] = [];
+    const lifecycleMsgs: BatchMessage<RunEvent>[] = [];
     for (const m of msgs) {
-      if (m.info.redelivered) redeliveries.inc({ consumer: t.consumers.projection.durable });
+      if (m.redelivered) redeliveries.inc({ consumer: t.consumers.projection.durable });
       if (m.seq <= appliedBefore) continue;
       const parsed = parseRunSubject(t, m.subject);
       if (!parsed) continue;
@@ -64,8 +68,7 @@ export class ProjectionObserver {
         projectionMetrics.applied.inc({ type: m.type });
       }
       for (const m of msgs) {
-        if (applied.has(m.seq))
-          projectionMetrics.eventDelay.observe(Math.max(0, now - m.info.timestampNanos / 1e6) / 1000);
+        if (applied.has(m.seq)) projectionMetrics.eventDelay.observe(Math.max(0, now - m.storedAtMs) / 1000);
       }
       await this.countLifecycle(lifecycleMsgs.filter((m) => applied.has(m.seq)));
     } catch (err) {
@@ -73,16 +76,10 @@ export class ProjectionObserver {
     }
   }
 
-  private async countLifecycle(msgs: readonly JsMsg[]): Promise<void> {
+  private async countLifecycle(msgs: readonly BatchMessage<RunEvent>[]): Promise<void> {
     if (msgs.length === 0) return;
-    const events: RunEvent[] = [];
-    for (const m of msgs) {
-      try {
-        events.push(decodeEvent(m.json()));
-      } catch {
-        // undecodable: the consumer already logged and skipped it
-      }
-    }
+    // Undecodable messages (no data) were logged and skipped by the consumer.
+    const events = msgs.flatMap((m) => (m.data === undefined ? [] : [m.data]));
     const ids = [...new Set(events.map((e) => e.runId))];
     const rows: {
       id: string;

@@ -1,8 +1,9 @@
+import { TestBus } from '../../../../test/support/bus';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
 import { createEvent } from '@runforge/contracts';
-import { connectNats, EventBus, provisionTopology } from '@runforge/messaging';
+import { connectNats, provisionTopology } from '@runforge/messaging';
 import { dataSourceOptions, runMigrations } from '@runforge/read-models';
 import { decideFire, ScheduleTicker, scheduledMessageId, scheduledRunId, type FireDeps } from '@runforge/scheduling';
 import { submitBacktest, validateBacktestRequest } from '@runforge/submission';
@@ -57,7 +58,8 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
       extra: { max: 4 },
     });
     await db.initialize();
-    const deps: FireDeps = { db, bus: new EventBus(nc, jsm, iso.topology), instanceId: name };
+    const bus = new TestBus(nc, jsm, iso.topology);
+    const deps: FireDeps = { db, client: bus.client, reader: bus.reader, instanceId: name };
     return { nc, db, deps, ticker: new ScheduleTicker(deps) };
   }
 
@@ -122,7 +124,7 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
 
   /** RunRequested messages stored in the stream for these runs (JetStream is the judge of "one run"). */
   async function requestedCount(runIds: readonly string[]): Promise<number> {
-    const info = await a.deps.bus.jsm.streams.info(iso.topology.streams.runs.name, {
+    const info = await a.deps.reader.jsm.streams.info(iso.topology.streams.runs.name, {
       subjects_filter: iso.topology.anyRunSubject('requested'),
     });
     const subjects = info.state.subjects ?? {};
@@ -188,7 +190,10 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
     }
     expect(await requestedCount(started.map((f) => f.run_id as string))).toBe(started.length);
 
-    const stored = await a.deps.bus.lastOfType(scheduledRunId(daily, new Date('2026-03-29T08:00:00Z')), 'RunRequested');
+    const stored = await a.deps.reader.lastOfType(
+      scheduledRunId(daily, new Date('2026-03-29T08:00:00Z')),
+      'RunRequested',
+    );
     expect(stored?.event.data).toEqual(
       expect.objectContaining({ kind: 'backtest', triggeredBy: 'schedule', scheduleId: daily }),
     );
@@ -219,7 +224,7 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
     const { kind: _kind, ...request } = TEMPLATE;
     const v = await validateBacktestRequest(request);
     if (!v.ok) throw new Error('template invalid');
-    await submitBacktest(a.deps.bus, v.value, {
+    await submitBacktest(a.deps.client, v.value, {
       triggeredBy: 'schedule',
       scheduleId: id,
       runId: scheduledRunId(id, fireTime),
@@ -263,7 +268,7 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
     await tickBoth(new Date('2026-06-07T10:15:01Z'));
     const first = (await fires(id))[0]?.run_id as string;
     await projectRun(first, id, 'Running'); // the projection has not applied the end yet
-    await a.deps.bus.publish(
+    await a.deps.client.publishEvent(
       createEvent(
         'RunCancelled',
         { runId: first, attempt: 1, occurredAt: '2026-06-07T10:29:59.000Z' },
@@ -287,7 +292,7 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
     await tickBoth(new Date('2026-06-04T10:30:01Z'));
     const f = await fires(id);
     expect(f.map((r) => r.outcome)).toEqual(['started', 'started']);
-    const cancel = await a.deps.bus.lastOfType(f[0]?.run_id as string, 'RunCancellationRequested');
+    const cancel = await a.deps.reader.lastOfType(f[0]?.run_id as string, 'RunCancellationRequested');
     expect(cancel?.event.data).toEqual({
       requestedBy: 'schedule',
       reason: "superseded by the schedule's fire at 2026-06-04T10:30:00.000Z",
@@ -326,7 +331,7 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
       /^at most 1 run\(s\) per calendar day \(1d\) in Europe\/Amsterdam; .* next run allowed from 2026-10-24T22:00:00.000Z$/,
     );
     expect(f[0]?.run_id).toBeTruthy();
-    const manualRun = await a.deps.bus.lastOfType(f[0]?.run_id as string, 'RunRequested');
+    const manualRun = await a.deps.reader.lastOfType(f[0]?.run_id as string, 'RunRequested');
     expect(manualRun?.event.data).toEqual(expect.objectContaining({ triggeredBy: 'manual', scheduleId: id }));
   });
 

@@ -32,7 +32,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     datasets: DatasetStore,
   ) {
     // Templates may name uploaded datasets: every fire re-validates them against the store.
-    this.ticker = new ScheduleTicker({ db, bus: messaging.bus, instanceId: cfg.instanceId, catalog: datasets });
+    this.ticker = new ScheduleTicker({
+      db,
+      client: messaging.client,
+      reader: messaging.reader,
+      instanceId: cfg.instanceId,
+      catalog: datasets,
+    });
   }
 
   onApplicationBootstrap(): void {

@@ -30,7 +30,7 @@ export class SubmitBacktestController {
       body,
       (id) => ({ id, status: 'Pending' as const, totalBars: validated.value.totalBars }),
       async (runId) => {
-        await submitBacktest(this.messaging.bus, validated.value, { runId, triggeredBy: 'api' });
+        await submitBacktest(this.messaging.client, validated.value, { runId, triggeredBy: 'api' });
       },
     );
     void reply.header('Location', `/api/backtests/${answer.id}/status`);

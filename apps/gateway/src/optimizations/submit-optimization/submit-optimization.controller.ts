@@ -34,7 +34,7 @@ export class SubmitOptimizationController {
       body,
       (id) => ({ id, status: 'Pending' as const, totalCombinations, totalBars }),
       async (runId) => {
-        await submitOptimization(this.messaging.bus, validated.value, { runId, triggeredBy: 'api' });
+        await submitOptimization(this.messaging.client, validated.value, { runId, triggeredBy: 'api' });
       },
     );
     void reply.header('Location', `/api/optimizations/${answer.id}/status`);

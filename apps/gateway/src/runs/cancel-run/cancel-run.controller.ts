@@ -62,18 +62,31 @@ export class CancelRunController {
         { runId: id, attempt: 0, occurredAt: new Date().toISOString() },
         { requestedBy: 'api' },
       );
+      // A run's end is the last event of its history: a run that ended after the read model was read
+      // is answered 409 from the stream, without appending a request behind its end. (A cancellation
+      // stored in the instant between this read and the worker's end can still follow it; the fold
+      // ignores it — see docs/events.md, "The end of a run".)
+      const [requested, ...ends] = await Promise.all(
+        (['RunRequested', 'RunCancelled', 'RunCompleted', 'RunFailed'] as const).map((type) =>
+          this.messaging.reader.lastOfType(id, type),
+        ),
+      );
+      const endedAs = ends.find((e) => e !== undefined)?.event.type;
+      if (endedAs)
+        throw conflict(endedAs === 'RunCancelled' ? 'Cancelled' : endedAs === 'RunCompleted' ? 'Completed' : 'Failed');
       // Published in the run's own trace, so the cancellation shows up where the run is followed.
-      const requested = await this.messaging.bus.lastOfType(id, 'RunRequested');
-      await this.messaging.bus.publish(event, { traceparent: requested?.traceparent });
+      await this.messaging.client.publishEvent(event, { traceparent: requested?.traceparent });
       // A run no worker has started is cancelled by the request itself (it will never start).
-      if (run.status === 'Pending' && !(await this.messaging.bus.lastOfType(id, 'RunStarted'))) {
+      if (run.status === 'Pending' && !(await this.messaging.reader.lastOfType(id, 'RunStarted'))) {
         await this.projected(id);
         return { id, status: 'Cancelled' };
       }
 
       // The run may have ended between the read above and the subscription: the stream says so.
       const [cancelled, completed, failed] = await Promise.all(
-        (['RunCancelled', 'RunCompleted', 'RunFailed'] as const).map((type) => this.messaging.bus.lastOfType(id, type)),
+        (['RunCancelled', 'RunCompleted', 'RunFailed'] as const).map((type) =>
+          this.messaging.reader.lastOfType(id, type),
+        ),
       );
       const ended = cancelled ? 'RunCancelled' : completed ? 'RunCompleted' : failed ? 'RunFailed' : undefined;
       const outcome =

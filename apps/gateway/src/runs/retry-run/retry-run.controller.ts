@@ -27,14 +27,23 @@ export class RetryRunController {
 
   @Post(':id/retry')
   @HttpCode(202)
-  async retry(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<Record<string, unknown>> {
+  async retry(
+    @Param('id') id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Record<string, unknown>> {
     const run = isRunId(id) ? await this.runs.get(id) : undefined;
-    const requested = run ? await this.messaging.bus.lastOfType(id, 'RunRequested') : undefined;
+    const requested = run ? await this.messaging.reader.lastOfType(id, 'RunRequested') : undefined;
     if (!run || !requested || requested.event.type !== 'RunRequested') {
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
     }
     if (!TERMINAL_STATUSES.has(run.status)) {
-      throw new ConflictException({ statusCode: 409, error: 'Conflict', message: `the run is still ${run.status}`, id, status: run.status });
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: `the run is still ${run.status}`,
+        id,
+        status: run.status,
+      });
     }
     const d = requested.event.data;
     const opts = { triggeredBy: 'api' as const, retryOf: id, scheduleId: d.scheduleId };
@@ -42,13 +51,13 @@ export class RetryRunController {
       // Re-validated as a new request: strategies or datasets may have changed since.
       const v = await validateBacktestRequest(d.request, this.datasets);
       if (!v.ok) throw new ValidationFailed(v.issues, 'the original request is no longer valid');
-      const { runId } = await submitBacktest(this.messaging.bus, v.value, opts);
+      const { runId } = await submitBacktest(this.messaging.client, v.value, opts);
       void reply.header('Location', `/api/backtests/${runId}/status`);
       return { id: runId, status: 'Pending', retryOf: id, totalBars: v.value.totalBars };
     }
     const v = await validateOptimizationRequest(d.request, this.datasets);
     if (!v.ok) throw new ValidationFailed(v.issues, 'the original request is no longer valid');
-    const { runId } = await submitOptimization(this.messaging.bus, v.value, opts);
+    const { runId } = await submitOptimization(this.messaging.client, v.value, opts);
     void reply.header('Location', `/api/optimizations/${runId}/status`);
     return { id: runId, status: 'Pending', retryOf: id, totalCombinations: v.value.totalCombinations };
   }

@@ -14,10 +14,10 @@ export class RunEventsController {
 
   @Get(':id/events')
   async events(@Param('id') id: string): Promise<{ runId: string; events: AuditEvent[] }> {
-    const requested = isRunId(id) ? await this.messaging.bus.lastOfType(id, 'RunRequested') : undefined;
+    const requested = isRunId(id) ? await this.messaging.reader.lastOfType(id, 'RunRequested') : undefined;
     if (!requested)
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
-    const history = await this.messaging.bus.history(id);
+    const history = await this.messaging.reader.history(id);
     return {
       runId: id,
       events: history.map(toAuditEvent),

@@ -59,7 +59,7 @@ export class IdempotentSubmission implements OnModuleInit {
         HttpStatus.UNPROCESSABLE_ENTITY,
       );
     }
-    if (!(await this.messaging.bus.lastOfType(existing.runId, 'RunRequested'))) await publish(existing.runId);
+    if (!(await this.messaging.reader.lastOfType(existing.runId, 'RunRequested'))) await publish(existing.runId);
     return existing.response as R;
   }
 }

@@ -33,7 +33,13 @@ export class TriggerScheduleController {
     cancelled: readonly string[];
   }> {
     const r = await decideFire(
-      { db: this.db, bus: this.messaging.bus, instanceId: this.cfg.instanceId, catalog: this.datasets },
+      {
+        db: this.db,
+        client: this.messaging.client,
+        reader: this.messaging.reader,
+        instanceId: this.cfg.instanceId,
+        catalog: this.datasets,
+      },
       id,
       {
         triggeredBy: 'manual',

@@ -1,0 +1,39 @@
+import { Controller } from '@nestjs/common';
+import { EventPattern, Payload } from '@nestjs/microservices';
+import { CONSUMER_SETTINGS, type RunEvent } from '@runforge/contracts';
+import { batch, type BatchMessage } from '@runforge/messaging';
+import {
+  ACK_WAIT_SECONDS,
+  BATCH_INTERVAL_MS,
+  LEADER_GATE,
+  LINGER_MS,
+  MAX_BATCH,
+  ProjectionConsumer,
+} from './projection.consumer';
+
+/**
+ * Every event of `runs.>`, in stream order, in batches: a batch closes at MAX_BATCH events or
+ * LINGER_MS after its first event (never on the server's pending estimate), no sooner than
+ * BATCH_INTERVAL_MS after the previous one began, so a lone event is applied within ~25 ms and a
+ * steady trickle costs a few transactions a second. Consumed only while this instance leads.
+ */
+@Controller()
+export class RunsProjectionController {
+  constructor(private readonly projection: ProjectionConsumer) {}
+
+  @EventPattern(
+    'runs.>',
+    batch({
+      consumer: 'projection',
+      maxMessages: MAX_BATCH,
+      lingerMs: LINGER_MS,
+      minIntervalMs: BATCH_INTERVAL_MS,
+      ackWaitSeconds: ACK_WAIT_SECONDS,
+      maxAckPending: CONSUMER_SETTINGS.projection.maxAckPending,
+      gate: LEADER_GATE,
+    }),
+  )
+  apply(@Payload() messages: BatchMessage<RunEvent>[]): Promise<void> {
+    return this.projection.applyDelivered(messages);
+  }
+}

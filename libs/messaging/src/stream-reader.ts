@@ -1,0 +1,172 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  DeliverPolicy,
+  jetstream,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import {
+  decodeEvent,
+  eventDefinition,
+  HEADERS,
+  type RunEvent,
+  type RunEventType,
+  type Topology,
+} from '@runforge/contracts';
+
+export interface StoredRunEvent {
+  readonly seq: number;
+  /** Time the stream stored the message. */
+  readonly storedAt: string;
+  readonly subject: string;
+  readonly event: RunEvent;
+  readonly traceparent?: string;
+}
+
+/** One entry of a run's audit history, as `GET /api/runs/{id}/events` and `npm run replay -- --json` show it. */
+export interface AuditEvent {
+  readonly seq: number;
+  readonly storedAt: string;
+  readonly type: string;
+  readonly version: number;
+  readonly attempt: number;
+  readonly occurredAt: string;
+  readonly data: unknown;
+}
+
+export function toAuditEvent(h: StoredRunEvent): AuditEvent {
+  const e = h.event;
+  return {
+    seq: h.seq,
+    storedAt: h.storedAt,
+    type: e.type,
+    version: e.version,
+    attempt: e.attempt,
+    occurredAt: e.occurredAt,
+    data: e.data,
+  };
+}
+
+/**
+ * Bytes a fetch from `RUNS` may bring at most: half the server's default per-client `max_pending`
+ * (64 MB), past which NATS cuts a client off as a slow consumer (optimization events weigh up to
+ * ~1 MB each; see docs/adr/0002-bounded-stream-reads.md).
+ */
+export const FETCH_WINDOW_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Events per fetch so that `windowBytes` is never exceeded, were each event as large as the server
+ * allows (`max_payload`): nats.js cannot bound a fetch by messages and bytes together. At least 1, at
+ * most 1,000.
+ */
+export function boundedFetchSize(windowBytes: number, maxPayload: number | undefined): number {
+  return Math.max(1, Math.min(1000, Math.floor(windowBytes / Math.max(1, maxPayload ?? 1024 * 1024))));
+}
+
+/**
+ * Reads run events back from `RUNS`: a run's history in stream order, or the last event of a type.
+ * (Publishing goes through the transport's client, `JetStreamClient`.)
+ */
+export class StreamReader {
+  readonly js: JetStreamClient;
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+    readonly topology: Topology,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** The last stored event of one type for a run, or undefined (a cheap direct lookup by subject). */
+  async lastOfType(runId: string, type: RunEventType): Promise<StoredRunEvent | undefined> {
+    const subject = this.topology.runSubject(runId, eventDefinition(type).token);
+    try {
+      const m = await this.jsm.streams.getMessage(this.topology.streams.runs.name, { last_by_subj: subject });
+      if (!m) return undefined;
+      return {
+        seq: m.seq,
+        storedAt: m.time.toISOString(),
+        subject: m.subject,
+        event: decodeEvent(m.json()),
+        traceparent: m.header?.get(HEADERS.traceparent) || undefined,
+      };
+    } catch (err) {
+      if (err instanceof Error && /no message found/i.test(err.message)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * A run's whole history (`runs.<id>.>`) in stream order, via an ephemeral ordered consumer. The
+   * consumer's pending count at creation bounds the read, so an unknown run (no messages) answers at
+   * once instead of waiting for a fetch to expire, and events appended meanwhile are not awaited.
+   * Fetches stay within FETCH_WINDOW_BYTES: a large optimization's history is hundreds of ~0.5 MB
+   * outcome batches, which a fetch of 1,000 would have NATS push faster than the reader decodes them.
+   */
+  async history(runId: string): Promise<StoredRunEvent[]> {
+    const out: StoredRunEvent[] = [];
+    await this.readHistory(runId, (e) => void out.push(e));
+    return out;
+  }
+
+  /**
+   * Streams a run's history to `onEvent` in stream order (see `history`), or only its events of
+   * one type (one subject: a single filter, as NATS 2.9 allows); returns the count read.
+   */
+  async readHistory(runId: string, onEvent: (e: StoredRunEvent) => void, type?: RunEventType): Promise<number> {
+    const stream = this.topology.streams.runs.name;
+    const consumer = await this.js.consumers.get(stream, {
+      filter_subjects: type
+        ? this.topology.runSubject(runId, eventDefinition(type).token)
+        : this.topology.runHistorySubject(runId),
+      deliver_policy: DeliverPolicy.All,
+    });
+    let read = 0;
+    try {
+      const info = await consumer.info(true);
+      const total = info.num_pending;
+      const size = boundedFetchSize(FETCH_WINDOW_BYTES, this.nc.info?.max_payload);
+      while (read < total) {
+        const batch = await consumer.fetch({ max_messages: Math.min(total - read, size), expires: 2000 });
+        let got = 0;
+        for await (const m of batch) {
+          got += 1;
+          read += 1;
+          onEvent({
+            seq: m.seq,
+            storedAt: new Date(m.info.timestampNanos / 1e6).toISOString(),
+            subject: m.subject,
+            event: decodeEvent(m.json()),
+            traceparent: m.headers?.get(HEADERS.traceparent) || undefined,
+          });
+          if (read >= total) break;
+        }
+        if (got === 0) break; // the stream lost messages meanwhile (purge): return what was read
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
+    return read;
+  }
+
+  /**
+   * Follows a run's history (`runs.<id>.>`) from its first event, then live, through an ordered
+   * consumer (it re-creates itself past a gap or a reconnect). `close()` stops and removes it.
+   */
+  async follow(runId: string): Promise<{ messages: ConsumerMessages; close: () => Promise<void> }> {
+    const consumer = await this.js.consumers.get(this.topology.streams.runs.name, {
+      filter_subjects: this.topology.runHistorySubject(runId),
+      deliver_policy: DeliverPolicy.All,
+    });
+    const messages = await consumer.consume();
+    return {
+      messages,
+      close: async () => {
+        messages.stop();
+        await consumer.delete().catch(() => undefined);
+      },
+    };
+  }
+}
