@@ -49,6 +49,35 @@ export default tseslint.config(
     },
   },
   {
+    // The worker's attempt decisions are pure: the consumer reads the run, this decides, the consumer acts.
+    files: ['apps/engine-worker/src/runs/attempt-decision.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '@nestjs/*',
+            '@nats-io/*',
+            'typeorm',
+            'pg',
+            'node:*',
+            '@runforge/messaging',
+            '@runforge/service',
+            '@runforge/telemetry',
+            './*.service',
+            './*.consumer',
+          ],
+        },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Decisions take no clock: the worker times.' },
+        { object: 'Math', property: 'random', message: 'Decisions are deterministic.' },
+      ],
+      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date']", message: 'No clock here.' }],
+    },
+  },
+  {
     // The dashboard (browser code: Preact + TSX, its own tsconfig with the DOM lib): the same typed rules.
     files: ['apps/gateway/web/src/**/*.tsx'],
     extends: [...tseslint.configs.recommendedTypeChecked],
