@@ -17,6 +17,8 @@ import { JetStreamClient, StreamReader } from '@runforge/messaging';
 import type { RunContext } from '../runs/run-context';
 import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
 
+/** How long a run's end waits for its trial batches to be run or dropped (3 ack waits of the trials consumer). */
+const BATCHES_SETTLE_MS = 15_000;
 /** A batch holds at most this much work (bar-steps: trials × bars; ~0.4 s at engine speed). */
 const MAX_BATCH_WORK = 100_000_000;
 /** ...and, while the grid allows, at least this much (~20 ms), so per-batch costs stay small. */
@@ -116,6 +118,21 @@ export type CoordinationOutcome =
   /** The run's history ended under the coordinator without any stop (its consumer was lost). */
   | { kind: 'lost' };
 
+/** How long the coordinator waits for more of the run's stored history before it counts as caught up. */
+const CATCH_UP_IDLE_MS = 250;
+
+/** How a grid whose every trial has an outcome ends. */
+function completionOf(tally: OptimizationTally, total: number): CoordinationOutcome {
+  const top = tally.failureGroups()[0];
+  return tally.completed === 0
+    ? {
+        kind: 'failed',
+        reason: 'all_trials_failed',
+        message: `all ${total} trials failed; most common: "${top?.message ?? 'unknown'}" (${top?.count ?? 0})`,
+      }
+    : { kind: 'completed' };
+}
+
 /**
  * Coordinates one optimization run: enumerates the grid, fans the trials out in batches on the
  * work-queue stream (every worker takes a share), and follows the run's own events until every
@@ -131,6 +148,25 @@ export class OptimizationCoordinator {
     private readonly reader: StreamReader,
     private readonly signals: RunSignals,
   ) {}
+
+  /**
+   * Resolves once no batch of the run is left on the work queue — each was run (its outcomes and log
+   * lines stored before its ack) or dropped unrun after a stop — so the run's end, written next, is
+   * the last event of its history. Bounded: a batch held by a frozen worker comes back after the ack
+   * wait and is dropped by the next taker; past BATCHES_SETTLE_MS the end is written anyway (such a
+   * worker may still append outcomes after it, which the fold ignores: docs/events.md).
+   */
+  async whenBatchesSettled(runId: string): Promise<void> {
+    const t = this.client.topology;
+    const subject = t.trialWorkSubject(runId);
+    const deadline = performance.now() + BATCHES_SETTLE_MS;
+    while (performance.now() < deadline) {
+      const info = await this.reader.jsm.streams.info(t.streams.work.name, { subjects_filter: subject });
+      if ((info.state.subjects?.[subject] ?? 0) === 0) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    this.log.warn({ runId }, `trial batches still queued after ${BATCHES_SETTLE_MS} ms; recording the run's end`);
+  }
 
   async coordinate(
     ctx: RunContext,
@@ -204,9 +240,21 @@ export class OptimizationCoordinator {
         outcome = { kind: 'completed' }; // `finally` reads it: nothing to stop
         return { outcome, tally, total };
       }
-      // Catch up on what is already stored before scheduling, so a takeover skips finished trials.
+      // Catch up on what is already stored before scheduling, so a takeover skips finished trials:
+      // caught up when the consumer says nothing is pending, or when nothing arrived for
+      // CATCH_UP_IDLE_MS (a time bound: NATS 2.9 can report a wrong pending count for a filtered
+      // consumer, and the coordinator must not wait on it).
       let caughtUp = false;
+      const catchUp = (): void => {
+        clearTimeout(idle);
+        if (caughtUp) return;
+        caughtUp = true;
+        if (tally.done.size < total) void schedule().catch((err: unknown) => messages.stop(err as Error));
+        else messages.stop(); // everything already has an outcome: the loop ends and decides below
+      };
+      const idle = setTimeout(catchUp, CATCH_UP_IDLE_MS);
       for await (const m of messages) {
+        if (!caughtUp) idle.refresh();
         let event: RunEvent | undefined;
         try {
           event = decodeEvent(m.json());
@@ -231,6 +279,7 @@ export class OptimizationCoordinator {
           if (tally.done.size > before) ctx.touch();
         }
         if (!caughtUp && m.info.pending === 0) {
+          clearTimeout(idle);
           caughtUp = true;
           if (tally.done.size < total) await schedule();
         }
@@ -244,17 +293,13 @@ export class OptimizationCoordinator {
           break;
         }
         if (caughtUp && tally.done.size >= total) {
-          outcome =
-            tally.completed === 0
-              ? {
-                  kind: 'failed',
-                  reason: 'all_trials_failed',
-                  message: `all ${total} trials failed; most common: "${tally.failureGroups()[0]?.message ?? 'unknown'}" (${tally.failureGroups()[0]?.count ?? 0})`,
-                }
-              : { kind: 'completed' };
+          outcome = completionOf(tally, total);
           break;
         }
       }
+      clearTimeout(idle);
+      if (outcome.kind === 'stopped' && !signal.aborted && caughtUp && tally.done.size >= total)
+        outcome = completionOf(tally, total); // every trial had an outcome before this attempt began
       // Decided here, before `finally` broadcasts a stop this process hears too (which would make
       // the loss look like a stop).
       if (outcome.kind === 'stopped' && !signal.aborted) {

@@ -19,6 +19,18 @@ import { OptimizationCoordinator } from '../optimizations/optimization.coordinat
 import { runBacktestChunked, RunAbortedError } from './backtest.runner';
 import { BarsCache } from './bars-cache';
 import { RunContext } from './run-context';
+import {
+  decide,
+  evolveAttempts,
+  handBack,
+  INITIAL_ATTEMPT_STATE,
+  settle,
+  supersededBy,
+  type AttemptDecision,
+  type AttemptError,
+  type AttemptState,
+  type SettleDecision,
+} from './attempt-decision';
 import { RunSignals, stopReasonOf, type StopReason } from './run-signals.service';
 import { crashIfPoisoned, stallIfPoisoned } from './test-faults';
 
@@ -49,75 +61,90 @@ export class RunDispatchController {
   ) {}
 
   @EventPattern('RunDispatch', pull({ consumers: ['engineHigh', 'engineNormal'], ack: 'manual', onDrain: 'deliver' }))
-  async handleDispatch(@Payload() dispatch: RunDispatch, @Ctx() ctx: JetStreamContext): Promise<void> {
-    if (ctx.draining) {
+  async handleDispatch(@Payload() dispatch: RunDispatch, @Ctx() msg: JetStreamContext): Promise<void> {
+    const attempt = msg.deliveryCount;
+    if (msg.draining) {
       // Arrived after this worker began shutting down: recorded as a shutdown hand-back (not a failed
-      // attempt, whatever maxRetries says) before it goes back to the queue.
-      await this.handBackUnstarted(this.runContext(dispatch.runId, ctx.deliveryCount, undefined), ctx);
+      // attempt, whatever maxRetries says) before it goes back to the queue. Nothing read.
+      await this.carryOut(this.runContext(dispatch.runId, attempt, undefined), msg, handBack(attempt), 'backtest');
       return;
     }
-    const found = await this.requestOf(dispatch.runId, ctx);
-    if (found === 'orphan') {
-      // It can never run: terminate instead of redelivering forever.
+    // The run's state, read once for this delivery. The gateway stores the dispatch a moment before
+    // the request, so a dispatch without a request is read again briefly; one whose request never
+    // arrives is an orphan (its POST failed).
+    const state = await this.readState(dispatch.runId, msg);
+    const requested = state.requested;
+    if (!requested) {
+      // It can never run: terminated instead of redelivered forever.
       this.log.warn({ runId: dispatch.runId }, 'dispatch without a RunRequested dropped');
-      ctx.term('orphan');
+      msg.term('orphan');
       return;
     }
-    const event = found.event;
-    if (ctx.redelivered) redeliveries.inc({ consumer: ctx.consumer });
-    const traceparent = found.traceparent ?? ctx.traceparent;
+    if (msg.redelivered) redeliveries.inc({ consumer: msg.consumer });
+    const event = requested.event;
     const attributes = {
       [ATTRS.runId]: event.runId,
       [ATTRS.runKind]: event.data.kind,
       [ATTRS.strategy]: event.data.request.strategy,
-      [ATTRS.attempt]: ctx.deliveryCount,
+      [ATTRS.attempt]: attempt,
       [ATTRS.bars]: event.data.totalBars,
     };
     // One span per attempt, in the run's trace; this attempt's events are its children.
-    await withSpanFromTraceparent(SPANS.worker.run, traceparent, attributes, (span) => this.execute(ctx, event, span), {
-      kind: SpanKind.CONSUMER,
-    });
+    await withSpanFromTraceparent(
+      SPANS.worker.run,
+      requested.traceparent ?? msg.traceparent,
+      attributes,
+      (span) => this.execute(msg, event, state, span),
+      { kind: SpanKind.CONSUMER },
+    );
   }
 
   private runContext(runId: string, attempt: number, traceparent: string | undefined): RunContext {
     return new RunContext(this.client, runId, attempt, this.cfg.instanceId, traceparent);
   }
 
-  /**
-   * The run a dispatch names, from its `RunRequested` on RUNS (the source of truth). The gateway
-   * stores the dispatch a moment before the request, so wait briefly; a dispatch whose request never
-   * arrives is an orphan (its POST failed) and is dropped.
-   */
-  private async requestOf(
-    runId: string,
-    ctx: JetStreamContext,
-  ): Promise<{ event: RunRequestedEvent; traceparent?: string } | 'orphan'> {
+  private delivery(msg: JetStreamContext, shuttingDown: boolean): Parameters<typeof decide>[1] {
+    return { attempt: msg.deliveryCount, maxDeliver: CONSUMER_SETTINGS.engine.maxDeliver, shuttingDown };
+  }
+
+  /** The run's history folded into what the attempt decisions need (waiting up to ORPHAN_WAIT_MS for its request). */
+  private async readState(runId: string, msg: JetStreamContext): Promise<AttemptState> {
     const deadline = Date.now() + ORPHAN_WAIT_MS;
     for (;;) {
-      const stored = await this.reader.lastOfType(runId, 'RunRequested');
-      if (stored?.event.type === 'RunRequested') return { event: stored.event, traceparent: stored.traceparent };
-      if (Date.now() > deadline) return 'orphan';
-      ctx.working();
+      let state = INITIAL_ATTEMPT_STATE;
+      await this.reader.readHistory(runId, (e) => (state = evolveAttempts(state, e)));
+      if (state.requested || Date.now() > deadline) return state;
+      msg.working();
       await new Promise((r) => setTimeout(r, 20));
     }
   }
 
-  private async execute(msg: JetStreamContext, event: RunRequestedEvent, span: Span): Promise<void> {
+  /**
+   * `state` brought up to date on what may have changed while the attempt ran — a newer attempt's
+   * start, the run's end — from the last event of each of those types (direct gets, whatever the
+   * history's length).
+   */
+  private async refreshed(state: AttemptState, runId: string): Promise<AttemptState> {
+    const found = await Promise.all(
+      (['RunStarted', ...RUN_END_TYPES] as const).map((type) => this.reader.lastOfType(runId, type)),
+    );
+    return found.reduce<AttemptState>((s, f) => (f ? evolveAttempts(s, f) : s), state);
+  }
+
+  private async execute(
+    msg: JetStreamContext,
+    event: RunRequestedEvent,
+    state: AttemptState,
+    span: Span,
+  ): Promise<void> {
     const runId = event.runId;
     const attempt = msg.deliveryCount;
+    const kind = event.data.kind;
     const ctx = this.runContext(runId, attempt, currentTraceparent());
-    const bus = this.reader;
     const request = event.data.request;
-
-    // Already finished (an earlier attempt's ack was lost): ack only.
-    for (const type of RUN_END_TYPES) {
-      if (await bus.lastOfType(runId, type)) {
-        msg.ack();
-        return;
-      }
-    }
     const controller = this.signals.register(runId, attempt);
-    // Renew the delivery at the run's heartbeat, and always well inside the consumer's ack wait.
+    const shuttingDown = (): boolean => msg.draining || stopReasonOf(controller.signal)?.kind === 'shutdown';
+    // Renew the delivery at the run's heartbeat (the transport also renews it well inside the ack wait).
     const beatMs = Math.min(request.heartbeatSeconds, CONSUMER_SETTINGS.engine.ackWaitSeconds / 3) * 1000;
     const heartbeat = setInterval(() => msg.working(), beatMs);
     let stallWatch: NodeJS.Timeout | undefined;
@@ -127,60 +154,21 @@ export class RunDispatchController {
       request.timeoutSeconds * 1000,
     );
     try {
-      if (await bus.lastOfType(runId, 'RunCancellationRequested')) {
-        await ctx.log('INFO', 'run cancelled before it started');
-        await ctx.emit('RunCancelled', { processedBars: 0, reason: 'cancelled before it started' });
-        await msg.ackAck();
+      const decision = decide(state, this.delivery(msg, shuttingDown()));
+      if (decision.kind !== 'start') {
+        await this.carryOut(ctx, msg, decision, kind);
         return;
       }
-      // The dispatch's last possible delivery (the consumer's max_deliver) must end the run, or
-      // JetStream would stop delivering it and leave it unfinished.
-      if (attempt >= CONSUMER_SETTINGS.engine.maxDeliver) {
-        const message = `run failed: its dispatch reached the delivery limit (${attempt} deliveries, most of them handed back by workers shutting down)`;
-        await this.failAttemptsExhausted(ctx, msg, message, 'delivery limit');
+      await this.record(ctx, decision.events);
+      if (attempt > 1) span.addEvent(SPAN_EVENTS.retry, { [ATTRS.previousAttempt]: attempt - 1 });
+      // Whatever an older attempt still runs (a worker that lost its lease in a NATS outage, its
+      // queued trial batches) stops quietly: this attempt owns the run now.
+      if (decision.supersedeOlder) this.signals.broadcastSuperseded(runId, attempt);
+      if (decision.backoffMs > 0) await this.backoff(decision.backoffMs, controller.signal);
+      // A shutdown that began during the reads or the backoff: hand back before starting.
+      if (shuttingDown()) {
+        await this.carryOut(ctx, msg, handBack(attempt), kind);
         return;
-      }
-      if (await this.handBackIfShuttingDown(ctx, msg, controller.signal)) return;
-      if (attempt > 1) {
-        span.addEvent(SPAN_EVENTS.retry, { [ATTRS.previousAttempt]: attempt - 1 });
-        const abandoned = await this.abandonedAttempts(runId);
-        // The previous delivery may have recorded its own end (stall, shutdown, lost history);
-        // otherwise its worker went silent (died, or was cut off past its lease).
-        const silent = !abandoned.has(attempt - 1);
-        if (silent) {
-          await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: attempt - 1, reason: 'heartbeat_lost' });
-          abandoned.set(attempt - 1, 'heartbeat_lost');
-        }
-        // maxRetries counts failed attempts: every earlier delivery but a clean shutdown's hand-back.
-        const shutdowns = [...abandoned.values()].filter((why) => why === 'shutdown').length;
-        const failed = attempt - 1 - shutdowns;
-        const exhausted = failed >= request.maxRetries + 1;
-        if (silent) {
-          const next = exhausted ? 'no retries left' : `retrying as attempt ${attempt}`;
-          await ctx.log('WARNING', `attempt ${attempt - 1} lost its worker; ${next}`);
-        }
-        if (exhausted) {
-          const why = abandoned.get(attempt - 1);
-          const cause =
-            why === 'stalled'
-              ? 'the last attempt stopped making progress'
-              : why === 'coordinator_lost'
-                ? "the last attempt's coordinator lost the run's history"
-                : failed === 1
-                  ? 'its attempt lost its worker before finishing'
-                  : 'each attempt lost its worker before finishing';
-          const attempts = failed === 1 ? '1 failed attempt' : `${failed} failed attempts`;
-          const message = `run failed after ${attempts} (maxRetries ${request.maxRetries}): ${cause}`;
-          await this.failAttemptsExhausted(ctx, msg, message, 'attempts exhausted');
-          return;
-        }
-        // Whatever an older attempt still runs (a worker that lost its lease in a NATS outage, its
-        // queued trial batches) stops quietly: this attempt owns the run now.
-        this.signals.broadcastSuperseded(runId, attempt);
-        // Back off from the second failed attempt on: a run that keeps killing workers must not spin.
-        if (failed >= 2) await this.backoff(failed + 1, controller.signal);
-        // A shutdown that began during the reads or the backoff: hand back before starting.
-        if (await this.handBackIfShuttingDown(ctx, msg, controller.signal)) return;
       }
       if (request.stallSeconds !== undefined) {
         const limitMs = request.stallSeconds * 1000;
@@ -193,19 +181,19 @@ export class RunDispatchController {
           Math.min(1000, limitMs / 2),
         );
       }
-      workerMetrics.activeRuns.inc({ kind: event.data.kind });
+      workerMetrics.activeRuns.inc({ kind });
       try {
-        if (event.data.kind === 'backtest') await this.runBacktest(ctx, event, controller.signal);
-        else await this.runOptimization(ctx, event, controller.signal);
+        if (kind === 'backtest') await this.runBacktest(ctx, event, state, controller.signal);
+        else await this.runOptimization(ctx, event, state, controller.signal);
       } finally {
-        workerMetrics.activeRuns.dec({ kind: event.data.kind });
+        workerMetrics.activeRuns.dec({ kind });
       }
       await msg.ackAck();
     } catch (err) {
       if (err instanceof RunAbortedError)
         span.addEvent(SPAN_EVENTS.cancelled, { [ATTRS.processedBars]: err.processedBars });
       else recordSpanError(span, err);
-      await this.settleFailure(ctx, msg, err, controller.signal);
+      await this.settleStopped(ctx, msg, state, kind, err, stopReasonOf(controller.signal));
     } finally {
       clearInterval(heartbeat);
       clearInterval(stallWatch);
@@ -214,63 +202,58 @@ export class RunDispatchController {
     }
   }
 
+  /** Publishes a decision's events in order (a log line through the run's log). */
+  private async record(ctx: RunContext, events: AttemptDecision['events']): Promise<void> {
+    for (const e of events) {
+      if (e.type === 'RunLogged') await ctx.log(e.data.level, e.data.message, e.data.context);
+      else await ctx.emit(e.type, e.data);
+    }
+  }
+
   /**
-   * Ends a run whose attempts ran out (failed attempts past maxRetries, or the dispatch's delivery
-   * limit). This attempt never starts, but older ones may still be at work: trials running on every
-   * worker, batches queued, a coordinator cut off from NATS. Once the end is recorded they are told
-   * to stop like any other stopped run (cancel, timeout, maxFailedTrials): a stop for every attempt
-   * up to this one, so running trials abort and queued batches are dropped unrun. It goes out only
-   * once the end is stored: this worker hears it too, and a publish failing after it would be
-   * settled as that stop instead of being handed back.
+   * Carries a decision out: its events, in order (an optimization's end waits until its queued and
+   * running batches are settled, so the end stays the last event of the run), a stop of older attempts
+   * if it ends the run, then the delivery's settlement.
    */
-  private async failAttemptsExhausted(
+  private async carryOut(
     ctx: RunContext,
     msg: JetStreamContext,
-    message: string,
-    termReason: string,
+    decision: Exclude<AttemptDecision, { kind: 'start' }> | SettleDecision,
+    kind: RunRequestedEvent['data']['kind'],
   ): Promise<void> {
-    await ctx.log('ERROR', message);
-    await ctx.emit('RunFailed', { errorMessage: message, reason: 'attempts_exhausted' });
-    this.signals.broadcastStop(ctx.runId, ctx.attempt, message);
-    msg.term(termReason);
+    const ends = decision.events.some((e) => e.type === 'RunFailed' || e.type === 'RunCancelled');
+    const stopsOlder = decision.kind === 'fail' && 'stopAttemptsUpTo' in decision ? decision : undefined;
+    if (ends && kind === 'optimization') {
+      // Older attempts' trials stop and their queued batches are dropped before the end is written.
+      if (stopsOlder) this.signals.broadcastStop(ctx.runId, stopsOlder.stopAttemptsUpTo, stopsOlder.message);
+      await this.coordinator.whenBatchesSettled(ctx.runId);
+    }
+    await this.record(ctx, decision.events);
+    // A backtest's older attempts hear it once the end is stored (this worker hears it too, and a
+    // publish failing before it would be settled as that stop instead of being handed back).
+    if (stopsOlder && kind !== 'optimization')
+      this.signals.broadcastStop(ctx.runId, stopsOlder.stopAttemptsUpTo, stopsOlder.message);
+    const ack = decision.acknowledge;
+    switch (ack.kind) {
+      case 'ack':
+        await msg.ackAck();
+        return;
+      case 'nak':
+        msg.nak(ack.delayMs);
+        return;
+      case 'term':
+        msg.term(ack.reason);
+        return;
+      case 'none':
+        return;
+      default: {
+        const never: never = ack;
+        throw new Error(`unexpected acknowledgement ${JSON.stringify(never)}`);
+      }
+    }
   }
 
-  /**
-   * A worker that is shutting down starts nothing more: the run is handed back at once, recorded
-   * as a shutdown (which maxRetries does not count). Answers whether it was.
-   */
-  private async handBackIfShuttingDown(ctx: RunContext, msg: JetStreamContext, signal: AbortSignal): Promise<boolean> {
-    if (!msg.draining && stopReasonOf(signal)?.kind !== 'shutdown') return false;
-    await this.handBackUnstarted(ctx, msg);
-    return true;
-  }
-
-  /** Records a delivery this stopping worker did not start as a shutdown hand-back, then naks it. */
-  private async handBackUnstarted(ctx: RunContext, msg: JetStreamContext): Promise<void> {
-    const detail = 'worker shutting down; handed back before starting';
-    await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: 'shutdown', detail });
-    await ctx.log('WARNING', `attempt ${ctx.attempt} abandoned: ${detail}`);
-    msg.nak();
-  }
-
-  /**
-   * How each recorded attempt of a run ended (`RunAttemptAbandoned` reasons by attempt), read from
-   * that event's subject alone. Read only when a run is redelivered.
-   */
-  private async abandonedAttempts(runId: string): Promise<Map<number, string>> {
-    const abandoned = new Map<number, string>();
-    await this.reader.readHistory(
-      runId,
-      ({ event }) => {
-        if (event.type === 'RunAttemptAbandoned') abandoned.set(event.data.abandonedAttempt, event.data.reason);
-      },
-      'RunAttemptAbandoned',
-    );
-    return abandoned;
-  }
-
-  private async backoff(attempt: number, signal: AbortSignal): Promise<void> {
-    const ms = Math.min(30_000, 1000 * 2 ** (attempt - 3));
+  private async backoff(ms: number, signal: AbortSignal): Promise<void> {
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
       signal.addEventListener('abort', () => {
@@ -280,7 +263,12 @@ export class RunDispatchController {
     });
   }
 
-  private async runBacktest(ctx: RunContext, event: RunRequestedEvent, signal: AbortSignal): Promise<void> {
+  private async runBacktest(
+    ctx: RunContext,
+    event: RunRequestedEvent,
+    state: AttemptState,
+    signal: AbortSignal,
+  ): Promise<void> {
     if (event.data.kind !== 'backtest') return;
     const request = event.data.request;
     const bars = await this.bars.get(request.dataset);
@@ -289,7 +277,7 @@ export class RunDispatchController {
     crashIfPoisoned(request.dataset.synthetic?.seed);
     await stallIfPoisoned(request.dataset.synthetic?.seed, signal);
     const { result, durationMs } = await runBacktestChunked(ctx, request, bars, signal, this.cfg.progressIntervalMs);
-    await this.stopIfSuperseded(ctx);
+    await this.stopIfSuperseded(ctx, state);
     await ctx.log('INFO', `backtest completed in ${durationMs.toFixed(0)} ms`, { sharpe: result.metrics.sharpe });
     await ctx.emit('RunCompleted', {
       durationMs,
@@ -298,7 +286,12 @@ export class RunDispatchController {
     });
   }
 
-  private async runOptimization(ctx: RunContext, event: RunRequestedEvent, signal: AbortSignal): Promise<void> {
+  private async runOptimization(
+    ctx: RunContext,
+    event: RunRequestedEvent,
+    state: AttemptState,
+    signal: AbortSignal,
+  ): Promise<void> {
     if (event.data.kind !== 'optimization') return;
     const request = event.data.request;
     const started = performance.now();
@@ -311,7 +304,9 @@ export class RunDispatchController {
     const counts = { completedCombinations: tally.completed, failedCombinations: tally.failed };
     switch (outcome.kind) {
       case 'completed':
-        await this.stopIfSuperseded(ctx);
+        await this.stopIfSuperseded(ctx, state);
+        // The run's end is the last event of its history: batches still finishing write first.
+        await this.coordinator.whenBatchesSettled(ctx.runId);
         await ctx.log(
           'INFO',
           `optimization completed: ${tally.completed} of ${total} trials succeeded, ${tally.failed} failed`,
@@ -324,6 +319,7 @@ export class RunDispatchController {
         });
         return;
       case 'failed':
+        await this.coordinator.whenBatchesSettled(ctx.runId);
         await ctx.log('ERROR', outcome.message);
         await ctx.emit('RunFailed', { errorMessage: outcome.message, reason: outcome.reason });
         return;
@@ -349,85 +345,45 @@ export class RunDispatchController {
    * worker was cut off past its lease and the announcement never reached it), it stops here instead,
    * recording nothing.
    */
-  private async stopIfSuperseded(ctx: RunContext): Promise<void> {
-    const by = await this.supersededBy(ctx);
+  private async stopIfSuperseded(ctx: RunContext, state: AttemptState): Promise<void> {
+    const by = supersededBy(await this.refreshed(state, ctx.runId), ctx.attempt);
     if (by !== undefined) {
       this.signals.abort(ctx.runId, { kind: 'superseded', byAttempt: by }, ctx.attempt);
       throw new RunAbortedError();
     }
   }
 
-  /**
-   * The newer attempt that has started, or ended the run, if one has (an attempt whose predecessors
-   * used up the retries ends the run without starting).
-   */
-  private async supersededBy(ctx: RunContext): Promise<number | undefined> {
-    const found = await Promise.all(
-      (['RunStarted', ...RUN_END_TYPES] as const).map((type) => this.reader.lastOfType(ctx.runId, type)),
-    );
-    const newest = Math.max(0, ...found.map((f) => f?.event.attempt ?? 0));
-    return newest > ctx.attempt ? newest : undefined;
-  }
-
-  private async settleFailure(
+  /** Settles an attempt that stopped or failed, as `settle` decides from the run's current state. */
+  private async settleStopped(
     ctx: RunContext,
     msg: JetStreamContext,
+    state: AttemptState,
+    kind: RunRequestedEvent['data']['kind'],
     err: unknown,
-    signal: AbortSignal,
+    stop: StopReason | undefined,
   ): Promise<void> {
-    const reason = stopReasonOf(signal);
-    // Recording a failure, a cancel or a hand-back is not for an attempt a newer one replaced.
-    const by = reason?.kind === 'superseded' ? reason.byAttempt : await this.supersededBy(ctx).catch(() => undefined);
-    if (by !== undefined) {
-      // A newer attempt owns the run (and this delivery): nothing to record, nothing to settle.
+    const error: AttemptError =
+      err instanceof RunAbortedError
+        ? { kind: 'aborted', ...(err.processedBars === undefined ? {} : { processedBars: err.processedBars }) }
+        : err instanceof CoordinatorLostError
+          ? { kind: 'coordinator-lost', message: err.message }
+          : isNatsUnavailable(err)
+            ? { kind: 'nats-unavailable', fields: errorFieldsOf(err) }
+            : { kind: 'error', fields: errorFieldsOf(err) };
+    // What a newer attempt did meanwhile decides whether this one may record anything; if NATS does
+    // not answer, the state read at the start stands.
+    const current = await this.refreshed(state, ctx.runId).catch(() => state);
+    const decision = settle(current, { attempt: ctx.attempt, ...(stop ? { stop } : {}), error });
+    if (decision.kind === 'superseded') {
       this.log.warn(
-        { runId: ctx.runId, attempt: ctx.attempt, byAttempt: by },
+        { runId: ctx.runId, attempt: ctx.attempt, byAttempt: decision.byAttempt },
         'run attempt superseded by a newer one; stopped',
       );
-      return;
-    }
-    if (!reason && isNatsUnavailable(err)) {
-      // NATS did not answer (an outage mid-run): the run is not at fault. Hand it back; the next
-      // attempt (here or elsewhere, once NATS is back) resumes it, recording this one as lost.
+    } else if (decision.kind === 'retry-later') {
       this.log.warn({ err, runId: ctx.runId, attempt: ctx.attempt }, 'NATS unavailable mid-run; handing the run back');
-      msg.nak(1000);
-      return;
     }
     try {
-      // A clean deploy, an attempt whose progress stopped moving, or a coordinator that lost the
-      // run's history: hand the run back at once (no waiting for the heartbeat timeout) and say why.
-      const abandon =
-        reason?.kind === 'stalled'
-          ? { why: 'stalled' as const, detail: `no progress for ${reason.seconds} s (stallSeconds)` }
-          : reason?.kind === 'shutdown'
-            ? { why: 'shutdown' as const, detail: 'worker shutting down' }
-            : err instanceof CoordinatorLostError
-              ? { why: 'coordinator_lost' as const, detail: err.message }
-              : undefined;
-      if (abandon) {
-        const { why, detail } = abandon;
-        await ctx.emit('RunAttemptAbandoned', { abandonedAttempt: ctx.attempt, reason: why, detail });
-        await ctx.log('WARNING', `attempt ${ctx.attempt} abandoned: ${detail}`);
-        msg.nak();
-        return;
-      }
-      if (reason?.kind === 'timeout') {
-        const message = `run exceeded its time budget of ${reason.seconds} s (timeoutSeconds) and was stopped`;
-        await ctx.log('ERROR', message);
-        await ctx.emit('RunFailed', { errorMessage: message, reason: 'timeout', ...progressOf(err) });
-      } else if (err instanceof RunAbortedError || reason?.kind === 'cancelled') {
-        const progress = progressOf(err);
-        await ctx.log(
-          'INFO',
-          `run cancelled${progress.processedBars !== undefined ? ` after ${progress.processedBars} bars` : ''}`,
-        );
-        await ctx.emit('RunCancelled', { ...progress, reason: 'cancelled by request' });
-      } else {
-        const fields = errorFieldsOf(err);
-        await ctx.log('ERROR', `run failed: ${fields.errorMessage}`, { errorCode: fields.errorCode });
-        await ctx.emit('RunFailed', { ...fields, reason: 'error' });
-      }
-      await msg.ackAck();
+      await this.carryOut(ctx, msg, decision, kind);
     } catch (publishErr) {
       // Could not record the outcome (NATS down?): hand the run back for another attempt.
       this.log.error({ err: publishErr, runId: ctx.runId }, 'could not record run outcome; handing the run back');
@@ -439,8 +395,4 @@ export class RunDispatchController {
 /** The coordinator lost the run's history without being asked to stop (the attempt is handed back). */
 class CoordinatorLostError extends Error {
   override readonly name = 'CoordinatorLostError';
-}
-
-function progressOf(err: unknown): { processedBars?: number } {
-  return err instanceof RunAbortedError && err.processedBars !== undefined ? { processedBars: err.processedBars } : {};
 }

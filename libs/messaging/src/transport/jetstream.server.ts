@@ -37,6 +37,8 @@ interface Runner {
 type Handler = MessageHandler<unknown, unknown, unknown>;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** An idle multi-consumer binding pulls anyway every this many idle rounds (see `next`). */
+const PROBE_EVERY_IDLE_ROUNDS = 5;
 /** How long a drain waits for deliveries a handler settles after it resolved (outcomes in flight). */
 const DRAIN_SETTLE_MS = 10_000;
 
@@ -187,6 +189,7 @@ class PullRunner implements Runner {
   private prefetched?: Promise<JsMsg | null>;
   private consumers: Consumer[] = [];
   private streak = 0;
+  private idleRounds = 0;
   private wake?: () => void;
   private freed?: () => void;
   private wakeSubs: Subscription[] = [];
@@ -304,6 +307,19 @@ class PullRunner implements Runner {
       if (inFlightSomewhere >= 0) source = inFlightSomewhere;
     }
     if (source === undefined) {
+      // Every few idle rounds, pull anyway (bounded by `expires`), highest first: the decision above
+      // rests on the server's counts, and a loop must never wait on an estimate alone.
+      this.idleRounds += 1;
+      if (this.idleRounds % PROBE_EVERY_IDLE_ROUNDS === 0) {
+        for (const [k, c] of this.consumers.entries()) {
+          const probed = await c.next({ expires: this.expires });
+          if (probed) {
+            this.streak = k === 0 ? this.streak + 1 : 0;
+            return probed;
+          }
+        }
+        return null;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.expires);
         this.wake = () => {
@@ -314,6 +330,7 @@ class PullRunner implements Runner {
       this.wake = undefined;
       return null;
     }
+    this.idleRounds = 0;
     const msg = await (this.consumers[source] as Consumer).next({ expires: this.expires });
     if (msg) this.streak = source === 0 ? this.streak + 1 : 0;
     return msg;
