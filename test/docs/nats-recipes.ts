@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Topology } from '@runforge/contracts';
+import { SCHEDULE_CHANGES, type Topology } from '@runforge/contracts';
 
 /**
  * Reads the `nats …` commands out of the operator docs and says which streams, consumers, subjects
@@ -282,7 +282,10 @@ export interface KnownSubject {
   readonly eventToken?: string;
 }
 
-/** The subjects of a topology: one per event token on RUNS, the dispatches and trial batches on WORK, the aborts. */
+/**
+ * The subjects of a topology: one per event token on RUNS, the dispatches and trial batches on WORK,
+ * the schedule changes on SCHEDULES, the aborts.
+ */
 export function knownSubjects(t: Topology, eventTokens: readonly string[]): KnownSubject[] {
   return [
     ...eventTokens.map((eventToken) => ({
@@ -293,6 +296,10 @@ export function knownSubjects(t: Topology, eventTokens: readonly string[]): Know
     { pattern: t.runDispatchSubject('high'), stream: 'work' },
     { pattern: t.runDispatchSubject('normal'), stream: 'work' },
     { pattern: t.trialWorkSubject('*'), stream: 'work' },
+    ...SCHEDULE_CHANGES.map((change) => ({
+      pattern: t.scheduleChangeSubject('*', change),
+      stream: 'schedules' as const,
+    })),
     { pattern: t.anyRunAbortSubject() },
   ];
 }

@@ -45,6 +45,46 @@ describe('schedules through the gateway API, fired by real scheduler processes',
   const api = <T = Record<string, unknown>>(method: string, url: string, body?: unknown) =>
     http<T>(sys.gateway.url, method, url, body);
 
+  it('records each change on SCHEDULES, and the scheduler consumes it to plan at once', async () => {
+    const created = await api<Schedule>('POST', '/api/schedules', {
+      name: 'changes-are-recorded',
+      cron: '0 10 * * *',
+      timezone: 'Europe/Amsterdam',
+      template: TEMPLATE,
+    });
+    expect(created.status).toBe(201);
+    expect((await api('POST', `/api/schedules/${created.body.id}/pause`)).status).toBe(200);
+    expect((await api('DELETE', `/api/schedules/${created.body.id}`)).status).toBe(204);
+    const nc = await connect({ servers: NATS_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const stream = sys.iso.topology.streams.schedules.name;
+      const changes = await eventually(
+        'the three changes on SCHEDULES',
+        async () => {
+          const found: string[] = [];
+          for (const change of ['created', 'paused', 'deleted']) {
+            const subject = sys.iso.topology.scheduleChangeSubject(created.body.id, change);
+            const m = await jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+            if (m) found.push(m.json<{ change: string }>().change);
+          }
+          return found;
+        },
+        (found) => found.length === 3,
+      );
+      expect(changes).toEqual(['created', 'paused', 'deleted']);
+      // The scheduler took and acked them (its transport handler re-plans on each).
+      const spec = sys.iso.topology.consumers.scheduler;
+      await eventually(
+        'the scheduler to consume the changes',
+        () => jsm.consumers.info(spec.stream, spec.durable),
+        (info) => info.ack_floor.stream_seq >= 3 && info.num_pending === 0 && info.num_ack_pending === 0,
+      );
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('rejects an invalid cron, time zone or template with 400 naming each field and its reason', async () => {
     const r = await api<{ issues: { field: string; reason: string }[] }>('POST', '/api/schedules', {
       name: 'broken',

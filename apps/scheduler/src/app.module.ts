@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { PlatformModule, type RunForgeConfig } from '@runforge/service';
 import { readModelsModule } from '@runforge/read-models';
+import { ScheduleChangesController } from './schedules/schedule-changes.controller';
 import { SchedulerService } from './schedules/scheduler.service';
 
 @Module({})
@@ -9,6 +10,7 @@ export class SchedulerAppModule {
     return {
       module: SchedulerAppModule,
       imports: [PlatformModule.forRoot(cfg.service, cfg), readModelsModule(cfg)],
+      controllers: [ScheduleChangesController],
       providers: [SchedulerService],
     };
   }

@@ -1,11 +1,12 @@
 import './tracing';
 import 'reflect-metadata';
+import { JetStreamServer } from '@runforge/messaging';
 import { bootstrapService, loadConfig } from '@runforge/service';
 import { SchedulerAppModule } from './app.module';
 
 async function main(): Promise<void> {
   const cfg = loadConfig('scheduler');
-  await bootstrapService(SchedulerAppModule.forRoot(cfg), cfg);
+  await bootstrapService(SchedulerAppModule.forRoot(cfg), cfg, undefined, new JetStreamServer());
 }
 
 main().catch((err: unknown) => {

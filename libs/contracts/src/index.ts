@@ -6,3 +6,4 @@ export * from './messaging';
 export * from './run-view';
 export * from './work';
 export * from './trials';
+export * from './schedules';

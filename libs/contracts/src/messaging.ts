@@ -19,6 +19,14 @@ export const WORK_STREAM_SETTINGS = {
   duplicateWindowSeconds: 120,
 } as const;
 
+/** Schedule changes: the audit of who changed which schedule, kept 90 days. */
+export const SCHEDULES_STREAM_SETTINGS = {
+  storage: 'file',
+  retention: 'limits',
+  maxAgeSeconds: 90 * 24 * 3600,
+  duplicateWindowSeconds: 120,
+} as const;
+
 export const CONSUMER_SETTINGS = {
   engine: {
     /**
@@ -33,6 +41,7 @@ export const CONSUMER_SETTINGS = {
   },
   projection: { ackWaitSeconds: 30, maxDeliver: -1, maxAckPending: 20_000 },
   trials: { ackWaitSeconds: 5, maxDeliver: 50, maxAckPending: 1_000 },
+  scheduler: { ackWaitSeconds: 30, maxDeliver: 10, maxAckPending: 100 },
 } as const;
 
 /** Message headers carried by every publish. */

@@ -21,7 +21,7 @@ export interface ConsumerSpec {
 
 export interface Topology {
   readonly namespace: string;
-  readonly streams: { readonly runs: StreamSpec; readonly work: StreamSpec };
+  readonly streams: { readonly runs: StreamSpec; readonly work: StreamSpec; readonly schedules: StreamSpec };
   readonly consumers: {
     /**
      * Engine workers take runs to execute from these (durable pull consumers on the work-queue
@@ -33,6 +33,8 @@ export interface Topology {
     readonly projection: ConsumerSpec;
     /** Optimization trial batches, shared by every worker (work-queue stream). */
     readonly trials: ConsumerSpec;
+    /** Schedule changes, shared by the scheduler replicas (any one re-plans at once). */
+    readonly scheduler: ConsumerSpec;
   };
   /** `runs.<runId>.<event>` */
   runSubject(runId: string, eventToken: string): string;
@@ -52,6 +54,8 @@ export interface Topology {
    */
   runAbortSubject(runId: string): string;
   anyRunAbortSubject(): string;
+  /** `schedules.<scheduleId>.<change>`: a schedule changed through the API (audit, and the scheduler's cue). */
+  scheduleChangeSubject(scheduleId: string, change: string): string;
   /** Object store bucket for uploaded datasets. */
   readonly datasetBucket: string;
   /** Key-value bucket for idempotency keys and similar small durable state. */
@@ -66,17 +70,20 @@ export function topology(namespace = ''): Topology {
   const s = namespace ? `_${namespace}` : '';
   const runsStream = `RUNS${s}`;
   const workStream = `WORK${s}`;
+  const schedulesStream = `SCHEDULES${s}`;
   return {
     namespace,
     streams: {
       runs: { name: runsStream, subjects: [`${p}runs.>`] },
       work: { name: workStream, subjects: [`${p}work.>`] },
+      schedules: { name: schedulesStream, subjects: [`${p}schedules.>`] },
     },
     consumers: {
       engineHigh: { stream: workStream, durable: 'engine-high', filterSubject: `${p}work.runs.high` },
       engineNormal: { stream: workStream, durable: 'engine-normal', filterSubject: `${p}work.runs.normal` },
       projection: { stream: runsStream, durable: 'projection', filterSubject: `${p}runs.>` },
       trials: { stream: workStream, durable: 'trials', filterSubject: `${p}work.trials.>` },
+      scheduler: { stream: schedulesStream, durable: 'scheduler', filterSubject: `${p}schedules.>` },
     },
     runSubject: (runId, eventToken) => `${p}runs.${runId}.${eventToken}`,
     runHistorySubject: (runId) => `${p}runs.${runId}.>`,
@@ -86,6 +93,7 @@ export function topology(namespace = ''): Topology {
     anyRunDispatchSubject: () => `${p}work.runs.*`,
     runAbortSubject: (runId) => `${p}ctl.runs.${runId}.abort`,
     anyRunAbortSubject: () => `${p}ctl.runs.*.abort`,
+    scheduleChangeSubject: (scheduleId, change) => `${p}schedules.${scheduleId}.${change}`,
     datasetBucket: `datasets${s}`,
     idempotencyBucket: `idempotency${s}`,
   };

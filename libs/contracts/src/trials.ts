@@ -3,7 +3,11 @@ import type { Params } from '@runforge/engine';
 
 /** Canonical JSON of a parameter set (sorted keys), the input of a trial's identity. */
 function canonical(params: Params): string {
-  return JSON.stringify(Object.keys(params).sort().map((k) => [k, params[k]]));
+  return JSON.stringify(
+    Object.keys(params)
+      .sort()
+      .map((k) => [k, params[k]]),
+  );
 }
 
 /**
@@ -26,7 +30,10 @@ const ENGINE_ENTRY_FRAME = /^at (runBacktest|new Backtest|Backtest\.(step|result
  * the top stack frames without line numbers, down to where the engine was called ("37 trials failed
  * with X").
  */
-export function errorFingerprint(message: string, stack: string | undefined): { fingerprint: string; template: string } {
+export function errorFingerprint(
+  message: string,
+  stack: string | undefined,
+): { fingerprint: string; template: string } {
   const template = message
     .replace(/"[^"]*"|'[^']*'/g, '"…"')
     .replace(/-?\d+(\.\d+)?(e[+-]?\d+)?/gi, '#')
@@ -39,6 +46,9 @@ export function errorFingerprint(message: string, stack: string | undefined): { 
   const frames = all
     .slice(0, entry >= 0 ? Math.min(entry + 1, 3) : 3)
     .map((l) => l.replace(/:\d+:\d+\)?$/, '').replace(/\(.*[\\/]/, '('));
-  const fingerprint = createHash('sha1').update([template, ...frames].join('\n')).digest('hex').slice(0, 12);
+  const fingerprint = createHash('sha1')
+    .update([template, ...frames].join('\n'))
+    .digest('hex')
+    .slice(0, 12);
   return { fingerprint, template };
 }

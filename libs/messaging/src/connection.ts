@@ -14,6 +14,7 @@ import {
 import {
   CONSUMER_SETTINGS,
   RUNS_STREAM_SETTINGS,
+  SCHEDULES_STREAM_SETTINGS,
   WORK_STREAM_SETTINGS,
   type ConsumerSpec,
   type StreamSpec,
@@ -24,7 +25,7 @@ export async function connectNats(url: string, name: string): Promise<NatsConnec
   return connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
 }
 
-type StreamSettings = typeof RUNS_STREAM_SETTINGS | typeof WORK_STREAM_SETTINGS;
+type StreamSettings = typeof RUNS_STREAM_SETTINGS | typeof WORK_STREAM_SETTINGS | typeof SCHEDULES_STREAM_SETTINGS;
 
 function streamConfig(spec: StreamSpec, s: StreamSettings): Partial<StreamConfig> & { name: string } {
   return {
@@ -107,9 +108,12 @@ export async function provisionTopology(nc: NatsConnection, t: Topology): Promis
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, streamConfig(t.streams.runs, RUNS_STREAM_SETTINGS));
   await ensureStream(jsm, streamConfig(t.streams.work, WORK_STREAM_SETTINGS));
+  await ensureStream(jsm, streamConfig(t.streams.schedules, SCHEDULES_STREAM_SETTINGS));
   await ensureConsumer(jsm, t.consumers.engineHigh, CONSUMER_SETTINGS.engine, DeliverPolicy.All);
   await ensureConsumer(jsm, t.consumers.engineNormal, CONSUMER_SETTINGS.engine, DeliverPolicy.All);
   await ensureConsumer(jsm, t.consumers.trials, CONSUMER_SETTINGS.trials, DeliverPolicy.All);
+  // Changes made before the first scheduler started are in Postgres already: only new ones cue it.
+  await ensureConsumer(jsm, t.consumers.scheduler, CONSUMER_SETTINGS.scheduler, DeliverPolicy.New);
   return jsm;
 }
 

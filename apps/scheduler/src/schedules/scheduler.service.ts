@@ -21,6 +21,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private running: Promise<void> | undefined;
   private stopped = false;
   private lastPrune = 0;
+  private wakeAfterTick = false;
   private readonly tickMs = Number(process.env.SCHEDULER_TICK_MS ?? 1000);
   private readonly offsetMs = Number(process.env.SCHEDULER_CLOCK_OFFSET_MS ?? 0);
   private readonly retentionDays = Number(process.env.SCHEDULER_FIRE_RETENTION_DAYS ?? 90);
@@ -55,10 +56,30 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     return new Date(Date.now() + this.offsetMs);
   }
 
+  /**
+   * Ticks as soon as the current tick (if any) is done: a schedule changed through the API is planned
+   * at once rather than on the next tick.
+   */
+  wake(): void {
+    if (this.stopped) return;
+    if (!this.timer) {
+      this.wakeAfterTick = true; // a tick is running: the next one starts as soon as it ends
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule(0);
+  }
+
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.runOnce().finally(() => this.schedule(this.tickMs));
+      this.timer = undefined;
+      this.running = this.runOnce().finally(() => {
+        const next = this.wakeAfterTick ? 0 : this.tickMs;
+        this.wakeAfterTick = false;
+        this.schedule(next);
+      });
     }, delay);
   }
 

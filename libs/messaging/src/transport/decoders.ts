@@ -1,4 +1,11 @@
-import { decodeEvent, decodeRunDispatch, decodeTrialBatch, EVENTS, ContractError } from '@runforge/contracts';
+import {
+  ContractError,
+  decodeEvent,
+  decodeRunDispatch,
+  decodeScheduleChanged,
+  decodeTrialBatch,
+  EVENTS,
+} from '@runforge/contracts';
 
 /**
  * How the payload of a pattern is decoded and validated before its handler sees it: the work
@@ -8,6 +15,7 @@ import { decodeEvent, decodeRunDispatch, decodeTrialBatch, EVENTS, ContractError
 export function decoderFor(pattern: string): (raw: Uint8Array) => unknown {
   if (pattern === 'RunDispatch') return (raw) => decodeRunDispatch(json(raw));
   if (pattern === 'TrialBatch') return (raw) => decodeTrialBatch(json(raw));
+  if (pattern === 'ScheduleChanged') return (raw) => decodeScheduleChanged(json(raw));
   if ((EVENTS as readonly { type: string }[]).some((d) => d.type === pattern)) {
     return (raw) => {
       const event = decodeEvent(json(raw));

@@ -4,12 +4,14 @@ import { jetstream, type JetStreamClient as NatsJetStream, type PubAck } from '@
 import {
   decodeEvent,
   decodeRunDispatch,
+  decodeScheduleChanged,
   decodeTrialBatch,
   eventDefinition,
   eventMessageId,
   HEADERS,
   type RunDispatch,
   type RunEvent,
+  type ScheduleChanged,
   type Topology,
   type TrialBatch,
 } from '@runforge/contracts';
@@ -139,6 +141,16 @@ export class JetStreamClient extends ClientProxy {
     });
   }
 
+  /** Records a schedule change on `schedules.<id>.<change>` (the audit, and the scheduler's cue). */
+  publishScheduleChanged(change: ScheduleChanged): Promise<PubAck> {
+    const checked = decodeScheduleChanged(change);
+    return this.js.publish(
+      this.topology.scheduleChangeSubject(checked.scheduleId, checked.change),
+      encoder.encode(JSON.stringify(checked)),
+      { msgID: `${checked.scheduleId}:${checked.change}:${checked.occurredAt}`, headers: this.traceHeaders() },
+    );
+  }
+
   protected publish(_packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
     callback({ err: 'JetStream carries events only: use emit(), not send()', isDisposed: true });
     return () => undefined;
@@ -152,6 +164,7 @@ export class JetStreamClient extends ClientProxy {
     const { data, options } = record;
     if (pattern === 'RunDispatch') return (await this.dispatchRun(data as RunDispatch)) as T;
     if (pattern === 'TrialBatch') return (await this.publishTrialBatch(data as TrialBatch, options)) as T;
+    if (pattern === 'ScheduleChanged') return (await this.publishScheduleChanged(data as ScheduleChanged)) as T;
     const event = data as RunEvent;
     if (event?.type !== pattern) throw new Error(`emit('${pattern}') got a ${String(event?.type)} message`);
     return (await this.publishEvent(event, options)) as T;
