@@ -188,10 +188,10 @@ export const TrialOutcomeSchema = z.discriminatedUnion('status', [
 export type TrialOutcome = z.output<typeof TrialOutcomeSchema>;
 
 /**
- * Several trials' outcomes in one fact (what workers publish: one per trial batch, or more often
- * on slow trials). Each outcome means exactly what a `TrialCompleted` / `TrialFailed` means; the
- * batch only saves a message, an ack and a delivery per trial, which on short trials cost more
- * than the trial itself (see BENCHMARKS.md).
+ * Legacy, read only: several trials' outcomes in one fact, as workers published them before each
+ * outcome became its own `TrialCompleted` / `TrialFailed`. Histories already stored keep them; every
+ * reader (the fold, the coordinator, the projection, the timeline) reads each outcome exactly as the
+ * per-trial event it stands for (`trialOutcomesOf`). Nothing writes it any more.
  */
 export const TrialsRecorded = defineEvent(
   'TrialsRecorded',
