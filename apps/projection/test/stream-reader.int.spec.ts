@@ -5,7 +5,7 @@ import { boundedFetchSize, connectNats, FETCH_WINDOW_BYTES, provisionTopology } 
 import { eventually } from '../../../test/support/eventually';
 import { cleanupIsolation, DATABASE_URL, NATS_URL, newIsolation, type Isolation } from '../../../test/support/system';
 import { rebuildReadModels } from '../src/rebuild/rebuild';
-import { readStream, STREAM_READ_ERROR_CODES, StreamReadError, type ReadLimits } from '../src/rebuild/stream-reader';
+import { readStream, STREAM_READ_ERROR_CODES, StreamReadError, type ReadLimits } from '@runforge/messaging';
 import { verifyReadModels } from '../src/rebuild/verify';
 import { publishLargeHistory, type LargeHistory } from './large-history';
 

@@ -5,3 +5,4 @@ export * from './transport/bindings';
 export * from './transport/jetstream.context';
 export * from './transport/jetstream.client';
 export * from './transport/jetstream.server';
+export * from './stream-range';

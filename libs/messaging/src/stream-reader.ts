@@ -6,23 +6,8 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import {
-  decodeEvent,
-  eventDefinition,
-  HEADERS,
-  type RunEvent,
-  type RunEventType,
-  type Topology,
-} from '@runforge/contracts';
-
-export interface StoredRunEvent {
-  readonly seq: number;
-  /** Time the stream stored the message. */
-  readonly storedAt: string;
-  readonly subject: string;
-  readonly event: RunEvent;
-  readonly traceparent?: string;
-}
+import { decodeEvent, eventDefinition, HEADERS, type RunEventType, type Topology } from '@runforge/contracts';
+import { readStream, type StoredRunEvent } from './stream-range';
 
 /** One entry of a run's audit history, as `GET /api/runs/{id}/events` and `npm run replay -- --json` show it. */
 export interface AuditEvent {
@@ -46,22 +31,6 @@ export function toAuditEvent(h: StoredRunEvent): AuditEvent {
     occurredAt: e.occurredAt,
     data: e.data,
   };
-}
-
-/**
- * Bytes a fetch from `RUNS` may bring at most: half the server's default per-client `max_pending`
- * (64 MB), past which NATS cuts a client off as a slow consumer (optimization events weigh up to
- * ~1 MB each; see docs/adr/0002-bounded-stream-reads.md).
- */
-export const FETCH_WINDOW_BYTES = 32 * 1024 * 1024;
-
-/**
- * Events per fetch so that `windowBytes` is never exceeded, were each event as large as the server
- * allows (`max_payload`): nats.js cannot bound a fetch by messages and bytes together. At least 1, at
- * most 1,000.
- */
-export function boundedFetchSize(windowBytes: number, maxPayload: number | undefined): number {
-  return Math.max(1, Math.min(1000, Math.floor(windowBytes / Math.max(1, maxPayload ?? 1024 * 1024))));
 }
 
 /**
@@ -116,38 +85,17 @@ export class StreamReader {
    * one type (one subject: a single filter, as NATS 2.9 allows); returns the count read.
    */
   async readHistory(runId: string, onEvent: (e: StoredRunEvent) => void, type?: RunEventType): Promise<number> {
-    const stream = this.topology.streams.runs.name;
-    const consumer = await this.js.consumers.get(stream, {
-      filter_subjects: type
-        ? this.topology.runSubject(runId, eventDefinition(type).token)
-        : this.topology.runHistorySubject(runId),
-      deliver_policy: DeliverPolicy.All,
-    });
-    let read = 0;
-    try {
-      const info = await consumer.info(true);
-      const total = info.num_pending;
-      const size = boundedFetchSize(FETCH_WINDOW_BYTES, this.nc.info?.max_payload);
-      while (read < total) {
-        const batch = await consumer.fetch({ max_messages: Math.min(total - read, size), expires: 2000 });
-        let got = 0;
-        for await (const m of batch) {
-          got += 1;
-          read += 1;
-          onEvent({
-            seq: m.seq,
-            storedAt: new Date(m.info.timestampNanos / 1e6).toISOString(),
-            subject: m.subject,
-            event: decodeEvent(m.json()),
-            traceparent: m.headers?.get(HEADERS.traceparent) || undefined,
-          });
-          if (read >= total) break;
-        }
-        if (got === 0) break; // the stream lost messages meanwhile (purge): return what was read
-      }
-    } finally {
-      await consumer.delete().catch(() => undefined);
-    }
+    const filterSubject = type
+      ? this.topology.runSubject(runId, eventDefinition(type).token)
+      : this.topology.runHistorySubject(runId);
+    const { read } = await readStream(
+      this.nc,
+      this.topology,
+      { fromSeq: 1, filterSubject, batchSize: 1_000 },
+      (batch) => {
+        for (const e of batch) onEvent(e);
+      },
+    );
     return read;
   }
 

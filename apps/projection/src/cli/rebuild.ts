@@ -1,5 +1,5 @@
 import { rebuildReadModels } from '../rebuild/rebuild';
-import { readLimitsFromEnv } from '../rebuild/stream-reader';
+import { readLimitsFromEnv } from '@runforge/messaging';
 import { openCli, runCli } from './cli-context';
 
 /** `npm run rebuild`: rebuilds every read model from stream sequence 1 and swaps it in (see rebuild.ts). */

@@ -1,4 +1,4 @@
-import { readLimitsFromEnv } from '../rebuild/stream-reader';
+import { readLimitsFromEnv } from '@runforge/messaging';
 import { verifyReadModels } from '../rebuild/verify';
 import { openCli, runCli } from './cli-context';
 

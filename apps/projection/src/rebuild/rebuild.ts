@@ -4,8 +4,8 @@ import type { Topology } from '@runforge/contracts';
 import { dataSourceOptions, runMigrations } from '@runforge/read-models';
 import { DataSource } from 'typeorm';
 import { WRITE_FENCE_LOCK } from '../runs/projection.consumer';
-import { applyBatch, writeCheckpoint } from '../runs/runs.projection';
-import { readStream, type ReadLimits } from './stream-reader';
+import { applyBatch, projected, writeCheckpoint } from '../runs/runs.projection';
+import { readStream, type ReadLimits } from '@runforge/messaging';
 
 /** The tables the projection owns; other services' tables in the schema are never touched. */
 export const PROJECTED_TABLES = ['runs', 'trials', 'run_logs', 'projection_checkpoints'] as const;
@@ -89,7 +89,7 @@ export async function rebuildReadModels(
       { fromSeq: 1, untilSeq: head, batchSize, limits: opts.limits },
       (batch, lastSeq) =>
         ds.transaction(async (em) => {
-          await applyBatch(em, shadow, batch);
+          await applyBatch(em, shadow, projected(batch));
           await writeCheckpoint(em, shadow, lastSeq);
         }),
     );
@@ -108,7 +108,7 @@ export async function rebuildReadModels(
         target.topology,
         { fromSeq: first.lastSeq + 1, untilSeq: tailHead, batchSize, limits: opts.limits },
         async (batch, seq) => {
-          await applyBatch(em, shadow, batch);
+          await applyBatch(em, shadow, projected(batch));
           await writeCheckpoint(em, shadow, seq);
         },
       );

@@ -4,7 +4,8 @@ import { dataSourceOptions } from '@runforge/read-models';
 import { DataSource } from 'typeorm';
 import { readCheckpoint, RUN_COLUMNS, toView } from '../runs/runs.projection';
 import type { RebuildTarget } from './rebuild';
-import { readStream, type ReadLimits } from './stream-reader';
+import { readStream, type ReadLimits } from '@runforge/messaging';
+import { traceIdOfTraceparent } from '@runforge/telemetry';
 
 export interface Difference {
   readonly runId: string;
@@ -148,7 +149,7 @@ export async function verifyReadModels(
       }
       const after = evolveRun(before, e, {
         seq: m.seq,
-        traceId: m.traceId,
+        traceId: traceIdOfTraceparent(m.traceparent),
         firstSighting: (trialId) => uncounted.delete(trialId),
       });
       if (after) views.set(e.runId, after);

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { CONSUMER_SETTINGS, HEADERS, type RunEvent } from '@runforge/contracts';
 import { JetStreamServer, type BatchMessage } from '@runforge/messaging';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
-import { setProjectionAppliedSeq } from '@runforge/telemetry';
+import { setProjectionAppliedSeq, traceIdOfTraceparent } from '@runforge/telemetry';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { applyBatch, readCheckpoint, writeCheckpoint, type ProjectedMessage } from './runs.projection';
 import { ProjectionObserver } from './projection.observer';
@@ -61,11 +61,6 @@ export function selectBatch<M extends { readonly seq: number }>(
     if (m.seq > appliedSeq && !bySeq.has(m.seq)) bySeq.set(m.seq, m);
   }
   return { fresh: [...bySeq.values()].sort((a, b) => a.seq - b.seq), lastSeq };
-}
-
-export function traceIdOf(traceparent: string | undefined): string | undefined {
-  const parts = traceparent?.split('-');
-  return parts && parts.length >= 4 && parts[1]?.length === 32 ? parts[1] : undefined;
 }
 
 /**
@@ -164,7 +159,11 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
         this.log.error({ err: m.error, seq: m.seq, subject: m.subject }, 'undecodable event skipped');
         continue;
       }
-      batch.push({ seq: m.seq, event: m.data, traceId: traceIdOf(m.headers?.get(HEADERS.traceparent)) });
+      batch.push({
+        seq: m.seq,
+        event: m.data,
+        traceId: traceIdOfTraceparent(m.headers?.get(HEADERS.traceparent) || undefined),
+      });
     }
     if (lastSeq > this.appliedSeq) {
       this.appliedSeq = await this.db.transaction(async (em) => {

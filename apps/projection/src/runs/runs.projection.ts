@@ -1,10 +1,17 @@
 import { evolveRun, TERMINAL_STATUSES, trialOutcomesOf, type RunEvent, type RunView } from '@runforge/contracts';
+import type { StoredRunEvent } from '@runforge/messaging';
+import { traceIdOfTraceparent } from '@runforge/telemetry';
 import type { EntityManager } from 'typeorm';
 
 export interface ProjectedMessage {
   readonly seq: number;
   readonly event: RunEvent;
   readonly traceId?: string;
+}
+
+/** Events read back from the stream, as the projection applies them. */
+export function projected(events: readonly StoredRunEvent[]): ProjectedMessage[] {
+  return events.map((e) => ({ seq: e.seq, event: e.event, traceId: traceIdOfTraceparent(e.traceparent) }));
 }
 
 export const PROJECTION_NAME = 'runs';
@@ -57,7 +64,10 @@ export function toView(row: Row): RunView {
   for (const [col, key] of RUN_COLUMNS) {
     const value = row[col];
     if (value instanceof Date) v[key] = value.toISOString();
-    else if ((col === 'total_bars' || col === 'processed_bars' || col === 'longest_progress_gap_ms' || col === 'last_seq') && value !== null)
+    else if (
+      (col === 'total_bars' || col === 'processed_bars' || col === 'longest_progress_gap_ms' || col === 'last_seq') &&
+      value !== null
+    )
       v[key] = Number(value);
     else v[key] = value;
   }
@@ -154,7 +164,15 @@ export async function applyBatch(em: EntityManager, schema: string, batch: reado
   for (const m of batch) {
     const e = m.event;
     if (e.type === 'RunLogged') {
-      const row = [m.seq, e.runId, e.data.level, e.data.message, e.data.context ? JSON.stringify(e.data.context) : null, e.attempt, e.occurredAt];
+      const row = [
+        m.seq,
+        e.runId,
+        e.data.level,
+        e.data.message,
+        e.data.context ? JSON.stringify(e.data.context) : null,
+        e.attempt,
+        e.occurredAt,
+      ];
       const base = logValues.length;
       logTuples.push(`(${row.map((_, i) => `$${base + i + 1}`).join(',')})`);
       logValues.push(...row);
@@ -196,7 +214,12 @@ export async function applyBatch(em: EntityManager, schema: string, batch: reado
   }
 }
 
-export async function readCheckpoint(em: EntityManager, schema: string, name = PROJECTION_NAME, lock = false): Promise<number> {
+export async function readCheckpoint(
+  em: EntityManager,
+  schema: string,
+  name = PROJECTION_NAME,
+  lock = false,
+): Promise<number> {
   const rows: { last_seq: string }[] = await em.query(
     `SELECT last_seq FROM "${schema}".projection_checkpoints WHERE name = $1${lock ? ' FOR UPDATE' : ''}`,
     [name],
@@ -204,7 +227,12 @@ export async function readCheckpoint(em: EntityManager, schema: string, name = P
   return rows[0] ? Number(rows[0].last_seq) : 0;
 }
 
-export async function writeCheckpoint(em: EntityManager, schema: string, seq: number, name = PROJECTION_NAME): Promise<void> {
+export async function writeCheckpoint(
+  em: EntityManager,
+  schema: string,
+  seq: number,
+  name = PROJECTION_NAME,
+): Promise<void> {
   await em.query(
     `INSERT INTO "${schema}".projection_checkpoints (name, last_seq, updated_at) VALUES ($1, $2, now())
      ON CONFLICT (name) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = EXCLUDED.updated_at`,

@@ -1,9 +1,31 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { nanos, nuid, type NatsConnection } from '@nats-io/nats-core';
-import { decodeEvent, HEADERS, type Topology } from '@runforge/contracts';
-import { boundedFetchSize, FETCH_WINDOW_BYTES } from '@runforge/messaging';
-import type { ProjectedMessage } from '../runs/runs.projection';
-import { traceIdOf } from '../runs/projection.consumer';
+import { decodeEvent, HEADERS, type RunEvent, type Topology } from '@runforge/contracts';
+
+export interface StoredRunEvent {
+  readonly seq: number;
+  /** Time the stream stored the message. */
+  readonly storedAt: string;
+  readonly subject: string;
+  readonly event: RunEvent;
+  readonly traceparent?: string;
+}
+
+/**
+ * Bytes a fetch from `RUNS` may bring at most: half the server's default per-client `max_pending`
+ * (64 MB), past which NATS cuts a client off as a slow consumer (optimization events weigh up to
+ * ~1 MB each; see docs/adr/0002-bounded-stream-reads.md).
+ */
+export const FETCH_WINDOW_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Events per fetch so that `windowBytes` is never exceeded, were each event as large as the server
+ * allows (`max_payload`): nats.js cannot bound a fetch by messages and bytes together. At least 1, at
+ * most 1,000.
+ */
+export function boundedFetchSize(windowBytes: number, maxPayload: number | undefined): number {
+  return Math.max(1, Math.min(1000, Math.floor(windowBytes / Math.max(1, maxPayload ?? 1024 * 1024))));
+}
 
 export interface ReadResult {
   /** Last stream sequence delivered (0 if none). */
@@ -98,16 +120,31 @@ export function readLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<ReadLimits> {
   };
 }
 
-function toProjected(m: JsMsg): ProjectedMessage {
-  return { seq: m.seq, event: decodeEvent(m.json()), traceId: traceIdOf(m.headers?.get(HEADERS.traceparent)) };
+function toStored(m: JsMsg): StoredRunEvent {
+  return {
+    seq: m.seq,
+    storedAt: new Date(m.info.timestampNanos / 1e6).toISOString(),
+    subject: m.subject,
+    event: decodeEvent(m.json()),
+    traceparent: m.headers?.get(HEADERS.traceparent) || undefined,
+  };
+}
+
+/** Whether `seq` is the stream's last sequence now (the server's pending count alone is not trusted). */
+async function reachedStreamEnd(nc: NatsConnection, stream: string, seq: number): Promise<boolean> {
+  const info = await (await jetstreamManager(nc)).streams.info(stream);
+  return seq >= info.state.last_seq;
 }
 
 const causeOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
- * Reads the `runs.>` stream in order from `fromSeq` up to `untilSeq` (inclusive) with an ephemeral
- * ordered consumer (no durable state, no acks; it re-creates itself past a gap or a lost consumer),
- * handing decoded batches to `onBatch` one at a time.
+ * The one reader of `RUNS` in order (the operator commands' whole-stream reads, and every run's history
+ * through `StreamReader`): from `fromSeq` up to `untilSeq` (inclusive) of the subjects `filterSubject`
+ * (default `runs.>`), with a consumer of its own (no durable state, no acks), handing decoded batches
+ * to `onBatch` one at a time. Without `untilSeq` the read ends once it has read what the consumer held
+ * when it was created (a history read from its first sequence, where that count is exact); with it,
+ * only at `untilSeq` or the stream's end — never on a pending estimate alone.
  *
  * Bounded on both sides: one fetch of `boundedFetchSize` events is in flight while `onBatch` writes the
  * previous batch, so NATS never holds more than `limits.maxPendingBytes` for this reader and the
@@ -121,19 +158,26 @@ const causeOf = (err: unknown): string => (err instanceof Error ? err.message : 
 export async function readStream(
   nc: NatsConnection,
   t: Topology,
-  opts: { fromSeq: number; untilSeq: number; batchSize: number; limits?: Partial<ReadLimits> },
-  onBatch: (batch: ProjectedMessage[], lastSeq: number) => Promise<void>,
+  opts: {
+    fromSeq: number;
+    untilSeq?: number;
+    filterSubject?: string;
+    batchSize: number;
+    limits?: Partial<ReadLimits>;
+  },
+  onBatch: (batch: StoredRunEvent[], lastSeq: number) => Promise<void> | void,
 ): Promise<ReadResult> {
   let lastSeq = 0;
   let read = 0;
   let skipped = 0;
-  if (opts.untilSeq < opts.fromSeq) return { lastSeq, read, skipped };
+  const untilSeq = opts.untilSeq ?? Number.MAX_SAFE_INTEGER;
+  if (untilSeq < opts.fromSeq) return { lastSeq, read, skipped };
   const limits = { ...DEFAULT_READ_LIMITS, ...opts.limits };
   const stream = t.streams.runs.name;
   const fail = (code: StreamReadErrorCode, reason: string, cause?: unknown): StreamReadError =>
     new StreamReadError(
       code,
-      { stream, reachedSeq: lastSeq, fromSeq: opts.fromSeq, untilSeq: opts.untilSeq, received: read },
+      { stream, reachedSeq: lastSeq, fromSeq: opts.fromSeq, untilSeq, received: read },
       reason,
       cause === undefined ? undefined : { cause },
     );
@@ -143,12 +187,14 @@ export async function readStream(
   // re-creating itself after a restart, that one delivered one event per fetch (nats.js 3.4, NATS 2.9).
   const name = `rf_read_${nuid.next()}`;
   let consumer: Consumer;
+  /** What the consumer held when created: the whole read when it has no `untilSeq`. */
+  let expected = Number.MAX_SAFE_INTEGER;
   try {
     const info = await (
       await jetstreamManager(nc)
     ).consumers.add(stream, {
       name,
-      filter_subject: t.consumers.projection.filterSubject,
+      filter_subject: opts.filterSubject ?? t.consumers.projection.filterSubject,
       ack_policy: AckPolicy.None,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: opts.fromSeq,
@@ -159,6 +205,7 @@ export async function readStream(
       await consumer.delete().catch(() => undefined);
       return { lastSeq, read, skipped };
     }
+    if (opts.untilSeq === undefined) expected = info.num_pending;
   } catch (err) {
     throw fail(STREAM_READ_ERROR_CODES.NOT_STARTED, `its consumer could not be created: ${causeOf(err)}`, err);
   }
@@ -179,7 +226,7 @@ export async function readStream(
       try {
         for await (const m of messages) {
           out.push(m);
-          if (m.seq >= opts.untilSeq || m.info.pending === 0) break;
+          if (m.seq >= untilSeq || out.length + read >= expected) break;
         }
       } finally {
         clearTimeout(watchdog);
@@ -204,15 +251,15 @@ export async function readStream(
 
   // One batch is written while the next fetch is in flight; a write failure stops the read.
   let writing: Promise<void> | undefined;
-  const handOff = async (batch: ProjectedMessage[], seq: number): Promise<void> => {
+  const handOff = async (batch: StoredRunEvent[], seq: number): Promise<void> => {
     await writing;
-    writing = onBatch(batch, seq);
+    writing = Promise.resolve(onBatch(batch, seq));
     // Surfaced by the next hand-off or the final await; never an unhandled rejection meanwhile.
     writing.catch(() => undefined);
   };
   try {
     let lastMessageAt = performance.now();
-    let batch: ProjectedMessage[] = [];
+    let batch: StoredRunEvent[] = [];
     let batchBytes = 0;
     let done = false;
     let next = fetchNext();
@@ -223,7 +270,10 @@ export async function readStream(
       if (last) {
         lastMessageAt = performance.now();
         pullError = undefined;
-        done = last.seq >= opts.untilSeq || last.info.pending === 0;
+        done =
+          last.seq >= untilSeq ||
+          read + msgs.length >= expected ||
+          (opts.untilSeq !== undefined && last.info.pending === 0 && (await reachedStreamEnd(nc, stream, last.seq)));
       } else {
         // Nothing came (the fetch expired, or NATS refused or dropped it): try again, up to the stall
         // bound, so a NATS restart of a few seconds does not end a long rebuild.
@@ -243,7 +293,7 @@ export async function readStream(
         read += 1;
         lastSeq = m.seq;
         try {
-          batch.push(toProjected(m));
+          batch.push(toStored(m));
         } catch {
           skipped += 1;
         }

@@ -1,5 +1,5 @@
 import { boundedFetchSize } from '@runforge/messaging';
-import { readLimitsFromEnv, StreamReadError, STREAM_READ_ERROR_CODES } from './stream-reader';
+import { readLimitsFromEnv, StreamReadError, STREAM_READ_ERROR_CODES } from './stream-range';
 
 describe('StreamReadError', () => {
   it('names the stream, the range, the sequence reached and the cause, with a stable code', () => {
