@@ -1,5 +1,6 @@
 import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { TrialItem, TrialsPage } from '@runforge/contracts';
 import { z } from 'zod';
 import { DataSource } from 'typeorm';
 import { parseOrThrow, ValidationFailed } from '../../common/validation';
@@ -27,7 +28,7 @@ const QuerySchema = z
 interface TrialRowRaw {
   id: string;
   index: number;
-  status: string;
+  status: TrialItem['status'];
   params: Record<string, unknown>;
   metrics: Record<string, number> | null;
   score: number | null;
@@ -77,7 +78,7 @@ export class ListTrialsController {
 
   /** An optimization's trials, filtered by status, sorted, with keyset pagination; failed ones carry message + stack. */
   @Get(':id/trials')
-  async list(@Param('id') id: string, @Query() query: unknown): Promise<Record<string, unknown>> {
+  async list(@Param('id') id: string, @Query() query: unknown): Promise<TrialsPage> {
     const q = parseOrThrow(QuerySchema, query);
     const run = await this.runs.get(id);
     if (!run) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
@@ -121,7 +122,7 @@ export class ListTrialsController {
     const keyOf = (r: TrialRowRaw): number | null =>
       sort.column === 'index' ? r.index : sort.column === 'score' ? r.score : r.duration_ms;
     return {
-      items: page.map((r) => ({
+      items: page.map((r): TrialItem => ({
         trialId: r.id,
         index: r.index,
         status: r.status,
