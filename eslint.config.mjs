@@ -61,6 +61,17 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard reads the API's shapes from @runforge/contracts as types only: a value import
+    // would bundle server code (node:crypto, the zod schemas) into the browser.
+    files: ['apps/gateway/web/src/**/*.ts', 'apps/gateway/web/src/**/*.tsx'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@runforge/*'], allowTypeImports: true, message: 'The dashboard imports only types from our libs.' }] },
+      ],
+    },
+  },
+  {
     // The scheduler's core is pure: the clock is injected, so tests drive DST changes and outages without waiting.
     files: ['libs/platform/src/schedules/cadence.ts'],
     rules: {

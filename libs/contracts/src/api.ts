@@ -1,6 +1,9 @@
 import type { RunFieldName, RunView } from './run-fields';
 import type { RunStatus } from './run-vocabulary';
 
+export type { RunFieldName, RunView } from './run-fields';
+export type { RunKind, RunStatus, TriggeredBy } from './run-vocabulary';
+
 /**
  * What the gateway's read endpoints answer, derived from `RUN_FIELDS` (run-fields.ts). The gateway's
  * controllers return these types and the dashboard reads them with `import type`: this file and the
