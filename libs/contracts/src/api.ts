@@ -190,11 +190,9 @@ export interface RunHistory {
 
 /** `POST /api/{backtests|optimizations}/{id}/cancel`: 200 Cancelled, or 202 when the worker has not confirmed yet. */
 export type CancelRunAnswer =
-  | { id: string; status: Extract<RunStatus, 'Cancelled'> }
-  | { id: string; status: 'Cancelling'; message: string };
+  { id: string; status: Extract<RunStatus, 'Cancelled'> } | { id: string; status: 'Cancelling'; message: string };
 
 /** `POST /api/runs/{id}/retry`: the new run, linked to the one it retries. */
 export type RetryRunAnswer = { id: string; status: Extract<RunStatus, 'Pending'>; retryOf: string } & (
-  | { totalBars: number }
-  | { totalCombinations: number }
+  { totalBars: number } | { totalCombinations: number }
 );

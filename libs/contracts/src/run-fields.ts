@@ -83,7 +83,9 @@ type TypeOf<F> = F extends RunField<infer T> ? T : never;
 export type RunView = { -readonly [K in RunFieldName]: TypeOf<Fields[K]> };
 
 /** The fields stored as `timestamptz`: ISO strings in the view, `Date`s in a TypeORM entity. */
-type InstantField = { [K in RunFieldName]: Fields[K] extends RunField<unknown, 'timestamptz'> ? K : never }[RunFieldName];
+type InstantField = {
+  [K in RunFieldName]: Fields[K] extends RunField<unknown, 'timestamptz'> ? K : never;
+}[RunFieldName];
 
 /** A run as TypeORM hydrates its `runs` row (see `RunRow` in @runforge/read-models). */
 export type RunRecord = {

@@ -32,7 +32,10 @@ function completedRun(): RunView {
       processedBars: 1000,
     }),
   ];
-  const view = events.reduce<RunView | undefined>((v, e, i) => evolveRun(v, e, { seq: i + 1, traceId: 't1' }), undefined);
+  const view = events.reduce<RunView | undefined>(
+    (v, e, i) => evolveRun(v, e, { seq: i + 1, traceId: 't1' }),
+    undefined,
+  );
   if (!view) throw new Error('the fold made no run');
   return view;
 }

@@ -40,7 +40,10 @@ export class CancelRunController {
 
   @Post('optimizations/:id/cancel')
   @HttpCode(200)
-  cancelOptimization(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<CancelRunAnswer> {
+  cancelOptimization(
+    @Param('id') id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CancelRunAnswer> {
     return this.cancel(id, 'optimization', reply);
   }
 
