@@ -192,7 +192,17 @@ export interface RunHistory {
 export type CancelRunAnswer =
   { id: string; status: Extract<RunStatus, 'Cancelled'> } | { id: string; status: 'Cancelling'; message: string };
 
-/** `POST /api/runs/{id}/retry`: the new run, linked to the one it retries. */
+/** `POST /api/backtests` (202): the accepted run. */
+export type SubmitBacktestAnswer = { id: string; status: Extract<RunStatus, 'Pending'>; totalBars: number };
+/** `POST /api/optimizations` (202): the accepted run. */
+export type SubmitOptimizationAnswer = {
+  id: string;
+  status: Extract<RunStatus, 'Pending'>;
+  totalCombinations: number;
+  totalBars: number;
+};
+
+/** `POST /api/runs/{id}/retry` (202): the new run, linked to the one it retries. */
 export type RetryRunAnswer = { id: string; status: Extract<RunStatus, 'Pending'>; retryOf: string } & (
-  { totalBars: number } | { totalCombinations: number }
+  Pick<SubmitBacktestAnswer, 'totalBars'> | Pick<SubmitOptimizationAnswer, 'totalCombinations'>
 );
