@@ -5,7 +5,16 @@ import importX from 'eslint-plugin-import-x';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '.runforge/**', 'artifacts/**', 'apps/gateway/web/build/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'coverage/**',
+      '.runforge/**',
+      'artifacts/**',
+      'apps/gateway/web/build/**',
+    ],
+  },
   eslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -15,7 +24,10 @@ export default tseslint.config(
     settings: { 'import-x/resolver': { typescript: true, node: true } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       'import-x/no-cycle': ['error', { maxDepth: 5 }],
@@ -23,7 +35,16 @@ export default tseslint.config(
   },
   {
     // Nest resolves constructor parameters from decorator metadata: those imports must stay value imports.
-    files: ['apps/**/*.ts', 'libs/service/**/*.ts', 'libs/read-models/**/*.ts', 'libs/messaging/**/*.ts', 'libs/datasets/**/*.ts', 'libs/scheduling/**/*.ts', 'libs/submission/**/*.ts', 'libs/telemetry/**/*.ts'],
+    files: [
+      'apps/**/*.ts',
+      'libs/service/**/*.ts',
+      'libs/read-models/**/*.ts',
+      'libs/messaging/**/*.ts',
+      'libs/datasets/**/*.ts',
+      'libs/scheduling/**/*.ts',
+      'libs/submission/**/*.ts',
+      'libs/telemetry/**/*.ts',
+    ],
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },
   {
@@ -38,14 +59,31 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['@nestjs/*', '@nats-io/*', 'typeorm', 'pg', 'fs', 'node:*', 'net', 'http', '@runforge/messaging', '@runforge/service', '@runforge/read-models'] },
+        {
+          patterns: [
+            '@nestjs/*',
+            '@nats-io/*',
+            'typeorm',
+            'pg',
+            'fs',
+            'node:*',
+            'net',
+            'http',
+            '@runforge/messaging',
+            '@runforge/service',
+            '@runforge/read-models',
+          ],
+        },
       ],
       'no-restricted-properties': [
         'error',
         { object: 'Date', property: 'now', message: 'Inject time; the engine is deterministic.' },
         { object: 'Math', property: 'random', message: 'Use the seeded generator.' },
       ],
-      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Inject time.' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Inject time.' },
+      ],
     },
   },
   {
@@ -84,18 +122,57 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
+    },
+  },
+  {
+    // The dashboard reads the API's shapes from @runforge/contracts as types only: a value import
+    // would bundle server code (node:crypto, the zod schemas) into the browser.
+    files: ['apps/gateway/web/src/**/*.ts', 'apps/gateway/web/src/**/*.tsx'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@runforge/*'],
+              allowTypeImports: true,
+              message: 'The dashboard imports only types from our libs.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     // The scheduler's core is pure: the clock is injected, so tests drive DST changes and outages without waiting.
     files: ['libs/scheduling/src/cadence.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@nestjs/*', '@nats-io/*', 'typeorm', 'pg', 'node:*', '@runforge/messaging', '@runforge/read-models', '@runforge/service'] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '@nestjs/*',
+            '@nats-io/*',
+            'typeorm',
+            'pg',
+            'node:*',
+            '@runforge/messaging',
+            '@runforge/read-models',
+            '@runforge/service',
+          ],
+        },
+      ],
       'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Inject time: pass `now`.' }],
-      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Inject time.' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Inject time.' },
+      ],
     },
   },
   {

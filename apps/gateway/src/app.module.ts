@@ -4,7 +4,6 @@ import { readModelsModule } from '@runforge/read-models';
 import { SubmitBacktestController } from './backtests/submit-backtest/submit-backtest.controller';
 import { BacktestStatusController } from './backtests/backtest-status/backtest-status.controller';
 import { ListStrategiesController } from './strategies/list-strategies.controller';
-import { RunReader } from './runs/run-reader.service';
 import { SchedulesController } from './schedules/manage-schedules/schedules.controller';
 import { TriggerScheduleController } from './schedules/trigger-schedule/trigger-schedule.controller';
 import { ScheduleStore } from './schedules/schedule-store.service';
@@ -46,7 +45,7 @@ export class GatewayAppModule {
         SchedulesController,
         TriggerScheduleController,
       ],
-      providers: [CsvBodyParser, JsonBodiesOnly, IdempotentSubmission, RunReader, ScheduleStore],
+      providers: [CsvBodyParser, JsonBodiesOnly, IdempotentSubmission, ScheduleStore],
     };
   }
 }

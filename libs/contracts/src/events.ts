@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FailureGroup, TrialSummary } from './api';
 import { ContractError, EnvelopeHeaderSchema, type Envelope } from './envelope';
 import { BacktestRequestSchema, OptimizationRequestSchema, RunKindSchema, TriggeredBySchema } from './requests';
 
@@ -39,8 +40,7 @@ export const TrialSummarySchema = z.object({
   params: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])),
   metrics: metricsRecord,
   score: z.number(),
-});
-export type TrialSummary = z.output<typeof TrialSummarySchema>;
+}) satisfies z.ZodType<TrialSummary>;
 
 /**
  * An optimization result lists at most this many top trials and failure groups, each group's
@@ -53,7 +53,7 @@ export const FailureGroupSchema = z.object({
   message: z.string(),
   count: z.number().int().positive(),
   sampleTrialId: z.string(),
-});
+}) satisfies z.ZodType<FailureGroup>;
 
 export const OptimizationResultSchema = z.object({
   objective: z.object({ metric: z.string(), direction: z.enum(['maximize', 'minimize']) }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TIMEFRAMES } from '@runforge/engine';
+import { RUN_KINDS, TRIGGERED_BY } from './run-vocabulary';
 
 /**
  * Request shapes accepted at the edge (REST, schedule templates) and carried inside
@@ -84,15 +85,8 @@ export type DatasetRef = z.output<typeof DatasetRefSchema>;
 export type SyntheticDataset = z.output<typeof SyntheticDatasetSchema>;
 export type Priority = z.output<typeof PrioritySchema>;
 
-export const RunKindSchema = z.enum(['backtest', 'optimization']);
-export type RunKind = z.output<typeof RunKindSchema>;
-
-export const TriggeredBySchema = z.enum(['api', 'schedule', 'manual']);
-export type TriggeredBy = z.output<typeof TriggeredBySchema>;
-
-export const RUN_STATUSES = ['Pending', 'Running', 'Completed', 'Failed', 'Cancelled'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['Completed', 'Failed', 'Cancelled']);
+export const RunKindSchema = z.enum(RUN_KINDS);
+export const TriggeredBySchema = z.enum(TRIGGERED_BY);
 
 export interface FieldIssue {
   readonly field: string;

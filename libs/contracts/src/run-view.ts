@@ -1,55 +1,6 @@
 import type { RunEvent, TrialOutcome } from './events';
-import { TERMINAL_STATUSES, type RunKind, type RunStatus, type TriggeredBy } from './requests';
-
-/**
- * The read model of one run, as folded from its events. `evolveRun` is the single definition of how
- * events change a run: the projection applies it live, the rebuild and verify commands replay it.
- * It never rejects a recorded fact; it ignores what no longer applies:
- * - terminal states are sticky (a late `RunStarted` after `Cancelled` changes nothing);
- * - fencing: an event from an attempt older than the newest seen attempt is ignored.
- */
-export interface RunView {
-  id: string;
-  kind: RunKind;
-  status: RunStatus;
-  strategy: string;
-  params: Record<string, unknown>;
-  request: Record<string, unknown>;
-  dataset: Record<string, unknown>;
-  totalBars: number;
-  processedBars: number;
-  totalCombinations: number | null;
-  completedCombinations: number;
-  failedCombinations: number;
-  attempt: number;
-  workerId: string | null;
-  priority: string;
-  triggeredBy: TriggeredBy;
-  scheduleId: string | null;
-  retryOf: string | null;
-  traceId: string | null;
-  errorMessage: string | null;
-  errorStackTrace: string | null;
-  errorCode: string | null;
-  failureReason: string | null;
-  result: Record<string, unknown> | null;
-  requestedAt: string;
-  startedAt: string | null;
-  completedAt: string | null;
-  cancelRequestedAt: string | null;
-  /**
-   * When the run last made progress: a bar count that moved, or a trial outcome that counted (event
-   * time, the latest seen). Null until then.
-   */
-  lastProgressAt: string | null;
-  /**
-   * The longest wait between two such moments so far, the wait from the start to the first one
-   * included (ms): the run's own pace, against which a silence counts as a stall.
-   */
-  longestProgressGapMs: number;
-  updatedAt: string;
-  lastSeq: number;
-}
+import type { RunView } from './run-fields';
+import { TERMINAL_STATUSES } from './run-vocabulary';
 
 export interface FoldContext {
   /** Stream sequence of the event. */
@@ -79,6 +30,14 @@ function progressed(next: RunView, at: string): void {
   if (next.lastProgressAt === null || gap > 0) next.lastProgressAt = at;
 }
 
+/**
+ * `evolveRun` is the single definition of how events change a run (`RunView`, declared field by
+ * field in run-fields.ts): the projection applies it live, the rebuild and verify commands replay
+ * it, the gateway folds a run's `RunRequested` with it before the projection has caught up.
+ * It never rejects a recorded fact; it ignores what no longer applies:
+ * - terminal states are sticky (a late `RunStarted` after `Cancelled` changes nothing);
+ * - fencing: an event from an attempt older than the newest seen attempt is ignored.
+ */
 export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldContext): RunView | undefined {
   if (event.type === 'RunRequested') {
     if (view) return view; // a redelivered request never resets a run

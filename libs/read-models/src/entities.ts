@@ -1,5 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { RunKind, RunStatus, TriggeredBy } from '@runforge/contracts';
+import { Column, Entity, EntitySchema, Index, PrimaryColumn, type EntitySchemaColumnOptions } from 'typeorm';
+import { RUN_FIELD_NAMES, RUN_FIELDS, runColumnOf, type RunRecord, type StoredAs } from '@runforge/contracts';
 
 /** bigint columns come back as strings from pg; stream sequences and counters fit in a double. */
 const bigintAsNumber = {
@@ -7,48 +7,42 @@ const bigintAsNumber = {
   from: (v: string | null) => (v === null ? null : Number(v)),
 };
 
-@Entity({ name: 'runs' })
-@Index('runs_requested_at_id_idx', ['requestedAt', 'id'])
-@Index('runs_status_idx', ['status', 'requestedAt'])
-@Index('runs_kind_idx', ['kind', 'requestedAt'])
-@Index('runs_strategy_idx', ['strategy', 'requestedAt'])
-@Index('runs_schedule_idx', ['scheduleId', 'requestedAt'])
-export class RunRow {
-  @PrimaryColumn({ type: 'text' }) id!: string;
-  @Column({ type: 'text' }) kind!: RunKind;
-  @Column({ type: 'text' }) status!: RunStatus;
-  @Column({ type: 'text' }) strategy!: string;
-  @Column({ type: 'jsonb' }) params!: Record<string, unknown>;
-  @Column({ type: 'jsonb' }) request!: Record<string, unknown>;
-  @Column({ type: 'jsonb' }) dataset!: Record<string, unknown>;
-  @Column({ name: 'total_bars', type: 'bigint', transformer: bigintAsNumber }) totalBars!: number;
-  @Column({ name: 'processed_bars', type: 'bigint', transformer: bigintAsNumber }) processedBars!: number;
-  @Column({ name: 'total_combinations', type: 'integer', nullable: true }) totalCombinations!: number | null;
-  @Column({ name: 'completed_combinations', type: 'integer', default: 0 }) completedCombinations!: number;
-  @Column({ name: 'failed_combinations', type: 'integer', default: 0 }) failedCombinations!: number;
-  @Column({ type: 'integer', default: 0 }) attempt!: number;
-  @Column({ name: 'worker_id', type: 'text', nullable: true }) workerId!: string | null;
-  @Column({ type: 'text', default: 'normal' }) priority!: string;
-  @Column({ name: 'triggered_by', type: 'text' }) triggeredBy!: TriggeredBy;
-  @Column({ name: 'schedule_id', type: 'text', nullable: true }) scheduleId!: string | null;
-  @Column({ name: 'retry_of', type: 'text', nullable: true }) retryOf!: string | null;
-  @Column({ name: 'trace_id', type: 'text', nullable: true }) traceId!: string | null;
-  @Column({ name: 'error_message', type: 'text', nullable: true }) errorMessage!: string | null;
-  @Column({ name: 'error_stack_trace', type: 'text', nullable: true }) errorStackTrace!: string | null;
-  @Column({ name: 'error_code', type: 'text', nullable: true }) errorCode!: string | null;
-  @Column({ name: 'failure_reason', type: 'text', nullable: true }) failureReason!: string | null;
-  @Column({ type: 'jsonb', nullable: true }) result!: Record<string, unknown> | null;
-  @Column({ name: 'requested_at', type: 'timestamptz' }) requestedAt!: Date;
-  @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
-  @Column({ name: 'completed_at', type: 'timestamptz', nullable: true }) completedAt!: Date | null;
-  @Column({ name: 'cancel_requested_at', type: 'timestamptz', nullable: true }) cancelRequestedAt!: Date | null;
-  @Column({ name: 'last_progress_at', type: 'timestamptz', nullable: true }) lastProgressAt!: Date | null;
-  @Column({ name: 'longest_progress_gap_ms', type: 'bigint', default: 0, transformer: bigintAsNumber })
-  longestProgressGapMs!: number;
-  @Column({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
-  /** Stream sequence of the last event applied to this row. */
-  @Column({ name: 'last_seq', type: 'bigint', transformer: bigintAsNumber }) lastSeq!: number;
-}
+/** TypeORM's column type for each way `RUN_FIELDS` stores a field. */
+const RUN_COLUMN_OPTIONS: Record<StoredAs, EntitySchemaColumnOptions> = {
+  text: { type: 'text' },
+  jsonb: { type: 'jsonb' },
+  integer: { type: 'integer' },
+  bigint: { type: 'bigint', transformer: bigintAsNumber },
+  timestamptz: { type: 'timestamptz' },
+};
+
+/**
+ * The `runs` table, one column a field of `RUN_FIELDS` (`@runforge/contracts`). The table itself is
+ * made by the migrations; this mapping lets repositories read it (timestamps as `Date`s).
+ */
+export const RunRow = new EntitySchema<RunRecord>({
+  name: 'RunRow',
+  tableName: 'runs',
+  columns: Object.fromEntries(
+    RUN_FIELD_NAMES.map((name) => [
+      name,
+      {
+        ...RUN_COLUMN_OPTIONS[RUN_FIELDS[name].stored],
+        name: runColumnOf(name),
+        nullable: RUN_FIELDS[name].nullable,
+        primary: name === 'id',
+      },
+    ]),
+  ),
+  indices: [
+    { name: 'runs_requested_at_id_idx', columns: ['requestedAt', 'id'] },
+    { name: 'runs_status_idx', columns: ['status', 'requestedAt'] },
+    { name: 'runs_kind_idx', columns: ['kind', 'requestedAt'] },
+    { name: 'runs_strategy_idx', columns: ['strategy', 'requestedAt'] },
+    { name: 'runs_schedule_idx', columns: ['scheduleId', 'requestedAt'] },
+  ],
+});
+export type RunRow = RunRecord;
 
 @Entity({ name: 'trials' })
 @Index('trials_run_idx', ['runId', 'index'])

@@ -1,47 +1,31 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { clipText, RESULT_LIMITS, TERMINAL_STATUSES, type RunStatus } from '@runforge/contracts';
+import {
+  clipText,
+  RESULT_LIMITS,
+  TERMINAL_STATUSES,
+  type FailureGroup,
+  type OptimizationProgressFields,
+  type RunView,
+  type TrialSummary,
+} from '@runforge/contracts';
 import { DataSource } from 'typeorm';
 import { progressPace } from './progress-pace';
 
-/** What the progress of an optimization is computed from: the fields of its `runs` row. */
-export interface OptimizationRunState {
-  id: string;
-  status: RunStatus;
-  totalCombinations: number | null;
-  completedCombinations: number;
-  failedCombinations: number;
-  startedAt: string | null;
-  lastProgressAt: string | null;
-  longestProgressGapMs: number;
-  result: Record<string, unknown> | null;
-  request: Record<string, unknown>;
-}
-
-/** The fields every view of an optimization adds to its row (status endpoint, details, live stream). */
-export interface OptimizationProgressFields {
-  /** The best completed trial so far (or of the result). */
-  bestTrial?: Record<string, unknown>;
-  /** Failed trials grouped by kind, while running (once ended they are in `result.failures`). */
-  failures?: Record<string, unknown>[];
-  /**
-   * While running, from the rate observed since the run started. No `etaSeconds` while stalled: an
-   * estimate from an average that a stall keeps lowering only grows, and would mislead.
-   */
-  etaSeconds?: number;
-  trialsPerSecond?: number;
-  /** While running: seconds since the latest trial outcome (since the start before the first). */
-  secondsSinceProgress?: number;
-  /** While running: no outcome for longer than the run's own pace allows (see progress-pace.ts). */
-  stalled?: boolean;
-  /** While running, once an outcome has arrived: the silence after which the run counts as stalled. */
-  stallAfterSeconds?: number;
-  /**
-   * The coordinator's result once completed; for a run that ended otherwise (cancelled, stopped by
-   * maxFailedTrials) one built from the trials it recorded, so the progress it reached is not lost.
-   */
-  result: Record<string, unknown> | null;
-}
+/** What the progress of an optimization is computed from: fields of its run. */
+export type OptimizationRunState = Pick<
+  RunView,
+  | 'id'
+  | 'status'
+  | 'totalCombinations'
+  | 'completedCombinations'
+  | 'failedCombinations'
+  | 'startedAt'
+  | 'lastProgressAt'
+  | 'longestProgressGapMs'
+  | 'result'
+  | 'request'
+>;
 
 /** Trial-table reads of a running optimization are shared for this long (by every stream and poll). */
 const RUNNING_REUSE_MS = 1_000;
@@ -52,14 +36,14 @@ interface TrialReads {
   /** Status and counts the reads were made at: once they change the reads are stale. */
   key: string;
   at: number;
-  top: Record<string, unknown>[];
-  groups: Record<string, unknown>[];
+  top: TrialSummary[];
+  groups: FailureGroup[];
 }
 
 interface TrialRow {
   id: string;
   index: number;
-  params: Record<string, unknown>;
+  params: TrialSummary['params'];
   metrics: Record<string, number>;
   score: number;
 }
@@ -92,7 +76,7 @@ export class OptimizationProgress {
     const done = run.completedCombinations + run.failedCombinations;
     const fields: OptimizationProgressFields = { result: run.result };
     const best = run.result?.best;
-    if (best && typeof best === 'object') fields.bestTrial = best as Record<string, unknown>;
+    if (best && typeof best === 'object') fields.bestTrial = best as TrialSummary; // OptimizationResultSchema
     // Without the coordinator's result (running, or ended without completing): from the trials table.
     const reads = run.result === null && done > 0 ? await this.trialReads(run, now) : undefined;
     if (reads) {
@@ -132,7 +116,7 @@ export class OptimizationProgress {
   }
 
   /** The best completed trials so far, by score (higher is better), ties by grid index. */
-  private async topTrials(runId: string): Promise<Record<string, unknown>[]> {
+  private async topTrials(runId: string): Promise<TrialSummary[]> {
     const rows = await this.db.query<TrialRow[]>(
       `SELECT id, index, params, metrics, score FROM "${this.schema()}".trials
         WHERE run_id = $1 AND status = 'Completed' ORDER BY score DESC, index ASC LIMIT ${RESULT_LIMITS.top}`,
@@ -146,7 +130,7 @@ export class OptimizationProgress {
    * trial comes first in the grid), each with its first trial's id and message, as in the
    * coordinator's result.
    */
-  private async failureGroups(runId: string): Promise<Record<string, unknown>[]> {
+  private async failureGroups(runId: string): Promise<FailureGroup[]> {
     const s = `"${this.schema()}"`;
     const rows = await this.db.query<FailureRow[]>(
       `SELECT g.fingerprint, g.count, t.error_message AS message, t.id AS sample_trial_id

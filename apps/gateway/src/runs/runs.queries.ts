@@ -1,130 +1,33 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { evolveRun, LOG_LEVELS, type LogLevel, type RunView } from '@runforge/contracts';
+import {
+  LOG_LEVELS,
+  pickRun,
+  RUN_SUMMARY_FIELDS,
+  runColumnOf,
+  runFromColumns,
+  type LogLevel,
+  type Page,
+  type RunDetails,
+  type RunLogLine,
+  type RunSummary,
+} from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { DataSource } from 'typeorm';
 import { isRunId } from '../common/validation';
-import { OptimizationProgress, type OptimizationRunState } from '../optimizations/optimization-progress.service';
+import { OptimizationProgress } from '../optimizations/optimization-progress.service';
 import { encodeCursor } from './cursor';
 import type { RunListQuery } from './list-runs/list-runs.query';
+import { RunReader } from './run-reader.service';
 
 type Row = Record<string, unknown>;
-
-/** One line of a run's log, as served by the API. */
-export interface RunLogLine {
-  seq: number;
-  level: string;
-  message: string;
-  context: Record<string, unknown> | null;
-  attempt: number;
-  occurredAt: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
 
 const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : null);
 const num = (v: unknown): number => Number(v);
 
-/** The list view of a run: everything but the heavy fields (request, result, stack trace). */
-function summary(r: Row): Record<string, unknown> {
-  return {
-    id: r.id,
-    kind: r.kind,
-    status: r.status,
-    strategy: r.strategy,
-    params: r.params,
-    totalBars: num(r.total_bars),
-    processedBars: num(r.processed_bars),
-    totalCombinations: r.total_combinations,
-    completedCombinations: r.completed_combinations,
-    failedCombinations: r.failed_combinations,
-    attempt: r.attempt,
-    triggeredBy: r.triggered_by,
-    scheduleId: r.schedule_id,
-    retryOf: r.retry_of,
-    failureReason: r.failure_reason,
-    errorMessage: r.error_message,
-    requestedAt: iso(r.requested_at),
-    startedAt: iso(r.started_at),
-    completedAt: iso(r.completed_at),
-    updatedAt: iso(r.updated_at),
-    traceId: r.trace_id,
-  };
-}
-
-function details(r: Row): Record<string, unknown> {
-  return {
-    ...summary(r),
-    request: r.request,
-    dataset: r.dataset,
-    priority: r.priority,
-    workerId: r.worker_id,
-    errorStackTrace: r.error_stack_trace,
-    errorCode: r.error_code,
-    result: r.result,
-    cancelRequestedAt: iso(r.cancel_requested_at),
-    lastProgressAt: iso(r.last_progress_at),
-    longestProgressGapMs: num(r.longest_progress_gap_ms),
-    lastSeq: num(r.last_seq),
-  };
-}
-
-/** The fields of a details view that an optimization's progress is computed from. */
-function optimizationState(run: Record<string, unknown>): OptimizationRunState {
-  return {
-    id: run.id as string,
-    status: run.status as OptimizationRunState['status'],
-    totalCombinations: run.totalCombinations as number | null,
-    completedCombinations: run.completedCombinations as number,
-    failedCombinations: run.failedCombinations as number,
-    startedAt: run.startedAt as string | null,
-    lastProgressAt: run.lastProgressAt as string | null,
-    longestProgressGapMs: run.longestProgressGapMs as number,
-    result: run.result as Record<string, unknown> | null,
-    request: run.request as Record<string, unknown>,
-  };
-}
-
-/** A run folded from its `RunRequested` alone, in the same shape as a projected row. */
-function viewToRow(v: RunView): Row {
-  return {
-    id: v.id,
-    kind: v.kind,
-    status: v.status,
-    strategy: v.strategy,
-    params: v.params,
-    request: v.request,
-    dataset: v.dataset,
-    total_bars: v.totalBars,
-    processed_bars: v.processedBars,
-    total_combinations: v.totalCombinations,
-    completed_combinations: v.completedCombinations,
-    failed_combinations: v.failedCombinations,
-    attempt: v.attempt,
-    worker_id: v.workerId,
-    priority: v.priority,
-    triggered_by: v.triggeredBy,
-    schedule_id: v.scheduleId,
-    retry_of: v.retryOf,
-    trace_id: v.traceId,
-    error_message: v.errorMessage,
-    error_stack_trace: v.errorStackTrace,
-    error_code: v.errorCode,
-    failure_reason: v.failureReason,
-    result: v.result,
-    requested_at: new Date(v.requestedAt),
-    started_at: null,
-    completed_at: null,
-    cancel_requested_at: null,
-    last_progress_at: null,
-    longest_progress_gap_ms: 0,
-    updated_at: new Date(v.updatedAt),
-    last_seq: v.lastSeq,
-  };
-}
+/** The columns of a list item, and the cursor's key. */
+const SUMMARY_COLUMNS = `${RUN_SUMMARY_FIELDS.map(runColumnOf).join(', ')},
+  to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at`;
 
 /** Log levels at or above `min` (a `level` filter means "this level and more severe"). */
 export function levelsFrom(min: LogLevel): LogLevel[] {
@@ -153,13 +56,14 @@ export class RunsQueries {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly messaging: Messaging,
+    private readonly reader: RunReader,
     private readonly progress: OptimizationProgress,
     @Inject(RUNFORGE_CONFIG) cfg: RunForgeConfig,
   ) {
     this.s = `"${cfg.dbSchema}"`;
   }
 
-  async list(q: RunListQuery): Promise<Page<Record<string, unknown>>> {
+  async list(q: RunListQuery): Promise<Page<RunSummary>> {
     const where: string[] = [];
     const params: unknown[] = [];
     const p = (v: unknown): string => {
@@ -176,10 +80,7 @@ export class RunsQueries {
     if (q.to) where.push(`requested_at < ${p(q.to)}::timestamptz`);
     if (q.cursor) where.push(`(requested_at, id) < (${p(q.cursor.requestedAt)}::timestamptz, ${p(q.cursor.id)})`);
     const rows: Row[] = await this.db.query(
-      `SELECT id, kind, status, strategy, params, total_bars, processed_bars, total_combinations,
-              completed_combinations, failed_combinations, attempt, triggered_by, schedule_id, retry_of,
-              failure_reason, error_message, requested_at, started_at, completed_at, updated_at, trace_id,
-              to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+      `SELECT ${SUMMARY_COLUMNS}
          FROM ${this.s}.runs
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY requested_at DESC, id DESC
@@ -190,7 +91,7 @@ export class RunsQueries {
     const page = more ? rows.slice(0, q.limit) : rows;
     const last = page[page.length - 1];
     return {
-      items: page.map(summary),
+      items: page.map((r) => runFromColumns(r, RUN_SUMMARY_FIELDS)),
       nextCursor: more && last ? encodeCursor([last.cursor_at as string, last.id as string]) : null,
     };
   }
@@ -199,26 +100,18 @@ export class RunsQueries {
    * A run with its latest logs. A run accepted a moment ago but not projected yet is folded from its
    * `RunRequested` on the stream (read-your-writes), so it answers `Pending` rather than 404.
    */
-  async details(id: string, logLimit = 100): Promise<Record<string, unknown> | undefined> {
-    if (!isRunId(id)) return undefined;
-    const rows: Row[] = await this.db.query(`SELECT * FROM ${this.s}.runs WHERE id = $1`, [id]);
-    let row = rows[0];
-    if (!row) {
-      const stored = await this.messaging.reader.lastOfType(id, 'RunRequested');
-      if (!stored) return undefined;
-      const traceId = stored.traceparent?.split('-')[1];
-      const view = evolveRun(undefined, stored.event, { seq: stored.seq, traceId });
-      if (!view) return undefined;
-      row = viewToRow(view);
-    }
+  async details(id: string, logLimit = 100): Promise<RunDetails | undefined> {
+    const view = await this.reader.view(id);
+    if (!view) return undefined;
     const logs: Row[] = await this.db.query(
       `SELECT * FROM (SELECT seq, level, message, context, attempt, occurred_at FROM ${this.s}.run_logs
          WHERE run_id = $1 ORDER BY seq DESC LIMIT $2) l ORDER BY seq ASC`,
       [id, logLimit],
     );
-    const run = details(row);
-    if (run.kind === 'optimization') Object.assign(run, await this.progress.of(optimizationState(run)));
-    return { ...run, logs: logs.map(logLine) };
+    // The list item's fields first, then the others: the order the answer has always had.
+    const run = { ...pickRun(view, RUN_SUMMARY_FIELDS), ...view };
+    const progress = run.kind === 'optimization' ? await this.progress.of(run) : {};
+    return { ...run, ...progress, logs: logs.map(logLine) };
   }
 
   /** Whether the run exists (projected, or accepted and still on its way to the read model). */

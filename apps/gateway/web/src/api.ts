@@ -1,9 +1,29 @@
 /** Typed access to the gateway's REST API (same origin). Every failure becomes an ApiError. */
+import type {
+  FailureGroup,
+  Page,
+  RunDetails,
+  RunHistory,
+  RunHistoryEvent,
+  RunKind,
+  RunLogLine,
+  RunSnapshot,
+  RunStatus,
+  RunSummary,
+  StreamedRun,
+  TrialItem,
+  TrialSummary,
+} from '@runforge/contracts';
 
-export type RunStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Cancelled';
-export type RunKind = 'backtest' | 'optimization';
+// The API's shapes are declared once, in @runforge/contracts, and only ever imported as types here:
+// that lib also holds server code the bundle must never pull in.
+export type { FailureGroup, Page, RunHistory, RunKind, RunStatus, TrialSummary };
+export type LogLine = RunLogLine;
+export type Trial = TrialItem;
+export type HistoryEvent = RunHistoryEvent;
+
 export const RUN_STATUSES: readonly RunStatus[] = ['Pending', 'Running', 'Completed', 'Failed', 'Cancelled'];
-export const TERMINAL: ReadonlySet<string> = new Set(['Completed', 'Failed', 'Cancelled']);
+export const TERMINAL: ReadonlySet<string> = new Set<RunStatus>(['Completed', 'Failed', 'Cancelled']);
 
 export interface FieldIssue {
   field: string;
@@ -20,43 +40,12 @@ export class ApiError extends Error {
   }
 }
 
-/** A run as the stream, the details and the list endpoints answer it (fields beyond the list's are optional). */
-export interface Run {
-  id: string;
-  kind: RunKind;
-  status: RunStatus;
-  strategy: string;
-  params?: Record<string, unknown>;
-  totalBars: number;
-  processedBars: number;
-  totalCombinations: number | null;
-  completedCombinations: number;
-  failedCombinations: number;
-  attempt: number;
-  errorMessage?: string | null;
-  errorStackTrace?: string | null;
-  failureReason?: string | null;
-  result?: RunResult | null;
-  requestedAt: string;
-  startedAt?: string | null;
-  completedAt?: string | null;
-  traceId?: string | null;
-  scheduleId?: string | null;
-  triggeredBy?: string;
-  request?: Record<string, unknown>;
-  logs?: LogLine[];
-  /** Optimizations: the best trial so far, failures grouped by kind while running, the ETA. */
-  bestTrial?: TrialSummary;
-  failures?: FailureGroup[];
-  etaSeconds?: number;
-  trialsPerSecond?: number;
-  /** When the run last made progress (bars, or a trial outcome); null before. */
-  lastProgressAt?: string | null;
-  /** Optimizations while Running: whether no outcome has come for too long. */
-  secondsSinceProgress?: number;
-  stalled?: boolean;
-  stallAfterSeconds?: number;
-}
+/**
+ * A run as the list, the live stream and the details answer it: the fields all three carry, and the
+ * others when the answer has them. `result` is read as the engine writes it.
+ */
+export type Run = Pick<RunSummary, keyof RunSummary & keyof RunSnapshot> &
+  Partial<Omit<RunDetails & StreamedRun, 'result'>> & { result?: RunResult | null };
 
 /** An uploaded OHLCV dataset (`GET /api/datasets`). */
 export interface Dataset {
@@ -68,14 +57,6 @@ export interface Dataset {
   firstTime: string;
   lastTime: string;
   uploadedAt: string;
-}
-
-/** Failed trials of an optimization that failed the same way (same message template and frames). */
-export interface FailureGroup {
-  fingerprint: string;
-  message: string;
-  count: number;
-  sampleTrialId: string;
 }
 
 /** An optimization's objective: the metric and whether higher or lower is better. */
@@ -97,47 +78,6 @@ export interface RunResult {
   top?: TrialSummary[];
   failures?: FailureGroup[];
   [key: string]: unknown;
-}
-
-export interface TrialSummary {
-  params?: Record<string, unknown>;
-  score?: number | null;
-  metrics?: Record<string, number>;
-  [key: string]: unknown;
-}
-
-export interface Trial {
-  trialId: string;
-  index: number;
-  params: Record<string, unknown>;
-  status: string;
-  metrics?: Record<string, number> | null;
-  score?: number | null;
-  errorMessage?: string | null;
-  errorStackTrace?: string | null;
-}
-
-export interface LogLine {
-  seq: number;
-  level: string;
-  message: string;
-  context?: Record<string, unknown> | null;
-  attempt?: number;
-  occurredAt: string;
-}
-
-export interface HistoryEvent {
-  seq?: number;
-  type: string;
-  occurredAt?: string;
-  attempt?: number;
-  data?: unknown;
-  [key: string]: unknown;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
 }
 
 export interface ParamSpec {

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import type { BacktestStatus, OptimizationStatus } from '@runforge/contracts';
 import { ApiError, get, statusUrl, TERMINAL, type Run } from './api';
 import { notifyTerminal } from './toasts';
 
@@ -19,7 +20,7 @@ export interface LiveRun {
  * Merges what a status endpoint answers (a subset of the run) into the run we know. The fields that
  * come and go with the run's pace (no ETA while stalled…) are taken from the answer alone.
  */
-function mergeStatus(prev: Run, s: Record<string, unknown>): Run {
+function mergeStatus(prev: Run, s: BacktestStatus | OptimizationStatus): Run {
   const {
     etaSeconds: _eta,
     trialsPerSecond: _rate,
@@ -29,7 +30,7 @@ function mergeStatus(prev: Run, s: Record<string, unknown>): Run {
     stallAfterSeconds: _after,
     ...kept
   } = prev;
-  return { ...kept, ...(s as Partial<Run>) };
+  return { ...kept, ...s };
 }
 
 /**
@@ -67,7 +68,7 @@ export function useLiveRun(id: string): LiveRun {
       const known = runRef.current;
       try {
         const next = known
-          ? mergeStatus(known, await get<Record<string, unknown>>(statusUrl(known.kind, id)))
+          ? mergeStatus(known, await get<BacktestStatus | OptimizationStatus>(statusUrl(known.kind, id)))
           : await get<Run>(`/api/runs/${id}`);
         if (disposed) return;
         update(next, 'polling');

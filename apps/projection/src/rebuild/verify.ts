@@ -1,8 +1,17 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { evolveRun, TERMINAL_STATUSES, trialOutcomesOf, type RunView } from '@runforge/contracts';
+import {
+  evolveRun,
+  RUN_FIELD_NAMES,
+  RUN_FIELDS,
+  runFromColumns,
+  TERMINAL_STATUSES,
+  trialOutcomesOf,
+  type RunFieldName,
+  type RunView,
+} from '@runforge/contracts';
 import { dataSourceOptions } from '@runforge/read-models';
 import { DataSource } from 'typeorm';
-import { readCheckpoint, RUN_COLUMNS, toView } from '../runs/runs.projection';
+import { readCheckpoint } from '../runs/runs.projection';
 import type { RebuildTarget } from './rebuild';
 import { readStream, type ReadLimits } from '@runforge/messaging';
 import { traceIdOfTraceparent } from '@runforge/telemetry';
@@ -22,16 +31,6 @@ export interface VerifyReport {
   readonly differences: Difference[];
 }
 
-const TIME_KEYS = new Set<keyof RunView>([
-  'requestedAt',
-  'startedAt',
-  'completedAt',
-  'cancelRequestedAt',
-  'lastProgressAt',
-  'updatedAt',
-]);
-const JSON_KEYS = new Set<keyof RunView>(['params', 'request', 'dataset', 'result']);
-
 /** JSON with sorted keys: jsonb does not keep key order. */
 export function canonical(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
@@ -44,10 +43,11 @@ export function canonical(v: unknown): string {
     .join(',')}}`;
 }
 
-function normalise(key: keyof RunView, v: unknown): unknown {
+function normalise(key: RunFieldName, v: unknown): unknown {
   if (v === null || v === undefined) return null;
-  if (TIME_KEYS.has(key)) return new Date(v as string).toISOString();
-  if (JSON_KEYS.has(key)) return canonical(v);
+  const stored = RUN_FIELDS[key].stored;
+  if (stored === 'timestamptz') return new Date(v as string).toISOString();
+  if (stored === 'jsonb') return canonical(v);
   if (typeof v === 'string' && /^-?\d+$/.test(v) && (key === 'totalCombinations' || key === 'attempt'))
     return Number(v);
   return v;
@@ -159,7 +159,7 @@ export async function verifyReadModels(
   });
 
   const differences: Difference[] = [];
-  const liveById = new Map(liveRows.map((r) => [r.id as string, toView(r)]));
+  const liveById = new Map(liveRows.map((r) => [r.id as string, runFromColumns(r)]));
   for (const id of new Set([...liveById.keys(), ...views.keys()])) {
     const l = liveById.get(id);
     const r = views.get(id);
@@ -172,7 +172,7 @@ export async function verifyReadModels(
       });
       continue;
     }
-    for (const [, key] of RUN_COLUMNS) {
+    for (const key of RUN_FIELD_NAMES) {
       const a = normalise(key, l[key]);
       const b = normalise(key, r[key]);
       if (a !== b) differences.push({ runId: id, field: key, live: a, replayed: b });

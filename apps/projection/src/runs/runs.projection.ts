@@ -1,4 +1,13 @@
-import { evolveRun, TERMINAL_STATUSES, trialOutcomesOf, type RunEvent, type RunView } from '@runforge/contracts';
+import {
+  evolveRun,
+  RUN_COLUMNS,
+  runFromColumns,
+  runToColumns,
+  TERMINAL_STATUSES,
+  trialOutcomesOf,
+  type RunEvent,
+  type RunView,
+} from '@runforge/contracts';
 import type { StoredRunEvent } from '@runforge/messaging';
 import { traceIdOfTraceparent } from '@runforge/telemetry';
 import type { EntityManager } from 'typeorm';
@@ -19,67 +28,7 @@ export const PROJECTION_NAME = 'runs';
 /** 15 parameters a row: 4,000 rows stay under Postgres' 65,535-parameter limit. */
 const TRIAL_ROWS_PER_INSERT = 4_000;
 
-export const RUN_COLUMNS = [
-  ['id', 'id'],
-  ['kind', 'kind'],
-  ['status', 'status'],
-  ['strategy', 'strategy'],
-  ['params', 'params'],
-  ['request', 'request'],
-  ['dataset', 'dataset'],
-  ['total_bars', 'totalBars'],
-  ['processed_bars', 'processedBars'],
-  ['total_combinations', 'totalCombinations'],
-  ['completed_combinations', 'completedCombinations'],
-  ['failed_combinations', 'failedCombinations'],
-  ['attempt', 'attempt'],
-  ['worker_id', 'workerId'],
-  ['priority', 'priority'],
-  ['triggered_by', 'triggeredBy'],
-  ['schedule_id', 'scheduleId'],
-  ['retry_of', 'retryOf'],
-  ['trace_id', 'traceId'],
-  ['error_message', 'errorMessage'],
-  ['error_stack_trace', 'errorStackTrace'],
-  ['error_code', 'errorCode'],
-  ['failure_reason', 'failureReason'],
-  ['result', 'result'],
-  ['requested_at', 'requestedAt'],
-  ['started_at', 'startedAt'],
-  ['completed_at', 'completedAt'],
-  ['cancel_requested_at', 'cancelRequestedAt'],
-  ['last_progress_at', 'lastProgressAt'],
-  ['longest_progress_gap_ms', 'longestProgressGapMs'],
-  ['updated_at', 'updatedAt'],
-  ['last_seq', 'lastSeq'],
-] as const satisfies readonly (readonly [string, keyof RunView])[];
-
-const JSON_COLUMNS = new Set<keyof RunView>(['params', 'request', 'dataset', 'result']);
-
 type Row = Record<string, unknown>;
-
-/** A `runs` row as the fold's `RunView` (timestamps as ISO strings, bigints as numbers). */
-export function toView(row: Row): RunView {
-  const v: Record<string, unknown> = {};
-  for (const [col, key] of RUN_COLUMNS) {
-    const value = row[col];
-    if (value instanceof Date) v[key] = value.toISOString();
-    else if (
-      (col === 'total_bars' || col === 'processed_bars' || col === 'longest_progress_gap_ms' || col === 'last_seq') &&
-      value !== null
-    )
-      v[key] = Number(value);
-    else v[key] = value;
-  }
-  return v as unknown as RunView;
-}
-
-function toParams(view: RunView): unknown[] {
-  return RUN_COLUMNS.map(([, key]) => {
-    const value = view[key];
-    return JSON_COLUMNS.has(key) && value !== null ? JSON.stringify(value) : value;
-  });
-}
 
 /**
  * Folds a batch of events into the read models in the caller's transaction. Reads every affected
@@ -91,7 +40,7 @@ export async function applyBatch(em: EntityManager, schema: string, batch: reado
   const s = `"${schema}"`;
   const runIds = [...new Set(batch.map((m) => m.event.runId))];
   const existing: Row[] = await em.query(`SELECT * FROM ${s}.runs WHERE id = ANY($1)`, [runIds]);
-  const views = new Map<string, RunView>(existing.map((r) => [r.id as string, toView(r)]));
+  const views = new Map<string, RunView>(existing.map((r) => [r.id as string, runFromColumns(r)]));
   const changed = new Set<string>();
 
   // Outcomes that arrive after their run ended (trials still running when it was stopped) are not
@@ -194,11 +143,11 @@ export async function applyBatch(em: EntityManager, schema: string, batch: reado
   }
 
   if (changed.size > 0) {
-    const cols = RUN_COLUMNS.map(([c]) => c);
+    const cols = RUN_COLUMNS;
     const values: unknown[] = [];
     const tuples: string[] = [];
     for (const id of changed) {
-      const params = toParams(views.get(id) as RunView);
+      const params = runToColumns(views.get(id) as RunView);
       const base = values.length;
       tuples.push(`(${params.map((_, i) => `$${base + i + 1}`).join(',')})`);
       values.push(...params);

@@ -1,4 +1,5 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import type { BacktestStatus } from '@runforge/contracts';
 import { RunReader } from '../../runs/run-reader.service';
 
 @Controller('api/backtests')
@@ -6,9 +7,10 @@ export class BacktestStatusController {
   constructor(private readonly runs: RunReader) {}
 
   @Get(':id/status')
-  async status(@Param('id') id: string): Promise<Record<string, unknown>> {
+  async status(@Param('id') id: string): Promise<BacktestStatus> {
     const run = await this.runs.get(id, 'backtest');
-    if (!run) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no backtest with id "${id}"` });
+    if (!run)
+      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no backtest with id "${id}"` });
     return {
       id: run.id,
       status: run.status,

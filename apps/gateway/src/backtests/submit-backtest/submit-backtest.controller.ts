@@ -1,5 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import type { SubmitBacktestAnswer } from '@runforge/contracts';
 import { DatasetStore } from '@runforge/datasets';
 import { Messaging } from '@runforge/service';
 import { submitBacktest, validateBacktestRequest } from '@runforge/submission';
@@ -21,7 +22,7 @@ export class SubmitBacktestController {
     @Body() body: unknown,
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<{ id: string; status: 'Pending'; totalBars: number }> {
+  ): Promise<SubmitBacktestAnswer> {
     const validated = await validateBacktestRequest(body, this.datasets);
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const answer = await this.idempotent.submit(

@@ -1,4 +1,5 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import type { OptimizationStatus } from '@runforge/contracts';
 import { RunReader } from '../../runs/run-reader.service';
 import { OptimizationProgress } from '../optimization-progress.service';
 
@@ -15,7 +16,7 @@ export class OptimizationStatusController {
    * OptimizationProgress).
    */
   @Get(':id/status')
-  async status(@Param('id') id: string): Promise<Record<string, unknown>> {
+  async status(@Param('id') id: string): Promise<OptimizationStatus> {
     const run = await this.runs.get(id, 'optimization');
     if (!run)
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no optimization with id "${id}"` });

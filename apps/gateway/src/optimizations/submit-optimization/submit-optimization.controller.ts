@@ -1,5 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import type { SubmitOptimizationAnswer } from '@runforge/contracts';
 import { DatasetStore } from '@runforge/datasets';
 import { Messaging } from '@runforge/service';
 import { submitOptimization, validateOptimizationRequest } from '@runforge/submission';
@@ -24,7 +25,7 @@ export class SubmitOptimizationController {
     @Body() body: unknown,
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<{ id: string; status: 'Pending'; totalCombinations: number; totalBars: number }> {
+  ): Promise<SubmitOptimizationAnswer> {
     const validated = await validateOptimizationRequest(body, this.datasets);
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const { totalCombinations, totalBars } = validated.value;

@@ -1,6 +1,13 @@
 import { ConflictException, Controller, HttpCode, NotFoundException, Param, Post, Res, Inject } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { createEvent, eventTypeForToken, parseRunSubject, TERMINAL_STATUSES, type RunKind } from '@runforge/contracts';
+import {
+  createEvent,
+  eventTypeForToken,
+  parseRunSubject,
+  TERMINAL_STATUSES,
+  type CancelRunAnswer,
+  type RunKind,
+} from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { RunReader } from '../run-reader.service';
 
@@ -9,8 +16,6 @@ export const CANCEL_CONFIRM_MS = Number(process.env.CANCEL_CONFIRM_MS ?? 3000);
 
 /** How long a confirmed cancellation waits for the read model to show it (see `projected`). */
 const PROJECTED_WAIT_MS = 1000;
-
-type CancelAnswer = { id: string; status: 'Cancelled' } | { id: string; status: 'Cancelling'; message: string };
 
 /**
  * Cancellation (seed behaviour): `200 {id, status:"Cancelled"}` from Pending or Running, `409` with
@@ -29,17 +34,20 @@ export class CancelRunController {
 
   @Post('backtests/:id/cancel')
   @HttpCode(200)
-  cancelBacktest(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<CancelAnswer> {
+  cancelBacktest(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<CancelRunAnswer> {
     return this.cancel(id, 'backtest', reply);
   }
 
   @Post('optimizations/:id/cancel')
   @HttpCode(200)
-  cancelOptimization(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<CancelAnswer> {
+  cancelOptimization(
+    @Param('id') id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CancelRunAnswer> {
     return this.cancel(id, 'optimization', reply);
   }
 
-  private async cancel(id: string, kind: RunKind, reply: FastifyReply): Promise<CancelAnswer> {
+  private async cancel(id: string, kind: RunKind, reply: FastifyReply): Promise<CancelRunAnswer> {
     const run = await this.runs.get(id, kind);
     if (!run)
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no ${kind} with id "${id}"` });

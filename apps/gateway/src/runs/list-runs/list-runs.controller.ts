@@ -1,6 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { parseQueryOrThrow } from '../query-params';
-import { RunsQueries, type Page } from '../runs.queries';
+import type { Page, RunSummary } from '@runforge/contracts';
+import { RunsQueries } from '../runs.queries';
 import { RunListQuerySchema } from './list-runs.query';
 
 /**
@@ -12,7 +13,7 @@ export class ListRunsController {
   constructor(private readonly runs: RunsQueries) {}
 
   @Get()
-  async list(@Query() query: Record<string, unknown>): Promise<Page<Record<string, unknown>>> {
+  async list(@Query() query: Record<string, unknown>): Promise<Page<RunSummary>> {
     return this.runs.list(parseQueryOrThrow(RunListQuerySchema, query));
   }
 }

@@ -1,5 +1,6 @@
 import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { TrialItem, TrialsPage } from '@runforge/contracts';
 import { z } from 'zod';
 import { DataSource } from 'typeorm';
 import { parseOrThrow, ValidationFailed } from '../../common/validation';
@@ -27,7 +28,7 @@ const QuerySchema = z
 interface TrialRowRaw {
   id: string;
   index: number;
-  status: string;
+  status: TrialItem['status'];
   params: Record<string, unknown>;
   metrics: Record<string, number> | null;
   score: number | null;
@@ -43,7 +44,13 @@ interface TrialRowRaw {
  * The keyset cursor of a page: the run, sort and status filter it was made for, then the sort key
  * and index of the page's last row. A cursor only continues the listing it came from.
  */
-function trialsCursor(runId: string, sort: string, status: string | undefined, key: number | null, index: number): string {
+function trialsCursor(
+  runId: string,
+  sort: string,
+  status: string | undefined,
+  key: number | null,
+  index: number,
+): string {
   return encodeCursor([runId, sort, status ?? '', key ?? 'null', index]);
 }
 
@@ -55,9 +62,18 @@ function readTrialsCursor(
 ): { key: number | null; index: number } | ValidationFailed {
   const v = decodeCursor(cursor);
   const [cRun, cSort, cStatus, key, index] = v ?? [];
-  if (!v || v.length !== 5 || typeof cRun !== 'string' || typeof cSort !== 'string' || typeof cStatus !== 'string' || (typeof key !== 'number' && key !== 'null') || typeof index !== 'number')
+  if (
+    !v ||
+    v.length !== 5 ||
+    typeof cRun !== 'string' ||
+    typeof cSort !== 'string' ||
+    typeof cStatus !== 'string' ||
+    (typeof key !== 'number' && key !== 'null') ||
+    typeof index !== 'number'
+  )
     return new ValidationFailed([{ field: 'cursor', reason: 'not a cursor returned by this endpoint' }]);
-  if (cRun !== runId) return new ValidationFailed([{ field: 'cursor', reason: `belongs to the trials of run ${cRun}` }]);
+  if (cRun !== runId)
+    return new ValidationFailed([{ field: 'cursor', reason: `belongs to the trials of run ${cRun}` }]);
   if (cSort !== sort || cStatus !== (status ?? ''))
     return new ValidationFailed([
       {
@@ -77,7 +93,7 @@ export class ListTrialsController {
 
   /** An optimization's trials, filtered by status, sorted, with keyset pagination; failed ones carry message + stack. */
   @Get(':id/trials')
-  async list(@Param('id') id: string, @Query() query: unknown): Promise<Record<string, unknown>> {
+  async list(@Param('id') id: string, @Query() query: unknown): Promise<TrialsPage> {
     const q = parseOrThrow(QuerySchema, query);
     const run = await this.runs.get(id);
     if (!run) throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });
@@ -96,7 +112,10 @@ export class ListTrialsController {
       params.push(q.status);
       where.push(`status = $${params.length}`);
     }
-    const keyExpr = sort.column === 'index' ? 'index' : `COALESCE(${sort.column}, ${sort.dir === 'ASC' ? "'Infinity'" : "'-Infinity'"}::float8)`;
+    const keyExpr =
+      sort.column === 'index'
+        ? 'index'
+        : `COALESCE(${sort.column}, ${sort.dir === 'ASC' ? "'Infinity'" : "'-Infinity'"}::float8)`;
     if (q.cursor) {
       const c = readTrialsCursor(q.cursor, id, q.sort, q.status);
       if (c instanceof ValidationFailed) throw c;
@@ -121,13 +140,15 @@ export class ListTrialsController {
     const keyOf = (r: TrialRowRaw): number | null =>
       sort.column === 'index' ? r.index : sort.column === 'score' ? r.score : r.duration_ms;
     return {
-      items: page.map((r) => ({
+      items: page.map((r): TrialItem => ({
         trialId: r.id,
         index: r.index,
         status: r.status,
         params: r.params,
         ...(r.metrics ? { metrics: r.metrics, score: r.score } : {}),
-        ...(r.status === 'Failed' ? { errorMessage: r.error_message, errorStackTrace: r.error_stack_trace, fingerprint: r.fingerprint } : {}),
+        ...(r.status === 'Failed'
+          ? { errorMessage: r.error_message, errorStackTrace: r.error_stack_trace, fingerprint: r.fingerprint }
+          : {}),
         durationMs: r.duration_ms,
         workerId: r.worker_id,
         occurredAt: r.occurred_at.toISOString(),

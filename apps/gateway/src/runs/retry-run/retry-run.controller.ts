@@ -1,6 +1,6 @@
 import { ConflictException, Controller, HttpCode, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { TERMINAL_STATUSES } from '@runforge/contracts';
+import { TERMINAL_STATUSES, type RetryRunAnswer } from '@runforge/contracts';
 import { DatasetStore } from '@runforge/datasets';
 import { Messaging } from '@runforge/service';
 import {
@@ -27,10 +27,7 @@ export class RetryRunController {
 
   @Post(':id/retry')
   @HttpCode(202)
-  async retry(
-    @Param('id') id: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<Record<string, unknown>> {
+  async retry(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<RetryRunAnswer> {
     const run = isRunId(id) ? await this.runs.get(id) : undefined;
     const requested = run ? await this.messaging.reader.lastOfType(id, 'RunRequested') : undefined;
     if (!run || !requested || requested.event.type !== 'RunRequested') {

@@ -1,6 +1,7 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
 import { Messaging } from '@runforge/service';
-import { toAuditEvent, type AuditEvent } from '@runforge/messaging';
+import type { RunHistory } from '@runforge/contracts';
+import { toAuditEvent } from '@runforge/messaging';
 import { isRunId } from '../../common/validation';
 
 /**
@@ -13,7 +14,7 @@ export class RunEventsController {
   constructor(private readonly messaging: Messaging) {}
 
   @Get(':id/events')
-  async events(@Param('id') id: string): Promise<{ runId: string; events: AuditEvent[] }> {
+  async events(@Param('id') id: string): Promise<RunHistory> {
     const requested = isRunId(id) ? await this.messaging.reader.lastOfType(id, 'RunRequested') : undefined;
     if (!requested)
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no run with id "${id}"` });

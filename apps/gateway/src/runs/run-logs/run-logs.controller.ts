@@ -1,9 +1,9 @@
 import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
-import { LOG_LEVELS } from '@runforge/contracts';
+import { LOG_LEVELS, type Page, type RunLogLine } from '@runforge/contracts';
 import { z } from 'zod';
 import { parseQueryOrThrow } from '../query-params';
 import { decodeCursor } from '../cursor';
-import { RunsQueries, type Page, type RunLogLine } from '../runs.queries';
+import { RunsQueries } from '../runs.queries';
 
 const last = (v: unknown): unknown => (Array.isArray(v) ? v[v.length - 1] : v);
 

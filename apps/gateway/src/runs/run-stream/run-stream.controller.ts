@@ -1,17 +1,11 @@
 import { Controller, Get, Inject, NotFoundException, Param, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Subscription } from '@nats-io/nats-core';
-import { TERMINAL_STATUSES } from '@runforge/contracts';
+import { TERMINAL_STATUSES, type StreamedRun } from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
-import {
-  OptimizationProgress,
-  type OptimizationProgressFields,
-} from '../../optimizations/optimization-progress.service';
-import { RunReader, type RunSnapshot } from '../run-reader.service';
+import { OptimizationProgress } from '../../optimizations/optimization-progress.service';
+import { RunReader } from '../run-reader.service';
 import { SSE_HEARTBEAT_MS, SseChannel } from './sse';
-
-/** A run as the stream shows it: an optimization also carries its progress (best trial, ETA, failures). */
-type StreamedRun = RunSnapshot & Partial<OptimizationProgressFields>;
 
 /** At most 4 snapshots a second per stream. */
 const MIN_SNAPSHOT_INTERVAL_MS = 250;

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, get, type HistoryEvent } from '../api';
+import { ApiError, get, type HistoryEvent, type RunHistory } from '../api';
 import { Empty, ErrorBox, Loading } from './ui';
 
 /** The run's audit history from the stream, loaded when opened (it can be long). */
@@ -10,7 +10,7 @@ export function EventsList({ runId }: { runId: string }) {
 
   const load = (): void => {
     setLoading(true);
-    get<{ events: HistoryEvent[] }>(`/api/runs/${runId}/events`)
+    get<RunHistory>(`/api/runs/${runId}/events`)
       .then((r) => {
         setEvents(r.events);
         setError(undefined);

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import type { SubmitBacktestAnswer, SubmitOptimizationAnswer } from '@runforge/contracts';
 import {
   ApiError,
   get,
@@ -183,12 +184,12 @@ export function NewRun({ initialKind }: { initialKind: RunKind }) {
     setSubmitting(true);
     try {
       const url = kind === 'backtest' ? '/api/backtests' : '/api/optimizations';
-      const accepted = await post<{ id: string; totalCombinations?: number; totalBars?: number }>(url, body);
+      const accepted = await post<SubmitBacktestAnswer | SubmitOptimizationAnswer>(url, body);
       watchUntilDone(accepted.id);
       toast({
         tone: 'info',
         text:
-          kind === 'optimization'
+          'totalCombinations' in accepted
             ? `Optimization accepted: ${fmtInt(accepted.totalCombinations)} combinations`
             : `Backtest accepted: ${fmtInt(accepted.totalBars)} bars`,
         href: `/runs/${accepted.id}`,
