@@ -75,10 +75,20 @@ export class JetStreamContext extends BaseRpcContext<[JsMsg]> {
     if (this.settle('nak')) this.msg.nak(delayMs);
   }
 
-  /** Never redelivered (it can never be processed). */
+  /**
+   * Never redelivered (it can never be processed). The reason is the caller's to log: the server is
+   * not told it, because NATS 2.9 ignores a TERM that carries one (the message was then redelivered
+   * until its delivery limit).
+   */
   term(reason?: string): void {
-    if (this.settle('term')) this.msg.term(reason);
+    if (this.settle('term')) {
+      this.termReason = reason;
+      this.msg.term();
+    }
   }
+
+  /** Why the delivery was terminated, if it was. */
+  termReason: string | undefined;
 
   /**
    * Lets the transport pull the next message now, ahead of this one's end; it is handed to the
