@@ -1,7 +1,8 @@
-import { isRunEnd } from '@runforge/contracts';
+import { connect } from '@nats-io/transport-node';
+import { decodeEvent, isRunEnd, type RunEvent } from '@runforge/contracts';
 import { eventually } from '../support/eventually';
 import { statusOf, TERMINAL, withBus } from '../support/runs';
-import { http, TestSystem, type ServiceProcess } from '../support/system';
+import { http, NATS_URL, TestSystem, type ServiceProcess } from '../support/system';
 
 // A run's terminal event (RunCompleted, RunFailed, RunCancelled) is the last event of its history:
 // an auditor reading `runs.<id>.>` up to it knows the run is over. Every way a run ends is driven
@@ -66,10 +67,32 @@ describe("a run's terminal event is the last event of its history, however it en
   });
 
   it('completes, fails, is cancelled or runs out of attempts, and nothing follows the end', async () => {
+    // Every trial's failure is its own event on runs.<id>.trial_failed, live (as `nats sub
+    // 'runs.*.trial_failed'` shows it).
+    const nc = await connect({ servers: NATS_URL });
+    const failedLive: Extract<RunEvent, { type: 'TrialFailed' }>[] = [];
+    nc.subscribe(sys.iso.topology.anyRunSubject('trial_failed'), {
+      callback: (err, m) => {
+        const e = err ? undefined : decodeEvent(m.json());
+        if (e?.type === 'TrialFailed') failedLive.push(e);
+      },
+    });
     await submit('backtest completed', 'backtest', backtest(50_000), { status: 'Completed' });
-    await submit('optimization completed (some trials failed)', 'optimization', optimization(2_000), {
+    const withFailures = await submit('optimization completed (some trials failed)', 'optimization', optimization(2_000), {
       status: 'Completed',
     });
+    await eventually(
+      'the 32 failed trials of the grid live on trial_failed',
+      () => Promise.resolve(failedLive.filter((e) => e.runId === withFailures)),
+      (seen) => seen.length === 32,
+    );
+    await nc.close();
+    for (const e of failedLive.filter((f) => f.runId === withFailures)) {
+      expect(e.data.errorMessage).toMatch(/fast \(\d+\) must be less than slow \(\d+\)/);
+      expect(e.data.errorStackTrace).toEqual(expect.any(String));
+      expect(e.data.params.fast).toBeGreaterThanOrEqual(e.data.params.slow as number);
+      expect(e.data.fingerprint).toEqual(expect.any(String));
+    }
     await submit(
       'optimization stopped by maxFailedTrials',
       'optimization',

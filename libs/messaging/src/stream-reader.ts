@@ -6,19 +6,18 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import { decodeEvent, eventDefinition, HEADERS, type RunEventType, type Topology } from '@runforge/contracts';
+import {
+  decodeEvent,
+  eventDefinition,
+  HEADERS,
+  type RunEventType,
+  type RunHistoryEvent,
+  type Topology,
+} from '@runforge/contracts';
 import { readStream, type StoredRunEvent } from './stream-range';
 
 /** One entry of a run's audit history, as `GET /api/runs/{id}/events` and `npm run replay -- --json` show it. */
-export interface AuditEvent {
-  readonly seq: number;
-  readonly storedAt: string;
-  readonly type: string;
-  readonly version: number;
-  readonly attempt: number;
-  readonly occurredAt: string;
-  readonly data: unknown;
-}
+export type AuditEvent = RunHistoryEvent;
 
 export function toAuditEvent(h: StoredRunEvent): AuditEvent {
   const e = h.event;

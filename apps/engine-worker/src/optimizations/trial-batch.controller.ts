@@ -173,6 +173,20 @@ export class TrialBatchController implements OnApplicationShutdown {
       const context = { trialId: o.trialId, params: o.params, fingerprint: o.fingerprint };
       track(pending, ctx.log('WARNING', `trial ${o.index} failed: ${o.errorMessage}`, context));
     };
+    // Outcomes go out once per slice of engine work (and at the end): each is its own event, but the
+    // publishes of a slice leave in one socket write instead of one write per trial.
+    const queued: TrialOutcome[] = [];
+    const publishQueued = (): void => {
+      for (const o of queued.splice(0)) {
+        if (o.status === 'Failed') {
+          const { status: _s, ...data } = o;
+          track(pending, ctx.emitKeyed('TrialFailed', data, o.trialId));
+        } else {
+          const { status: _s, ...data } = o;
+          track(pending, ctx.emitKeyed('TrialCompleted', data, o.trialId));
+        }
+      }
+    };
     const runner = new TrialRunner();
     const started = performance.now();
     const last = batch.trials.length - 1;
@@ -181,17 +195,13 @@ export class TrialBatchController implements OnApplicationShutdown {
       if (i === last && i > 0 && (performance.now() - started) / i < PREFETCH_MAX_TRIAL_MS) msg.pullAhead();
       const outcome = await this.runOne(batch, batch.trials[i] as TrialBatch['trials'][number], bars, signal, runner);
       if (outcome === 'aborted') break;
-      if (outcome.status === 'Failed') {
-        noteFailure(outcome);
-        const { status: _s, ...data } = outcome;
-        track(pending, ctx.emitKeyed('TrialFailed', data, outcome.trialId));
-      } else {
-        const { status: _s, ...data } = outcome;
-        track(pending, ctx.emitKeyed('TrialCompleted', data, outcome.trialId));
-      }
+      if (outcome.status === 'Failed') noteFailure(outcome);
+      queued.push(outcome);
       ctx.touch();
+      if (runner.due) publishQueued();
       await runner.yieldIfDue();
     }
+    publishQueued();
     for (const { first, count } of failures.values()) {
       if (count === 1) continue;
       const message = `${count - 1} more trial${count > 2 ? 's' : ''} of batch ${batch.batchIndex} failed like trial ${first.index}: ${first.errorMessage}`;

@@ -70,6 +70,11 @@ export class TrialRunner {
     return metrics;
   }
 
+  /** Whether the current slice is used up (the next `yieldIfDue` returns to the event loop). */
+  get due(): boolean {
+    return this.slice.due;
+  }
+
   /** Between trials: returns to the event loop if the current slice is used up. */
   async yieldIfDue(): Promise<void> {
     await this.slice.yieldIfDue();

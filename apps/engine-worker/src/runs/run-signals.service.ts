@@ -1,16 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { headers as natsHeaders, type Msg, type MsgHdrs } from '@nats-io/nats-core';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
+import type { AttemptStop } from './attempt-decision';
 
-/** Why a run's work was stopped; carried as the AbortSignal's reason. */
-export type StopReason =
-  | { readonly kind: 'cancelled' }
-  | { readonly kind: 'timeout'; readonly seconds: number }
-  | { readonly kind: 'stopped'; readonly message: string }
-  | { readonly kind: 'stalled'; readonly seconds: number }
-  | { readonly kind: 'shutdown' }
-  /** A newer attempt of the run started elsewhere (this one lost its lease): stop without a word. */
-  | { readonly kind: 'superseded'; readonly byAttempt: number };
+/**
+ * Why a run's work was stopped; carried as the AbortSignal's reason. Declared with the attempt
+ * decisions (`settle` takes it as is); `superseded`: a newer attempt of the run started elsewhere (this
+ * one lost its lease), so it stops without a word.
+ */
+export type StopReason = AttemptStop;
 
 /** Headers of a `ctl.runs.<id>.abort`: the attempts it stops (≤ this one) and why. */
 const ATTEMPT_HEADER = 'RunForge-Attempt';

@@ -443,7 +443,9 @@ class BatchRunner implements Runner {
     await jsm.consumers.add(spec.stream, {
       durable_name: spec.durable,
       filter_subject: spec.filterSubject,
-      ack_policy: AckPolicy.Explicit,
+      // One ack a batch: acking its highest stream sequence acks everything below it, which the
+      // checkpoint has covered (a message per event otherwise costs NATS and the app an ack each).
+      ack_policy: AckPolicy.All,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: after + 1,
       ack_wait: nanos(this.binding.ackWaitSeconds * 1000),
@@ -482,7 +484,8 @@ class BatchRunner implements Runner {
             }
           });
           await invoke(this.handler, batch, new JetStreamBatchContext(batch, after));
-          for (const m of msgs) m.ack();
+          const highest = msgs.reduce((a, b) => (b.seq > a.seq ? b : a));
+          highest.ack();
         })
         .catch((err: unknown) => {
           failure ??= err instanceof Error ? err : new Error(`${this.pattern} batch failed: ${causeOf(err)}`);
