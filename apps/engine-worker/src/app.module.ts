@@ -3,7 +3,6 @@ import { PlatformModule, type RunForgeConfig } from '@runforge/service';
 import { OptimizationCoordinator } from './optimizations/optimization.coordinator';
 import { TrialBatchController } from './optimizations/trial-batch.controller';
 import { BarsCache } from './runs/bars-cache';
-import { CpuProfile } from './runs/cpu-profile';
 import { GracefulShutdown } from './runs/graceful-shutdown';
 import { RunDispatchController } from './runs/run-dispatch.controller';
 import { RunSignals } from './runs/run-signals.service';
@@ -17,7 +16,7 @@ export class EngineWorkerAppModule {
       imports: [PlatformModule.forRoot(cfg.service, cfg)],
       // The transport's handlers: runs, trial batches, and the pushes that stop them.
       controllers: [RunDispatchController, TrialBatchController, RunSignalsController],
-      providers: [RunSignals, BarsCache, OptimizationCoordinator, GracefulShutdown, CpuProfile],
+      providers: [RunSignals, BarsCache, OptimizationCoordinator, GracefulShutdown],
     };
   }
 }

@@ -21,6 +21,7 @@ import {
   topologyProvisioned,
 } from '@runforge/messaging';
 import { Messaging, RUNFORGE_CONFIG } from './tokens';
+import { CpuProfile } from './cpu-profile';
 import { DatasetStore } from '@runforge/datasets';
 import { loggerOptions } from './logging';
 import { MetricsController } from './metrics.controller';
@@ -124,6 +125,7 @@ export class PlatformModule {
         { provide: StreamReader, inject: [Messaging], useFactory: (m: Messaging) => m.reader },
         MessagingLifecycle,
         TelemetryLifecycle,
+        CpuProfile,
       ],
       exports: [RUNFORGE_CONFIG, Messaging, JetStreamClient, StreamReader, DatasetStore],
     };

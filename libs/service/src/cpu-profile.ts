@@ -1,17 +1,23 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { RunForgeConfig } from './config';
+import { RUNFORGE_CONFIG } from './tokens';
 
 /**
- * Diagnostics: with RUNFORGE_CPU_PROFILE=<file>, the worker records a V8 CPU profile from start to
+ * Diagnostics: with RUNFORGE_CPU_PROFILE=<file>, a service records a V8 CPU profile from start to
  * shutdown and writes it there (open it in Chrome DevTools). `node --cpu-prof` cannot be used for
  * this: a service stopped by a signal never reaches the exit hook that writes its profile.
  */
 @Injectable()
 export class CpuProfile implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger(CpuProfile.name);
-  /** `%p` in the path is replaced by the process id (several workers, one setting). */
-  private readonly file = process.env.RUNFORGE_CPU_PROFILE?.replace('%p', String(process.pid));
+  /** `%s` in the path is replaced by the service's name, `%p` by the process id (one setting for all). */
+  private readonly file: string | undefined;
+
+  constructor(@Inject(RUNFORGE_CONFIG) cfg: RunForgeConfig) {
+    this.file = process.env.RUNFORGE_CPU_PROFILE?.replace('%s', cfg.service).replace('%p', String(process.pid));
+  }
   private session?: Session;
 
   onApplicationBootstrap(): void {
