@@ -45,6 +45,38 @@ describe('schedules through the gateway API, fired by real scheduler processes',
   const api = <T = Record<string, unknown>>(method: string, url: string, body?: unknown) =>
     http<T>(sys.gateway.url, method, url, body);
 
+  it('answers 400 naming the field for a NUL byte in a path, a query or a body, never 500', async () => {
+    const nul = '%00';
+    const routes: [string, string, unknown?][] = [
+      ['GET', `/api/schedules/${nul}`],
+      ['PATCH', `/api/schedules/${nul}`, { paused: true }],
+      ['DELETE', `/api/schedules/${nul}`],
+      ['POST', `/api/schedules/${nul}/pause`],
+      ['POST', `/api/schedules/${nul}/resume`],
+      ['POST', `/api/schedules/${nul}/trigger`],
+    ];
+    for (const [method, url, body] of routes) {
+      const r = await api<{ issues: { field: string; reason: string }[] }>(method, url, body);
+      expect({ method, url, status: r.status, fields: r.body.issues?.map((i) => i.field) }).toEqual({
+        method,
+        url,
+        status: 400,
+        fields: ['id'],
+      });
+    }
+    const listed = await api<{ issues: { field: string }[] }>('GET', `/api/runs?scheduleId=${nul}`);
+    expect(listed.status).toBe(400);
+    expect(listed.body.issues).toEqual([{ field: 'scheduleId', reason: expect.stringMatching(/NUL/) }]);
+    const named = await api<{ issues: { field: string }[] }>('POST', '/api/schedules', {
+      name: 'nul\u0000name',
+      cron: '0 10 * * *',
+      timezone: 'Europe/Amsterdam',
+      template: TEMPLATE,
+    });
+    expect(named.status).toBe(400);
+    expect(named.body.issues).toEqual([{ field: 'name', reason: expect.stringMatching(/NUL/) }]);
+  });
+
   it('records each change on SCHEDULES, and the scheduler consumes it to plan at once', async () => {
     const created = await api<Schedule>('POST', '/api/schedules', {
       name: 'changes-are-recorded',

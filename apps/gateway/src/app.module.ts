@@ -14,6 +14,7 @@ import { CancelRunController } from './runs/cancel-run/cancel-run.controller';
 import { RetryRunController } from './runs/retry-run/retry-run.controller';
 import { DatasetsController } from './datasets/datasets.controller';
 import { JsonBodiesOnly } from './common/json-bodies.hook';
+import { TextIntegrity } from './common/text-integrity.hook';
 import { CsvBodyParser } from './datasets/csv-body.parser';
 import { ApiDocsController } from './docs/api-docs.controller';
 import { IdempotentSubmission } from './runs/submission/idempotent-submission.service';
@@ -45,7 +46,7 @@ export class GatewayAppModule {
         SchedulesController,
         TriggerScheduleController,
       ],
-      providers: [CsvBodyParser, JsonBodiesOnly, IdempotentSubmission, ScheduleStore],
+      providers: [CsvBodyParser, JsonBodiesOnly, TextIntegrity, IdempotentSubmission, ScheduleStore],
     };
   }
 }
