@@ -1,0 +1,173 @@
+import type { Logger } from '@nestjs/common';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import type { Topology } from '@runforge/contracts';
+import type { BatchBinding, ConsumerName } from './bindings';
+import { decoderFor } from './decoders';
+import { JetStreamBatchContext, type BatchMessage } from './jetstream.context';
+import { causeOf, invoke, sleep, type Handler, type Runner } from './runner';
+
+/** The gates a batch binding waits on (the transport keeps them). */
+export interface Gates {
+  isGateOpen(name: string): boolean;
+  whenGateOpen(name: string): Promise<void>;
+}
+
+/**
+ * Consumes a durable consumer in stream order from the app's checkpoint, in batches closed by size or
+ * time (never by the server's pending estimate, which NATS 2.9 gets wrong for a filtered consumer that
+ * starts mid-stream); a failed batch or a gap in deliveries restarts from the checkpoint.
+ */
+export class BatchRunner implements Runner {
+  private stopping = false;
+  private loop?: Promise<void>;
+  private messages?: ConsumerMessages;
+  private readonly decode: (raw: Uint8Array) => unknown;
+
+  constructor(
+    private readonly pattern: string,
+    private readonly binding: BatchBinding,
+    private readonly handler: Handler,
+    private readonly nc: NatsConnection,
+    private readonly t: Topology,
+    private readonly log: Logger,
+    private readonly startSequence: (consumer: ConsumerName) => Promise<number>,
+    private readonly server: Gates,
+  ) {
+    this.decode = decoderFor(pattern);
+  }
+
+  get gateName(): string | undefined {
+    return this.binding.gate;
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  /** Stops after the batch in hand (the gate's owner calls it when it loses the gate). */
+  interrupt(): void {
+    this.messages?.stop();
+  }
+
+  async drain(): Promise<void> {
+    this.stopping = true;
+    this.messages?.stop();
+    await this.loop?.catch(() => undefined);
+  }
+
+  private async run(): Promise<void> {
+    const gate = this.binding.gate;
+    while (!this.stopping) {
+      if (gate && !this.server.isGateOpen(gate)) {
+        await Promise.race([this.server.whenGateOpen(gate), sleep(500)]);
+        continue;
+      }
+      try {
+        await this.consumeFromCheckpoint(gate);
+      } catch (err) {
+        if (this.stopping) break;
+        this.log.error({ err }, `${this.pattern}: consuming failed; restarting from the checkpoint`);
+        await sleep(1000);
+      }
+    }
+  }
+
+  private async consumeFromCheckpoint(gate: string | undefined): Promise<void> {
+    const spec = this.t.consumers[this.binding.consumer];
+    const after = await this.startSequence(this.binding.consumer);
+    const jsm = await jetstreamManager(this.nc);
+    await jsm.consumers.delete(spec.stream, spec.durable).catch(() => undefined);
+    await jsm.consumers.add(spec.stream, {
+      durable_name: spec.durable,
+      filter_subject: spec.filterSubject,
+      // One ack a batch: acking its highest stream sequence acks everything below it, which the
+      // checkpoint has covered (a message per event otherwise costs NATS and the app an ack each).
+      ack_policy: AckPolicy.All,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: after + 1,
+      ack_wait: nanos(this.binding.ackWaitSeconds * 1000),
+      max_ack_pending: this.binding.maxAckPending,
+    });
+    const consumer = await jetstream(this.nc).consumers.get(spec.stream, spec.durable);
+    const messages = await consumer.consume({ max_messages: this.binding.maxMessages });
+    this.messages = messages;
+    let buffer: JsMsg[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    let lastFlushAt = Number.NEGATIVE_INFINITY;
+    let chain: Promise<void> = Promise.resolve();
+    let failure: unknown;
+    const flush = (): Promise<void> => {
+      clearTimeout(timer);
+      timer = undefined;
+      if (buffer.length === 0) return chain;
+      const msgs = buffer;
+      buffer = [];
+      lastFlushAt = performance.now();
+      chain = chain
+        .then(async () => {
+          if (failure !== undefined) return;
+          const batch: BatchMessage<unknown>[] = msgs.map((m) => {
+            const meta = {
+              seq: m.seq,
+              subject: m.subject,
+              headers: m.headers,
+              storedAtMs: m.info.timestampNanos / 1e6,
+              redelivered: m.info.redelivered,
+            };
+            try {
+              return { ...meta, data: this.decode(m.data) };
+            } catch (error) {
+              return { ...meta, data: undefined, error };
+            }
+          });
+          await invoke(this.handler, batch, new JetStreamBatchContext(batch, after));
+          const highest = msgs.reduce((a, b) => (b.seq > a.seq ? b : a));
+          highest.ack();
+        })
+        .catch((err: unknown) => {
+          failure ??= err instanceof Error ? err : new Error(`${this.pattern} batch failed: ${causeOf(err)}`);
+          messages.stop();
+        });
+      return chain;
+    };
+    // Deliveries are numbered per consumer, redeliveries included: a gap means some never arrived
+    // (a reconnect), and the stream order can only be kept by starting again from the checkpoint.
+    let lastDelivery = 0;
+    for await (const m of messages) {
+      if (m.info.deliverySequence !== lastDelivery + 1) {
+        failure ??= new Error(
+          `deliveries ${lastDelivery + 1}..${m.info.deliverySequence - 1} never arrived; restarting from the checkpoint`,
+        );
+        messages.stop();
+        break;
+      }
+      lastDelivery = m.info.deliverySequence;
+      buffer.push(m);
+      if (buffer.length >= this.binding.maxMessages) await flush();
+      else if (!timer) {
+        const wait = Math.max(
+          this.binding.lingerMs,
+          lastFlushAt + (this.binding.minIntervalMs ?? 0) - performance.now(),
+        );
+        timer = setTimeout(() => void flush(), wait);
+      }
+      if (gate && !this.server.isGateOpen(gate)) {
+        messages.stop();
+        break;
+      }
+    }
+    clearTimeout(timer);
+    // After a failure (or a closed gate) what is buffered is not applied nor acked: the restart reads it again.
+    if (failure === undefined && !(gate && !this.server.isGateOpen(gate))) await flush();
+    else await chain;
+    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(causeOf(failure));
+  }
+}
