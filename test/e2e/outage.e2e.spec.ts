@@ -70,5 +70,13 @@ describe('a NATS outage seen from the API', () => {
       error: 'Service Unavailable',
       message: expect.stringMatching(/^the event log \(NATS\) did not answer; try again shortly/),
     });
+    // A keyed submission (an idempotency claim, then two publishes) is refused the same way, and
+    // readiness says NATS is down.
+    const keyed = await http(gateway, 'POST', '/api/backtests', body, { 'Idempotency-Key': 'outage-key-1' });
+    expect(keyed.status).toBe(503);
+    expect(keyed.headers.get('retry-after')).toBe('5');
+    const ready = await http<{ checks: Record<string, boolean> }>(gateway, 'GET', '/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks).toMatchObject({ nats: false, streams: false });
   });
 });

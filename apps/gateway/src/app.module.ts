@@ -15,6 +15,7 @@ import { RetryRunController } from './runs/retry-run/retry-run.controller';
 import { DatasetsController } from './datasets/datasets.controller';
 import { JsonBodiesOnly } from './common/json-bodies.hook';
 import { TextIntegrity } from './common/text-integrity.hook';
+import { NatsAvailability } from './common/nats-availability.hook';
 import { CsvBodyParser } from './datasets/csv-body.parser';
 import { ApiDocsController } from './docs/api-docs.controller';
 import { IdempotentSubmission } from './runs/submission/idempotent-submission.service';
@@ -46,7 +47,7 @@ export class GatewayAppModule {
         SchedulesController,
         TriggerScheduleController,
       ],
-      providers: [CsvBodyParser, JsonBodiesOnly, TextIntegrity, IdempotentSubmission, ScheduleStore],
+      providers: [CsvBodyParser, JsonBodiesOnly, TextIntegrity, NatsAvailability, IdempotentSubmission, ScheduleStore],
     };
   }
 }

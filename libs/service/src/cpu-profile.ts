@@ -1,6 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { RunForgeConfig } from './config';
 import { RUNFORGE_CONFIG } from './tokens';
 

@@ -68,9 +68,12 @@ class HealthController {
 
   @Get('ready')
   async ready(): Promise<{ status: 'ready'; checks: Record<string, boolean> } & Record<string, unknown>> {
+    // While NATS is down, readiness answers at once (the streams are not asked: that request would wait
+    // out its timeout).
+    const natsUp = this.messaging.connected() && this.messaging.nc.info !== undefined;
     const checks: Record<string, boolean> = {
-      nats: !this.messaging.nc.isClosed() && this.messaging.nc.info !== undefined,
-      streams: await topologyProvisioned(this.messaging.jsm, this.cfg.topology),
+      nats: natsUp,
+      streams: natsUp && (await topologyProvisioned(this.messaging.jsm, this.cfg.topology)),
     };
     if (this.dataSource) {
       checks.postgres = await this.dataSource
@@ -107,11 +110,19 @@ export class PlatformModule {
             const jsm = await provisionTopology(nc, cfg.topology);
             setMetricsService(cfg.service);
             bindJetStreamMetrics(jsm, cfg.topology);
+            let up = true;
+            void (async () => {
+              for await (const s of nc.status()) {
+                if (s.type === 'disconnect' || s.type === 'reconnecting') up = false;
+                else if (s.type === 'reconnect') up = true;
+              }
+            })();
             return {
               nc,
               jsm,
               client: new JetStreamClient(nc, cfg.topology),
               reader: new StreamReader(nc, jsm, cfg.topology),
+              connected: () => up && !nc.isClosed(),
             };
           },
         },

@@ -13,4 +13,9 @@ export abstract class Messaging {
   abstract readonly jsm: JetStreamManager;
   abstract readonly client: JetStreamClient;
   abstract readonly reader: StreamReader;
+  /**
+   * Whether the connection is up right now (false from a disconnect until the reconnect): a request
+   * that needs NATS can be refused at once instead of waiting out a request timeout.
+   */
+  abstract connected(): boolean;
 }

@@ -64,15 +64,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const down = unavailableService(exception);
     if (down) {
       this.log.warn({ err: exception }, `${down} unavailable`);
-      const what = down === 'NATS' ? 'the event log (NATS)' : 'the read models (Postgres)';
-      void reply
-        .status(HttpStatus.SERVICE_UNAVAILABLE)
-        .header('retry-after', '5')
-        .send({
-          statusCode: 503,
-          error: 'Service Unavailable',
-          message: `${what} did not answer; try again shortly${down === 'NATS' ? ' (a submission retried with the same Idempotency-Key never runs twice)' : ''}`,
-        });
+      void reply.status(HttpStatus.SERVICE_UNAVAILABLE).header('retry-after', '5').send(unavailableBody(down));
       return;
     }
     this.log.error({ err: exception }, 'unhandled error');
@@ -80,4 +72,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
       .status(HttpStatus.INTERNAL_SERVER_ERROR)
       .send({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' });
   }
+}
+
+/** The `503` body when NATS or Postgres does not answer (sent with `Retry-After: 5`). */
+export function unavailableBody(down: 'NATS' | 'Postgres'): { statusCode: 503; error: string; message: string } {
+  const what = down === 'NATS' ? 'the event log (NATS)' : 'the read models (Postgres)';
+  return {
+    statusCode: 503,
+    error: 'Service Unavailable',
+    message: `${what} did not answer; try again shortly${down === 'NATS' ? ' (a submission retried with the same Idempotency-Key never runs twice)' : ''}`,
+  };
 }
