@@ -4,6 +4,47 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 import globals from 'globals';
 
+/** What the services' shell is made of: a pure core imports none of it. */
+const SHELL = [
+  '@nestjs/*',
+  '@nats-io/*',
+  'typeorm',
+  'pg',
+  'node:*',
+  '@runforge/messaging',
+  '@runforge/service',
+  '@runforge/read-models',
+];
+
+/**
+ * A deterministic core: no frameworks or I/O (`imports` adds to the shell), no `Date.now()`,
+ * `new Date()` or `Math.random()` (`anyDate`: no `new Date(…)` at all).
+ */
+function pureCore(name, files, { imports = [], clock, anyDate = false }) {
+  return {
+    name: `runforge/pure-core/${name}`,
+    files,
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [...SHELL, ...imports] }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: clock },
+        { object: 'Math', property: 'random', message: `${name}: no ambient randomness; use a seeded generator.` },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: anyDate
+            ? "NewExpression[callee.name='Date']"
+            : "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: clock,
+        },
+      ],
+    },
+  };
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -52,69 +93,17 @@ export default tseslint.config(
     files: ['**/*.spec.ts'],
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },
   },
-  {
-    // The engine is the deterministic core: no frameworks, no I/O, no ambient clock or randomness.
-    files: ['libs/engine/src/**/*.ts'],
-    ignores: ['libs/engine/src/**/*.spec.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            '@nestjs/*',
-            '@nats-io/*',
-            'typeorm',
-            'pg',
-            'fs',
-            'node:*',
-            'net',
-            'http',
-            '@runforge/messaging',
-            '@runforge/service',
-            '@runforge/read-models',
-          ],
-        },
-      ],
-      'no-restricted-properties': [
-        'error',
-        { object: 'Date', property: 'now', message: 'Inject time; the engine is deterministic.' },
-        { object: 'Math', property: 'random', message: 'Use the seeded generator.' },
-      ],
-      'no-restricted-syntax': [
-        'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Inject time.' },
-      ],
-    },
-  },
-  {
-    // The worker's attempt decisions are pure: the consumer reads the run, this decides, the consumer acts.
-    files: ['apps/engine-worker/src/runs/attempt-decision.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            '@nestjs/*',
-            '@nats-io/*',
-            'typeorm',
-            'pg',
-            'node:*',
-            '@runforge/messaging',
-            '@runforge/service',
-            '@runforge/telemetry',
-            './*.service',
-            './*.consumer',
-          ],
-        },
-      ],
-      'no-restricted-properties': [
-        'error',
-        { object: 'Date', property: 'now', message: 'Decisions take no clock: the worker times.' },
-        { object: 'Math', property: 'random', message: 'Decisions are deterministic.' },
-      ],
-      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date']", message: 'No clock here.' }],
-    },
-  },
+  // The deterministic cores: none of the shell's frameworks or I/O, no ambient clock or randomness.
+  pureCore('The engine', ['libs/engine/src/**/*.ts'], {
+    imports: ['fs', 'net', 'http'],
+    clock: 'Inject time; the engine is deterministic.',
+  }),
+  // The worker's attempt decisions: the consumer reads the run, this decides, the consumer acts.
+  pureCore('Decisions', ['apps/engine-worker/src/runs/attempt-decision.ts'], {
+    imports: ['@runforge/telemetry', './*.service', './*.consumer'],
+    clock: 'Decisions take no clock: the worker times.',
+    anyDate: true,
+  }),
   {
     // The dashboard (browser code: Preact + TSX, its own tsconfig with the DOM lib): the same typed rules.
     files: ['apps/gateway/web/src/**/*.tsx'],
@@ -149,32 +138,8 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    // The scheduler's core is pure: the clock is injected, so tests drive DST changes and outages without waiting.
-    files: ['libs/scheduling/src/cadence.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            '@nestjs/*',
-            '@nats-io/*',
-            'typeorm',
-            'pg',
-            'node:*',
-            '@runforge/messaging',
-            '@runforge/read-models',
-            '@runforge/service',
-          ],
-        },
-      ],
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Inject time: pass `now`.' }],
-      'no-restricted-syntax': [
-        'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Inject time.' },
-      ],
-    },
-  },
+  // The scheduler's cadences: the clock is injected, so tests drive DST changes and outages without waiting.
+  pureCore('Cadences', ['libs/scheduling/src/cadence.ts'], { clock: 'Inject time: pass `now`.' }),
   {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { ...globals.node } },
