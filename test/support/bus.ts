@@ -16,10 +16,6 @@ export class TestBus {
     this.reader = new StreamReader(nc, jsm, t);
   }
 
-  get js(): JetStreamClient['js'] {
-    return this.client.js;
-  }
-
   publish(event: RunEvent, opts?: PublishOptions): ReturnType<JetStreamClient['publishEvent']> {
     return this.client.publishEvent(event, opts);
   }

@@ -176,39 +176,38 @@ export interface Delivery {
   readonly shuttingDown: boolean;
 }
 
+/**
+ * A decision the worker carries out as it is: the events to record, in order (a run's end last), then
+ * the delivery's settlement.
+ */
+type Settling<K extends string, Extra = unknown> = {
+  readonly kind: K;
+  readonly events: readonly EventToRecord[];
+  readonly acknowledge: Acknowledgement;
+} & Extra;
+
+/** A newer attempt owns the run (and the delivery): nothing to record, nothing to settle. */
+type Superseded = Settling<'superseded', { readonly byAttempt: number }>;
+type AlreadyEnded = { readonly ended: NonNullable<AttemptState['ended']> };
+
 export type AttemptDecision =
-  | { readonly kind: 'orphan'; readonly events: readonly EventToRecord[]; readonly acknowledge: Acknowledgement }
-  | {
-      readonly kind: 'skip';
-      readonly why: 'already ended';
-      readonly ended: NonNullable<AttemptState['ended']>;
-      readonly events: readonly EventToRecord[];
-      readonly acknowledge: Acknowledgement;
-    }
-  | {
-      readonly kind: 'superseded';
-      readonly byAttempt: number;
-      readonly events: readonly EventToRecord[];
-      readonly acknowledge: Acknowledgement;
-    }
-  | {
-      readonly kind: 'cancel-before-start';
-      readonly events: readonly EventToRecord[];
-      readonly acknowledge: Acknowledgement;
-    }
-  | {
-      readonly kind: 'fail';
-      readonly reason: 'attempts_exhausted';
-      readonly message: string;
-      readonly events: readonly EventToRecord[];
-      /**
-       * Once the events are stored, stop every attempt up to this one (`RunSignals.broadcastStop`
-       * with `message`): older attempts may still run trials or queue batches.
-       */
-      readonly stopAttemptsUpTo: number;
-      readonly acknowledge: Acknowledgement;
-    }
-  | { readonly kind: 'hand-back'; readonly events: readonly EventToRecord[]; readonly acknowledge: Acknowledgement }
+  | Settling<'orphan'>
+  | Settling<'skip', { readonly why: 'already ended' } & AlreadyEnded>
+  | Superseded
+  | Settling<'cancel-before-start'>
+  | Settling<
+      'fail',
+      {
+        readonly reason: 'attempts_exhausted';
+        readonly message: string;
+        /**
+         * Once the events are stored, stop every attempt up to this one (`RunSignals.broadcastStop`
+         * with `message`): older attempts may still run trials or queue batches.
+         */
+        readonly stopAttemptsUpTo: number;
+      }
+    >
+  | Settling<'hand-back'>
   | {
       readonly kind: 'start';
       /** Recorded before anything else (the previous attempt's loss). */
@@ -368,34 +367,13 @@ export interface StoppedAttempt {
 }
 
 export type SettleDecision =
-  | {
-      readonly kind: 'superseded';
-      readonly byAttempt: number;
-      readonly events: readonly EventToRecord[];
-      readonly acknowledge: Acknowledgement;
-    }
-  | {
-      readonly kind: 'already-ended';
-      readonly ended: NonNullable<AttemptState['ended']>;
-      readonly events: readonly EventToRecord[];
-      readonly acknowledge: Acknowledgement;
-    }
-  | { readonly kind: 'retry-later'; readonly events: readonly EventToRecord[]; readonly acknowledge: Acknowledgement }
-  | {
-      readonly kind: 'abandon';
-      readonly reason: Exclude<AbandonReason, 'heartbeat_lost'>;
-      readonly events: readonly EventToRecord[];
-      readonly acknowledge: Acknowledgement;
-    }
-  | {
-      readonly kind: 'fail';
-      readonly reason: 'timeout' | 'error';
-      /** What the ERROR log line says. */
-      readonly message: string;
-      readonly events: readonly EventToRecord[];
-      readonly acknowledge: Acknowledgement;
-    }
-  | { readonly kind: 'cancel'; readonly events: readonly EventToRecord[]; readonly acknowledge: Acknowledgement };
+  | Superseded
+  | Settling<'already-ended', AlreadyEnded>
+  | Settling<'retry-later'>
+  | Settling<'abandon', { readonly reason: Exclude<AbandonReason, 'heartbeat_lost'> }>
+  /** `message`: what the ERROR log line says. */
+  | Settling<'fail', { readonly reason: 'timeout' | 'error'; readonly message: string }>
+  | Settling<'cancel'>;
 
 /** The attempt gives the run back without ending it; the next delivery takes over. */
 function abandon(
