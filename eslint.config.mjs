@@ -138,6 +138,15 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Program kinds: the process side of a user's program is plain Node; the worker's shell wires it in.
+    name: 'runforge/programs-plain-node',
+    files: ['apps/engine-worker/src/programs/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [...SHELL.filter((p) => p !== 'node:*'), '../*'] }],
+    },
+  },
   // The scheduler's cadences: the clock is injected, so tests drive DST changes and outages without waiting.
   pureCore('Cadences', ['libs/scheduling/src/cadence.ts'], { clock: 'Inject time: pass `now`.' }),
   {
