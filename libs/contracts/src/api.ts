@@ -27,6 +27,8 @@ export const RUN_SUMMARY_FIELDS = [
   'totalCombinations',
   'completedCombinations',
   'failedCombinations',
+  'progress',
+  'durationMs',
   'attempt',
   'triggeredBy',
   'scheduleId',
@@ -53,6 +55,8 @@ export const RUN_SNAPSHOT_FIELDS = [
   'totalCombinations',
   'completedCombinations',
   'failedCombinations',
+  'progress',
+  'durationMs',
   'attempt',
   'errorMessage',
   'errorStackTrace',
@@ -135,21 +139,29 @@ type FailureMessage = WhenSet<'errorMessage'> & Partial<Pick<RunView, 'errorStac
 /** `GET /api/backtests/{id}/status`. */
 export type BacktestStatus = Pick<
   RunView,
-  'id' | 'status' | 'totalBars' | 'processedBars' | 'requestedAt' | 'attempt' | 'traceId'
+  'id' | 'status' | 'totalBars' | 'processedBars' | 'progress' | 'requestedAt' | 'attempt' | 'traceId'
 > &
   FailureMessage &
-  WhenSet<'failureReason' | 'result' | 'startedAt' | 'completedAt'>;
+  WhenSet<'failureReason' | 'result' | 'startedAt' | 'completedAt' | 'durationMs'>;
 
 /** `GET /api/optimizations/{id}/status`. */
 export type OptimizationStatus = Pick<
   RunView,
-  'id' | 'status' | 'completedCombinations' | 'failedCombinations' | 'totalBars' | 'requestedAt' | 'attempt' | 'traceId'
+  | 'id'
+  | 'status'
+  | 'completedCombinations'
+  | 'failedCombinations'
+  | 'totalBars'
+  | 'progress'
+  | 'requestedAt'
+  | 'attempt'
+  | 'traceId'
 > & {
   /** 0 rather than null. */
   totalCombinations: number;
 } & Omit<OptimizationProgressFields, 'result'> &
   FailureMessage &
-  WhenSet<'lastProgressAt' | 'failureReason' | 'result' | 'startedAt' | 'completedAt'>;
+  WhenSet<'lastProgressAt' | 'failureReason' | 'result' | 'startedAt' | 'completedAt' | 'durationMs'>;
 
 /** One trial of an optimization (`GET /api/runs/{id}/trials`): a failed one carries message and stack. */
 export interface TrialItem {

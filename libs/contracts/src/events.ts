@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import type { FailureGroup, TrialSummary } from './api';
 import { ContractError, EnvelopeHeaderSchema, type Envelope } from './envelope';
-import { BacktestRequestSchema, OptimizationRequestSchema, RunKindSchema, TriggeredBySchema } from './requests';
+import {
+  BacktestRequestSchema,
+  OptimizationRequestSchema,
+  ProgramRunRequestSchema,
+  RunKindSchema,
+  TriggeredBySchema,
+} from './requests';
+import { KIND_NAME_PATTERN } from './run-vocabulary';
 
 /**
  * The one definition of every event on the log: type name, schema version, subject token
@@ -116,7 +123,8 @@ export const FAILURE_REASONS = [
   'invalid_request',
 ] as const;
 
-export const ABANDON_REASONS = ['heartbeat_lost', 'stalled', 'shutdown', 'coordinator_lost'] as const;
+export const ABANDON_REASONS = ['heartbeat_lost', 'stalled', 'shutdown', 'coordinator_lost', 'timeout'] as const;
+export type AbandonReason = (typeof ABANDON_REASONS)[number];
 
 export const RunRequested = defineEvent(
   'RunRequested',
@@ -140,8 +148,31 @@ export const RunRequested = defineEvent(
       scheduleId: z.string().optional(),
       retryOf: z.string().optional(),
     }),
+    // A user's own program, declared as a program kind on the workers: `program` is the kind's name
+    // (what the API, listings and the read model call its kind).
+    z.object({
+      kind: z.literal('program'),
+      program: z.string().regex(new RegExp(KIND_NAME_PATTERN)),
+      request: ProgramRunRequestSchema,
+      totalBars: z.number().int().nonnegative().default(0),
+      triggeredBy: TriggeredBySchema,
+      scheduleId: z.string().optional(),
+      retryOf: z.string().optional(),
+    }),
   ]),
 );
+
+/** A run's own measure of progress, for kinds that count in percent (a program's `PROGRESS:nn`). */
+export const RunProgressed = defineEvent(
+  'RunProgressed',
+  1,
+  'progressed',
+  z.object({ percent: z.number().min(0).max(100) }),
+);
+
+/** What a program kind's run produced: its last `RESULT:` line, as JSON. */
+export const ProgramResultSchema = z.object({ output: z.unknown() }).strict();
+export type ProgramResultPayload = z.output<typeof ProgramResultSchema>;
 
 export const RunStarted = defineEvent(
   'RunStarted',
@@ -209,7 +240,7 @@ export const RunCompleted = defineEvent(
     processedBars: z.number().int().nonnegative().optional(),
     completedCombinations: z.number().int().nonnegative().optional(),
     failedCombinations: z.number().int().nonnegative().optional(),
-    result: z.union([BacktestResultSchema, OptimizationResultSchema]),
+    result: z.union([BacktestResultSchema, OptimizationResultSchema, ProgramResultSchema]),
   }),
 );
 
@@ -269,6 +300,7 @@ export const EVENTS = [
   RunRequested,
   RunStarted,
   BarProgressed,
+  RunProgressed,
   TrialCompleted,
   TrialFailed,
   TrialsRecorded,

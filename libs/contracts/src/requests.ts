@@ -86,6 +86,31 @@ export type SyntheticDataset = z.output<typeof SyntheticDatasetSchema>;
 export type Priority = z.output<typeof PrioritySchema>;
 
 export const RunKindSchema = z.enum(RUN_KINDS);
+
+/**
+ * A run of a program kind as stored in its `RunRequested`: the request's `params` (validated against
+ * the kind's declared JSON Schema at the gateway) and the lifecycle settings the kind's declaration
+ * gave it when it was accepted, so the record says what the run was held to.
+ */
+export const ProgramRunRequestSchema = z
+  .object({
+    params: z.record(z.string(), z.unknown()).default({}),
+    priority: PrioritySchema.default('normal'),
+    maxRetries: z.number().int().min(0).max(20).default(0),
+    heartbeatSeconds: z.number().min(0.2).max(60).default(2),
+    stallSeconds: z.number().min(1).max(86_400).optional(),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(3600),
+    /** A timeout ends the attempt, not the run: it is recorded abandoned and retried while retries remain. */
+    retryOnTimeout: z.boolean().default(false),
+  })
+  .strict();
+export type ProgramRunRequest = z.output<typeof ProgramRunRequestSchema>;
+export type ProgramRunRequestInput = z.input<typeof ProgramRunRequestSchema>;
 export const TriggeredBySchema = z.enum(TRIGGERED_BY);
 
 export interface FieldIssue {

@@ -70,6 +70,10 @@ export const RUN_FIELDS = {
   updatedAt: instant(),
   /** Stream sequence of the last event applied to the run. */
   lastSeq: bigint(),
+  /** 0–100, whatever the kind counts (bars, combinations, a program's own percent); 100 once completed. */
+  progress: integer(),
+  /** From the start to the end of the run (ms); null until it ended, and for a run that never started. */
+  durationMs: orNull(bigint()),
 } as const;
 
 type Fields = typeof RUN_FIELDS;

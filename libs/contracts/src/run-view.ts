@@ -15,6 +15,25 @@ export interface FoldContext {
   readonly firstSighting?: (trialId: string) => boolean;
 }
 
+/** The kind a request names: a built-in kind, or the program kind's own name. */
+export function kindOf(data: Extract<RunEvent, { type: 'RunRequested' }>['data']): string {
+  return data.kind === 'program' ? data.program : data.kind;
+}
+
+function percentOf(done: number, total: number): number {
+  return total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 0;
+}
+
+function trialsPercent(view: RunView): number {
+  return percentOf(view.completedCombinations + view.failedCombinations, view.totalCombinations ?? 0);
+}
+
+/** Start to end in ms; null for a run that never started (cancelled while pending). */
+function durationOf(view: RunView): number | null {
+  if (view.startedAt === null || view.completedAt === null) return null;
+  return Math.max(0, Date.parse(view.completedAt) - Date.parse(view.startedAt));
+}
+
 function isStale(view: RunView, event: RunEvent): boolean {
   return event.attempt > 0 && event.attempt < view.attempt;
 }
@@ -44,12 +63,13 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
     const d = event.data;
     return {
       id: event.runId,
-      kind: d.kind,
+      kind: kindOf(d),
       status: 'Pending',
-      strategy: d.request.strategy,
-      params: d.kind === 'backtest' ? { ...d.request.params } : { ...d.request.params, axes: d.request.axes },
+      // A program's run has no strategy nor dataset of the engine's: its kind stands in for the one.
+      strategy: d.kind === 'program' ? d.program : d.request.strategy,
+      params: d.kind === 'optimization' ? { ...d.request.params, axes: d.request.axes } : { ...d.request.params },
       request: d.request as unknown as Record<string, unknown>,
-      dataset: d.request.dataset as unknown as Record<string, unknown>,
+      dataset: d.kind === 'program' ? {} : d.request.dataset,
       totalBars: d.totalBars,
       processedBars: 0,
       totalCombinations: d.kind === 'optimization' ? d.totalCombinations : null,
@@ -75,6 +95,8 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       longestProgressGapMs: 0,
       updatedAt: event.occurredAt,
       lastSeq: ctx.seq,
+      progress: 0,
+      durationMs: null,
     };
   }
   // Events of a run whose request we never saw (e.g. a stream trimmed by an operator) are ignored.
@@ -98,6 +120,14 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       if (terminal || isStale(view, event)) return next;
       if (event.data.processedBars > view.processedBars) progressed(next, event.occurredAt);
       next.processedBars = event.data.processedBars;
+      next.progress = percentOf(next.processedBars, next.totalBars);
+      return next;
+    }
+    case 'RunProgressed': {
+      if (terminal || isStale(view, event)) return next;
+      const percent = Math.floor(event.data.percent);
+      if (percent > view.progress) progressed(next, event.occurredAt);
+      next.progress = percent;
       return next;
     }
     case 'TrialCompleted':
@@ -110,6 +140,7 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       if (event.type === 'TrialCompleted') next.completedCombinations += 1;
       else next.failedCombinations += 1;
       progressed(next, event.occurredAt);
+      next.progress = trialsPercent(next);
       return next;
     }
     case 'TrialsRecorded': {
@@ -121,6 +152,7 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
         else next.failedCombinations += 1;
       }
       if (next.completedCombinations + next.failedCombinations > counted) progressed(next, event.occurredAt);
+      next.progress = trialsPercent(next);
       return next;
     }
     case 'RunCompleted': {
@@ -130,6 +162,8 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       next.result = d.result;
       if (d.processedBars !== undefined) next.processedBars = d.processedBars;
       next.completedAt = event.occurredAt;
+      next.progress = 100;
+      next.durationMs = durationOf(next);
       if (event.attempt > next.attempt) next.attempt = event.attempt;
       return next;
     }
@@ -143,6 +177,7 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       next.failureReason = d.reason;
       if (d.processedBars !== undefined) next.processedBars = d.processedBars;
       next.completedAt = event.occurredAt;
+      next.durationMs = durationOf(next);
       return next;
     }
     case 'RunCancellationRequested': {
@@ -152,6 +187,7 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       if (view.status === 'Pending') {
         next.status = 'Cancelled';
         next.completedAt = event.occurredAt;
+        next.durationMs = durationOf(next);
       }
       return next;
     }
@@ -162,6 +198,7 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       next.status = 'Cancelled';
       if (d.processedBars !== undefined) next.processedBars = d.processedBars;
       next.completedAt = view.status === 'Cancelled' ? view.completedAt : event.occurredAt;
+      next.durationMs = durationOf(next);
       return next;
     }
     case 'RunAttemptAbandoned':

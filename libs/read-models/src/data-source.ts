@@ -4,6 +4,7 @@ import { InitialReadModels1764057600000 } from './migrations/1764057600000-initi
 import { RunListingIndexes1764100000000 } from './migrations/1764100000000-run-listing-indexes';
 import { Schedules1764633600000 } from './migrations/1764633600000-schedules';
 import { RunProgressPace1765000000000 } from './migrations/1765000000000-run-progress-pace';
+import { RunProgressPercent1765100000000 } from './migrations/1765100000000-run-progress-percent';
 import { SCHEDULE_ENTITIES } from './schedules.entities';
 
 /** Where the read models live: the database and the schema (tests use one per run). */
@@ -17,6 +18,7 @@ export const MIGRATIONS = [
   RunListingIndexes1764100000000,
   Schedules1764633600000,
   RunProgressPace1765000000000,
+  RunProgressPercent1765100000000,
 ];
 
 export function dataSourceOptions(cfg: DatabaseSettings): DataSourceOptions {

@@ -1,4 +1,4 @@
-import type { RunEvent, RunEventType } from '@runforge/contracts';
+import { kindOf, type RunEvent, type RunEventType } from '@runforge/contracts';
 import { runMetrics } from './registry';
 
 /** Events that move the run-lifecycle counters; the projection decodes only these for metrics. */
@@ -43,10 +43,10 @@ export class RunLifecycleCounter {
   record(events: readonly RunEvent[], rows: ReadonlyMap<string, LifecycleRow>): void {
     for (const e of events) {
       const row = rows.get(e.runId);
-      const kind = row?.kind ?? (e.type === 'RunRequested' ? e.data.kind : 'unknown');
+      const kind = row?.kind ?? (e.type === 'RunRequested' ? kindOf(e.data) : 'unknown');
       switch (e.type) {
         case 'RunRequested':
-          runMetrics.requested.inc({ kind: e.data.kind, triggered_by: e.data.triggeredBy });
+          runMetrics.requested.inc({ kind: kindOf(e.data), triggered_by: e.data.triggeredBy });
           break;
         case 'RunStarted':
           runMetrics.started.inc({ kind });
@@ -83,6 +83,7 @@ export class RunLifecycleCounter {
           break;
         }
         case 'BarProgressed':
+        case 'RunProgressed':
         case 'RunCancellationRequested':
         case 'RunLogged':
           break;

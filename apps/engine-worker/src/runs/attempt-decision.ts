@@ -119,6 +119,7 @@ export function evolveAttempts(state: AttemptState, { event, traceparent }: Hist
       return { ...state, abandoned };
     }
     case 'BarProgressed':
+    case 'RunProgressed':
     case 'TrialCompleted':
     case 'TrialFailed':
     case 'TrialsRecorded':
@@ -267,6 +268,8 @@ function exhaustedCause(lastReason: AbandonReason | undefined, failed: number): 
       return 'the last attempt stopped making progress';
     case 'coordinator_lost':
       return "the last attempt's coordinator lost the run's history";
+    case 'timeout':
+      return failed === 1 ? 'its attempt ran out of time' : 'each attempt ran out of time';
     case 'heartbeat_lost':
     case 'shutdown':
     case undefined:
@@ -337,7 +340,8 @@ export function decide(state: AttemptState, delivery: Delivery): AttemptDecision
 /** Why an attempt's work was stopped: the worker's `StopReason` is one. */
 export type AttemptStop =
   | { readonly kind: 'cancelled' }
-  | { readonly kind: 'timeout'; readonly seconds: number }
+  /** `retryable`: the kind declared its timeouts retryable (a program that talks to the outside world). */
+  | { readonly kind: 'timeout'; readonly seconds: number; readonly retryable?: boolean }
   | { readonly kind: 'stopped'; readonly message: string }
   | { readonly kind: 'stalled'; readonly seconds: number }
   | { readonly kind: 'shutdown' }
@@ -410,6 +414,8 @@ export function settle(state: AttemptState, { attempt, stop, error }: StoppedAtt
 
   const progress =
     error.kind === 'aborted' && error.processedBars !== undefined ? { processedBars: error.processedBars } : {};
+  if (stop?.kind === 'timeout' && stop.retryable)
+    return abandon(attempt, 'timeout', `attempt exceeded its time budget of ${stop.seconds} s (timeoutSeconds)`);
   if (stop?.kind === 'timeout') {
     const message = `run exceeded its time budget of ${stop.seconds} s (timeoutSeconds) and was stopped`;
     return {

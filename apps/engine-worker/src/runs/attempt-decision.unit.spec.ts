@@ -7,6 +7,7 @@ import {
   OptimizationRequestSchema,
   type EventDataInput,
   type RunEventType,
+  type AbandonReason,
 } from '@runforge/contracts';
 import {
   ATTEMPT_EVENT_TYPES,
@@ -71,7 +72,7 @@ const given = {
   cancelled: (attempt: number) => entry('RunCancelled', attempt, { reason: 'cancelled by request' }),
   cancellationRequested: () => entry('RunCancellationRequested', 0, { requestedBy: 'api' }),
   /** `attempt` ended as `reason`, recorded by `by` (itself, or the next attempt when its worker went silent). */
-  abandoned: (attempt: number, reason: 'heartbeat_lost' | 'stalled' | 'shutdown' | 'coordinator_lost', by = attempt) =>
+  abandoned: (attempt: number, reason: AbandonReason, by = attempt) =>
     entry('RunAttemptAbandoned', by, { abandonedAttempt: attempt, reason }),
   /** Deliveries 1..n handed back by workers shutting down. */
   handedBack: (n: number) => Array.from({ length: n }, (_, i) => given.abandoned(i + 1, 'shutdown')),
@@ -378,6 +379,16 @@ const decideTable: DecideRow[] = [
     ),
   },
   {
+    given: 'the last attempt ran out of time (a retryable timeout), maxRetries 0',
+    history: state(given.requested(0), given.started(1), given.abandoned(1, 'timeout')),
+    when: delivery(2),
+    then: exhausted(
+      2,
+      'run failed after 1 failed attempt (maxRetries 0): its attempt ran out of time',
+      'attempts exhausted',
+    ),
+  },
+  {
     given: "the last attempt's coordinator lost the history, maxRetries 1",
     history: state(given.requested(1), given.lost(1), given.abandoned(2, 'coordinator_lost')),
     when: delivery(3),
@@ -463,7 +474,7 @@ const timedOut = (seconds: number, more = {}): SettleDecision => {
 };
 const abandon = (
   attempt: number,
-  reason: 'stalled' | 'shutdown' | 'coordinator_lost',
+  reason: Exclude<AbandonReason, 'heartbeat_lost'>,
   detail: string,
 ): SettleDecision => ({
   kind: 'abandon',
@@ -543,6 +554,12 @@ const settleTable: SettleRow[] = [
     history: running(2),
     when: { attempt: 2, stop: { kind: 'stalled', seconds: 30 }, error: { kind: 'aborted', processedBars: 900 } },
     then: abandon(2, 'stalled', 'no progress for 30 s (stallSeconds)'),
+  },
+  {
+    given: 'a timeout of a kind whose timeouts are retryable (a program kind declaring retryOnTimeout)',
+    history: running(),
+    when: { attempt: 1, stop: { kind: 'timeout', seconds: 60, retryable: true }, error: { kind: 'aborted' } },
+    then: abandon(1, 'timeout', 'attempt exceeded its time budget of 60 s (timeoutSeconds)'),
   },
   {
     given: 'a shutdown mid-run',
@@ -803,6 +820,7 @@ describe('evolveAttempts: a run folded from its history', () => {
     const others = [
       given.progressed(1, 5),
       given.logged(1),
+      entry('RunProgressed', 1, { percent: 40 }),
       entry('TrialCompleted', 1, { ...trial, metrics: { sharpe: 1 }, score: 1 }),
       entry('TrialFailed', 1, { ...trial, errorMessage: 'boom', fingerprint: 'f' }),
       entry('TrialsRecorded', 1, { outcomes: [{ ...trial, metrics: {}, score: 0, status: 'Completed' }] }),

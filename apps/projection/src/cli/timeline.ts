@@ -29,6 +29,10 @@ export function describeEvent(e: RunEvent): string {
       const size =
         d.kind === 'optimization' ? `${d.totalCombinations} combinations × ${d.totalBars} bars` : `${d.totalBars} bars`;
       const by = d.scheduleId ? `schedule ${d.scheduleId}` : d.triggeredBy;
+      if (d.kind === 'program') {
+        const params = Object.keys(d.request.params).length > 0 ? ` ${short(JSON.stringify(d.request.params))}` : '';
+        return `program ${d.program}${params}; by ${by}${d.retryOf ? `; retry of ${d.retryOf}` : ''}`;
+      }
       const what = [d.request.strategy, fmtParams(d.request.params)];
       if (d.kind === 'optimization') {
         what.push(`over ${fmtAxes(d.request.axes)}`);
@@ -52,6 +56,8 @@ export function describeEvent(e: RunEvent): string {
       const last = e.data.outcomes[e.data.outcomes.length - 1]?.index ?? first;
       return `${e.data.outcomes.length} trials recorded (#${first}…#${last}), ${failed} failed`;
     }
+    case 'RunProgressed':
+      return `progress ${e.data.percent}%`;
     case 'RunCompleted':
       return `completed in ${(e.data.durationMs / 1000).toFixed(1)} s`;
     case 'RunFailed':
