@@ -1,2 +1,4 @@
 export * from './submission';
 export * from './idempotency';
+export * from './kinds';
+export * from './program-kinds';

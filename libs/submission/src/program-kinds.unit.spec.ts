@@ -6,10 +6,10 @@ import {
   ProgramKindsConfigError,
   type DeclaredProgramKind,
   type ProgramKinds,
-} from './program-kinds.config';
+} from './program-kinds';
 
 const FILE = '/etc/runforge/kinds.yaml';
-const EXAMPLES = resolve(__dirname, '../../../../examples/programs');
+const EXAMPLES = resolve(__dirname, '../../../examples/programs');
 
 function issuesOf(text: string): readonly { field: string; reason: string }[] {
   try {

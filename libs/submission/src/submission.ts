@@ -112,14 +112,14 @@ export interface SubmitOptions {
   readonly now?: Date;
 }
 
-type Submitted = { runId: string; event: RunEvent; duplicate: boolean };
+export type Submitted = { runId: string; event: RunEvent; duplicate: boolean };
 
 /**
  * Publishes a validated run: its dispatch to the workers, then its `RunRequested`. Dispatch first:
  * a crash in between leaves an orphan dispatch (dropped by the worker), never an accepted run that
  * no worker executes.
  */
-async function submitRun(
+export async function submitRun(
   client: JetStreamClient,
   data: EventDataInput<'RunRequested'>,
   priority: Priority,

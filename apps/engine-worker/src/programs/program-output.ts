@@ -1,5 +1,5 @@
 import type { LogLevel } from '@runforge/contracts';
-import type { ProgramLimits } from './program-kinds.config';
+import type { ProgramLimits } from '@runforge/submission';
 
 /**
  * Reading a program's output (JOBS.md "Program kinds"): stdout lines are `PROGRESS:<0-100>`,

@@ -1,5 +1,5 @@
 import type { LogLevel } from '@runforge/contracts';
-import type { ProgramLimits } from './program-kinds.config';
+import type { ProgramLimits } from '@runforge/submission';
 import { LineSplitter, LogGate, parseStdoutLine, ProgramOutput, type ProgramLine } from './program-output';
 
 const LIMITS: ProgramLimits = { maxLineBytes: 64, maxLinesPerSecond: 5, maxLogBytes: 1024, maxResultBytes: 1024 };

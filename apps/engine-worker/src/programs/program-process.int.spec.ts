@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LogLevel } from '@runforge/contracts';
 import { eventually } from '../../../../test/support/eventually';
-import { declareProgramKind, loadProgramKinds, type DeclaredProgramKind } from './program-kinds.config';
+import { declareProgramKind, loadProgramKinds, type DeclaredProgramKind } from '@runforge/submission';
 import { runProgram, type RunProgramOptions } from './program-process';
 
 // Real processes, no mocks: the example program, sh and python3 one-liners, and a Node parent
@@ -121,7 +121,7 @@ describe('running a program', () => {
   });
 
   it('runs the supervisor as built from these sources (build first: npm run build)', () => {
-    for (const name of ['supervisor', 'program-process', 'program-output', 'program-outcome', 'program-kinds.config']) {
+    for (const name of ['supervisor', 'program-process', 'program-output', 'program-outcome']) {
       const source = statSync(join(__dirname, `${name}.ts`)).mtimeMs;
       const built = statSync(join(BUILT, `${name}.js`), { throwIfNoEntry: false })?.mtimeMs ?? 0;
       if (built < source) throw new Error(`${BUILT}/${name}.js is older than its source: run npm run build`);

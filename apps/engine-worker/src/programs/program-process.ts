@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { LogLevel } from '@runforge/contracts';
-import type { DeclaredProgramKind } from './program-kinds.config';
+import type { DeclaredProgramKind } from '@runforge/submission';
 import { outcomeOf, parseSupervisorReport, type ProgramOutcome } from './program-outcome';
 import { ProgramOutput } from './program-output';
 

@@ -1,6 +1,13 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { CONSUMER_SETTINGS, errorFieldsOf, RUN_END_TYPES, type RunDispatch, type RunEvent } from '@runforge/contracts';
+import {
+  CONSUMER_SETTINGS,
+  errorFieldsOf,
+  kindOf,
+  RUN_END_TYPES,
+  type RunDispatch,
+  type RunEvent,
+} from '@runforge/contracts';
 import {
   ATTRS,
   currentTraceparent,
@@ -16,6 +23,8 @@ import {
 import { isNatsUnavailable, JetStreamClient, JetStreamContext, pull, StreamReader } from '@runforge/messaging';
 import { RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
+import { ProgramKindsCatalog } from './program-kinds.catalog';
+import { ProgramFailedError, runProgramKind } from './program.runner';
 import { runBacktestChunked, RunAbortedError } from './backtest.runner';
 import { BarsCache } from './bars-cache';
 import { RunContext } from './run-context';
@@ -57,6 +66,7 @@ export class RunDispatchController {
     private readonly signals: RunSignals,
     private readonly bars: BarsCache,
     private readonly coordinator: OptimizationCoordinator,
+    private readonly programs: ProgramKindsCatalog,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
   ) {}
 
@@ -84,8 +94,8 @@ export class RunDispatchController {
     const event = requested.event;
     const attributes = {
       [ATTRS.runId]: event.runId,
-      [ATTRS.runKind]: event.data.kind,
-      [ATTRS.strategy]: event.data.request.strategy,
+      [ATTRS.runKind]: kindOf(event.data),
+      [ATTRS.strategy]: event.data.kind === 'program' ? event.data.program : event.data.request.strategy,
       [ATTRS.attempt]: attempt,
       [ATTRS.bars]: event.data.totalBars,
     };
@@ -140,6 +150,7 @@ export class RunDispatchController {
     const runId = event.runId;
     const attempt = msg.deliveryCount;
     const kind = event.data.kind;
+    const kindName = kindOf(event.data);
     const ctx = this.runContext(runId, attempt, currentTraceparent());
     const request = event.data.request;
     const controller = this.signals.register(runId, attempt);
@@ -150,7 +161,12 @@ export class RunDispatchController {
     let stallWatch: NodeJS.Timeout | undefined;
     // The time budget runs per attempt, from the moment this worker takes the run.
     const timeout = setTimeout(
-      () => controller.abort({ kind: 'timeout', seconds: request.timeoutSeconds } satisfies StopReason),
+      () =>
+        controller.abort({
+          kind: 'timeout',
+          seconds: request.timeoutSeconds,
+          retryable: 'retryOnTimeout' in request && request.retryOnTimeout,
+        } satisfies StopReason),
       request.timeoutSeconds * 1000,
     );
     try {
@@ -181,12 +197,13 @@ export class RunDispatchController {
           Math.min(1000, limitMs / 2),
         );
       }
-      workerMetrics.activeRuns.inc({ kind });
+      workerMetrics.activeRuns.inc({ kind: kindName });
       try {
         if (kind === 'backtest') await this.runBacktest(ctx, event, state, controller.signal);
-        else await this.runOptimization(ctx, event, state, controller.signal);
+        else if (kind === 'optimization') await this.runOptimization(ctx, event, state, controller.signal);
+        else await this.runProgram(ctx, event, state, controller.signal);
       } finally {
-        workerMetrics.activeRuns.dec({ kind });
+        workerMetrics.activeRuns.dec({ kind: kindName });
       }
       await msg.ackAck();
     } catch (err) {
@@ -338,6 +355,26 @@ export class RunDispatchController {
         throw new Error(`unexpected outcome ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  private async runProgram(
+    ctx: RunContext,
+    event: RunRequestedEvent,
+    state: AttemptState,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (event.data.kind !== 'program') return;
+    const name = event.data.program;
+    const declared = this.programs.get(name);
+    if (!declared) {
+      throw new ProgramFailedError(
+        `program kind "${name}" is not declared on worker ${this.cfg.instanceId} (RUNFORGE_PROGRAM_KINDS: ${this.programs.source ?? 'not set'})`,
+        'UNDECLARED_KIND',
+      );
+    }
+    await runProgramKind(ctx, declared, event.data.request, signal, this.cfg.progressIntervalMs, () =>
+      this.stopIfSuperseded(ctx, state),
+    );
   }
 
   /**

@@ -1,3 +1,4 @@
+import { ProgramKindsCatalog } from './program-kinds.catalog';
 import { Logger } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
@@ -133,6 +134,7 @@ function setup(maxRetries: number) {
     // Synthetic bars only: the dataset store is never asked.
     new BarsCache({} as DatasetStore),
     {} as OptimizationCoordinator, // backtests only
+    new ProgramKindsCatalog(),
     cfg,
   );
   const request = BacktestRequestSchema.parse({
