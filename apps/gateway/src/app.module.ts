@@ -23,6 +23,8 @@ import { RunStreamController } from './runs/run-stream/run-stream.controller';
 import { RunChangesController } from './runs/run-stream/run-changes.controller';
 import { DashboardConfigController } from './web/dashboard-config.controller';
 import { RunsReadModule } from './runs/runs-read.module';
+import { ListKindsController } from './kinds/list-kinds.controller';
+import { SubmitRunController } from './runs/submit-run/submit-run.controller';
 
 @Module({})
 export class GatewayAppModule {
@@ -31,6 +33,8 @@ export class GatewayAppModule {
       module: GatewayAppModule,
       imports: [PlatformModule.forRoot(cfg.service, cfg), readModelsModule(cfg), RunsReadModule],
       controllers: [
+        ListKindsController,
+        SubmitRunController,
         SubmitBacktestController,
         BacktestStatusController,
         ListStrategiesController,

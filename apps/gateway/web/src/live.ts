@@ -4,7 +4,9 @@ import { ApiError, get, statusUrl, TERMINAL, type Run } from './api';
 import { notifyTerminal } from './toasts';
 
 /** Polling intervals while the live stream is down (as the first dashboard did). */
-export const POLL_MS = { backtest: 5_000, optimization: 30_000 } as const;
+/** How often a run is polled when its live stream is down: an optimization's status is heavier to read. */
+export const POLL_MS: Readonly<Record<string, number>> = { backtest: 5_000, optimization: 30_000 };
+const DEFAULT_POLL_MS = 5_000;
 /** How long to wait before trying the stream again after it dropped. */
 const RESTREAM_MS = 10_000;
 
@@ -80,7 +82,7 @@ export function useLiveRun(id: string): LiveRun {
           return setState({ mode: 'done', error: err });
         }
       }
-      pollTimer = window.setTimeout(() => void poll(), POLL_MS[runRef.current?.kind ?? 'backtest']);
+      pollTimer = window.setTimeout(() => void poll(), POLL_MS[runRef.current?.kind ?? ''] ?? DEFAULT_POLL_MS);
     };
 
     const connect = (): void => {

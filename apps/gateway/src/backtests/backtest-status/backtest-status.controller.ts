@@ -22,6 +22,8 @@ export class BacktestStatusController {
       requestedAt: run.requestedAt,
       ...(run.startedAt !== null ? { startedAt: run.startedAt } : {}),
       ...(run.completedAt !== null ? { completedAt: run.completedAt } : {}),
+      ...(run.durationMs !== null ? { durationMs: run.durationMs } : {}),
+      progress: run.progress,
       attempt: run.attempt,
       traceId: run.traceId,
     };

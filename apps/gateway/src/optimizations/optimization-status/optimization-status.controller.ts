@@ -40,6 +40,8 @@ export class OptimizationStatusController {
       requestedAt: run.requestedAt,
       ...(run.startedAt !== null ? { startedAt: run.startedAt } : {}),
       ...(run.completedAt !== null ? { completedAt: run.completedAt } : {}),
+      ...(run.durationMs !== null ? { durationMs: run.durationMs } : {}),
+      progress: run.progress,
       attempt: run.attempt,
       traceId: run.traceId,
     };

@@ -47,15 +47,26 @@ export class CancelRunController {
     return this.cancel(id, 'optimization', reply);
   }
 
-  private async cancel(id: string, kind: RunKind, reply: FastifyReply): Promise<CancelRunAnswer> {
+  /** Any run, whatever its kind. */
+  @Post('runs/:id/cancel')
+  @HttpCode(200)
+  cancelRun(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<CancelRunAnswer> {
+    return this.cancel(id, undefined, reply);
+  }
+
+  private async cancel(id: string, kind: RunKind | undefined, reply: FastifyReply): Promise<CancelRunAnswer> {
     const run = await this.runs.get(id, kind);
     if (!run)
-      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no ${kind} with id "${id}"` });
+      throw new NotFoundException({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `no ${kind ?? 'run'} with id "${id}"`,
+      });
     const conflict = (status: string): ConflictException =>
       new ConflictException({
         statusCode: 409,
         error: 'Conflict',
-        message: `the ${kind} is already ${status}`,
+        message: `the ${kind ?? run.kind} is already ${status}`,
         id,
         status,
       });

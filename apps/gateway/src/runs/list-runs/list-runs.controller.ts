@@ -3,6 +3,8 @@ import { parseQueryOrThrow } from '../query-params';
 import type { Page, RunSummary } from '@runforge/contracts';
 import { RunsQueries } from '../runs.queries';
 import { RunListQuerySchema } from './list-runs.query';
+import { KindRegistry } from '@runforge/submission';
+import { ValidationFailed } from '../../common/validation';
 
 /**
  * `GET /api/runs`: every run, newest first (`requested_at desc, id desc`), filtered and paged with
@@ -10,10 +12,20 @@ import { RunListQuerySchema } from './list-runs.query';
  */
 @Controller('api/runs')
 export class ListRunsController {
-  constructor(private readonly runs: RunsQueries) {}
+  constructor(
+    private readonly runs: RunsQueries,
+    private readonly kinds: KindRegistry,
+  ) {}
 
   @Get()
   async list(@Query() query: Record<string, unknown>): Promise<Page<RunSummary>> {
-    return this.runs.list(parseQueryOrThrow(RunListQuerySchema, query));
+    const parsed = parseQueryOrThrow(RunListQuerySchema, query);
+    const known = this.kinds.names();
+    const unknown = parsed.kind?.find((k) => !known.includes(k));
+    if (unknown !== undefined)
+      throw new ValidationFailed([
+        { field: 'kind', reason: `unknown kind "${unknown}"; known kinds: ${known.join(', ')}` },
+      ]);
+    return this.runs.list(parsed);
   }
 }

@@ -1,4 +1,4 @@
-import { FAILURE_REASONS, RUN_STATUSES, RunKindSchema, TriggeredBySchema } from '@runforge/contracts';
+import { FAILURE_REASONS, KIND_NAME_PATTERN, RUN_STATUSES, TriggeredBySchema } from '@runforge/contracts';
 import { strategyNames } from '@runforge/engine';
 import { z } from 'zod';
 import { decodeCursor } from '../cursor';
@@ -12,6 +12,14 @@ function anyOf<T extends readonly [string, ...string[]]>(values: T) {
     },
     z.array(z.enum(values, { error: (i) => `must be one of ${values.join(', ')}, got "${String(i.input)}"` })).min(1),
   );
+}
+
+/** Like anyOf, over values checked by `item`. */
+function listOf(item: z.ZodString) {
+  return z.preprocess((v) => {
+    const list: unknown[] = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : [v];
+    return list.map((s) => (typeof s === 'string' ? s.trim() : s));
+  }, z.array(item).min(1));
 }
 
 /** A repeated single-valued parameter: the last one wins. */
@@ -34,7 +42,8 @@ const listCursor = z.string().transform((c, ctx) => {
 
 export const RunListQuerySchema = z
   .object({
-    kind: anyOf(RunKindSchema.options as [string, ...string[]]).optional(),
+    /** Checked against the kinds the registry knows by the controller (program kinds come from a file). */
+    kind: listOf(z.string().regex(new RegExp(KIND_NAME_PATTERN), 'not a kind name')).optional(),
     status: anyOf(RUN_STATUSES).optional(),
     triggeredBy: anyOf(TriggeredBySchema.options as [string, ...string[]]).optional(),
     /** `failure_reason` of failed runs, e.g. `attempts_exhausted` (dead letters). */

@@ -1,0 +1,51 @@
+import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { DatasetStore } from '@runforge/datasets';
+import { Messaging } from '@runforge/service';
+import { KindRegistry, submitAccepted } from '@runforge/submission';
+import { ValidationFailed } from '../../common/validation';
+import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../submission/idempotent-submission.service';
+
+export interface SubmitRunAnswer {
+  readonly id: string;
+  readonly kind: string;
+  readonly status: 'Pending';
+  readonly [extra: string]: string | number;
+}
+
+/**
+ * `POST /api/runs`: a run of any kind, `{kind, ...request}` — the kind's own rules validate the
+ * rest (400 naming the field; an unknown kind lists the known ones). Answers at once with the run's id.
+ */
+@Controller('api/runs')
+export class SubmitRunController {
+  constructor(
+    private readonly messaging: Messaging,
+    private readonly datasets: DatasetStore,
+    private readonly idempotent: IdempotentSubmission,
+    private readonly kinds: KindRegistry,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  async submit(
+    @Body() body: unknown,
+    @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<SubmitRunAnswer> {
+    const validated = await this.kinds.validate(body, this.datasets);
+    if (!validated.ok) throw new ValidationFailed(validated.issues);
+    const run = validated.value;
+    const answer = await this.idempotent.submit(
+      key,
+      run.kind,
+      body,
+      (id): SubmitRunAnswer => ({ id, kind: run.kind, status: 'Pending', ...run.answer }),
+      async (runId) => {
+        await submitAccepted(this.messaging.client, run, { runId, triggeredBy: 'api' });
+      },
+    );
+    void reply.header('Location', `/api/runs/${answer.id}`);
+    return answer;
+  }
+}
