@@ -1,19 +1,38 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import ts from 'typescript';
 import type { LogLevel } from '@runforge/contracts';
 import { eventually } from '../../../../test/support/eventually';
 import { declareProgramKind, loadProgramKinds, type DeclaredProgramKind } from '@runforge/submission';
-import { runProgram, type RunProgramOptions } from './program-process';
+import type { ProgramOutcome } from './program-outcome';
+import { runProgram as runFromSources, type RunProgramOptions } from './program-process';
 
 // Real processes, no mocks: the example program, sh and python3 one-liners, and a Node parent
-// that dies. The supervisor runs from the app's build output (see the first test).
+// that dies. The supervisor is a Node process of its own, so these tests compile this folder
+// first (as the build would, without type checks) and run that: always these sources, no build needed.
 
-const EXAMPLES = resolve(__dirname, '../../../../examples/programs');
-const BUILT = resolve(__dirname, '../../dist/programs');
+const ROOT = resolve(__dirname, '../../../..');
+const EXAMPLES = join(ROOT, 'examples/programs');
+/** Inside the repo, so the compiled modules find its node_modules. */
+const COMPILED = join(ROOT, 'node_modules/.cache/runforge-programs-int', randomUUID(), 'programs');
+
+async function compileThisFolder(): Promise<void> {
+  await mkdir(COMPILED, { recursive: true });
+  for (const name of await readdir(__dirname)) {
+    if (!name.endsWith('.ts') || name.endsWith('.spec.ts')) continue;
+    const { outputText } = ts.transpileModule(await readFile(join(__dirname, name), 'utf8'), {
+      fileName: name,
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    });
+    await writeFile(join(COMPILED, name.replace(/\.ts$/, '.js')), outputText);
+  }
+}
+
+let runProgram: typeof import('./program-process').runProgram;
 
 function declare(raw: Record<string, unknown>, baseDir = EXAMPLES): DeclaredProgramKind {
   const declared = declareProgramKind('test-program', raw, baseDir);
@@ -23,6 +42,9 @@ function declare(raw: Record<string, unknown>, baseDir = EXAMPLES): DeclaredProg
 const sh = (script: string, more: Record<string, unknown> = {}) => declare({ command: ['sh', '-c', script], ...more });
 const python = (code: string, more: Record<string, unknown> = {}) =>
   declare({ command: ['python3', '-c', code], ...more });
+
+/** Every group a test started: a failing test must not leave its processes behind (see afterEach). */
+const groups = new Set<number>();
 
 /** Starts a run and records what it reports; `done` resolves with the outcome. */
 function start(kind: RunProgramOptions['kind'], input: unknown = {}, extra: Partial<RunProgramOptions> = {}) {
@@ -36,7 +58,10 @@ function start(kind: RunProgramOptions['kind'], input: unknown = {}, extra: Part
     signal: abort.signal,
     onProgress: (p) => seen.progress.push(p),
     onLog: (level, message) => seen.logs.push([level, message]),
-    onSpawn: (pgid) => (seen.pgid = pgid),
+    onSpawn: (pgid) => {
+      seen.pgid = pgid;
+      groups.add(pgid);
+    },
     ...extra,
   });
   return { abort, seen, done };
@@ -109,23 +134,22 @@ describe('running a program', () => {
   let scratch: string;
 
   beforeAll(async () => {
+    await compileThisFolder();
+    ({ runProgram } = (await import(join(COMPILED, 'program-process.js'))) as typeof import('./program-process'));
     const kinds = await loadProgramKinds(join(EXAMPLES, 'kinds.yaml'));
     battery = kinds.get('battery-dp') as DeclaredProgramKind;
     echo = kinds.get('shell-echo') as DeclaredProgramKind;
+  });
+  afterAll(async () => {
+    await rm(resolve(COMPILED, '..'), { recursive: true, force: true });
   });
   beforeEach(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'runforge-programs-test-'));
   });
   afterEach(async () => {
+    for (const pgid of groups) if (groupExists(pgid)) process.kill(-pgid, 'SIGKILL');
+    groups.clear();
     await rm(scratch, { recursive: true, force: true });
-  });
-
-  it('runs the supervisor as built from these sources (build first: npm run build)', () => {
-    for (const name of ['supervisor', 'program-process', 'program-output', 'program-outcome']) {
-      const source = statSync(join(__dirname, `${name}.ts`)).mtimeMs;
-      const built = statSync(join(BUILT, `${name}.js`), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-      if (built < source) throw new Error(`${BUILT}/${name}.js is older than its source: run npm run build`);
-    }
   });
 
   it('runs battery_dp.py to its result, with progress rising to 100, and removes its input afterwards', async () => {
@@ -202,9 +226,40 @@ describe('running a program', () => {
     await groupGone(seen.pgid);
   });
 
+  it('stops a program aborted while it was being started', async () => {
+    const { abort, seen, done } = start(sh('sleep 1000', { graceSeconds: 1 }));
+    abort.abort(); // runProgram is writing the input file: nothing is spawned yet
+    let outcome: ProgramOutcome | undefined;
+    void done.then((o) => (outcome = o));
+    await eventually(
+      'the run to end',
+      () => Promise.resolve(outcome),
+      (o) => o !== undefined,
+      { timeoutMs: 10_000 },
+    );
+    expect(outcome).toMatchObject({ kind: 'killed', cause: 'aborted' });
+    await groupGone(seen.pgid);
+  });
+
   it('tells a kill it did not ask for', async () => {
     const { done } = start(sh('kill -KILL $$'));
     expect(await done).toEqual({ kind: 'killed', signal: 'SIGKILL', cause: 'external', errorTail: [] });
+  });
+
+  it('refuses to run from TypeScript sources, where no compiled supervisor sits beside it', async () => {
+    const attempt = runFromSources({
+      kind: sh('true'),
+      input: {},
+      runId: 'run-from-sources',
+      attempt: 1,
+      signal: new AbortController().signal,
+      onProgress: () => undefined,
+      onLog: () => undefined,
+    });
+    await expect(attempt).rejects.toMatchObject({
+      code: 'PROGRAM_SUPERVISOR_MISSING',
+      message: expect.stringMatching(/supervisor\.js is missing: run the compiled worker/),
+    });
   });
 
   it('does not start when already aborted', async () => {
@@ -320,7 +375,7 @@ describe('running a program', () => {
       process.execPath,
       [
         join(__dirname, 'fixtures', 'orphan-parent.js'),
-        join(BUILT, 'program-process.js'),
+        join(COMPILED, 'program-process.js'),
         JSON.stringify(kind),
         scratch,
       ],
@@ -336,6 +391,7 @@ describe('running a program', () => {
         { timeoutMs: 15_000 },
       );
       const pgid = Number(/PGID (\d+)/.exec(seen)?.[1]);
+      groups.add(pgid);
       expect(groupExists(pgid)).toBe(true);
 
       expect(await readdir(scratch)).toHaveLength(1); // the run's private input folder

@@ -60,18 +60,13 @@ export async function runProgram(opts: RunProgramOptions): Promise<ProgramOutcom
   }
 }
 
-/**
- * The supervisor is its own Node process, so it must be JavaScript: beside this file once built;
- * when this module runs from its TypeScript sources (jest), in the app's build output.
- */
+/** The supervisor runs as its own Node process, from the JavaScript compiled beside this module. */
 export function supervisorScript(): string {
-  const beside = join(__dirname, 'supervisor.js');
-  if (existsSync(beside)) return beside;
-  const built = join(__dirname, '..', '..', 'dist', 'programs', 'supervisor.js');
-  if (existsSync(built)) return built;
+  const script = join(__dirname, 'supervisor.js');
+  if (existsSync(script)) return script;
   throw new ProgramRunError(
     'PROGRAM_SUPERVISOR_MISSING',
-    `supervisor.js is neither beside ${__filename} nor at ${built}: build the engine-worker (npm run build)`,
+    `${script} is missing: run the compiled worker (npm run build), not its TypeScript sources`,
   );
 }
 
@@ -147,8 +142,9 @@ function supervise(opts: RunProgramOptions, supervisor: string, inputFile: strin
       resolve(outcome);
     };
 
-    // The lifeline: held open and never written; the supervisor reads its EOF as this process's death.
-    child.stdin?.on('error', () => undefined);
+    // The lifeline (stdin) is held open and never written: the supervisor reads its EOF as this
+    // process's death. A broken pipe on any of them shows in how the supervisor ended.
+    for (const stream of child.stdio) stream?.on('error', () => undefined);
     child.stdout?.on('data', (chunk: Buffer) => {
       opts.onOutput?.();
       output.stdout(chunk);
@@ -166,8 +162,8 @@ function supervise(opts: RunProgramOptions, supervisor: string, inputFile: strin
     child.once('spawn', () => {
       if (pgid !== undefined) opts.onSpawn?.(pgid);
     });
-    child.once('error', (err) => {
-      if (pgid !== undefined) return; // a failed kill, not a failed start
+    child.on('error', (err) => {
+      if (pgid !== undefined) return; // not a failed start
       finish({ kind: 'spawn-failed', reason: `cannot start the supervisor: ${err.message}` });
     });
     // What the program started and left behind dies with it; the output pipes then close. A process
@@ -195,5 +191,6 @@ function supervise(opts: RunProgramOptions, supervisor: string, inputFile: strin
       );
     });
     signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort(); // while the input was being written
   });
 }
