@@ -1,2 +1,3 @@
 export * from './submission';
 export * from './idempotency';
+export * from './run-windows';
