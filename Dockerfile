@@ -2,6 +2,7 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY libs/calendar/package.json libs/calendar/
 COPY libs/contracts/package.json libs/contracts/
 COPY libs/engine/package.json libs/engine/
 COPY libs/telemetry/package.json libs/telemetry/

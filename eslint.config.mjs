@@ -149,6 +149,7 @@ export default tseslint.config(
   },
   // The scheduler's cadences: the clock is injected, so tests drive DST changes and outages without waiting.
   pureCore('Cadences', ['libs/scheduling/src/cadence.ts'], { clock: 'Inject time: pass `now`.' }),
+  pureCore('Calendar windows', ['libs/calendar/src/**/*.ts'], { clock: 'Inject time: pass the instant.' }),
   {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { ...globals.node } },

@@ -31,6 +31,7 @@ describe('topology', () => {
     expect(t.consumers.engineHigh).toEqual({ stream: 'WORK', durable: 'engine-high', filterSubject: 'work.runs.high' });
     expect(t.runDispatchSubject('normal')).toBe('work.runs.normal');
     expect(parseRunSubject(t, 'runs.abc.completed')).toEqual({ runId: 'abc', eventToken: 'completed' });
+    expect(t.runWindowBucket).toBe('runwindows');
   });
 
   it('given a test namespace, every name is isolated', () => {
@@ -40,6 +41,7 @@ describe('topology', () => {
     expect(t.trialWorkSubject('abc')).toBe('t1a2b.work.trials.abc');
     expect(parseRunSubject(t, 't1a2b.runs.abc.failed')).toEqual({ runId: 'abc', eventToken: 'failed' });
     expect(parseRunSubject(t, 'runs.abc.failed')).toBeUndefined();
+    expect(t.runWindowBucket).toBe('runwindows_t1a2b');
   });
 
   it('rejects a namespace that is not a plain token', () => {

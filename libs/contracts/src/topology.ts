@@ -60,6 +60,8 @@ export interface Topology {
   readonly datasetBucket: string;
   /** Key-value bucket for idempotency keys and similar small durable state. */
   readonly idempotencyBucket: string;
+  /** Key-value bucket of run-window claims (`maxRunsPerWindow` of a job kind): one key per slot of a window. */
+  readonly runWindowBucket: string;
 }
 
 export function topology(namespace = ''): Topology {
@@ -96,6 +98,7 @@ export function topology(namespace = ''): Topology {
     scheduleChangeSubject: (scheduleId, change) => `${p}schedules.${scheduleId}.${change}`,
     datasetBucket: `datasets${s}`,
     idempotencyBucket: `idempotency${s}`,
+    runWindowBucket: `runwindows${s}`,
   };
 }
 

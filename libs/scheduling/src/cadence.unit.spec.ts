@@ -6,7 +6,6 @@ import {
   scheduledMessageId,
   scheduledRunId,
   timezoneProblem,
-  windowBounds,
   type Cadence,
 } from './cadence';
 
@@ -147,27 +146,6 @@ describe('planFires: due fires from the cursor and the injected clock', () => {
         reason: expect.stringMatching(/earlier missed fires are not listed/),
       }),
     );
-  });
-});
-
-describe('windowBounds: the calendar day in the schedule’s time zone', () => {
-  it('is 24 h on an ordinary day, 23 h on the March change and 25 h on the October change', () => {
-    expect(windowBounds(at('2026-05-01T12:00:00Z'), AMS, '1d')).toEqual({
-      start: at('2026-04-30T22:00:00Z'),
-      end: at('2026-05-01T22:00:00Z'),
-    });
-    expect(windowBounds(at('2026-03-29T08:00:00Z'), AMS, '1d')).toEqual({
-      start: at('2026-03-28T23:00:00Z'),
-      end: at('2026-03-29T22:00:00Z'),
-    });
-    expect(windowBounds(at('2026-10-25T09:00:00Z'), AMS, '1d')).toEqual({
-      start: at('2026-10-24T22:00:00Z'),
-      end: at('2026-10-25T23:00:00Z'),
-    });
-    // The boundaries themselves: start is inside, end is outside.
-    expect(windowBounds(at('2026-04-30T22:00:00Z'), AMS, '1d').start).toEqual(at('2026-04-30T22:00:00Z'));
-    expect(windowBounds(at('2026-04-30T21:59:59.999Z'), AMS, '1d').end).toEqual(at('2026-04-30T22:00:00Z'));
-    expect(windowBounds(at('2026-05-01T12:00:00Z'), 'Asia/Kolkata', '1d').start).toEqual(at('2026-04-30T18:30:00Z'));
   });
 });
 

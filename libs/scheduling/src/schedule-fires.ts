@@ -1,10 +1,11 @@
+import { windowBounds, type RunWindow } from '@runforge/calendar';
 import { createEvent } from '@runforge/contracts';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { DatasetCatalog } from '@runforge/datasets';
 import type { JetStreamClient, StreamReader } from '@runforge/messaging';
 import { newRunId, submitBacktest, submitOptimization } from '@runforge/submission';
 import { ATTRS, SPANS, SpanKind, withSpanFromTraceparent } from '@runforge/telemetry';
-import { scheduledMessageId, scheduledRunId, windowBounds, type RunWindow } from './cadence';
+import { scheduledMessageId, scheduledRunId } from './cadence';
 import { validateTemplate, type FireOutcome, type OverlapPolicy } from './schedule.schema';
 
 export interface FireDeps {

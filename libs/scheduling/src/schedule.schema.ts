@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { RUN_WINDOWS } from '@runforge/calendar';
 import { toFieldIssues, type BacktestRequest, type FieldIssue, type OptimizationRequest } from '@runforge/contracts';
 import type { DatasetCatalog } from '@runforge/datasets';
 import { validateBacktestRequest, validateOptimizationRequest, type Validated } from '@runforge/submission';
-import { cronProblem, RUN_WINDOWS, timezoneProblem } from './cadence';
+import { cronProblem, timezoneProblem } from './cadence';
 
 export const OVERLAP_POLICIES = ['skip', 'allow', 'cancel-previous'] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];

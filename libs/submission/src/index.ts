@@ -2,3 +2,4 @@ export * from './submission';
 export * from './idempotency';
 export * from './kinds';
 export * from './program-kinds';
+export * from './run-windows';
