@@ -73,7 +73,7 @@ describe('program kinds: a declared program run as a managed job', () => {
     );
     expect(r.status).toBe(200);
     const byName = new Map(r.body.items.map((k) => [k.name, k]));
-    expect([...byName.keys()]).toEqual(['backtest', 'optimization', 'battery-dp', 'shell-echo']);
+    expect([...byName.keys()]).toEqual(['backtest', 'optimization', 'battery-dp', 'shell-echo', 'daily-report']);
     expect(byName.get('backtest')).toMatchObject({ source: 'builtin', progressUnit: 'bars' });
     expect(byName.get('backtest')?.requestSchema.properties.strategy).toBeDefined();
     expect(byName.get('optimization')).toMatchObject({ progressUnit: 'combinations' });
@@ -89,7 +89,10 @@ describe('program kinds: a declared program run as a managed job', () => {
     const unknown = await submit({ kind: 'battery', params: {} });
     expect(unknown.status).toBe(400);
     expect(unknown.body.issues).toEqual([
-      { field: 'kind', reason: 'unknown kind "battery"; known kinds: backtest, optimization, battery-dp, shell-echo' },
+      {
+        field: 'kind',
+        reason: 'unknown kind "battery"; known kinds: backtest, optimization, battery-dp, shell-echo, daily-report',
+      },
     ]);
     const missing = await submit({ params: {} });
     expect(missing.status).toBe(400);
@@ -179,6 +182,33 @@ describe('program kinds: a declared program run as a managed job', () => {
     const history = await withBus(sys, (bus) => bus.history(id));
     const abandoned: RunEvent[] = eventsOf(history, 'RunAttemptAbandoned');
     expect(abandoned.map((e) => e.data)).toEqual([{ abandonedAttempt: 1, reason: 'heartbeat_lost' }]);
+  });
+
+  it("a kind's maxRunsPerWindow holds under concurrent triggers: one 202, the others 409 with the next allowed time", async () => {
+    const answers = await Promise.all(Array.from({ length: 6 }, () => submit({ kind: 'daily-report' })));
+    const accepted = answers.filter((a) => a.status === 202);
+    const refused = answers.filter((a) => a.status === 409);
+    expect(accepted).toHaveLength(1);
+    expect(refused).toHaveLength(5);
+    const id = accepted[0]?.body.id as string;
+    // The next local midnight in Amsterdam (UTC+1 in winter, UTC+2 in summer) after now.
+    const next = new Date(refused[0]?.body.nextAllowedAt as string);
+    expect(next.getTime()).toBeGreaterThan(Date.now());
+    expect(next.getTime() - Date.now()).toBeLessThanOrEqual(25 * 3600_000);
+    const local = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Europe/Amsterdam',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
+    expect(local.format(next)).toBe('00:00');
+    for (const r of refused) {
+      expect(r.body).toMatchObject({ statusCode: 409, nextAllowedAt: next.toISOString(), runs: [id] });
+      expect(r.body.message).toContain('at most 1 run of kind "daily-report" per calendar day in Europe/Amsterdam');
+    }
+    expect((await ended(id)).status).toBe('Completed');
+    // Only the accepted run exists.
+    const listed = await http<{ items: unknown[] }>(sys.gateway.url, 'GET', '/api/runs?kind=daily-report');
+    expect(listed.body.items).toHaveLength(1);
   });
 
   it('the built-in kinds go through the same endpoint', async () => {

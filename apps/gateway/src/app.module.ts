@@ -25,6 +25,7 @@ import { DashboardConfigController } from './web/dashboard-config.controller';
 import { RunsReadModule } from './runs/runs-read.module';
 import { ListKindsController } from './kinds/list-kinds.controller';
 import { SubmitRunController } from './runs/submit-run/submit-run.controller';
+import { RunWindowGuard } from './runs/submission/run-window.guard';
 
 @Module({})
 export class GatewayAppModule {
@@ -51,7 +52,15 @@ export class GatewayAppModule {
         SchedulesController,
         TriggerScheduleController,
       ],
-      providers: [CsvBodyParser, JsonBodiesOnly, TextIntegrity, NatsAvailability, IdempotentSubmission, ScheduleStore],
+      providers: [
+        CsvBodyParser,
+        JsonBodiesOnly,
+        TextIntegrity,
+        NatsAvailability,
+        IdempotentSubmission,
+        RunWindowGuard,
+        ScheduleStore,
+      ],
     };
   }
 }

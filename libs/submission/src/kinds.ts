@@ -12,6 +12,7 @@ import {
 import type { DatasetCatalog } from '@runforge/datasets';
 import type { JetStreamClient } from '@runforge/messaging';
 import type { DeclaredProgramKind, ProgramKinds } from './program-kinds';
+import type { MaxRunsPerWindow } from './run-windows';
 import {
   submitRun,
   validateBacktestRequest,
@@ -20,13 +21,6 @@ import {
   type Submitted,
   type Validated,
 } from './submission';
-
-/** A kind's run-count policy: at most `count` runs per calendar window in `timeZone` (every trigger counts). */
-export interface RunWindowPolicy {
-  readonly count: number;
-  readonly window: '1d';
-  readonly timeZone: string;
-}
 
 /** What a client needs to know of a kind to build a request for it (`GET /api/kinds`). */
 export interface KindDescription {
@@ -45,7 +39,7 @@ export interface KindDescription {
     readonly stallSeconds: number | null;
     /** Whether a timeout ends only the attempt (retried) or the run (`Failed`, reason `timeout`). */
     readonly retryOnTimeout: boolean;
-    readonly maxRunsPerWindow: RunWindowPolicy | null;
+    readonly maxRunsPerWindow: MaxRunsPerWindow | null;
   };
 }
 
@@ -155,10 +149,7 @@ function programKind(kind: DeclaredProgramKind): SubmittableKind {
         heartbeatSeconds: kind.heartbeatSeconds,
         stallSeconds: kind.stallSeconds ?? null,
         retryOnTimeout: kind.retryOnTimeout,
-        maxRunsPerWindow:
-          window && window.window === 'day'
-            ? { count: window.count, window: '1d', timeZone: window.timeZone ?? 'UTC' }
-            : null,
+        maxRunsPerWindow: window ? { count: window.count, window: '1d', timeZone: window.timeZone ?? 'UTC' } : null,
       },
     },
     validate(raw, _catalog, prefix = '') {
@@ -210,6 +201,10 @@ export class KindRegistry {
 
   get(name: string): SubmittableKind | undefined {
     return this.kinds.get(name);
+  }
+
+  policiesOf(name: string): KindDescription['policies'] | undefined {
+    return this.kinds.get(name)?.description.policies;
   }
 
   describe(): KindDescription[] {

@@ -99,7 +99,8 @@ const ProgramKindSchema = z
     maxRunsPerWindow: z
       .object({
         count: z.number().int().min(1).max(1_000_000),
-        window: z.enum(['day', 'hour']),
+        /** A calendar day in `timeZone` (UTC unless given), 23 or 25 hours long across DST. */
+        window: z.enum(['day'], { error: 'only "day" windows are supported' }),
         timeZone: z.string().refine(isTimeZone, { message: 'not an IANA time zone' }).optional(),
       })
       .strict()

@@ -5,6 +5,7 @@ import { Messaging } from '@runforge/service';
 import { KindRegistry, submitAccepted } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../submission/idempotent-submission.service';
+import { RunWindowGuard } from '../submission/run-window.guard';
 
 export interface SubmitRunAnswer {
   readonly id: string;
@@ -15,7 +16,8 @@ export interface SubmitRunAnswer {
 
 /**
  * `POST /api/runs`: a run of any kind, `{kind, ...request}` — the kind's own rules validate the
- * rest (400 naming the field; an unknown kind lists the known ones). Answers at once with the run's id.
+ * rest (400 naming the field; an unknown kind lists the known ones). Answers at once with the run's id,
+ * or 409 `{message, nextAllowedAt}` when the kind's `maxRunsPerWindow` is used up.
  */
 @Controller('api/runs')
 export class SubmitRunController {
@@ -24,6 +26,7 @@ export class SubmitRunController {
     private readonly datasets: DatasetStore,
     private readonly idempotent: IdempotentSubmission,
     private readonly kinds: KindRegistry,
+    private readonly windows: RunWindowGuard,
   ) {}
 
   @Post()
@@ -41,9 +44,10 @@ export class SubmitRunController {
       run.kind,
       body,
       (id): SubmitRunAnswer => ({ id, kind: run.kind, status: 'Pending', ...run.answer }),
-      async (runId) => {
-        await submitAccepted(this.messaging.client, run, { runId, triggeredBy: 'api' });
-      },
+      (runId) =>
+        this.windows.within(run.kind, this.kinds.policiesOf(run.kind)?.maxRunsPerWindow ?? null, runId, async () => {
+          await submitAccepted(this.messaging.client, run, { runId, triggeredBy: 'api' });
+        }),
     );
     void reply.header('Location', `/api/runs/${answer.id}`);
     return answer;
