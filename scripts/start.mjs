@@ -13,6 +13,9 @@ const dataDir = path.join(root, '.runforge');
 const env = { ...process.env };
 env.NATS_URL ??= 'nats://127.0.0.1:4222';
 env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/test';
+// The example program kinds (examples/programs/kinds.yaml) unless another file is named: the gateway
+// and the workers read the same one.
+env.RUNFORGE_PROGRAM_KINDS ??= path.join(root, 'examples', 'programs', 'kinds.yaml');
 const started = []; // helper processes we own (nats-server, postgres)
 
 const say = (msg) => console.log(`\x1b[1m[start]\x1b[0m ${msg}`);

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import type { RunEvent } from '@runforge/contracts';
 import { eventually } from '../support/eventually';
 import { eventsOf, TERMINAL, withBus } from '../support/runs';
@@ -8,7 +8,17 @@ import { http, TestSystem, type ServiceProcess } from '../support/system';
 // Program kinds end to end: the example kinds file (examples/programs/kinds.yaml) declared on the
 // gateway and the workers, runs submitted through the generic endpoint, real Python processes.
 
-const KINDS_FILE = join(__dirname, '..', '..', 'examples', 'programs', 'kinds.yaml');
+const EXAMPLE_KINDS = join(__dirname, '..', '..', 'examples', 'programs', 'kinds.yaml');
+/** Kinds that misbehave on purpose (a missing program, one that never exits…), beside the examples. */
+const TEST_KINDS = join(__dirname, '..', 'fixtures', 'program-kinds.yaml');
+const TEST_KIND_NAMES = [
+  'test-missing',
+  'test-not-executable',
+  'test-silent',
+  'test-slow',
+  'test-slow-retryable',
+  'test-garbage',
+];
 
 interface RunAnswer {
   id: string;
@@ -44,7 +54,7 @@ describe('program kinds: a declared program run as a managed job', () => {
 
   beforeAll(async () => {
     sys = await TestSystem.start(['gateway', 'projection', 'engine-worker', 'engine-worker'], {
-      RUNFORGE_PROGRAM_KINDS: KINDS_FILE,
+      RUNFORGE_PROGRAM_KINDS: `${EXAMPLE_KINDS}${delimiter}${TEST_KINDS}`,
       RUNFORGE_PROGRESS_INTERVAL_MS: '0',
     });
   });
@@ -73,7 +83,14 @@ describe('program kinds: a declared program run as a managed job', () => {
     );
     expect(r.status).toBe(200);
     const byName = new Map(r.body.items.map((k) => [k.name, k]));
-    expect([...byName.keys()]).toEqual(['backtest', 'optimization', 'battery-dp', 'shell-echo', 'daily-report']);
+    expect([...byName.keys()]).toEqual([
+      'backtest',
+      'optimization',
+      'battery-dp',
+      'shell-echo',
+      'daily-report',
+      ...TEST_KIND_NAMES,
+    ]);
     expect(byName.get('backtest')).toMatchObject({ source: 'builtin', progressUnit: 'bars' });
     expect(byName.get('backtest')?.requestSchema.properties.strategy).toBeDefined();
     expect(byName.get('optimization')).toMatchObject({ progressUnit: 'combinations' });
@@ -91,7 +108,7 @@ describe('program kinds: a declared program run as a managed job', () => {
     expect(unknown.body.issues).toEqual([
       {
         field: 'kind',
-        reason: 'unknown kind "battery"; known kinds: backtest, optimization, battery-dp, shell-echo, daily-report',
+        reason: `unknown kind "battery"; known kinds: backtest, optimization, battery-dp, shell-echo, daily-report, ${TEST_KIND_NAMES.join(', ')}`,
       },
     ]);
     const missing = await submit({ params: {} });
@@ -209,6 +226,75 @@ describe('program kinds: a declared program run as a managed job', () => {
     // Only the accepted run exists.
     const listed = await http<{ items: unknown[] }>(sys.gateway.url, 'GET', '/api/runs?kind=daily-report');
     expect(listed.body.items).toHaveLength(1);
+  });
+
+  describe('a program that cannot run, or misbehaves, ends clearly', () => {
+    const failedAtOnce = async (kind: string) => {
+      const r = await submit({ kind });
+      expect(r.status).toBe(202);
+      return ended(r.body.id as string);
+    };
+
+    it('a program that is not found fails on its first attempt, saying so (no retry storm)', async () => {
+      const final = await failedAtOnce('test-missing');
+      expect(final).toMatchObject({ status: 'Failed', failureReason: 'error', errorCode: 'SPAWN_FAILED', attempt: 1 });
+      expect(final.errorMessage).toContain('program not found: runforge-no-such-program');
+    });
+
+    it('a program that is not executable fails on its first attempt, saying so', async () => {
+      const final = await failedAtOnce('test-not-executable');
+      expect(final).toMatchObject({ status: 'Failed', errorCode: 'SPAWN_FAILED', attempt: 1 });
+      expect(final.errorMessage).toContain('not executable');
+    });
+
+    it('a program that goes silent is stopped by the stall clock, and its processes are gone', async () => {
+      const r = await submit({ kind: 'test-silent' });
+      const id = r.body.id as string;
+      const final = await ended(id);
+      expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
+      expect(final.errorMessage).toContain('the last attempt stopped making progress');
+      const history = await withBus(sys, (bus) => bus.history(id));
+      expect(eventsOf(history, 'RunAttemptAbandoned').map((e) => e.data.reason)).toEqual(['stalled']);
+      await eventually(
+        'its processes to exit',
+        () => Promise.resolve(processesOfRun(id)),
+        (p) => p.length === 0,
+      );
+    });
+
+    it('a program past its time budget fails with reason timeout when its kind says a timeout is final', async () => {
+      const final = await failedAtOnce('test-slow');
+      expect(final).toMatchObject({ status: 'Failed', failureReason: 'timeout', attempt: 1 });
+    });
+
+    it('a kind with retryable timeouts records each timed-out attempt abandoned, and retries while it may', async () => {
+      const r = await submit({ kind: 'test-slow-retryable' });
+      const id = r.body.id as string;
+      const final = await ended(id);
+      expect(final).toMatchObject({ status: 'Failed', failureReason: 'attempts_exhausted' });
+      expect(final.errorMessage).toContain('(maxRetries 1): each attempt ran out of time');
+      const history = await withBus(sys, (bus) => bus.history(id));
+      expect(eventsOf(history, 'RunAttemptAbandoned').map((e) => e.data)).toEqual([
+        expect.objectContaining({ abandonedAttempt: 1, reason: 'timeout' }),
+        expect.objectContaining({ abandonedAttempt: 2, reason: 'timeout' }),
+      ]);
+    });
+
+    it('garbage on stdout becomes logs, a bad RESULT a warning, and the last good RESULT wins', async () => {
+      const r = await submit({ kind: 'test-garbage' });
+      const id = r.body.id as string;
+      const final = await ended(id);
+      expect(final).toMatchObject({ status: 'Completed', result: { output: { ok: 1 } } });
+      const history = await withBus(sys, (bus) => bus.history(id));
+      const logs = eventsOf(history, 'RunLogged').map((e) => e.data);
+      expect(logs).toContainEqual(
+        expect.objectContaining({ level: 'INFO', message: expect.stringContaining('garbage') }),
+      );
+      expect(logs).toContainEqual(expect.objectContaining({ level: 'INFO', message: 'PROGRESS:abc' }));
+      expect(logs).toContainEqual(
+        expect.objectContaining({ level: 'WARNING', message: expect.stringMatching(/RESULT/) }),
+      );
+    });
   });
 
   it('the built-in kinds go through the same endpoint', async () => {

@@ -125,11 +125,27 @@ export function runFromColumns<K extends RunFieldName = RunFieldName>(
   return run as Pick<RunView, K>;
 }
 
+/**
+ * Postgres text (and jsonb) cannot hold U+0000, which a recorded fact may carry (a program's output,
+ * an error message): it is stored as U+FFFD, and compared so by verify. The read model never refuses
+ * a fact for it.
+ */
+export function storableText(text: string): string {
+  return text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text;
+}
+
+/** `value` as jsonb text, its strings made storable (see `storableText`). */
+export function storableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? storableText(v) : v));
+}
+
 /** A run's values for the columns of `RUN_COLUMNS`, in that order, as pg parameters. */
 export function runToColumns(run: RunView): unknown[] {
   return RUN_FIELD_NAMES.map((name) => {
     const value = run[name];
-    return RUN_FIELDS[name].stored === 'jsonb' && value !== null ? JSON.stringify(value) : value;
+    if (value === null) return value;
+    if (RUN_FIELDS[name].stored === 'jsonb') return storableJson(value);
+    return typeof value === 'string' ? storableText(value) : value;
   });
 }
 

@@ -3,6 +3,8 @@ import {
   createEvent,
   evolveRun,
   pickRun,
+  storableJson,
+  storableText,
   RUN_COLUMNS,
   RUN_FIELD_NAMES,
   RUN_FIELDS,
@@ -73,5 +75,15 @@ describe('the run field table', () => {
     const summary = runFromColumns(asPgAnswers(runToColumns(run)), RUN_SUMMARY_FIELDS);
     expect(Object.keys(summary)).toEqual([...RUN_SUMMARY_FIELDS]);
     expect(summary).toEqual(pickRun(run, RUN_SUMMARY_FIELDS));
+  });
+
+  it('given text with U+0000 (which Postgres cannot hold), then it is written as U+FFFD, in text and in jsonb', () => {
+    const run = { ...completedRun(), errorMessage: 'bad\u0000byte', params: { note: 'a\u0000b', n: 1 } };
+    const columns = runToColumns(run);
+    const at = (name: string) => columns[RUN_FIELD_NAMES.indexOf(name as (typeof RUN_FIELD_NAMES)[number])];
+    expect(at('errorMessage')).toBe('bad\uFFFDbyte');
+    expect(JSON.parse(at('params') as string)).toEqual({ note: 'a\uFFFDb', n: 1 });
+    expect(storableText('clean')).toBe('clean');
+    expect(storableJson({ k: ['\u0000'] })).toBe('{"k":["\uFFFD"]}');
   });
 });

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { delimiter, dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -139,8 +139,31 @@ export class ProgramKindsConfigError extends Error {
   }
 }
 
-/** Reads and validates the worker's program kinds file (YAML or JSON). */
-export async function loadProgramKinds(file: string): Promise<ProgramKinds> {
+/**
+ * Reads and validates the program kinds of one file, or of several separated by the platform's path
+ * delimiter (`a.yaml:b.yaml`, as in PATH): their kinds together, a name declared twice refused
+ * naming both files.
+ */
+export async function loadProgramKinds(files: string): Promise<ProgramKinds> {
+  const merged = new Map<string, DeclaredProgramKind>();
+  const from = new Map<string, string>();
+  for (const file of files.split(delimiter).filter(Boolean)) {
+    for (const [name, kind] of await loadProgramKindsFile(file)) {
+      const earlier = from.get(name);
+      if (earlier !== undefined) {
+        throw new ProgramKindsConfigError('PROGRAM_KINDS_INVALID', resolve(file), [
+          { field: `kinds.${name}`, reason: `already declared in ${earlier}` },
+        ]);
+      }
+      merged.set(name, kind);
+      from.set(name, resolve(file));
+    }
+  }
+  return merged;
+}
+
+/** Reads and validates one program kinds file (YAML or JSON). */
+async function loadProgramKindsFile(file: string): Promise<ProgramKinds> {
   const path = resolve(file);
   let text: string;
   try {

@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import {
   loadProgramKinds,
@@ -202,8 +202,35 @@ describe('program kinds config', () => {
 
     it('loads the example file', async () => {
       const kinds = await loadProgramKinds(join(EXAMPLES, 'kinds.yaml'));
-      expect([...kinds.keys()]).toEqual(['battery-dp', 'shell-echo']);
+      expect([...kinds.keys()]).toEqual(['battery-dp', 'shell-echo', 'daily-report']);
       expect(only(kinds, 'battery-dp')).toMatchObject({ cwd: EXAMPLES, command: ['python3', 'battery_dp.py'] });
+    });
+
+    it('loads several files separated by the path delimiter, their kinds together', async () => {
+      const fixtures = resolve(__dirname, '../../../test/fixtures');
+      const kinds = await loadProgramKinds(
+        `${join(EXAMPLES, 'kinds.yaml')}${delimiter}${join(fixtures, 'program-kinds.yaml')}`,
+      );
+      expect([...kinds.keys()]).toEqual([
+        'battery-dp',
+        'shell-echo',
+        'daily-report',
+        'test-missing',
+        'test-not-executable',
+        'test-silent',
+        'test-slow',
+        'test-slow-retryable',
+        'test-garbage',
+      ]);
+      expect(only(kinds, 'test-silent').cwd).toBe(fixtures);
+    });
+
+    it('refuses a kind declared in two files, naming the file that declared it first', async () => {
+      const file = join(EXAMPLES, 'kinds.yaml');
+      await expect(loadProgramKinds(`${file}${delimiter}${file}`)).rejects.toMatchObject({
+        code: 'PROGRAM_KINDS_INVALID',
+        issues: [{ field: 'kinds.battery-dp', reason: `already declared in ${file}` }],
+      });
     });
 
     it('refuses a file it cannot read, naming it', async () => {

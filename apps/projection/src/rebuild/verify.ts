@@ -4,6 +4,8 @@ import {
   RUN_FIELD_NAMES,
   RUN_FIELDS,
   runFromColumns,
+  storableJson,
+  storableText,
   TERMINAL_STATUSES,
   trialOutcomesOf,
   type RunFieldName,
@@ -47,7 +49,9 @@ function normalise(key: RunFieldName, v: unknown): unknown {
   if (v === null || v === undefined) return null;
   const stored = RUN_FIELDS[key].stored;
   if (stored === 'timestamptz') return new Date(v as string).toISOString();
-  if (stored === 'jsonb') return canonical(v);
+  // As stored: Postgres holds U+0000 as U+FFFD (storableText).
+  if (stored === 'jsonb') return canonical(JSON.parse(storableJson(v)));
+  if (typeof v === 'string') v = storableText(v);
   if (typeof v === 'string' && /^-?\d+$/.test(v) && (key === 'totalCombinations' || key === 'attempt'))
     return Number(v);
   return v;
