@@ -30,7 +30,10 @@ describe('dashboard (browser end to end)', () => {
     mkdirSync(SHOTS, { recursive: true });
     profile = mkdtempSync(path.join(tmpdir(), 'rf-chromium-'));
     [sys, context] = await Promise.all([
-      TestSystem.start(undefined, { RUNFORGE_PROGRESS_INTERVAL_MS: '100' }),
+      TestSystem.start(undefined, {
+        RUNFORGE_PROGRESS_INTERVAL_MS: '100',
+        RUNFORGE_PROGRAM_KINDS: path.resolve(__dirname, '../../examples/programs/kinds.yaml'),
+      }),
       chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
         headless: true,
@@ -182,6 +185,35 @@ describe('dashboard (browser end to end)', () => {
     expect(await page.getByTestId('best-objective').textContent()).toContain('maxDrawdown');
     expect(await page.getByTestId('best-objective').textContent()).toContain('(lowest)');
     await shot('run-detail-optimization-failed-trial');
+  });
+
+  it("shows a program kind's run: the kind among the filters, its percent, its result; and cancels one", async () => {
+    const done = await http<{ id: string }>(base, 'POST', '/api/runs', {
+      kind: 'battery-dp',
+      params: { hours: 24, seed: 5, sleepSeconds: 0.02 },
+    });
+    expect(done.status).toBe(202);
+    await page.goto(`${base}/?kind=battery-dp`);
+    await page.locator('select[name=kind] option[value="battery-dp"]').waitFor({ state: 'attached' });
+    expect(await page.locator('select[name=kind]').inputValue()).toBe('battery-dp');
+    await page.locator(`tr[data-run-id="${done.body.id}"]`).waitFor();
+    await page.goto(`${base}/runs/${done.body.id}`);
+    await page.waitForSelector('[data-testid=progress][aria-valuenow="100"]');
+    expect(await page.getByTestId('progress-label').textContent()).toBe('100%');
+    expect(await page.getByTestId('program-result').textContent()).toContain('"revenue"');
+    await shot('run-detail-program-completed');
+
+    const slow = await http<{ id: string }>(base, 'POST', '/api/runs', {
+      kind: 'battery-dp',
+      params: { hours: 400, sleepSeconds: 0.1 },
+    });
+    await page.goto(`${base}/runs/${slow.body.id}`);
+    await page.locator('[data-testid=status-badge]', { hasText: 'Running' }).first().waitFor();
+    await page.getByRole('button', { name: 'Cancel battery-dp' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel' }).click();
+    await page.locator('[data-testid=status-badge]', { hasText: 'Cancelled' }).first().waitFor();
+    const api = await http<{ status: string }>(base, 'GET', `/api/runs/${slow.body.id}`);
+    expect(api.body.status).toBe('Cancelled');
   });
 
   it('cancels a running run from its page', async () => {

@@ -188,11 +188,20 @@ export async function getIfChanged<T>(
   return { body: parsed as T, etag: res.headers.get('etag') ?? undefined };
 }
 
-/** The status endpoint of a run's kind (used when the live stream is down). */
-export function statusUrl(kind: RunKind, id: string): string {
-  return kind === 'backtest' ? `/api/backtests/${id}/status` : `/api/optimizations/${id}/status`;
+/** Where a run is read when the live stream is down: any kind's run at `/api/runs/{id}`. */
+export function statusUrl(id: string): string {
+  return `/api/runs/${id}`;
 }
 
-export function cancelUrl(kind: RunKind, id: string): string {
-  return kind === 'backtest' ? `/api/backtests/${id}/cancel` : `/api/optimizations/${id}/cancel`;
+/** Cancels a run of any kind. */
+export function cancelUrl(id: string): string {
+  return `/api/runs/${id}/cancel`;
+}
+
+/** A kind as `GET /api/kinds` describes it (what the kind filter and labels are built from). */
+export interface KindInfo {
+  name: string;
+  source: 'builtin' | 'program';
+  description: string;
+  progressUnit: 'bars' | 'combinations' | 'percent';
 }

@@ -70,7 +70,7 @@ export function useLiveRun(id: string): LiveRun {
       const known = runRef.current;
       try {
         const next = known
-          ? mergeStatus(known, await get<BacktestStatus | OptimizationStatus>(statusUrl(known.kind, id)))
+          ? mergeStatus(known, await get<BacktestStatus | OptimizationStatus>(statusUrl(id)))
           : await get<Run>(`/api/runs/${id}`);
         if (disposed) return;
         update(next, 'polling');

@@ -46,8 +46,12 @@ export function ErrorBox({ error, retry }: { error: ApiError | Error; retry?: ()
   );
 }
 
-/** Progress of a run in its own unit: bars for a backtest, combinations for an optimization. */
-export function progressOf(run: Run): { done: number; total: number; unit: 'Bars' | 'Combinations' } {
+/**
+ * Progress of a run in its own unit: bars for a backtest, combinations for an optimization, the
+ * run's own percent for any other kind.
+ */
+export function progressOf(run: Run): { done: number; total: number; unit: 'Bars' | 'Combinations' | '%' } {
+  if (run.kind !== 'backtest' && run.kind !== 'optimization') return { done: run.progress, total: 100, unit: '%' };
   if (run.kind === 'optimization') {
     return {
       done: run.completedCombinations + run.failedCombinations,
@@ -61,7 +65,7 @@ export function progressOf(run: Run): { done: number; total: number; unit: 'Bars
 export function ProgressBar({ run, compact = false }: { run: Run; compact?: boolean }) {
   const { done, total, unit } = progressOf(run);
   const pct = total > 0 ? Math.min(100, (done / total) * 100) : run.status === 'Completed' ? 100 : 0;
-  const label = `Processed ${fmtInt(done)} / ${fmtInt(total)} ${unit}`;
+  const label = unit === '%' ? `${fmtInt(done)}%` : `Processed ${fmtInt(done)} / ${fmtInt(total)} ${unit}`;
   return (
     <div class={compact ? 'progress compact' : 'progress'}>
       <div

@@ -76,7 +76,7 @@ export function RunDetail({ id }: { id: string }) {
   const cancel = async (): Promise<void> => {
     setCancelError(undefined);
     try {
-      await post(cancelUrl(run.kind, run.id));
+      await post(cancelUrl(run.id));
       toast({ tone: 'info', text: 'Cancellation requested', href: `/runs/${run.id}` });
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(0, String(err));
@@ -110,7 +110,7 @@ export function RunDetail({ id }: { id: string }) {
           </span>
           {!ended && (
             <ConfirmButton
-              label={run.kind === 'backtest' ? 'Cancel backtest' : 'Cancel optimization'}
+              label={`Cancel ${run.kind}`}
               question="Cancel this run?"
               confirmLabel="Yes, cancel"
               onConfirm={cancel}
@@ -203,6 +203,14 @@ export function RunDetail({ id }: { id: string }) {
         </Section>
       )}
 
+      {run.result && 'output' in run.result && (
+        <Section title="Result">
+          <pre class="request" data-testid="program-result">
+            {JSON.stringify(run.result.output, null, 2)}
+          </pre>
+        </Section>
+      )}
+
       {run.kind === 'optimization' && best && (
         <Section title={ended ? 'Best trial' : 'Best trial so far'}>
           <BestTrial best={best} objective={objective} />
@@ -224,7 +232,9 @@ export function RunDetail({ id }: { id: string }) {
       {run.request && (
         <Section title="Request">
           <details>
-            <summary>What was asked{objective ? ` (objective: ${objective.direction} ${objective.metric})` : ''}</summary>
+            <summary>
+              What was asked{objective ? ` (objective: ${objective.direction} ${objective.metric})` : ''}
+            </summary>
             <pre class="request" data-testid="run-request">
               {JSON.stringify(run.request, null, 2)}
             </pre>

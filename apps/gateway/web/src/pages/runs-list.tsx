@@ -1,5 +1,16 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, get, getIfChanged, query, RUN_STATUSES, TERMINAL, type Page, type Run, type Strategy } from '../api';
+import {
+  ApiError,
+  get,
+  getIfChanged,
+  query,
+  RUN_STATUSES,
+  TERMINAL,
+  type KindInfo,
+  type Page,
+  type Run,
+  type Strategy,
+} from '../api';
 import { fmtDuration, fmtTime, shortId } from '../format';
 import { navigate, type Location } from '../router';
 import { notifyTerminal } from '../toasts';
@@ -26,6 +37,7 @@ export function RunsList({ loc }: { loc: Location }) {
   const [page, setPage] = useState<Page<Run> | undefined>(undefined);
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [strategies, setStrategies] = useState<Strategy[]>([]);
+  const [kinds, setKinds] = useState<KindInfo[]>([]);
   const etag = useRef<string | undefined>(undefined);
   const known = useRef(new Map<string, string>());
   const cursor = cursors[cursors.length - 1] ?? null;
@@ -80,6 +92,12 @@ export function RunsList({ loc }: { loc: Location }) {
   }, [load]);
 
   useEffect(() => {
+    get<{ items: KindInfo[] }>('/api/kinds')
+      .then((k) => setKinds(k.items))
+      .catch(() => setKinds([]));
+  }, []);
+
+  useEffect(() => {
     get<{ strategies: Strategy[] }>('/api/strategies')
       .then((s) => setStrategies(s.strategies))
       .catch(() => setStrategies([]));
@@ -106,8 +124,11 @@ export function RunsList({ loc }: { loc: Location }) {
           Kind
           <select name="kind" value={filters.kind} onChange={(e) => setFilter('kind', e.currentTarget.value)}>
             <option value="">any</option>
-            <option value="backtest">backtest</option>
-            <option value="optimization">optimization</option>
+            {kinds.map((k) => (
+              <option key={k.name} value={k.name} title={k.description}>
+                {k.name}
+              </option>
+            ))}
           </select>
         </label>
         <label>
