@@ -40,21 +40,25 @@ const op = (tag: string, summary: string, extra: Op): Op => ({ tags: [tag], summ
 
 export function buildOpenApiDocument(): Record<string, unknown> {
   const cancel = (kind: string): Op =>
-    op(kind, `Cancel ${kind === 'Optimizations' ? 'an optimization' : 'a backtest'}`, {
-      parameters: [idParam],
-      responses: {
-        200: {
-          description: 'Cancelled (from Pending, or confirmed by the worker)',
-          content: json(ref('CancelAnswer')),
+    op(
+      kind,
+      `Cancel ${kind === 'Optimizations' ? 'an optimization' : kind === 'Runs' ? 'a run of any kind' : 'a backtest'}`,
+      {
+        parameters: [idParam],
+        responses: {
+          200: {
+            description: 'Cancelled (from Pending, or confirmed by the worker)',
+            content: json(ref('CancelAnswer')),
+          },
+          202: {
+            description: 'Cancellation accepted; the worker did not confirm in time',
+            content: json(ref('CancelAnswer')),
+          },
+          404: problem('Unknown id'),
+          409: problem('Already Completed, Failed or Cancelled (the body carries `status`)'),
         },
-        202: {
-          description: 'Cancellation accepted; the worker did not confirm in time',
-          content: json(ref('CancelAnswer')),
-        },
-        404: problem('Unknown id'),
-        409: problem('Already Completed, Failed or Cancelled (the body carries `status`)'),
       },
-    });
+    );
   return {
     openapi: '3.1.0',
     info: {
@@ -104,10 +108,44 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         }),
       },
       '/api/optimizations/{id}/cancel': { post: cancel('Optimizations') },
+      '/api/kinds': {
+        get: op('Runs', 'Every kind a run can be of: its request schema, progress unit and lifecycle defaults', {
+          responses: {
+            200: { description: '`{items: [{name, source, description, progressUnit, requestSchema, policies}]}`' },
+          },
+        }),
+      },
+      '/api/runs/{id}/cancel': { post: cancel('Runs') },
       '/api/runs': {
+        post: op('Runs', 'Submit a run of any kind: `{kind, ...request}` (see GET /api/kinds for each kind’s schema)', {
+          parameters: [idempotencyKey],
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              required: ['kind'],
+              properties: { kind: { type: 'string', description: 'a name listed by GET /api/kinds' } },
+              additionalProperties: true,
+            }),
+          },
+          responses: {
+            202: {
+              description: 'Accepted: `{id, kind, status, ...}`; `Location` points at the run',
+              content: json(ref('Accepted')),
+            },
+            400: problem(
+              'Unknown kind (the known ones are listed), or a request its kind refuses: `issues` name each field',
+            ),
+            409: problem(
+              "The kind's maxRunsPerWindow is used up: the body carries `nextAllowedAt` and the runs holding the window",
+            ),
+            415: problem('The body is not application/json'),
+            422: problem('Idempotency-Key reused with a different body'),
+          },
+        }),
         get: op('Runs', 'List runs, newest first, with a stable cursor', {
           parameters: [
-            query('kind', 'backtest | optimization (comma list)'),
+            query('kind', 'a kind name from GET /api/kinds (comma list)'),
             query('status', `${RUN_STATUSES.join(' | ')} (comma list)`),
             query('strategy', 'strategy name'),
             query('scheduleId', 'runs of one schedule'),
@@ -193,7 +231,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
       '/api/strategies': {
         get: op('Strategies', 'Strategies and their declared parameters, with the timeframes and objective metrics', {
-          responses: { 200: { description: '`{strategies, timeframes, objectiveMetrics, objectiveDefaultDirections}`: the direction each metric takes when a request names only the metric' } },
+          responses: {
+            200: {
+              description:
+                '`{strategies, timeframes, objectiveMetrics, objectiveDefaultDirections}`: the direction each metric takes when a request names only the metric',
+            },
+          },
         }),
       },
       '/api/datasets': {
