@@ -18,6 +18,7 @@ const TEST_KIND_NAMES = [
   'test-slow',
   'test-slow-retryable',
   'test-garbage',
+  'test-once-a-day',
 ];
 
 interface RunAnswer {
@@ -53,7 +54,7 @@ describe('program kinds: a declared program run as a managed job', () => {
   let sys: TestSystem;
 
   beforeAll(async () => {
-    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker', 'engine-worker'], {
+    sys = await TestSystem.start(['gateway', 'projection', 'scheduler', 'engine-worker', 'engine-worker'], {
       RUNFORGE_PROGRAM_KINDS: `${EXAMPLE_KINDS}${delimiter}${TEST_KINDS}`,
       RUNFORGE_PROGRESS_INTERVAL_MS: '0',
     });
@@ -295,6 +296,40 @@ describe('program kinds: a declared program run as a managed job', () => {
         expect.objectContaining({ level: 'WARNING', message: expect.stringMatching(/RESULT/) }),
       );
     });
+  });
+
+  it("a schedule runs a program kind, and its manual triggers count against the kind's window like the API's", async () => {
+    const created = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/schedules', {
+      name: 'once a day',
+      cron: '0 3 * * *',
+      template: { kind: 'test-once-a-day' },
+    });
+    expect(created.status).toBe(201);
+    const bad = await http<{ issues: unknown[] }>(sys.gateway.url, 'POST', '/api/schedules', {
+      name: 'bad params',
+      cron: '0 3 * * *',
+      template: { kind: 'battery-dp', params: { hours: 0 } },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.issues).toEqual([{ field: 'template.params.hours', reason: expect.stringContaining('>= 1') }]);
+
+    const first = await http<{ id: string }>(sys.gateway.url, 'POST', `/api/schedules/${created.body.id}/trigger`);
+    expect(first.status).toBe(202);
+    const final = await ended(first.body.id);
+    expect(final).toMatchObject({ kind: 'test-once-a-day', status: 'Completed', result: { output: 1 } });
+
+    const second = await http<{ outcome: string; message: string; nextAllowedAt: string }>(
+      sys.gateway.url,
+      'POST',
+      `/api/schedules/${created.body.id}/trigger`,
+    );
+    expect(second.status).toBe(409);
+    expect(second.body.outcome).toBe('limited');
+    expect(second.body.message).toContain('at most 1 run of kind "test-once-a-day" per calendar day in UTC');
+    expect(new Date(second.body.nextAllowedAt).getUTCHours()).toBe(0);
+    const viaApi = await submit({ kind: 'test-once-a-day' });
+    expect(viaApi.status).toBe(409);
+    expect(viaApi.body.runs).toEqual([first.body.id]);
   });
 
   it('the built-in kinds go through the same endpoint', async () => {

@@ -136,7 +136,7 @@ describe('schedules through the gateway API, fired by real scheduler processes',
       template: { strategy: 'x' },
     });
     expect(kind.status).toBe(400);
-    expect(kind.body.issues).toEqual([{ field: 'template.kind', reason: 'expected "backtest" or "optimization"' }]);
+    expect(kind.body.issues).toEqual([{ field: 'template.kind', reason: 'required: one of backtest, optimization' }]);
     const fields = await api<{ issues: unknown[] }>('POST', '/api/schedules', {
       name: 'f',
       cron: '0 10 * * *',

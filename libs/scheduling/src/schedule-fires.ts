@@ -3,10 +3,12 @@ import { createEvent } from '@runforge/contracts';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { DatasetCatalog } from '@runforge/datasets';
 import type { JetStreamClient, StreamReader } from '@runforge/messaging';
-import { newRunId, submitBacktest, submitOptimization } from '@runforge/submission';
+import { KindRegistry, newRunId, submitAccepted, type RunWindowClaims } from '@runforge/submission';
 import { ATTRS, SPANS, SpanKind, withSpanFromTraceparent } from '@runforge/telemetry';
 import { scheduledMessageId, scheduledRunId } from './cadence';
 import { validateTemplate, type FireOutcome, type OverlapPolicy } from './schedule.schema';
+
+const BUILTIN_KINDS = new KindRegistry();
 
 export interface FireDeps {
   readonly db: DataSource;
@@ -17,6 +19,10 @@ export interface FireDeps {
   /** Names the deciding process in the fire record (`decided_by`). */
   readonly instanceId: string;
   readonly catalog?: DatasetCatalog;
+  /** The kinds a template may name (built-in only when absent). */
+  readonly kinds?: KindRegistry;
+  /** Where a fire claims its kind's `maxRunsPerWindow` (kinds' windows are not enforced when absent). */
+  readonly windows?: RunWindowClaims;
 }
 
 export type FireRequest =
@@ -217,7 +223,7 @@ async function decideLocked(
     }
   }
 
-  const template = await validateTemplate(schedule.template, deps.catalog);
+  const template = await validateTemplate(schedule.template, deps);
   if (!template.ok) {
     const why = template.issues.map((i) => `${i.field}: ${i.reason}`).join('; ');
     return record('skipped', `the run template is no longer valid: ${why}`);
@@ -231,14 +237,23 @@ async function decideLocked(
     now: req.now,
   };
   const v = template.value;
+  // The kind's own window (e.g. once a day), which every trigger counts: claimed before publishing.
+  const window = (deps.kinds ?? BUILTIN_KINDS).policiesOf(v.kind)?.maxRunsPerWindow ?? null;
+  if (window && deps.windows) {
+    const claim = await deps.windows.claim(v.kind, window, opts.runId, req.now);
+    if (!claim.ok) return record('limited', claim.message, null, { nextAllowedAt: claim.nextAllowedAt });
+  }
   // The fire is the root of the run's trace (like the gateway's request for an API run).
   const { runId } = await withSpanFromTraceparent(
     SPANS.scheduler.fire,
     undefined,
     { [ATTRS.scheduleId]: scheduleId, [ATTRS.runKind]: v.kind, [ATTRS.runId]: opts.runId },
-    () => (v.kind === 'backtest' ? submitBacktest(deps.client, v, opts) : submitOptimization(deps.client, v, opts)),
+    () => submitAccepted(deps.client, v, opts),
     { kind: SpanKind.PRODUCER },
-  );
+  ).catch(async (err: unknown) => {
+    if (window && deps.windows) await deps.windows.release(v.kind, window, opts.runId, req.now).catch(() => false);
+    throw err;
+  });
   const reason =
     cancelled.length > 0 ? `overlap policy "cancel-previous": asked ${cancelled.join(', ')} to cancel` : null;
   return record('started', reason, runId, { cancelled });

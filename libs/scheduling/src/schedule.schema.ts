@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { RUN_WINDOWS } from '@runforge/calendar';
-import { toFieldIssues, type BacktestRequest, type FieldIssue, type OptimizationRequest } from '@runforge/contracts';
+import { toFieldIssues, type FieldIssue } from '@runforge/contracts';
 import type { DatasetCatalog } from '@runforge/datasets';
-import { validateBacktestRequest, validateOptimizationRequest, type Validated } from '@runforge/submission';
+import { KindRegistry, type AcceptedRun, type Validated } from '@runforge/submission';
 import { cronProblem, timezoneProblem } from './cadence';
 
 export const OVERLAP_POLICIES = ['skip', 'allow', 'cancel-previous'] as const;
@@ -28,7 +28,7 @@ const scheduleFields = {
     .min(0)
     .max(7 * 86_400),
   paused: z.boolean(),
-  /** `{kind: "backtest" | "optimization", ...the request fields}`; validated like the run POSTs. */
+  /** `{kind, ...the kind's request fields}` for any kind `GET /api/kinds` lists; validated like `POST /api/runs`. */
   template: z.record(z.string(), z.unknown()),
 };
 
@@ -47,42 +47,43 @@ export type ScheduleDefinition = z.output<typeof CreateScheduleSchema>;
 export const PatchScheduleSchema = z.object(scheduleFields).partial().strict();
 export type SchedulePatch = z.output<typeof PatchScheduleSchema>;
 
-export type ValidatedTemplate =
-  | { kind: 'backtest'; request: BacktestRequest; totalBars: number }
-  | { kind: 'optimization'; request: OptimizationRequest; totalBars: number; totalCombinations: number };
+/** A run template that its kind accepted (`KindRegistry`), ready to publish. */
+export type ValidatedTemplate = AcceptedRun & { readonly kind: string };
 
-/** Validates a run template exactly like `POST /api/backtests` / `POST /api/optimizations`. */
-export async function validateTemplate(
+/** What validating a template looks up: the kinds (built-in and declared programs) and the datasets. */
+export interface TemplateContext {
+  readonly kinds?: KindRegistry;
+  readonly catalog?: DatasetCatalog;
+}
+
+const BUILTIN_KINDS = new KindRegistry();
+
+/** Validates a run template exactly like `POST /api/runs` does: `{kind, ...the kind's request}`. */
+export function validateTemplate(
   template: unknown,
-  catalog?: DatasetCatalog,
+  ctx: TemplateContext = {},
   prefix = 'template.',
 ): Promise<Validated<ValidatedTemplate>> {
   if (template === null || typeof template !== 'object' || Array.isArray(template)) {
-    return { ok: false, issues: [{ field: prefix.replace(/\.$/, ''), reason: 'expected a JSON object' }] };
+    return Promise.resolve({
+      ok: false,
+      issues: [{ field: prefix.replace(/\.$/, ''), reason: 'expected a JSON object' }],
+    });
   }
-  const { kind, ...request } = template as Record<string, unknown>;
-  if (kind === 'backtest') {
-    const v = await validateBacktestRequest(request, catalog, prefix);
-    return v.ok ? { ok: true, value: { kind, ...v.value } } : v;
-  }
-  if (kind === 'optimization') {
-    const v = await validateOptimizationRequest(request, catalog, prefix);
-    return v.ok ? { ok: true, value: { kind, ...v.value } } : v;
-  }
-  return { ok: false, issues: [{ field: `${prefix}kind`, reason: 'expected "backtest" or "optimization"' }] };
+  return (ctx.kinds ?? BUILTIN_KINDS).validate(template, ctx.catalog, prefix);
 }
 
 /** Cron, time zone and template checks shared by create and update (after merging a patch). */
 export async function validateScheduleDefinition(
   def: ScheduleDefinition,
-  catalog?: DatasetCatalog,
+  ctx: TemplateContext = {},
 ): Promise<Validated<{ definition: ScheduleDefinition; template: ValidatedTemplate }>> {
   const issues: FieldIssue[] = [];
   const cron = cronProblem(def.cron);
   if (cron) issues.push({ field: 'cron', reason: cron });
   const tz = timezoneProblem(def.timezone);
   if (tz) issues.push({ field: 'timezone', reason: tz });
-  const template = await validateTemplate(def.template, catalog);
+  const template = await validateTemplate(def.template, ctx);
   if (!template.ok) issues.push(...template.issues);
   if (issues.length > 0 || !template.ok) return { ok: false, issues };
   return { ok: true, value: { definition: def, template: template.value } };
@@ -91,21 +92,21 @@ export async function validateScheduleDefinition(
 /** Parses a POST body and validates it whole: every problem is reported at once. */
 export async function validateCreateSchedule(
   body: unknown,
-  catalog?: DatasetCatalog,
+  ctx: TemplateContext = {},
 ): Promise<Validated<{ definition: ScheduleDefinition; template: ValidatedTemplate }>> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, issues: [{ field: '(body)', reason: 'expected a JSON object' }] };
   }
   const parsed = CreateScheduleSchema.safeParse(body);
   if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error) };
-  return validateScheduleDefinition(parsed.data, catalog);
+  return validateScheduleDefinition(parsed.data, ctx);
 }
 
 /** Parses a PATCH body, merges it over the current definition and validates the result. */
 export async function validatePatchSchedule(
   current: ScheduleDefinition,
   body: unknown,
-  catalog?: DatasetCatalog,
+  ctx: TemplateContext = {},
 ): Promise<Validated<{ definition: ScheduleDefinition; template: ValidatedTemplate; patch: SchedulePatch }>> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, issues: [{ field: '(body)', reason: 'expected a JSON object' }] };
@@ -115,6 +116,6 @@ export async function validatePatchSchedule(
   const patch = parsed.data;
   const merged: ScheduleDefinition = { ...current };
   for (const [k, v] of Object.entries(patch)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
-  const v = await validateScheduleDefinition(merged, catalog);
+  const v = await validateScheduleDefinition(merged, ctx);
   return v.ok ? { ok: true, value: { ...v.value, patch } } : v;
 }

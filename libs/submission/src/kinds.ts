@@ -11,7 +11,7 @@ import {
 } from '@runforge/contracts';
 import type { DatasetCatalog } from '@runforge/datasets';
 import type { JetStreamClient } from '@runforge/messaging';
-import type { DeclaredProgramKind, ProgramKinds } from './program-kinds';
+import { loadProgramKinds, type DeclaredProgramKind, type ProgramKinds } from './program-kinds';
 import type { MaxRunsPerWindow } from './run-windows';
 import {
   submitRun,
@@ -190,6 +190,14 @@ function validateProgramBody(kind: DeclaredProgramKind, raw: unknown, prefix: st
 export class KindRegistry {
   private readonly kinds = new Map<string, SubmittableKind>();
 
+  /** The env var naming the program kinds file(s) the gateway, the scheduler and the workers read. */
+  static readonly ENV = 'RUNFORGE_PROGRAM_KINDS';
+
+  /** The built-in kinds and those declared in `files` (`a.yaml:b.yaml`; none when unset). */
+  static async load(files: string | undefined = process.env[KindRegistry.ENV]): Promise<KindRegistry> {
+    return new KindRegistry(files ? await loadProgramKinds(files) : new Map());
+  }
+
   constructor(programs: ProgramKinds = new Map()) {
     for (const k of [backtestKind, optimizationKind]) this.kinds.set(k.description.name, k);
     for (const p of programs.values()) this.kinds.set(p.name, programKind(p));
@@ -215,17 +223,25 @@ export class KindRegistry {
   async validate(
     body: unknown,
     catalog: DatasetCatalog | undefined,
+    /** Where the request sits in a larger body (`template.` in a schedule): prefixed to each field. */
+    prefix = '',
   ): Promise<Validated<AcceptedRun & { kind: string }>> {
     if (body === null || typeof body !== 'object' || Array.isArray(body))
-      return { ok: false, issues: [{ field: '(body)', reason: 'expected a JSON object with a "kind"' }] };
+      return {
+        ok: false,
+        issues: [{ field: prefix.replace(/\.$/, '') || '(body)', reason: 'expected a JSON object with a "kind"' }],
+      };
     const { kind, ...request } = body as Record<string, unknown>;
     const known = this.names().join(', ');
     if (typeof kind !== 'string')
-      return { ok: false, issues: [{ field: 'kind', reason: `required: one of ${known}` }] };
+      return { ok: false, issues: [{ field: `${prefix}kind`, reason: `required: one of ${known}` }] };
     const found = this.kinds.get(kind);
     if (!found)
-      return { ok: false, issues: [{ field: 'kind', reason: `unknown kind "${kind}"; known kinds: ${known}` }] };
-    const v = await found.validate(request, catalog);
+      return {
+        ok: false,
+        issues: [{ field: `${prefix}kind`, reason: `unknown kind "${kind}"; known kinds: ${known}` }],
+      };
+    const v = await found.validate(request, catalog, prefix);
     return v.ok ? { ok: true, value: { ...v.value, kind } } : v;
   }
 }

@@ -221,6 +221,7 @@ describe('program kinds config', () => {
         'test-slow',
         'test-slow-retryable',
         'test-garbage',
+        'test-once-a-day',
       ]);
       expect(only(kinds, 'test-silent').cwd).toBe(fixtures);
     });

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DatasetStore } from '@runforge/datasets';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { ScheduleTicker } from '@runforge/scheduling';
+import { KindRegistry, RunWindowClaims } from '@runforge/submission';
 import { DataSource } from 'typeorm';
 import { schedulerMetrics } from './scheduler.metrics';
 
@@ -16,7 +17,7 @@ const DAY_MS = 86_400_000;
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('Scheduler');
-  private readonly ticker: ScheduleTicker;
+  private ticker?: ScheduleTicker;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -27,22 +28,28 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private readonly retentionDays = Number(process.env.SCHEDULER_FIRE_RETENTION_DAYS ?? 90);
 
   constructor(
-    @InjectDataSource() db: DataSource,
-    messaging: Messaging,
-    @Inject(RUNFORGE_CONFIG) cfg: RunForgeConfig,
-    datasets: DatasetStore,
-  ) {
-    // Templates may name uploaded datasets: every fire re-validates them against the store.
-    this.ticker = new ScheduleTicker({
-      db,
-      client: messaging.client,
-      reader: messaging.reader,
-      instanceId: cfg.instanceId,
-      catalog: datasets,
-    });
-  }
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly messaging: Messaging,
+    @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
+    private readonly datasets: DatasetStore,
+  ) {}
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
+    // Templates may name uploaded datasets and any kind (program kinds from RUNFORGE_PROGRAM_KINDS):
+    // every fire re-validates them, and claims its kind's maxRunsPerWindow like any trigger.
+    const [kinds, windows] = await Promise.all([
+      KindRegistry.load(),
+      RunWindowClaims.open(this.messaging.nc, this.cfg.topology),
+    ]);
+    this.ticker = new ScheduleTicker({
+      db: this.db,
+      client: this.messaging.client,
+      reader: this.messaging.reader,
+      instanceId: this.cfg.instanceId,
+      catalog: this.datasets,
+      kinds,
+      windows,
+    });
     this.schedule(0);
   }
 
@@ -87,7 +94,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     try {
       const now = this.now();
       const endTimer = schedulerMetrics.tick.startTimer();
-      const report = await this.ticker.tick(now);
+      const report = await (this.ticker as ScheduleTicker).tick(now);
       endTimer();
       schedulerMetrics.alreadyDecided.inc(report.alreadyDecided);
       schedulerMetrics.errors.inc(report.errors.length);
@@ -108,7 +115,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         this.log.error({ err: e.error, scheduleId: e.scheduleId }, 'fire failed; retried next tick');
       if (now.getTime() - this.lastPrune > 3_600_000) {
         this.lastPrune = now.getTime();
-        await this.ticker.prune(new Date(now.getTime() - this.retentionDays * DAY_MS));
+        await (this.ticker as ScheduleTicker).prune(new Date(now.getTime() - this.retentionDays * DAY_MS));
       }
     } catch (err) {
       this.log.error({ err }, 'scheduler tick failed');

@@ -9,7 +9,7 @@ import { RunWindowClaims, type MaxRunsPerWindow } from '@runforge/submission';
  */
 @Injectable()
 export class RunWindowGuard implements OnModuleInit {
-  private claims?: RunWindowClaims;
+  private opened?: RunWindowClaims;
 
   constructor(
     private readonly messaging: Messaging,
@@ -17,7 +17,13 @@ export class RunWindowGuard implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.claims = await RunWindowClaims.open(this.messaging.nc, this.cfg.topology);
+    this.opened = await RunWindowClaims.open(this.messaging.nc, this.cfg.topology);
+  }
+
+  /** The kinds' windows (a schedule's manual trigger claims through them too). */
+  get claims(): RunWindowClaims {
+    if (!this.opened) throw new Error('run windows not opened yet');
+    return this.opened;
   }
 
   /** Runs `publish` for `runId` once it holds a slot of `kind`'s window (at once when the kind has no policy). */
@@ -28,7 +34,7 @@ export class RunWindowGuard implements OnModuleInit {
     publish: () => Promise<void>,
   ): Promise<void> {
     if (!policy) return publish();
-    const claims = this.claims as RunWindowClaims;
+    const claims = this.claims;
     const now = new Date();
     const claim = await claims.claim(kind, policy, runId, now);
     if (!claim.ok) {

@@ -1,3 +1,4 @@
+import { KindRegistry } from '@runforge/submission';
 import { Body, Controller, Delete, Get, HttpCode, Logger, Param, Patch, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { ScheduleChange } from '@runforge/contracts';
@@ -21,6 +22,7 @@ export class SchedulesController {
     private readonly store: ScheduleStore,
     private readonly datasets: DatasetStore,
     private readonly client: JetStreamClient,
+    private readonly kinds: KindRegistry,
   ) {}
 
   /**
@@ -38,7 +40,7 @@ export class SchedulesController {
   @Post()
   @HttpCode(201)
   async create(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<ScheduleView> {
-    const validated = await validateCreateSchedule(body, this.datasets);
+    const validated = await validateCreateSchedule(body, { catalog: this.datasets, kinds: this.kinds });
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const now = new Date();
     const row = await this.store.create(validated.value.definition, now);
@@ -61,7 +63,10 @@ export class SchedulesController {
   @Patch(':id')
   async update(@Param('id') id: string, @Body() body: unknown): Promise<ScheduleDetails> {
     const current = await this.store.get(id);
-    const validated = await validatePatchSchedule(this.store.definition(current), body, this.datasets);
+    const validated = await validatePatchSchedule(this.store.definition(current), body, {
+      catalog: this.datasets,
+      kinds: this.kinds,
+    });
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const now = new Date();
     const row = await this.store.update(current, validated.value.definition, now);

@@ -1,3 +1,5 @@
+import { KindRegistry } from '@runforge/submission';
+import { RunWindowGuard } from '../../runs/submission/run-window.guard';
 import { ConflictException, Controller, HttpCode, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
@@ -18,6 +20,8 @@ export class TriggerScheduleController {
     private readonly messaging: Messaging,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
     private readonly datasets: DatasetStore,
+    private readonly kinds: KindRegistry,
+    private readonly windows: RunWindowGuard,
   ) {}
 
   @Post(':id/trigger')
@@ -39,6 +43,8 @@ export class TriggerScheduleController {
         reader: this.messaging.reader,
         instanceId: this.cfg.instanceId,
         catalog: this.datasets,
+        kinds: this.kinds,
+        windows: this.windows.claims,
       },
       id,
       {
