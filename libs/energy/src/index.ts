@@ -1,0 +1,30 @@
+// Public surface of @runforge/energy: the three energy models (DMO, RMO, SO) as pure functions
+// over validated input, solved with HiGHS (WebAssembly); price series from CSV or a seeded generator.
+export {
+  type Asset,
+  type AssetInput,
+  type IntegerMode,
+  type IntervalMinutes,
+  type ModelConfig,
+  type ModelConfigInput,
+  type Parsed,
+  type PriceSeries,
+  AssetSchema,
+  INTEGER_MODES,
+  INTERVAL_MINUTES,
+  MAX_INTERVALS,
+  ModelConfigSchema,
+  PriceSeriesSchema,
+  parseAsset,
+  parseModelConfig,
+  parsePriceSeries,
+} from './schemas';
+export { type EnergyErrorCode, ENERGY_ERROR_CODES, EnergyInputError } from './errors';
+export {
+  type LpSolution,
+  type LpSolveOptions,
+  type LpSolver,
+  type SolveStatus,
+  SOLVE_STATUSES,
+  highsSolver,
+} from './highs-solver';
