@@ -28,3 +28,6 @@ export {
   SOLVE_STATUSES,
   highsSolver,
 } from './highs-solver';
+export { coverage, describeMissing } from './horizon';
+export { type PriceCsvResult, PRICE_CSV_MAX_ERRORS, formatCsvError, parsePriceCsv } from './price-csv';
+export { type SyntheticPriceSpec, SyntheticPriceSpecSchema, syntheticPrices } from './synthetic-prices';
