@@ -20,6 +20,7 @@ export {
   parsePriceSeries,
 } from './schemas';
 export { type EnergyErrorCode, ENERGY_ERROR_CODES, EnergyInputError } from './errors';
+export { type EnergyResult, type EnergySummary, type ScheduleRow, type SetpointResult } from './result';
 export {
   type LpSolution,
   type LpSolveOptions,
@@ -28,6 +29,11 @@ export {
   SOLVE_STATUSES,
   highsSolver,
 } from './highs-solver';
+export { writeStorageLp, type StorageProblem } from './storage-lp';
+export { type StorageInput, DEFAULT_TIME_LIMIT_SECONDS, solveStorage } from './storage';
+export { type DmoInput, solveDmo } from './dmo';
+export { type RmoInput, solveRmo } from './rmo';
+export { type SoInput, DEFAULT_SO_HORIZON_HOURS, solveSo } from './so';
 export { coverage, describeMissing } from './horizon';
 export { type PriceCsvResult, PRICE_CSV_MAX_ERRORS, formatCsvError, parsePriceCsv } from './price-csv';
 export { type SyntheticPriceSpec, SyntheticPriceSpecSchema, syntheticPrices } from './synthetic-prices';
