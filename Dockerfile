@@ -5,6 +5,7 @@ COPY package.json package-lock.json ./
 COPY libs/calendar/package.json libs/calendar/
 COPY libs/contracts/package.json libs/contracts/
 COPY libs/engine/package.json libs/engine/
+COPY libs/energy/package.json libs/energy/
 COPY libs/telemetry/package.json libs/telemetry/
 COPY libs/messaging/package.json libs/messaging/
 COPY libs/read-models/package.json libs/read-models/

@@ -150,6 +150,11 @@ export default tseslint.config(
   // The scheduler's cadences: the clock is injected, so tests drive DST changes and outages without waiting.
   pureCore('Cadences', ['libs/scheduling/src/cadence.ts'], { clock: 'Inject time: pass `now`.' }),
   pureCore('Calendar windows', ['libs/calendar/src/**/*.ts'], { clock: 'Inject time: pass the instant.' }),
+  // The energy models: LP text in, schedule out. HiGHS times itself; timestamps come from the input.
+  pureCore('Energy models', ['libs/energy/src/**/*.ts'], {
+    imports: ['fs', 'net', 'http'],
+    clock: 'Inject time: the energy models read instants from their input.',
+  }),
   {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { ...globals.node } },
