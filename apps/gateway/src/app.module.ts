@@ -24,6 +24,7 @@ import { RunChangesController } from './runs/run-stream/run-changes.controller';
 import { DashboardConfigController } from './web/dashboard-config.controller';
 import { RunsReadModule } from './runs/runs-read.module';
 import { ListKindsController } from './kinds/list-kinds.controller';
+import { EnergySourcesController } from './energy/energy-sources.controller';
 import { SubmitRunController } from './runs/submit-run/submit-run.controller';
 import { RunWindowGuard } from './runs/submission/run-window.guard';
 
@@ -35,6 +36,7 @@ export class GatewayAppModule {
       imports: [PlatformModule.forRoot(cfg.service, cfg), readModelsModule(cfg), RunsReadModule],
       controllers: [
         ListKindsController,
+        EnergySourcesController,
         SubmitRunController,
         SubmitBacktestController,
         BacktestStatusController,

@@ -4,6 +4,8 @@ import { ContractError, EnvelopeHeaderSchema, type Envelope } from './envelope';
 import {
   BacktestRequestSchema,
   OptimizationRequestSchema,
+  ENERGY_KINDS,
+  EnergyRunRequestSchema,
   ProgramRunRequestSchema,
   RunKindSchema,
   TriggeredBySchema,
@@ -148,6 +150,16 @@ export const RunRequested = defineEvent(
       scheduleId: z.string().optional(),
       retryOf: z.string().optional(),
     }),
+    // An energy model; `horizon` is what the gateway resolved (the intervals the model covers).
+    z.object({
+      kind: z.enum(ENERGY_KINDS),
+      request: EnergyRunRequestSchema,
+      horizon: z.object({ start: z.iso.datetime({ offset: true }), intervals: z.number().int().positive() }),
+      totalBars: z.number().int().nonnegative().default(0),
+      triggeredBy: TriggeredBySchema,
+      scheduleId: z.string().optional(),
+      retryOf: z.string().optional(),
+    }),
     // A user's own program, declared as a program kind on the workers: `program` is the kind's name
     // (what the API, listings and the read model call its kind).
     z.object({
@@ -169,6 +181,38 @@ export const RunProgressed = defineEvent(
   'progressed',
   z.object({ percent: z.number().min(0).max(100) }),
 );
+
+const energyRow = z.object({
+  t: z.number().int().nonnegative(),
+  start: z.string().optional(),
+  price: z.number(),
+  chargeMW: z.number(),
+  dischargeMW: z.number(),
+  socMWh: z.number(),
+  committedMW: z.number().optional(),
+  tradeMW: z.number().optional(),
+});
+
+/**
+ * What an energy model's run produced, in the seed's words where it has them (`objective_value`,
+ * `solver_time_ms`, `results_count`): the solver's status, the plan per interval and its summary.
+ */
+export const EnergyResultSchema = z.object({
+  model: z.enum(ENERGY_KINDS),
+  solver_status: z.string(),
+  objective_value: z.number().nullable(),
+  solver_time_ms: z.number().nonnegative(),
+  results_count: z.number().int().nonnegative(),
+  mip_gap: z.number().optional(),
+  integer: z.boolean(),
+  schedule: z.array(energyRow).max(366 * 96),
+  setpoints: z.array(energyRow).optional(),
+  summary: z.record(z.string(), z.number()),
+  notes: z.array(z.string()),
+  /** RMO: the DMO run whose plan was the committed position (absent: none, optimized against zero). */
+  committed_from: z.string().optional(),
+});
+export type EnergyResultPayload = z.output<typeof EnergyResultSchema>;
 
 /** What a program kind's run produced: its last `RESULT:` line, as JSON. */
 export const ProgramResultSchema = z.object({ output: z.unknown() }).strict();
@@ -240,7 +284,7 @@ export const RunCompleted = defineEvent(
     processedBars: z.number().int().nonnegative().optional(),
     completedCombinations: z.number().int().nonnegative().optional(),
     failedCombinations: z.number().int().nonnegative().optional(),
-    result: z.union([BacktestResultSchema, OptimizationResultSchema, ProgramResultSchema]),
+    result: z.union([BacktestResultSchema, OptimizationResultSchema, EnergyResultSchema, ProgramResultSchema]),
   }),
 );
 

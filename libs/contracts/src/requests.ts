@@ -211,3 +211,41 @@ export const OptimizationRequestSchema = z
   .strict();
 export type OptimizationRequestInput = z.input<typeof OptimizationRequestSchema>;
 export type OptimizationRequest = z.output<typeof OptimizationRequestSchema>;
+
+/** The energy models (JOBS.md): day-ahead (DMO), intraday re-planning (RMO), storage set-points (SO). */
+export const ENERGY_KINDS = ['dmo', 'rmo', 'so'] as const;
+export type EnergyKind = (typeof ENERGY_KINDS)[number];
+
+/**
+ * A run of an energy model, in the seed's vocabulary (`data_source_id`, `triggered_by`,
+ * `model_config`). `model_config` is checked against the solver's options at the gateway
+ * (`@runforge/energy`); the horizon fields default from the kind (DMO: the next delivery day in the
+ * market's time zone; RMO, SO: from the current interval).
+ */
+export const EnergyRunRequestSchema = z
+  .object({
+    data_source_id: z.string().min(1).max(128),
+    /** Who asked, in the seed's words (a user, "scheduler", "dashboard"); the run's `triggeredBy` says how. */
+    triggered_by: z.string().min(1).max(100).optional(),
+    model_config: z.record(z.string(), z.unknown()).default({}),
+    /** DMO: the delivery day (YYYY-MM-DD, market time); default the day after the trigger's. */
+    delivery_date: z.iso.date().optional(),
+    /** RMO / SO: the first interval (ISO instant); default the interval the trigger falls in. */
+    from: z.iso.datetime({ offset: true }).optional(),
+    /** RMO / SO: how many intervals (RMO default: to the end of the next day; SO default 4 hours). */
+    intervals: z
+      .number()
+      .int()
+      .min(1)
+      .max(366 * 96)
+      .optional(),
+    /** SO: the state of charge now (MWh); default the asset's initial one. */
+    initial_soc_mwh: z.number().min(0).optional(),
+    priority: PrioritySchema.default('normal'),
+    maxRetries: z.number().int().min(0).max(20).default(2),
+    heartbeatSeconds: z.number().min(0.2).max(60).default(2),
+    stallSeconds: z.number().min(1).max(86_400).optional(),
+    timeoutSeconds: z.number().int().min(1).max(86_400).default(900),
+  })
+  .strict();
+export type EnergyRunRequest = z.output<typeof EnergyRunRequestSchema>;

@@ -15,6 +15,47 @@ export interface FoldContext {
   readonly firstSighting?: (trialId: string) => boolean;
 }
 
+/**
+ * `strategy`, `params` and `dataset` of a run: the engine's own for a backtest or an optimization; a
+ * program's or an energy model's run has no strategy of the engine's, and its kind stands in for it.
+ */
+function engineFieldsOf(
+  d: Extract<RunEvent, { type: 'RunRequested' }>['data'],
+): Pick<RunView, 'strategy' | 'params' | 'dataset'> {
+  switch (d.kind) {
+    case 'backtest':
+      return { strategy: d.request.strategy, params: { ...d.request.params }, dataset: d.request.dataset };
+    case 'optimization':
+      return {
+        strategy: d.request.strategy,
+        params: { ...d.request.params, axes: d.request.axes },
+        dataset: d.request.dataset,
+      };
+    case 'program':
+      return { strategy: d.program, params: { ...d.request.params }, dataset: {} };
+    case 'dmo':
+    case 'rmo':
+    case 'so':
+      return {
+        strategy: d.kind,
+        params: { model_config: d.request.model_config, horizon: d.horizon },
+        dataset: { data_source_id: d.request.data_source_id },
+      };
+    default: {
+      const never: never = d;
+      return never;
+    }
+  }
+}
+
+type RequestedData = Extract<RunEvent, { type: 'RunRequested' }>['data'];
+/** A `RunRequested` payload of an energy model (DMO, RMO, SO). */
+export type EnergyRunData = Extract<RequestedData, { kind: 'dmo' | 'rmo' | 'so' }>;
+
+export function isEnergyRun(data: RequestedData): data is EnergyRunData {
+  return data.kind === 'dmo' || data.kind === 'rmo' || data.kind === 'so';
+}
+
 /** The kind a request names: a built-in kind, or the program kind's own name. */
 export function kindOf(data: Extract<RunEvent, { type: 'RunRequested' }>['data']): string {
   return data.kind === 'program' ? data.program : data.kind;
@@ -65,11 +106,8 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       id: event.runId,
       kind: kindOf(d),
       status: 'Pending',
-      // A program's run has no strategy nor dataset of the engine's: its kind stands in for the one.
-      strategy: d.kind === 'program' ? d.program : d.request.strategy,
-      params: d.kind === 'optimization' ? { ...d.request.params, axes: d.request.axes } : { ...d.request.params },
+      ...engineFieldsOf(d),
       request: d.request as unknown as Record<string, unknown>,
-      dataset: d.kind === 'program' ? {} : d.request.dataset,
       totalBars: d.totalBars,
       processedBars: 0,
       totalCombinations: d.kind === 'optimization' ? d.totalCombinations : null,

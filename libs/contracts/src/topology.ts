@@ -62,6 +62,10 @@ export interface Topology {
   readonly idempotencyBucket: string;
   /** Key-value bucket of run-window claims (`maxRunsPerWindow` of a job kind): one key per slot of a window. */
   readonly runWindowBucket: string;
+  /** Object store bucket for the energy models' data sources (price series + asset). */
+  readonly energySourceBucket: string;
+  /** Key-value bucket for committed day-ahead positions (`<sourceId>.<delivery date>`, written by DMO, read by RMO). */
+  readonly energyPositionBucket: string;
 }
 
 export function topology(namespace = ''): Topology {
@@ -99,6 +103,8 @@ export function topology(namespace = ''): Topology {
     datasetBucket: `datasets${s}`,
     idempotencyBucket: `idempotency${s}`,
     runWindowBucket: `runwindows${s}`,
+    energySourceBucket: `energy-sources${s}`,
+    energyPositionBucket: `energy-positions${s}`,
   };
 }
 

@@ -48,7 +48,7 @@ export const RunDispatchSchema = z.object({
   type: z.literal('RunDispatch'),
   version: z.literal(1),
   runId: z.string().min(1).max(64),
-  kind: z.enum(['backtest', 'optimization', 'program']),
+  kind: z.enum(['backtest', 'optimization', 'program', 'dmo', 'rmo', 'so']),
   priority: z.enum(['high', 'normal']),
 });
 export type RunDispatch = z.output<typeof RunDispatchSchema>;

@@ -1,2 +1,3 @@
 export * from './bars-loader';
 export * from './dataset-store';
+export * from './energy-sources';

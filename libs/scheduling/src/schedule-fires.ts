@@ -1,7 +1,7 @@
 import { windowBounds, type RunWindow } from '@runforge/calendar';
 import { createEvent } from '@runforge/contracts';
 import type { DataSource, QueryRunner } from 'typeorm';
-import type { DatasetCatalog } from '@runforge/datasets';
+import type { DatasetCatalog, EnergySourceCatalog } from '@runforge/datasets';
 import type { JetStreamClient, StreamReader } from '@runforge/messaging';
 import { KindRegistry, newRunId, submitAccepted, type RunWindowClaims } from '@runforge/submission';
 import { ATTRS, SPANS, SpanKind, withSpanFromTraceparent } from '@runforge/telemetry';
@@ -18,7 +18,8 @@ export interface FireDeps {
   readonly reader: StreamReader;
   /** Names the deciding process in the fire record (`decided_by`). */
   readonly instanceId: string;
-  readonly catalog?: DatasetCatalog;
+  readonly datasets?: DatasetCatalog;
+  readonly energySources?: EnergySourceCatalog;
   /** The kinds a template may name (built-in only when absent). */
   readonly kinds?: KindRegistry;
   /** Where a fire claims its kind's `maxRunsPerWindow` (kinds' windows are not enforced when absent). */
@@ -223,7 +224,7 @@ async function decideLocked(
     }
   }
 
-  const template = await validateTemplate(schedule.template, deps);
+  const template = await validateTemplate(schedule.template, { ...deps, now: fireTime });
   if (!template.ok) {
     const why = template.issues.map((i) => `${i.field}: ${i.reason}`).join('; ');
     return record('skipped', `the run template is no longer valid: ${why}`);
@@ -238,9 +239,9 @@ async function decideLocked(
   };
   const v = template.value;
   // The kind's own window (e.g. once a day), which every trigger counts: claimed before publishing.
-  const window = (deps.kinds ?? BUILTIN_KINDS).policiesOf(v.kind)?.maxRunsPerWindow ?? null;
+  const window = (deps.kinds ?? BUILTIN_KINDS).windowOf(v);
   if (window && deps.windows) {
-    const claim = await deps.windows.claim(v.kind, window, opts.runId, req.now);
+    const claim = await deps.windows.claim(window.key, window.policy, opts.runId, req.now);
     if (!claim.ok) return record('limited', claim.message, null, { nextAllowedAt: claim.nextAllowedAt });
   }
   // The fire is the root of the run's trace (like the gateway's request for an API run).
@@ -251,7 +252,8 @@ async function decideLocked(
     () => submitAccepted(deps.client, v, opts),
     { kind: SpanKind.PRODUCER },
   ).catch(async (err: unknown) => {
-    if (window && deps.windows) await deps.windows.release(v.kind, window, opts.runId, req.now).catch(() => false);
+    if (window && deps.windows)
+      await deps.windows.release(window.key, window.policy, opts.runId, req.now).catch(() => false);
     throw err;
   });
   const reason =

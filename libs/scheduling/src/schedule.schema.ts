@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { RUN_WINDOWS } from '@runforge/calendar';
 import { toFieldIssues, type FieldIssue } from '@runforge/contracts';
-import type { DatasetCatalog } from '@runforge/datasets';
-import { KindRegistry, type AcceptedRun, type Validated } from '@runforge/submission';
+import { KindRegistry, type AcceptedRun, type SubmissionContext, type Validated } from '@runforge/submission';
 import { cronProblem, timezoneProblem } from './cadence';
 
 export const OVERLAP_POLICIES = ['skip', 'allow', 'cancel-previous'] as const;
@@ -51,9 +50,8 @@ export type SchedulePatch = z.output<typeof PatchScheduleSchema>;
 export type ValidatedTemplate = AcceptedRun & { readonly kind: string };
 
 /** What validating a template looks up: the kinds (built-in and declared programs) and the datasets. */
-export interface TemplateContext {
+export interface TemplateContext extends SubmissionContext {
   readonly kinds?: KindRegistry;
-  readonly catalog?: DatasetCatalog;
 }
 
 const BUILTIN_KINDS = new KindRegistry();
@@ -70,7 +68,7 @@ export function validateTemplate(
       issues: [{ field: prefix.replace(/\.$/, ''), reason: 'expected a JSON object' }],
     });
   }
-  return (ctx.kinds ?? BUILTIN_KINDS).validate(template, ctx.catalog, prefix);
+  return (ctx.kinds ?? BUILTIN_KINDS).validate(template, ctx, prefix);
 }
 
 /** Cron, time zone and template checks shared by create and update (after merging a patch). */

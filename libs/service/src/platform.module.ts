@@ -22,7 +22,7 @@ import {
 } from '@runforge/messaging';
 import { Messaging, RUNFORGE_CONFIG } from './tokens';
 import { CpuProfile } from './cpu-profile';
-import { DatasetStore } from '@runforge/datasets';
+import { DatasetStore, EnergyPositions, EnergySourceStore } from '@runforge/datasets';
 import { loggerOptions } from './logging';
 import { MetricsController } from './metrics.controller';
 import { bindJetStreamMetrics, setMetricsService, shutdownTelemetry } from '@runforge/telemetry';
@@ -132,13 +132,32 @@ export class PlatformModule {
           inject: [Messaging],
           useFactory: (m: Messaging): Promise<DatasetStore> => DatasetStore.open(m.nc, cfg.topology),
         },
+        {
+          // The energy models' data sources and the committed day-ahead positions.
+          provide: EnergySourceStore,
+          inject: [Messaging],
+          useFactory: (m: Messaging): Promise<EnergySourceStore> => EnergySourceStore.open(m.nc, cfg.topology),
+        },
+        {
+          provide: EnergyPositions,
+          inject: [Messaging],
+          useFactory: (m: Messaging): Promise<EnergyPositions> => EnergyPositions.open(m.nc, cfg.topology),
+        },
         { provide: JetStreamClient, inject: [Messaging], useFactory: (m: Messaging) => m.client },
         { provide: StreamReader, inject: [Messaging], useFactory: (m: Messaging) => m.reader },
         MessagingLifecycle,
         TelemetryLifecycle,
         CpuProfile,
       ],
-      exports: [RUNFORGE_CONFIG, Messaging, JetStreamClient, StreamReader, DatasetStore],
+      exports: [
+        RUNFORGE_CONFIG,
+        Messaging,
+        JetStreamClient,
+        StreamReader,
+        DatasetStore,
+        EnergySourceStore,
+        EnergyPositions,
+      ],
     };
   }
 }

@@ -47,7 +47,10 @@ export class IdempotencyStore {
     return createHash('sha256').update(userKey).digest('hex');
   }
 
-  async claim(userKey: string, record: IdempotencyRecord): Promise<{ claimed: true } | { claimed: false; existing: IdempotencyRecord }> {
+  async claim(
+    userKey: string,
+    record: IdempotencyRecord,
+  ): Promise<{ claimed: true } | { claimed: false; existing: IdempotencyRecord }> {
     const key = IdempotencyStore.keyOf(userKey);
     try {
       await this.kv.create(key, JSON.stringify(record));

@@ -13,6 +13,8 @@ import type { DatasetCatalog } from '@runforge/datasets';
 import type { JetStreamClient } from '@runforge/messaging';
 import { loadProgramKinds, type DeclaredProgramKind, type ProgramKinds } from './program-kinds';
 import type { MaxRunsPerWindow } from './run-windows';
+import type { EnergySourceCatalog } from '@runforge/datasets';
+import { energyKinds } from './energy-kinds';
 import {
   submitRun,
   validateBacktestRequest,
@@ -55,10 +57,19 @@ export interface AcceptedRun {
   readonly answer: Record<string, number | string>;
 }
 
+/** What validating a request may look up, and when it is made (a schedule's fire time, or now). */
+export interface SubmissionContext {
+  readonly datasets?: DatasetCatalog;
+  readonly energySources?: EnergySourceCatalog;
+  readonly now?: Date;
+}
+
 /** A kind as submission knows it: how it is described, how its requests are validated. */
 export interface SubmittableKind {
   readonly description: KindDescription;
-  validate(body: unknown, catalog: DatasetCatalog | undefined, prefix?: string): Promise<Validated<AcceptedRun>>;
+  validate(body: unknown, ctx: SubmissionContext, prefix?: string): Promise<Validated<AcceptedRun>>;
+  /** The key its `maxRunsPerWindow` is counted under (default: the kind's name), e.g. per data source. */
+  windowKey?(run: AcceptedRun): string;
 }
 
 const jsonSchemaOf = (schema: z.ZodType): Record<string, unknown> =>
@@ -83,8 +94,8 @@ const backtestKind: SubmittableKind = {
     requestSchema: jsonSchemaOf(BacktestRequestSchema),
     policies: builtinPolicies(600),
   },
-  async validate(body, catalog, prefix = '') {
-    const v = await validateBacktestRequest(body, catalog, prefix);
+  async validate(body, ctx, prefix = '') {
+    const v = await validateBacktestRequest(body, ctx.datasets, prefix);
     if (!v.ok) return v;
     const { request, totalBars } = v.value;
     return {
@@ -103,8 +114,8 @@ const optimizationKind: SubmittableKind = {
     requestSchema: jsonSchemaOf(OptimizationRequestSchema),
     policies: builtinPolicies(3600),
   },
-  async validate(body, catalog, prefix = '') {
-    const v = await validateOptimizationRequest(body, catalog, prefix);
+  async validate(body, ctx, prefix = '') {
+    const v = await validateOptimizationRequest(body, ctx.datasets, prefix);
     if (!v.ok) return v;
     const { request, totalBars, totalCombinations } = v.value;
     return {
@@ -152,7 +163,7 @@ function programKind(kind: DeclaredProgramKind): SubmittableKind {
         maxRunsPerWindow: window ? { count: window.count, window: '1d', timeZone: window.timeZone ?? 'UTC' } : null,
       },
     },
-    validate(raw, _catalog, prefix = '') {
+    validate(raw, _ctx, prefix = '') {
       return Promise.resolve(validateProgramBody(kind, raw, prefix));
     },
   };
@@ -199,7 +210,7 @@ export class KindRegistry {
   }
 
   constructor(programs: ProgramKinds = new Map()) {
-    for (const k of [backtestKind, optimizationKind]) this.kinds.set(k.description.name, k);
+    for (const k of [backtestKind, optimizationKind, ...energyKinds()]) this.kinds.set(k.description.name, k);
     for (const p of programs.values()) this.kinds.set(p.name, programKind(p));
   }
 
@@ -215,6 +226,17 @@ export class KindRegistry {
     return this.kinds.get(name)?.description.policies;
   }
 
+  /**
+   * The window an accepted run claims a slot of, if its kind limits runs per window: the key it is
+   * counted under and the policy.
+   */
+  windowOf(run: AcceptedRun & { kind: string }): { key: string; policy: MaxRunsPerWindow } | undefined {
+    const kind = this.kinds.get(run.kind);
+    const policy = kind?.description.policies.maxRunsPerWindow;
+    if (!kind || !policy) return undefined;
+    return { key: kind.windowKey?.(run) ?? run.kind, policy };
+  }
+
   describe(): KindDescription[] {
     return [...this.kinds.values()].map((k) => k.description);
   }
@@ -222,7 +244,7 @@ export class KindRegistry {
   /** `{kind, ...request}` validated by its kind's rules; an unknown or missing kind names the known ones. */
   async validate(
     body: unknown,
-    catalog: DatasetCatalog | undefined,
+    ctx: SubmissionContext,
     /** Where the request sits in a larger body (`template.` in a schedule): prefixed to each field. */
     prefix = '',
   ): Promise<Validated<AcceptedRun & { kind: string }>> {
@@ -241,7 +263,7 @@ export class KindRegistry {
         ok: false,
         issues: [{ field: `${prefix}kind`, reason: `unknown kind "${kind}"; known kinds: ${known}` }],
       };
-    const v = await found.validate(request, catalog, prefix);
+    const v = await found.validate(request, ctx, prefix);
     return v.ok ? { ok: true, value: { ...v.value, kind } } : v;
   }
 }

@@ -3,6 +3,7 @@ import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import {
   CONSUMER_SETTINGS,
   errorFieldsOf,
+  isEnergyRun,
   kindOf,
   RUN_END_TYPES,
   type RunDispatch,
@@ -25,6 +26,8 @@ import { RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { OptimizationCoordinator } from '../optimizations/optimization.coordinator';
 import { ProgramKindsCatalog } from './program-kinds.catalog';
 import { ProgramFailedError, runProgramKind } from './program.runner';
+import { runEnergyKind } from './energy.runner';
+import { EnergyPositions, EnergySourceStore } from '@runforge/datasets';
 import { runBacktestChunked, RunAbortedError } from './backtest.runner';
 import { BarsCache } from './bars-cache';
 import { RunContext } from './run-context';
@@ -67,6 +70,8 @@ export class RunDispatchController {
     private readonly bars: BarsCache,
     private readonly coordinator: OptimizationCoordinator,
     private readonly programs: ProgramKindsCatalog,
+    private readonly sources: EnergySourceStore,
+    private readonly positions: EnergyPositions,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
   ) {}
 
@@ -95,7 +100,7 @@ export class RunDispatchController {
     const attributes = {
       [ATTRS.runId]: event.runId,
       [ATTRS.runKind]: kindOf(event.data),
-      [ATTRS.strategy]: event.data.kind === 'program' ? event.data.program : event.data.request.strategy,
+      [ATTRS.strategy]: 'strategy' in event.data.request ? event.data.request.strategy : kindOf(event.data),
       [ATTRS.attempt]: attempt,
       [ATTRS.bars]: event.data.totalBars,
     };
@@ -201,6 +206,10 @@ export class RunDispatchController {
       try {
         if (kind === 'backtest') await this.runBacktest(ctx, event, state, controller.signal);
         else if (kind === 'optimization') await this.runOptimization(ctx, event, state, controller.signal);
+        else if (isEnergyRun(event.data))
+          await runEnergyKind(ctx, event.data, { sources: this.sources, positions: this.positions }, () =>
+            this.stopIfSuperseded(ctx, state),
+          );
         else await this.runProgram(ctx, event, state, controller.signal);
       } finally {
         workerMetrics.activeRuns.dec({ kind: kindName });

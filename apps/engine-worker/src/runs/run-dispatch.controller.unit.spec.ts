@@ -1,3 +1,4 @@
+import type { EnergyPositions, EnergySourceStore } from '@runforge/datasets';
 import { ProgramKindsCatalog } from './program-kinds.catalog';
 import { Logger } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
@@ -135,6 +136,8 @@ function setup(maxRetries: number) {
     new BarsCache({} as DatasetStore),
     {} as OptimizationCoordinator, // backtests only
     new ProgramKindsCatalog(),
+    {} as EnergySourceStore, // backtests only
+    {} as EnergyPositions,
     cfg,
   );
   const request = BacktestRequestSchema.parse({

@@ -1,4 +1,4 @@
-import type { RunEvent } from '@runforge/contracts';
+import { isEnergyRun, type RunEvent } from '@runforge/contracts';
 import type { StoredRunEvent } from '@runforge/messaging';
 
 const short = (s: string, n = 100): string => {
@@ -29,6 +29,10 @@ export function describeEvent(e: RunEvent): string {
       const size =
         d.kind === 'optimization' ? `${d.totalCombinations} combinations × ${d.totalBars} bars` : `${d.totalBars} bars`;
       const by = d.scheduleId ? `schedule ${d.scheduleId}` : d.triggeredBy;
+      if (isEnergyRun(d)) {
+        const h = `${d.horizon.intervals} intervals from ${d.horizon.start}`;
+        return `${d.kind} over data source ${d.request.data_source_id}, ${h}; by ${by}${d.request.triggered_by ? ` (${d.request.triggered_by})` : ''}`;
+      }
       if (d.kind === 'program') {
         const params = Object.keys(d.request.params).length > 0 ? ` ${short(JSON.stringify(d.request.params))}` : '';
         return `program ${d.program}${params}; by ${by}${d.retryOf ? `; retry of ${d.retryOf}` : ''}`;

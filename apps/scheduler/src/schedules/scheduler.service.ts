@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DatasetStore } from '@runforge/datasets';
+import { DatasetStore, EnergySourceStore } from '@runforge/datasets';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { ScheduleTicker } from '@runforge/scheduling';
 import { KindRegistry, RunWindowClaims } from '@runforge/submission';
@@ -32,6 +32,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     private readonly messaging: Messaging,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
     private readonly datasets: DatasetStore,
+    private readonly sources: EnergySourceStore,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -46,7 +47,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       client: this.messaging.client,
       reader: this.messaging.reader,
       instanceId: this.cfg.instanceId,
-      catalog: this.datasets,
+      datasets: this.datasets,
+      energySources: this.sources,
       kinds,
       windows,
     });

@@ -28,12 +28,12 @@ export class RunWindowGuard implements OnModuleInit {
 
   /** Runs `publish` for `runId` once it holds a slot of `kind`'s window (at once when the kind has no policy). */
   async within(
-    kind: string,
-    policy: MaxRunsPerWindow | null,
+    window: { key: string; policy: MaxRunsPerWindow } | undefined,
     runId: string,
     publish: () => Promise<void>,
   ): Promise<void> {
-    if (!policy) return publish();
+    if (!window) return publish();
+    const { key: kind, policy } = window;
     const claims = this.claims;
     const now = new Date();
     const claim = await claims.claim(kind, policy, runId, now);

@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { DatasetStore } from '@runforge/datasets';
+import { DatasetStore, EnergySourceStore } from '@runforge/datasets';
 import { Messaging } from '@runforge/service';
 import { KindRegistry, submitAccepted } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
@@ -24,6 +24,7 @@ export class SubmitRunController {
   constructor(
     private readonly messaging: Messaging,
     private readonly datasets: DatasetStore,
+    private readonly sources: EnergySourceStore,
     private readonly idempotent: IdempotentSubmission,
     private readonly kinds: KindRegistry,
     private readonly windows: RunWindowGuard,
@@ -36,7 +37,7 @@ export class SubmitRunController {
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SubmitRunAnswer> {
-    const validated = await this.kinds.validate(body, this.datasets);
+    const validated = await this.kinds.validate(body, { datasets: this.datasets, energySources: this.sources });
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const run = validated.value;
     const answer = await this.idempotent.submit(
@@ -45,7 +46,7 @@ export class SubmitRunController {
       body,
       (id): SubmitRunAnswer => ({ id, kind: run.kind, status: 'Pending', ...run.answer }),
       (runId) =>
-        this.windows.within(run.kind, this.kinds.policiesOf(run.kind)?.maxRunsPerWindow ?? null, runId, async () => {
+        this.windows.within(this.kinds.windowOf(run), runId, async () => {
           await submitAccepted(this.messaging.client, run, { runId, triggeredBy: 'api' });
         }),
     );

@@ -1,4 +1,5 @@
 import { KindRegistry } from '@runforge/submission';
+import { EnergySourceStore } from '@runforge/datasets';
 import { Body, Controller, Delete, Get, HttpCode, Logger, Param, Patch, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { ScheduleChange } from '@runforge/contracts';
@@ -23,6 +24,7 @@ export class SchedulesController {
     private readonly datasets: DatasetStore,
     private readonly client: JetStreamClient,
     private readonly kinds: KindRegistry,
+    private readonly sources: EnergySourceStore,
   ) {}
 
   /**
@@ -40,7 +42,11 @@ export class SchedulesController {
   @Post()
   @HttpCode(201)
   async create(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<ScheduleView> {
-    const validated = await validateCreateSchedule(body, { catalog: this.datasets, kinds: this.kinds });
+    const validated = await validateCreateSchedule(body, {
+      datasets: this.datasets,
+      energySources: this.sources,
+      kinds: this.kinds,
+    });
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const now = new Date();
     const row = await this.store.create(validated.value.definition, now);
@@ -64,7 +70,8 @@ export class SchedulesController {
   async update(@Param('id') id: string, @Body() body: unknown): Promise<ScheduleDetails> {
     const current = await this.store.get(id);
     const validated = await validatePatchSchedule(this.store.definition(current), body, {
-      catalog: this.datasets,
+      datasets: this.datasets,
+      energySources: this.sources,
       kinds: this.kinds,
     });
     if (!validated.ok) throw new ValidationFailed(validated.issues);

@@ -1,4 +1,5 @@
 import { KindRegistry } from '@runforge/submission';
+import { EnergySourceStore } from '@runforge/datasets';
 import { RunWindowGuard } from '../../runs/submission/run-window.guard';
 import { ConflictException, Controller, HttpCode, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -22,6 +23,7 @@ export class TriggerScheduleController {
     private readonly datasets: DatasetStore,
     private readonly kinds: KindRegistry,
     private readonly windows: RunWindowGuard,
+    private readonly sources: EnergySourceStore,
   ) {}
 
   @Post(':id/trigger')
@@ -42,7 +44,8 @@ export class TriggerScheduleController {
         client: this.messaging.client,
         reader: this.messaging.reader,
         instanceId: this.cfg.instanceId,
-        catalog: this.datasets,
+        datasets: this.datasets,
+        energySources: this.sources,
         kinds: this.kinds,
         windows: this.windows.claims,
       },
