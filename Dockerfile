@@ -18,7 +18,10 @@ COPY . .
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
+# python3 for the example program kinds (examples/programs); a deployment's own kinds bring what they need.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
+ENV RUNFORGE_PROGRAM_KINDS=/app/examples/programs/kinds.yaml
 WORKDIR /app
 COPY --from=build /app /app
 ENV SERVICE=gateway
