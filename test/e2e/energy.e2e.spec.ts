@@ -149,6 +149,58 @@ describe('energy models: DMO, RMO and SO as kinds', () => {
     expect(run.errorMessage).toMatch(/^solver status infeasible: final state of charge 9 MWh is unreachable/);
   });
 
+  describe('a long MIP (28 days of quarter-hours, a small battery, negative hours)', () => {
+    let longSource: string;
+    const from = '2026-01-01T00:00:00.000Z';
+    beforeAll(async () => {
+      const r = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/energy/sources', {
+        name: 'long horizon',
+        asset: { ...ASSET, capacityMWh: 2, powerMW: 1, socMaxMWh: 2, socMinMWh: 0, initialSocMWh: 1 },
+        synthetic: { seed: 11, days: 30, fromDate: '2026-01-01', negativeHours: 6 },
+      });
+      longSource = r.body.id;
+    });
+
+    it('stopped by its time limit: Completed with status time_limit, its gap and a WARNING', async () => {
+      const r = await submit({
+        kind: 'so',
+        data_source_id: longSource,
+        from,
+        intervals: 2688,
+        model_config: { integer: 'always', time_limit: 1 },
+      });
+      expect(r.status).toBe(202);
+      const run = await ended(r.body.id as string);
+      expect(run.status).toBe('Completed');
+      expect(run.result?.solver_status).toBe('time_limit');
+      expect(run.logs.map((l) => `${l.level} ${l.message}`)).toContainEqual(
+        expect.stringMatching(/^WARNING time limit reached: the plan is the best found, with a MIP gap of/),
+      );
+    });
+
+    it('cancelled while solving: the solve stops (its thread is terminated) and the run is Cancelled, its worker heart-beating throughout', async () => {
+      const r = await submit({
+        kind: 'so',
+        data_source_id: longSource,
+        from,
+        intervals: 2688,
+        model_config: { integer: 'always', time_limit: 120, mip_gap: 0 },
+      });
+      const id = r.body.id as string;
+      await eventually(
+        'the solve to start',
+        async () => (await http<Run>(sys.gateway.url, 'GET', `/api/runs/${id}`)).body,
+        (s) => s.progress >= 40,
+      );
+      const cancel = await http<{ status: string }>(sys.gateway.url, 'POST', `/api/runs/${id}/cancel`);
+      expect(cancel.status).toBe(200);
+      expect(cancel.body.status).toBe('Cancelled');
+      const history = await withBus(sys, (bus) => bus.history(id));
+      expect(eventsOf(history, 'RunAttemptAbandoned')).toEqual([]);
+      expect(eventsOf(history, 'RunCancelled')).toHaveLength(1);
+    });
+  });
+
   it('a CSV data source is validated with line numbers', async () => {
     const csv = ['timestamp,day_ahead', '2026-01-01T00:00:00Z,50', '2026-01-01T01:00:00Z,abc'].join('\n');
     const r = await http<{ issues: { field: string; reason: string }[] }>(

@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { EnergySolverThread } from './energy/solver-thread';
 import { ProgramKindsCatalog } from './runs/program-kinds.catalog';
 import { PlatformModule, type RunForgeConfig } from '@runforge/service';
 import { OptimizationCoordinator } from './optimizations/optimization.coordinator';
@@ -17,7 +18,14 @@ export class EngineWorkerAppModule {
       imports: [PlatformModule.forRoot(cfg.service, cfg)],
       // The transport's handlers: runs, trial batches, and the pushes that stop them.
       controllers: [RunDispatchController, TrialBatchController, RunSignalsController],
-      providers: [RunSignals, BarsCache, OptimizationCoordinator, GracefulShutdown, ProgramKindsCatalog],
+      providers: [
+        RunSignals,
+        BarsCache,
+        OptimizationCoordinator,
+        GracefulShutdown,
+        ProgramKindsCatalog,
+        EnergySolverThread,
+      ],
     };
   }
 }

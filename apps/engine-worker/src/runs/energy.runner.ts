@@ -1,14 +1,9 @@
 import { MARKET_TIME_ZONE } from '@runforge/submission';
 import type { EnergyResultPayload, EnergyRunData } from '@runforge/contracts';
 import type { EnergyPositions, EnergySource, EnergySourceStore } from '@runforge/datasets';
-import {
-  parseModelConfig,
-  solveDmo,
-  solveRmo,
-  solveSo,
-  type EnergyResult,
-  type SetpointResult,
-} from '@runforge/energy';
+import { parseModelConfig, type EnergyResult, type SetpointResult } from '@runforge/energy';
+import { EnergySolverThread, SolveAbortedError, type SolveRequest } from '../energy/solver-thread';
+import { RunAbortedError } from './backtest.runner';
 import type { RunContext } from './run-context';
 
 /** An energy run that cannot succeed as asked (its source is gone, the model is infeasible): Failed, not retried. */
@@ -37,6 +32,7 @@ const fmt = (x: number | null, digits = 2): string => (x === null ? '—' : x.to
 export interface EnergyDeps {
   readonly sources: EnergySourceStore;
   readonly positions: EnergyPositions;
+  readonly solver: EnergySolverThread;
 }
 
 /**
@@ -49,6 +45,7 @@ export async function runEnergyKind(
   ctx: RunContext,
   data: EnergyRunData,
   deps: EnergyDeps,
+  signal: AbortSignal,
   /** Runs before the run's end is recorded (throws when a newer attempt owns the run). */
   beforeEnd: () => Promise<void>,
 ): Promise<void> {
@@ -78,9 +75,9 @@ export async function runEnergyKind(
     throw new EnergyRunError(config.issues.map((i) => `${i.field}: ${i.reason}`).join('; '), 'INVALID_MODEL_CONFIG');
   const base = { series: source.series, asset: source.asset, config: config.value };
   let committedFrom: string | undefined;
-  let solving: Promise<EnergyResult | SetpointResult>;
+  let solve: Omit<SolveRequest, 'id'>;
   if (kind === 'dmo') {
-    solving = solveDmo({ ...base, deliveryStart: horizon.start, intervals: horizon.intervals });
+    solve = { kind, input: { ...base, deliveryStart: horizon.start, intervals: horizon.intervals } };
   } else if (kind === 'rmo') {
     const day = marketDate(horizon.start);
     const position = await deps.positions.get(source.id, day);
@@ -101,23 +98,31 @@ export async function runEnergyKind(
         `no completed DMO for ${day} on this data source: re-planning against a committed position of zero`,
       );
     }
-    solving = solveRmo({
-      ...base,
-      from: horizon.start,
-      intervals: horizon.intervals,
-      ...(committed ? { committed } : {}),
-    });
+    solve = {
+      kind,
+      input: { ...base, from: horizon.start, intervals: horizon.intervals, ...(committed ? { committed } : {}) },
+    };
   } else {
-    solving = solveSo({
-      ...base,
-      from: horizon.start,
-      intervals: horizon.intervals,
-      initialSocMWh: request.initial_soc_mwh ?? source.asset.initialSocMWh,
-    });
+    solve = {
+      kind,
+      input: {
+        ...base,
+        from: horizon.start,
+        intervals: horizon.intervals,
+        initialSocMWh: request.initial_soc_mwh ?? source.asset.initialSocMWh,
+      },
+    };
   }
   await ctx.emit('RunProgressed', { percent: 40 });
   await ctx.log('INFO', `model built: ${horizon.intervals} intervals; solving with HiGHS`);
-  const result = await solving;
+  let result: EnergyResult | SetpointResult;
+  try {
+    result = await deps.solver.solve(solve, signal);
+  } catch (err) {
+    // Cancelled, out of time, or the worker is shutting down: the solve was stopped mid-way.
+    if (err instanceof SolveAbortedError && signal.aborted) throw new RunAbortedError();
+    throw err;
+  }
   await ctx.emit('RunProgressed', { percent: 90 });
   for (const note of result.notes) await ctx.log('INFO', note);
 

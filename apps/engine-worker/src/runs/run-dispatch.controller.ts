@@ -27,6 +27,7 @@ import { OptimizationCoordinator } from '../optimizations/optimization.coordinat
 import { ProgramKindsCatalog } from './program-kinds.catalog';
 import { ProgramFailedError, runProgramKind } from './program.runner';
 import { runEnergyKind } from './energy.runner';
+import { EnergySolverThread } from '../energy/solver-thread';
 import { EnergyPositions, EnergySourceStore } from '@runforge/datasets';
 import { runBacktestChunked, RunAbortedError } from './backtest.runner';
 import { BarsCache } from './bars-cache';
@@ -72,6 +73,7 @@ export class RunDispatchController {
     private readonly programs: ProgramKindsCatalog,
     private readonly sources: EnergySourceStore,
     private readonly positions: EnergyPositions,
+    private readonly solver: EnergySolverThread,
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
   ) {}
 
@@ -207,8 +209,12 @@ export class RunDispatchController {
         if (kind === 'backtest') await this.runBacktest(ctx, event, state, controller.signal);
         else if (kind === 'optimization') await this.runOptimization(ctx, event, state, controller.signal);
         else if (isEnergyRun(event.data))
-          await runEnergyKind(ctx, event.data, { sources: this.sources, positions: this.positions }, () =>
-            this.stopIfSuperseded(ctx, state),
+          await runEnergyKind(
+            ctx,
+            event.data,
+            { sources: this.sources, positions: this.positions, solver: this.solver },
+            controller.signal,
+            () => this.stopIfSuperseded(ctx, state),
           );
         else await this.runProgram(ctx, event, state, controller.signal);
       } finally {

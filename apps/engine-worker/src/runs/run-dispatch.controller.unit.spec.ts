@@ -1,3 +1,4 @@
+import type { EnergySolverThread } from '../energy/solver-thread';
 import type { EnergyPositions, EnergySourceStore } from '@runforge/datasets';
 import { ProgramKindsCatalog } from './program-kinds.catalog';
 import { Logger } from '@nestjs/common';
@@ -138,6 +139,7 @@ function setup(maxRetries: number) {
     new ProgramKindsCatalog(),
     {} as EnergySourceStore, // backtests only
     {} as EnergyPositions,
+    {} as EnergySolverThread,
     cfg,
   );
   const request = BacktestRequestSchema.parse({
