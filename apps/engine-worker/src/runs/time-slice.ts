@@ -14,8 +14,11 @@ export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => se
 export class TimeSlice {
   private deadlineAt: number;
 
-  constructor(private readonly ms = SLICE_MS) {
-    this.deadlineAt = performance.now() + ms;
+  constructor(
+    private readonly ms = SLICE_MS,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.deadlineAt = now() + ms;
   }
 
   /** When the current slice ends, in `performance.now()` milliseconds. */
@@ -24,13 +27,13 @@ export class TimeSlice {
   }
 
   get due(): boolean {
-    return performance.now() >= this.deadlineAt;
+    return this.now() >= this.deadlineAt;
   }
 
   /** Yields to the event loop and starts a new slice. */
   async yield(): Promise<void> {
     await yieldToEventLoop();
-    this.deadlineAt = performance.now() + this.ms;
+    this.deadlineAt = this.now() + this.ms;
   }
 
   async yieldIfDue(): Promise<void> {
