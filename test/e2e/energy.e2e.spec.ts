@@ -88,6 +88,14 @@ describe('energy models: DMO, RMO and SO as kinds', () => {
       ]),
     );
 
+    // The seed's listing: by model type and status, with log counts.
+    const listed = await http<{ items: { id: string; logCount: number; progress: number; durationMs: number }[] }>(
+      sys.gateway.url,
+      'GET',
+      '/api/runs?kind=dmo&status=Completed',
+    );
+    expect(listed.body.items.find((i) => i.id === id)).toMatchObject({ logCount: run.logs.length, progress: 100 });
+
     const again = await submit({ kind: 'dmo', data_source_id: source });
     expect(again.status).toBe(409);
     expect(again.body).toMatchObject({ runs: [id], nextAllowedAt: expect.any(String) });

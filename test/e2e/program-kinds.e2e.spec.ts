@@ -87,6 +87,9 @@ describe('program kinds: a declared program run as a managed job', () => {
     expect([...byName.keys()]).toEqual([
       'backtest',
       'optimization',
+      'dmo',
+      'rmo',
+      'so',
       'battery-dp',
       'shell-echo',
       'daily-report',
@@ -109,7 +112,7 @@ describe('program kinds: a declared program run as a managed job', () => {
     expect(unknown.body.issues).toEqual([
       {
         field: 'kind',
-        reason: `unknown kind "battery"; known kinds: backtest, optimization, battery-dp, shell-echo, daily-report, ${TEST_KIND_NAMES.join(', ')}`,
+        reason: `unknown kind "battery"; known kinds: backtest, optimization, dmo, rmo, so, battery-dp, shell-echo, daily-report, ${TEST_KIND_NAMES.join(', ')}`,
       },
     ]);
     const missing = await submit({ params: {} });

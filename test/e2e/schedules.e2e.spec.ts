@@ -136,7 +136,9 @@ describe('schedules through the gateway API, fired by real scheduler processes',
       template: { strategy: 'x' },
     });
     expect(kind.status).toBe(400);
-    expect(kind.body.issues).toEqual([{ field: 'template.kind', reason: 'required: one of backtest, optimization' }]);
+    expect(kind.body.issues).toEqual([
+      { field: 'template.kind', reason: 'required: one of backtest, optimization, dmo, rmo, so' },
+    ]);
     const fields = await api<{ issues: unknown[] }>('POST', '/api/schedules', {
       name: 'f',
       cron: '0 10 * * *',

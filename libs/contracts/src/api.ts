@@ -29,6 +29,7 @@ export const RUN_SUMMARY_FIELDS = [
   'failedCombinations',
   'progress',
   'durationMs',
+  'logCount',
   'attempt',
   'triggeredBy',
   'scheduleId',

@@ -74,6 +74,8 @@ export const RUN_FIELDS = {
   progress: integer(),
   /** From the start to the end of the run (ms); null until it ended, and for a run that never started. */
   durationMs: orNull(bigint()),
+  /** Log lines recorded for the run (every level), so listings can say how much a run said. */
+  logCount: integer(),
 } as const;
 
 type Fields = typeof RUN_FIELDS;

@@ -135,6 +135,7 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       lastSeq: ctx.seq,
       progress: 0,
       durationMs: null,
+      logCount: 0,
     };
   }
   // Events of a run whose request we never saw (e.g. a stream trimmed by an operator) are ignored.
@@ -242,6 +243,7 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
     case 'RunAttemptAbandoned':
       return next;
     case 'RunLogged':
+      next.logCount = view.logCount + 1;
       return next;
     default: {
       const never: never = event;
