@@ -5,6 +5,7 @@ import { RunListingIndexes1764100000000 } from './migrations/1764100000000-run-l
 import { Schedules1764633600000 } from './migrations/1764633600000-schedules';
 import { RunProgressPace1765000000000 } from './migrations/1765000000000-run-progress-pace';
 import { RunProgressPercent1765100000000 } from './migrations/1765100000000-run-progress-percent';
+import { RunsByDataSource1765200000000 } from './migrations/1765200000000-runs-by-data-source';
 import { RunLogCount1765300000000 } from './migrations/1765300000000-run-log-count';
 import { SCHEDULE_ENTITIES } from './schedules.entities';
 
@@ -20,6 +21,7 @@ export const MIGRATIONS = [
   Schedules1764633600000,
   RunProgressPace1765000000000,
   RunProgressPercent1765100000000,
+  RunsByDataSource1765200000000,
   RunLogCount1765300000000,
 ];
 

@@ -8,7 +8,11 @@ describe('run listing and log queries', () => {
     const q = RunListQuerySchema.parse({ status: 'Failed,Cancelled', kind: ['backtest'], limit: '20' });
     expect(q).toEqual({ status: ['Failed', 'Cancelled'], kind: ['backtest'], limit: 20 });
     expect(RunListQuerySchema.parse({}).limit).toBe(50);
-    expect(RunListQuerySchema.parse({ strategy: 'sma-crossover, rsi-reversion' }).strategy).toEqual(['sma-crossover', 'rsi-reversion']);
+    expect(RunListQuerySchema.parse({ dataSourceId: ['a', 'src-1'] }).dataSourceId).toBe('src-1');
+    expect(RunListQuerySchema.parse({ strategy: 'sma-crossover, rsi-reversion' }).strategy).toEqual([
+      'sma-crossover',
+      'rsi-reversion',
+    ]);
     const typo = RunListQuerySchema.safeParse({ strategy: 'sma-crosover' });
     expect(typo.error?.issues[0]?.message).toMatch(/^must be one of .*sma-crossover.*, got "sma-crosover"$/);
     const inverted = RunListQuerySchema.safeParse({ from: '2026-03-02T00:00:00Z', to: '2026-03-01T00:00:00Z' });

@@ -35,6 +35,8 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly issues: readonly FieldIssue[] = [],
+    /** The answer's body, for what a refusal carries beyond its message (a 409's `nextAllowedAt`). */
+    readonly body?: unknown,
   ) {
     super(message);
   }
@@ -152,7 +154,7 @@ export async function request<T>(
   }
   if (!res.ok) {
     const { message, issues } = messageOf(parsed, `${res.status} ${res.statusText}`);
-    throw new ApiError(res.status, message, issues);
+    throw new ApiError(res.status, message, issues, parsed);
   }
   return parsed as T;
 }

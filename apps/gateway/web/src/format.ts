@@ -37,8 +37,13 @@ export function fmtDuration(
   const from = Date.parse(fromIso);
   const to = toIso ? Date.parse(toIso) : now;
   if (Number.isNaN(from) || Number.isNaN(to)) return '–';
-  const ms = Math.max(0, to - from);
-  if (ms < 1000) return `${ms} ms`;
+  return fmtMillis(Math.max(0, to - from));
+}
+
+/** A duration in milliseconds: "812 ms", "4.2 s", "3 min 20 s", "2 h 5 min". */
+export function fmtMillis(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60);

@@ -40,9 +40,15 @@ function mergeStatus(prev: Run, s: BacktestStatus | OptimizationStatus): Run {
  * every change, closed when terminal). If the stream drops, the status endpoint of the run's kind
  * is polled (backtests every 5 s, optimizations every 30 s) and the stream is tried again.
  */
-export function useLiveRun(id: string): LiveRun {
+export function useLiveRun(
+  id: string,
+  /** Called once when the run is seen ending (default: the generic toast); read when the run ends. */
+  onEnd: (run: Run) => void = notifyTerminal,
+): LiveRun {
   const [state, setState] = useState<LiveRun>({ mode: 'connecting' });
   const runRef = useRef<Run | undefined>(undefined);
+  const onEndRef = useRef(onEnd);
+  onEndRef.current = onEnd;
 
   useEffect(() => {
     let disposed = false;
@@ -55,7 +61,7 @@ export function useLiveRun(id: string): LiveRun {
     const update = (run: Run, mode: LiveMode): void => {
       const before = runRef.current;
       runRef.current = run;
-      if (before && !TERMINAL.has(before.status) && TERMINAL.has(run.status)) notifyTerminal(run);
+      if (before && !TERMINAL.has(before.status) && TERMINAL.has(run.status)) onEndRef.current(run);
       setState({ run, mode: TERMINAL.has(run.status) ? 'done' : mode });
     };
 

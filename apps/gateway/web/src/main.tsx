@@ -1,6 +1,7 @@
 import { render } from 'preact';
 import { onLinkClick, useLocation } from './router';
 import { Toasts } from './toasts';
+import { EnergyPage } from './pages/energy';
 import { NewRun } from './pages/new-run';
 import { RunDetail } from './pages/run-detail';
 import { RunsList } from './pages/runs-list';
@@ -14,6 +15,7 @@ function Page() {
   if (loc.path === '/new')
     return <NewRun initialKind={loc.search.get('kind') === 'optimization' ? 'optimization' : 'backtest'} />;
   if (loc.path === '/schedules') return <Schedules />;
+  if (loc.path === '/energy') return <EnergyPage loc={loc} />;
   return (
     <p class="state state-empty">
       Nothing here. <a href="/">Back to the runs</a>.
@@ -36,6 +38,7 @@ function Nav() {
       {item('/', 'Runs', path === '/' || path.startsWith('/runs'))}
       {item('/new', 'New run', path === '/new')}
       {item('/schedules', 'Schedules', path === '/schedules')}
+      {item('/energy', 'Energy', path === '/energy')}
     </nav>
   );
 }

@@ -7,6 +7,10 @@ export interface Toast {
   tone: 'ok' | 'bad' | 'muted' | 'info';
   text: string;
   href?: string;
+  /** What the link says ("View run" when not given). */
+  linkLabel?: string;
+  /** How long it stays (default 8 s): a failure's text takes longer to read. */
+  ms?: number;
 }
 
 const TOAST_MS = 8_000;
@@ -24,7 +28,7 @@ export function toast(t: Omit<Toast, 'key'>): void {
   const key = nextKey++;
   toasts = [...toasts, { ...t, key }].slice(-5);
   emit();
-  window.setTimeout(() => dismiss(key), TOAST_MS);
+  window.setTimeout(() => dismiss(key), t.ms ?? TOAST_MS);
 }
 
 export function dismiss(key: number): void {
@@ -32,12 +36,18 @@ export function dismiss(key: number): void {
   emit();
 }
 
+/** A toast about a run's end, once per run whoever announces it first. */
+export function announceEnd(runId: string, t: Omit<Toast, 'key'>): void {
+  if (announced.has(runId)) return;
+  announced.add(runId);
+  toast(t);
+}
+
 /** One toast when a run ends (completed, failed or cancelled), with a link to it. */
 export function notifyTerminal(run: Pick<Run, 'id' | 'kind' | 'status' | 'strategy'>): void {
-  if (!TERMINAL.has(run.status) || announced.has(run.id)) return;
-  announced.add(run.id);
+  if (!TERMINAL.has(run.status)) return;
   const tone = run.status === 'Completed' ? 'ok' : run.status === 'Failed' ? 'bad' : 'muted';
-  toast({
+  announceEnd(run.id, {
     tone,
     text: `${run.kind} ${shortId(run.id)} (${run.strategy}) ${run.status.toLowerCase()}`,
     href: `/runs/${run.id}`,
@@ -78,7 +88,7 @@ export function Toasts() {
           <span>{t.text}</span>
           {t.href && (
             <a href={t.href} class="toast-link">
-              View run
+              {t.linkLabel ?? 'View run'}
             </a>
           )}
           <button type="button" class="link" aria-label="Dismiss" onClick={() => dismiss(t.key)}>

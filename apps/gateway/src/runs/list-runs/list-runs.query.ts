@@ -50,6 +50,8 @@ export const RunListQuerySchema = z
     reason: anyOf(FAILURE_REASONS).optional(),
     strategy: anyOf(strategyNames() as [string, ...string[]]).optional(),
     scheduleId: single.optional(),
+    /** Energy runs (DMO, RMO, SO) over one data source (`data_source_id` of their request). */
+    dataSourceId: single.optional(),
     /** requested_at >= from */
     from: instant.optional(),
     /** requested_at < to */
