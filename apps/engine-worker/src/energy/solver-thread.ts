@@ -1,4 +1,4 @@
-import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DmoInput, EnergyResult, RmoInput, SetpointResult, SoInput } from '@runforge/energy';
@@ -38,8 +38,42 @@ export class SolveFailedError extends Error {
  * started again after it was stopped. An aborted solve terminates the thread: HiGHS cannot be
  * interrupted from outside, and a terminated thread frees its memory at once.
  */
+/** A tiny day (4 hours at two prices) the thread solves once at start, so the first real run is warm. */
+const WARM_UP: Omit<SolveRequest, 'id'> = {
+  kind: 'dmo',
+  input: {
+    series: { start: '2026-01-01T00:00:00Z', intervalMinutes: 60, dayAhead: [10, 10, 50, 50] },
+    intervals: 4,
+    asset: {
+      capacityMWh: 1,
+      powerMW: 1,
+      chargeEfficiency: 1,
+      dischargeEfficiency: 1,
+      socMinMWh: 0,
+      socMaxMWh: 1,
+      initialSocMWh: 0,
+    },
+    config: { integer: 'always' },
+  },
+};
+
 @Injectable()
-export class EnergySolverThread implements OnApplicationShutdown {
+export class EnergySolverThread implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger(EnergySolverThread.name);
+
+  /**
+   * Starts the thread and solves a tiny model in the background: the first solve in a process
+   * compiles HiGHS' WebAssembly (and V8 optimises it over the next few), 1–4 s that would otherwise
+   * land on the worker's first energy run (BENCHMARKS.md, "Energy models").
+   */
+  onApplicationBootstrap(): void {
+    const idle = new AbortController();
+    this.solve(WARM_UP, idle.signal).then(
+      () => undefined,
+      (err: unknown) => this.log.warn({ err }, 'energy solver warm-up failed (the first energy run will load it)'),
+    );
+  }
+
   private worker?: Worker;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: SolveReply) => void; reject: (e: Error) => void }>();
