@@ -1,8 +1,5 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { loadProgramKinds, type DeclaredProgramKind, type ProgramKinds } from '@runforge/submission';
-
-/** The env var naming the program kinds file (the gateway reads the same file to validate requests). */
-export const PROGRAM_KINDS_ENV = 'RUNFORGE_PROGRAM_KINDS';
+import { KindRegistry, loadProgramKinds, type DeclaredProgramKind, type ProgramKinds } from '@runforge/submission';
 
 /**
  * The program kinds this worker runs, read once at start from the file `RUNFORGE_PROGRAM_KINDS`
@@ -13,7 +10,7 @@ export const PROGRAM_KINDS_ENV = 'RUNFORGE_PROGRAM_KINDS';
 export class ProgramKindsCatalog implements OnModuleInit {
   private readonly log = new Logger(ProgramKindsCatalog.name);
   private kinds: ProgramKinds = new Map();
-  readonly source = process.env[PROGRAM_KINDS_ENV] || undefined;
+  readonly source = process.env[KindRegistry.ENV] || undefined;
 
   async onModuleInit(): Promise<void> {
     if (!this.source) return;
