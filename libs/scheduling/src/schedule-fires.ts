@@ -239,23 +239,21 @@ async function decideLocked(
   };
   const v = template.value;
   // The kind's own window (e.g. once a day), which every trigger counts: claimed before publishing.
-  const window = (deps.kinds ?? BUILTIN_KINDS).windowOf(v);
-  if (window && deps.windows) {
-    const claim = await deps.windows.claim(window.key, window.policy, opts.runId, req.now);
-    if (!claim.ok) return record('limited', claim.message, null, { nextAllowedAt: claim.nextAllowedAt });
-  }
   // The fire is the root of the run's trace (like the gateway's request for an API run).
-  const { runId } = await withSpanFromTraceparent(
-    SPANS.scheduler.fire,
-    undefined,
-    { [ATTRS.scheduleId]: scheduleId, [ATTRS.runKind]: v.kind, [ATTRS.runId]: opts.runId },
-    () => submitAccepted(deps.client, v, opts),
-    { kind: SpanKind.PRODUCER },
-  ).catch(async (err: unknown) => {
-    if (window && deps.windows)
-      await deps.windows.release(window.key, window.policy, opts.runId, req.now).catch(() => false);
-    throw err;
-  });
+  const publish = () =>
+    withSpanFromTraceparent(
+      SPANS.scheduler.fire,
+      undefined,
+      { [ATTRS.scheduleId]: scheduleId, [ATTRS.runKind]: v.kind, [ATTRS.runId]: opts.runId },
+      () => submitAccepted(deps.client, v, opts),
+      { kind: SpanKind.PRODUCER },
+    );
+  const window = (deps.kinds ?? BUILTIN_KINDS).windowOf(v);
+  const published = deps.windows
+    ? await deps.windows.publishWithin(window, opts.runId, req.now, publish)
+    : { ok: true as const, value: await publish() };
+  if (!published.ok) return record('limited', published.message, null, { nextAllowedAt: published.nextAllowedAt });
+  const { runId } = published.value;
   const reason =
     cancelled.length > 0 ? `overlap policy "cancel-previous": asked ${cancelled.join(', ')} to cancel` : null;
   return record('started', reason, runId, { cancelled });

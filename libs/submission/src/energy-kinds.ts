@@ -1,4 +1,4 @@
-import { windowBounds } from '@runforge/calendar';
+import { localDate, windowBounds } from '@runforge/calendar';
 import {
   ENERGY_KINDS,
   EnergyRunRequestSchema,
@@ -29,11 +29,6 @@ const DAY_MS = 86_400_000;
 function localDay(date: string, timeZone: string): { start: Date; end: Date } {
   // Noon UTC of that date is inside the local day for every zone within ±12 h.
   return windowBounds(new Date(`${date}T12:00:00Z`), timeZone, '1d');
-}
-
-/** YYYY-MM-DD of `t` in `timeZone`. */
-function localDate(t: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(t);
 }
 
 interface Horizon {

@@ -187,6 +187,28 @@ export class RunWindowClaims {
     return released;
   }
 
+  /**
+   * Publishes `runId` only once it holds a slot of `window` (at once when there is none), and gives
+   * the slot back if the publish fails, so a failed submission does not use up the window. Answers
+   * the refusal instead of publishing when the window is full.
+   */
+  async publishWithin<T>(
+    window: { readonly key: string; readonly policy: MaxRunsPerWindow } | undefined,
+    runId: string,
+    now: Date,
+    publish: () => Promise<T>,
+  ): Promise<{ ok: true; value: T } | Extract<RunWindowClaim, { ok: false }>> {
+    if (!window) return { ok: true, value: await publish() };
+    const claim = await this.claim(window.key, window.policy, runId, now);
+    if (!claim.ok) return claim;
+    try {
+      return { ok: true, value: await publish() };
+    } catch (err) {
+      await this.release(window.key, window.policy, runId, now).catch(() => false);
+      throw err;
+    }
+  }
+
   /** Creates `key` for `runId`; returns the run that holds it afterwards (`runId` if created). */
   private async create(key: string, runId: string): Promise<string> {
     for (let attempt = 1; ; attempt += 1) {

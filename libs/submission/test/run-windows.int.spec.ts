@@ -165,4 +165,27 @@ describe('RunWindowClaims: at most N runs of a kind per calendar window (real NA
     expect(status.history).toBe(1);
     expect(status.ttl).toBe(RUN_WINDOW_CLAIM_TTL_MS);
   });
+
+  it('publishWithin publishes inside the window, answers a full one without publishing, and gives back the slot of a failed publish', async () => {
+    const { claims } = await freshClaims();
+    const window = { key: 'dmo', policy: oncePerDay };
+    const published: string[] = [];
+    const publish = (id: string) => () => {
+      published.push(id);
+      return Promise.resolve(id);
+    };
+
+    await expect(
+      claims.publishWithin(window, 'fails', NOON, () => Promise.reject(new Error('NATS down'))),
+    ).rejects.toThrow('NATS down');
+    const first = await claims.publishWithin(window, 'first', NOON, publish('first'));
+    expect(first).toEqual({ ok: true, value: 'first' });
+    const second = await claims.publishWithin(window, 'second', NOON, publish('second'));
+    expect(refused(second as RunWindowClaim).holders).toEqual(['first']);
+    expect(published).toEqual(['first']);
+    expect(await claims.publishWithin(undefined, 'unlimited', NOON, publish('unlimited'))).toEqual({
+      ok: true,
+      value: 'unlimited',
+    });
+  });
 });

@@ -1,3 +1,4 @@
+import { localDate } from '@runforge/calendar';
 import { MARKET_TIME_ZONE } from '@runforge/submission';
 import type { EnergyResultPayload, EnergyRunData } from '@runforge/contracts';
 import type { EnergyPositions, EnergySource, EnergySourceStore } from '@runforge/datasets';
@@ -17,15 +18,8 @@ export class EnergyRunError extends Error {
   }
 }
 
-/** YYYY-MM-DD of `iso` in the market's time zone: the delivery day a plan's first interval belongs to. */
-function marketDate(iso: string): string {
-  return new Intl.DateTimeFormat('en-CA', {
-    timeZone: MARKET_TIME_ZONE,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).format(new Date(iso));
-}
+/** The market day (YYYY-MM-DD) a plan's first interval belongs to: its delivery day. */
+const marketDate = (iso: string): string => localDate(new Date(iso), MARKET_TIME_ZONE);
 
 const fmt = (x: number | null, digits = 2): string => (x === null ? '—' : x.toFixed(digits));
 

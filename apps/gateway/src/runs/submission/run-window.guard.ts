@@ -26,31 +26,24 @@ export class RunWindowGuard implements OnModuleInit {
     return this.opened;
   }
 
-  /** Runs `publish` for `runId` once it holds a slot of `kind`'s window (at once when the kind has no policy). */
+  /**
+   * Runs `publish` for `runId` once it holds a slot of its kind's window (at once when the kind has
+   * none); a full window is a 409 with the next allowed time and the runs that hold it.
+   */
   async within(
     window: { key: string; policy: MaxRunsPerWindow } | undefined,
     runId: string,
     publish: () => Promise<void>,
   ): Promise<void> {
-    if (!window) return publish();
-    const { key: kind, policy } = window;
-    const claims = this.claims;
-    const now = new Date();
-    const claim = await claims.claim(kind, policy, runId, now);
-    if (!claim.ok) {
+    const published = await this.claims.publishWithin(window, runId, new Date(), publish);
+    if (!published.ok) {
       throw new ConflictException({
         statusCode: 409,
         error: 'Conflict',
-        message: claim.message,
-        nextAllowedAt: claim.nextAllowedAt.toISOString(),
-        runs: claim.holders,
+        message: published.message,
+        nextAllowedAt: published.nextAllowedAt.toISOString(),
+        runs: published.holders,
       });
-    }
-    try {
-      await publish();
-    } catch (err) {
-      await claims.release(kind, policy, runId, now).catch(() => undefined);
-      throw err;
     }
   }
 }
