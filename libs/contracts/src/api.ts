@@ -219,3 +219,40 @@ export type SubmitOptimizationAnswer = {
 export type RetryRunAnswer = { id: string; status: Extract<RunStatus, 'Pending'>; retryOf: string } & (
   Pick<SubmitBacktestAnswer, 'totalBars'> | Pick<SubmitOptimizationAnswer, 'totalCombinations'>
 );
+
+/** The energy models' kinds (`ENERGY_KINDS` in requests.ts lists them for the schemas). */
+export type EnergyKind = 'dmo' | 'rmo' | 'so';
+
+/** One interval of an energy model's plan: powers in MW over the interval, the state of charge at its end. */
+export interface EnergyScheduleRow {
+  t: number;
+  start?: string | undefined;
+  price: number;
+  chargeMW: number;
+  dischargeMW: number;
+  socMWh: number;
+  /** RMO: the committed day-ahead net position (discharge positive). */
+  committedMW?: number | undefined;
+  /** RMO: the intraday trade on top of it, sold positive, bought negative. */
+  tradeMW?: number | undefined;
+}
+
+/**
+ * An energy run's `result` (`RunCompleted`), in the seed's words where it has them
+ * (`objective_value`, `solver_time_ms`, `results_count`).
+ */
+export interface EnergyResultAnswer {
+  model: EnergyKind;
+  solver_status: string;
+  objective_value: number | null;
+  solver_time_ms: number;
+  results_count: number;
+  mip_gap?: number | undefined;
+  integer: boolean;
+  schedule: EnergyScheduleRow[];
+  setpoints?: EnergyScheduleRow[] | undefined;
+  summary: Record<string, number>;
+  notes: string[];
+  /** RMO: the DMO run whose plan was the committed position (absent: none, re-planned against zero). */
+  committed_from?: string | undefined;
+}

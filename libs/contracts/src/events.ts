@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FailureGroup, TrialSummary } from './api';
+import type { EnergyResultAnswer, FailureGroup, TrialSummary } from './api';
 import { ContractError, EnvelopeHeaderSchema, type Envelope } from './envelope';
 import {
   BacktestRequestSchema,
@@ -211,7 +211,7 @@ export const EnergyResultSchema = z.object({
   notes: z.array(z.string()),
   /** RMO: the DMO run whose plan was the committed position (absent: none, optimized against zero). */
   committed_from: z.string().optional(),
-});
+}) satisfies z.ZodType<EnergyResultAnswer>;
 export type EnergyResultPayload = z.output<typeof EnergyResultSchema>;
 
 /** What a program kind's run produced: its last `RESULT:` line, as JSON. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TIMEFRAMES } from '@runforge/engine';
 import { RUN_KINDS, TRIGGERED_BY } from './run-vocabulary';
+import type { EnergyKind } from './api';
 
 /**
  * Request shapes accepted at the edge (REST, schedule templates) and carried inside
@@ -213,8 +214,8 @@ export type OptimizationRequestInput = z.input<typeof OptimizationRequestSchema>
 export type OptimizationRequest = z.output<typeof OptimizationRequestSchema>;
 
 /** The energy models (JOBS.md): day-ahead (DMO), intraday re-planning (RMO), storage set-points (SO). */
-export const ENERGY_KINDS = ['dmo', 'rmo', 'so'] as const;
-export type EnergyKind = (typeof ENERGY_KINDS)[number];
+/** `EnergyKind`, the type, is in api.ts, where the dashboard reads it too. */
+export const ENERGY_KINDS = ['dmo', 'rmo', 'so'] as const satisfies readonly EnergyKind[];
 
 /**
  * A run of an energy model, in the seed's vocabulary (`data_source_id`, `triggered_by`,

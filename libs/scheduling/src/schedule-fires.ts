@@ -3,12 +3,10 @@ import { createEvent } from '@runforge/contracts';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { DatasetCatalog, EnergySourceCatalog } from '@runforge/datasets';
 import type { JetStreamClient, StreamReader } from '@runforge/messaging';
-import { KindRegistry, newRunId, submitAccepted, type RunWindowClaims } from '@runforge/submission';
+import { newRunId, submitAccepted, type KindRegistry, type RunWindowClaims } from '@runforge/submission';
 import { ATTRS, SPANS, SpanKind, withSpanFromTraceparent } from '@runforge/telemetry';
 import { scheduledMessageId, scheduledRunId } from './cadence';
-import { validateTemplate, type FireOutcome, type OverlapPolicy } from './schedule.schema';
-
-const BUILTIN_KINDS = new KindRegistry();
+import { BUILTIN_KINDS, validateTemplate, type FireOutcome, type OverlapPolicy } from './schedule.schema';
 
 export interface FireDeps {
   readonly db: DataSource;

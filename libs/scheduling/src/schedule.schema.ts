@@ -54,7 +54,8 @@ export interface TemplateContext extends SubmissionContext {
   readonly kinds?: KindRegistry;
 }
 
-const BUILTIN_KINDS = new KindRegistry();
+/** The kinds a template may name when the caller gives none: the built-in ones. */
+export const BUILTIN_KINDS = new KindRegistry();
 
 /** Validates a run template exactly like `POST /api/runs` does: `{kind, ...the kind's request}`. */
 export function validateTemplate(
@@ -62,12 +63,6 @@ export function validateTemplate(
   ctx: TemplateContext = {},
   prefix = 'template.',
 ): Promise<Validated<ValidatedTemplate>> {
-  if (template === null || typeof template !== 'object' || Array.isArray(template)) {
-    return Promise.resolve({
-      ok: false,
-      issues: [{ field: prefix.replace(/\.$/, ''), reason: 'expected a JSON object' }],
-    });
-  }
   return (ctx.kinds ?? BUILTIN_KINDS).validate(template, ctx, prefix);
 }
 

@@ -73,12 +73,10 @@ function requestSchema(): Record<string, unknown> {
 
 async function validateEnergy(
   kind: EnergyKind,
-  body: unknown,
+  body: Record<string, unknown>,
   ctx: SubmissionContext,
   prefix: string,
 ): Promise<Validated<AcceptedRun>> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body))
-    return { ok: false, issues: [{ field: prefix.replace(/\.$/, '') || '(body)', reason: 'expected a JSON object' }] };
   const parsed = EnergyRunRequestSchema.safeParse(body);
   if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error, prefix.replace(/\.$/, '')) };
   const request = parsed.data;

@@ -67,7 +67,8 @@ export interface SubmissionContext {
 /** A kind as submission knows it: how it is described, how its requests are validated. */
 export interface SubmittableKind {
   readonly description: KindDescription;
-  validate(body: unknown, ctx: SubmissionContext, prefix?: string): Promise<Validated<AcceptedRun>>;
+  /** `request` is the body without its `kind` (the registry has checked it is an object). */
+  validate(request: Record<string, unknown>, ctx: SubmissionContext, prefix?: string): Promise<Validated<AcceptedRun>>;
   /** The key its `maxRunsPerWindow` is counted under (default: the kind's name), e.g. per data source. */
   windowKey?(run: AcceptedRun): string;
 }
@@ -169,9 +170,11 @@ function programKind(kind: DeclaredProgramKind): SubmittableKind {
   };
 }
 
-function validateProgramBody(kind: DeclaredProgramKind, raw: unknown, prefix: string): Validated<AcceptedRun> {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
-    return { ok: false, issues: [{ field: prefix || '(body)', reason: 'expected a JSON object' }] };
+function validateProgramBody(
+  kind: DeclaredProgramKind,
+  raw: Record<string, unknown>,
+  prefix: string,
+): Validated<AcceptedRun> {
   const parsed = ProgramBodySchema.safeParse(raw);
   if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error, prefix.replace(/\.$/, '')) };
   const issues: FieldIssue[] = kind

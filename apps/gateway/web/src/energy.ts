@@ -3,10 +3,11 @@
  * DMO's once-a-day rule counts in, and the fold of what the page learns about a data source's jobs
  * (lists, live snapshots, details) into one map of runs.
  */
+import type { EnergyKind, EnergyResultAnswer, EnergyScheduleRow } from '@runforge/contracts';
 import { TERMINAL, type Run } from './api';
 
-export const ENERGY_KINDS = ['dmo', 'rmo', 'so'] as const;
-export type EnergyKind = (typeof ENERGY_KINDS)[number];
+export const ENERGY_KINDS = ['dmo', 'rmo', 'so'] as const satisfies readonly EnergyKind[];
+export type { EnergyKind };
 
 /** The day-ahead market's zone: a DMO runs at most once per calendar day there, per data source. */
 export const MARKET_TIME_ZONE = 'Europe/Amsterdam';
@@ -37,30 +38,9 @@ export interface EnergySource {
   createdAt: string;
 }
 
-/** One interval of a plan: powers in MW over the interval, the state of charge at its end. */
-export interface ScheduleRow {
-  t: number;
-  start?: string;
-  price: number;
-  chargeMW: number;
-  dischargeMW: number;
-  socMWh: number;
-  committedMW?: number;
-  tradeMW?: number;
-}
-
 /** An energy run's `result`, as the worker records it. */
-export interface EnergyResult {
-  model: EnergyKind;
-  solver_status: string;
-  objective_value: number | null;
-  solver_time_ms: number;
-  results_count: number;
-  mip_gap?: number;
-  schedule: ScheduleRow[];
-  summary: Record<string, number>;
-  notes: string[];
-}
+export type EnergyResult = EnergyResultAnswer;
+export type ScheduleRow = EnergyScheduleRow;
 
 export function energyResultOf(run: Pick<Run, 'result'> | undefined): EnergyResult | undefined {
   const r = run?.result;
