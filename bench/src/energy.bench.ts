@@ -35,6 +35,7 @@ import { TERMINAL, withBus } from '../../test/support/runs';
 import { http, TestSystem, type ServiceName } from '../../test/support/system';
 import { percentile, printMachine, wallMs } from './support/bench-report';
 import { CpuMeter, pidsNamed } from './support/cpu';
+import { TEST_ASSET as ASSET } from '../../test/support/energy';
 
 const SOLVES = Number(process.env['BENCH_SOLVES'] ?? 20);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 30);
@@ -44,15 +45,6 @@ const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 3);
 const SYSTEM = process.env['BENCH_SYSTEM'] !== '0';
 const GOAL_DMO_P50_MS = 1000;
 
-const ASSET = {
-  capacityMWh: 10,
-  powerMW: 5,
-  chargeEfficiency: 0.95,
-  dischargeEfficiency: 0.95,
-  socMinMWh: 1,
-  socMaxMWh: 9,
-  initialSocMWh: 5,
-};
 const DAY = 96;
 const WEEK = 672;
 const HOUR_MS = 3_600_000;

@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { http, TestSystem } from '../support/system';
 
@@ -10,16 +10,14 @@ import { http, TestSystem } from '../support/system';
  * browser download), served by the gateway of a real system (services as processes). Each test
  * leaves a screenshot under artifacts/dashboard/.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.resolve(__dirname, '../../artifacts/dashboard');
 const UI_TIMEOUT = 60_000;
 jest.setTimeout(120_000);
 
 describe('dashboard (browser end to end)', () => {
   let sys: TestSystem;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  let profile: string;
   let base: string;
 
   const shot = async (name: string, p: Page = page): Promise<void> => {
@@ -28,37 +26,20 @@ describe('dashboard (browser end to end)', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    profile = mkdtempSync(path.join(tmpdir(), 'rf-chromium-'));
-    [sys, context] = await Promise.all([
+    [sys, browser] = await Promise.all([
       TestSystem.start(undefined, {
         RUNFORGE_PROGRESS_INTERVAL_MS: '100',
         RUNFORGE_PROGRAM_KINDS: path.resolve(__dirname, '../../examples/programs/kinds.yaml'),
       }),
-      chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        viewport: { width: 1280, height: 900 },
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      }),
+      launchBrowser(UI_TIMEOUT),
     ]);
     base = sys.gateway.url;
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(UI_TIMEOUT);
+    page = browser.page;
   });
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await sys?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('is served by the gateway: assets, client routes, and JSON 404s kept for the API', async () => {

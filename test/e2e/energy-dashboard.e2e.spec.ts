@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type Locator, type Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { http, TestSystem } from '../support/system';
+import { TEST_ASSET as ASSET } from '../support/energy';
 
 /**
  * The dashboard's Energy page in a real headless Chromium (as dashboard.e2e.spec.ts), against a
@@ -11,20 +12,9 @@ import { http, TestSystem } from '../support/system';
  * once-a-day DMO, derived from the runs and from the server's 409; a failing model's toast.
  * Screenshots under artifacts/dashboard/energy-*.png.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.resolve(__dirname, '../../artifacts/dashboard');
 const UI_TIMEOUT = 60_000;
 jest.setTimeout(180_000);
-
-const ASSET = {
-  capacityMWh: 10,
-  powerMW: 5,
-  chargeEfficiency: 0.95,
-  dischargeEfficiency: 0.95,
-  socMinMWh: 1,
-  socMaxMWh: 9,
-  initialSocMWh: 5,
-};
 
 interface RunDetails {
   id: string;
@@ -39,9 +29,8 @@ const euros = (n: number): string =>
 
 describe('dashboard: the Energy page (browser end to end)', () => {
   let sys: TestSystem;
-  let context: BrowserContext;
+  let browser: TestBrowser;
   let page: Page;
-  let profile: string;
   let base: string;
 
   const shot = async (name: string): Promise<void> => {
@@ -71,34 +60,17 @@ describe('dashboard: the Energy page (browser end to end)', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    profile = mkdtempSync(path.join(tmpdir(), 'rf-chromium-'));
-    [sys, context] = await Promise.all([
+    [sys, browser] = await Promise.all([
       TestSystem.start(['gateway', 'projection', 'scheduler', 'engine-worker']),
-      chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        viewport: { width: 1280, height: 900 },
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      }),
+      launchBrowser(UI_TIMEOUT),
     ]);
     base = sys.gateway.url;
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(UI_TIMEOUT);
+    page = browser.page;
   });
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await sys?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('runs a DMO from its card: a progress bar, a toast with the objective, its logs, its plan as a chart', async () => {

@@ -1,19 +1,10 @@
 import { eventually } from '../support/eventually';
 import { eventsOf, TERMINAL, withBus } from '../support/runs';
 import { http, TestSystem } from '../support/system';
+import { TEST_ASSET as ASSET } from '../support/energy';
 
 // The energy models as kinds, end to end: data sources (synthetic and CSV), DMO / RMO / SO solved by
 // HiGHS on the workers, once-a-day DMO per data source, the seed's cadences as schedules.
-
-const ASSET = {
-  capacityMWh: 10,
-  powerMW: 5,
-  chargeEfficiency: 0.95,
-  dischargeEfficiency: 0.95,
-  socMinMWh: 1,
-  socMaxMWh: 9,
-  initialSocMWh: 5,
-};
 
 interface Run {
   id: string;
