@@ -7,6 +7,7 @@ import { ListStrategiesController } from './strategies/list-strategies.controlle
 import { SchedulesController } from './schedules/manage-schedules/schedules.controller';
 import { TriggerScheduleController } from './schedules/trigger-schedule/trigger-schedule.controller';
 import { ScheduleStore } from './schedules/schedule-store.service';
+import { ScheduleChanges } from './schedules/schedule-changes.service';
 import { SubmitOptimizationController } from './optimizations/submit-optimization/submit-optimization.controller';
 import { OptimizationStatusController } from './optimizations/optimization-status/optimization-status.controller';
 import { ListTrialsController } from './runs/list-trials/list-trials.controller';
@@ -62,6 +63,7 @@ export class GatewayAppModule {
         IdempotentSubmission,
         RunWindowGuard,
         ScheduleStore,
+        ScheduleChanges,
       ],
     };
   }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Logger, NotFoundException, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { toFieldIssues, type FieldIssue } from '@runforge/contracts';
@@ -12,10 +12,10 @@ import {
   type PriceSeries,
   type SyntheticPriceSpec,
 } from '@runforge/energy';
-import { JetStreamClient } from '@runforge/messaging';
 import { validateCreateSchedule } from '@runforge/scheduling';
 import { KindRegistry, MARKET_TIME_ZONE } from '@runforge/submission';
 import { ValidationFailed } from '../common/validation';
+import { ScheduleChanges } from '../schedules/schedule-changes.service';
 import { ScheduleStore, type ScheduleView } from '../schedules/schedule-store.service';
 
 const DAY_MS = 86_400_000;
@@ -63,14 +63,12 @@ const CADENCES = [
  */
 @Controller('api/energy/sources')
 export class EnergySourcesController {
-  private readonly log = new Logger(EnergySourcesController.name);
-
   constructor(
     private readonly sources: EnergySourceStore,
     private readonly datasets: DatasetStore,
     private readonly kinds: KindRegistry,
     private readonly schedules: ScheduleStore,
-    private readonly client: JetStreamClient,
+    private readonly changes: ScheduleChanges,
   ) {}
 
   @Post()
@@ -169,18 +167,7 @@ export class EnergySourcesController {
       );
       if (!validated.ok) throw new ValidationFailed(validated.issues);
       const row = await this.schedules.create(validated.value.definition, now);
-      await this.client
-        .publishScheduleChanged({
-          type: 'ScheduleChanged',
-          version: 1,
-          scheduleId: row.id,
-          change: 'created',
-          name,
-          occurredAt: now.toISOString(),
-        })
-        .catch((err: unknown) =>
-          this.log.warn({ err, scheduleId: row.id }, 'schedule change not recorded on SCHEDULES'),
-        );
+      await this.changes.announce(row.id, 'created', name);
       items.push(this.schedules.view(row, now));
     }
     return { items };

@@ -1,12 +1,11 @@
 import { KindRegistry } from '@runforge/submission';
 import { EnergySourceStore } from '@runforge/datasets';
-import { Body, Controller, Delete, Get, HttpCode, Logger, Param, Patch, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import type { ScheduleChange } from '@runforge/contracts';
 import { DatasetStore } from '@runforge/datasets';
-import { JetStreamClient } from '@runforge/messaging';
 import { validateCreateSchedule, validatePatchSchedule } from '@runforge/scheduling';
 import { ValidationFailed } from '../../common/validation';
+import { ScheduleChanges } from '../schedule-changes.service';
 import { ScheduleStore, type ScheduleDetails, type ScheduleView } from '../schedule-store.service';
 
 /**
@@ -17,27 +16,13 @@ import { ScheduleStore, type ScheduleDetails, type ScheduleView } from '../sched
  */
 @Controller('api/schedules')
 export class SchedulesController {
-  private readonly log = new Logger(SchedulesController.name);
-
   constructor(
     private readonly store: ScheduleStore,
     private readonly datasets: DatasetStore,
-    private readonly client: JetStreamClient,
+    private readonly changes: ScheduleChanges,
     private readonly kinds: KindRegistry,
     private readonly sources: EnergySourceStore,
   ) {}
-
-  /**
-   * Records a change that is already stored. Postgres holds the schedule, so a notice that cannot be
-   * published (NATS down) costs only the immediacy: the scheduler still sees the change on its next
-   * tick. It is logged, not turned into an error for a change that took effect.
-   */
-  private async changed(scheduleId: string, change: ScheduleChange, name?: string): Promise<void> {
-    const occurredAt = new Date().toISOString();
-    await this.client
-      .publishScheduleChanged({ type: 'ScheduleChanged', version: 1, scheduleId, change, name, occurredAt })
-      .catch((err: unknown) => this.log.warn({ err, scheduleId, change }, 'schedule change not recorded on SCHEDULES'));
-  }
 
   @Post()
   @HttpCode(201)
@@ -50,7 +35,7 @@ export class SchedulesController {
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const now = new Date();
     const row = await this.store.create(validated.value.definition, now);
-    await this.changed(row.id, 'created', row.name);
+    await this.changes.announce(row.id, 'created', row.name);
     void reply.header('Location', `/api/schedules/${row.id}`);
     return this.store.view(row, now);
   }
@@ -77,7 +62,7 @@ export class SchedulesController {
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const now = new Date();
     const row = await this.store.update(current, validated.value.definition, now);
-    await this.changed(row.id, 'updated', row.name);
+    await this.changes.announce(row.id, 'updated', row.name);
     return this.store.details(row, now);
   }
 
@@ -85,7 +70,7 @@ export class SchedulesController {
   @HttpCode(204)
   async remove(@Param('id') id: string): Promise<void> {
     await this.store.delete(id);
-    await this.changed(id, 'deleted');
+    await this.changes.announce(id, 'deleted');
   }
 
   @Post(':id/pause')
@@ -93,7 +78,7 @@ export class SchedulesController {
   async pause(@Param('id') id: string): Promise<ScheduleDetails> {
     const now = new Date();
     const row = await this.store.setPaused(id, true, now);
-    await this.changed(row.id, 'paused', row.name);
+    await this.changes.announce(row.id, 'paused', row.name);
     return this.store.details(row, now);
   }
 
@@ -102,7 +87,7 @@ export class SchedulesController {
   async resume(@Param('id') id: string): Promise<ScheduleDetails> {
     const now = new Date();
     const row = await this.store.setPaused(id, false, now);
-    await this.changed(row.id, 'resumed', row.name);
+    await this.changes.announce(row.id, 'resumed', row.name);
     return this.store.details(row, now);
   }
 }
