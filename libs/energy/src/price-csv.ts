@@ -1,5 +1,4 @@
-import { parse } from 'csv-parse/sync';
-import { parseTimestamp, type CsvError } from '@runforge/engine';
+import { parseTimestamp, readCsvRecords, type CsvError, type CsvRecord } from '@runforge/engine';
 import { INTERVAL_MINUTES, MAX_INTERVALS, type IntervalMinutes, type PriceSeries } from './schemas';
 
 export type PriceCsvResult = { ok: true; series: PriceSeries } | { ok: false; errors: CsvError[] };
@@ -27,11 +26,6 @@ interface Stamp {
   line: number;
 }
 
-interface CsvRecord {
-  record: string[];
-  info: { lines: number };
-}
-
 /** `line 7: timestamp … is not after the previous one`. */
 export function formatCsvError(error: CsvError): string {
   return `line ${error.line}: ${error.reason}`;
@@ -44,21 +38,9 @@ export function formatCsvError(error: CsvError): string {
  * one row cannot show its interval: pass `intervalMinutes`.
  */
 export function parsePriceCsv(text: string, opts?: { intervalMinutes?: IntervalMinutes }): PriceCsvResult {
-  let records: CsvRecord[];
-  try {
-    records = parse(text, {
-      bom: true,
-      delimiter: detectDelimiter(text),
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      trim: true,
-    }) as unknown as CsvRecord[];
-  } catch (err) {
-    const lines = (err as { lines?: unknown }).lines;
-    const line = typeof lines === 'number' && lines > 0 ? lines : 1;
-    return { ok: false, errors: [{ line, reason: `malformed CSV: ${(err as Error).message}` }] };
-  }
+  const read = readCsvRecords(text);
+  if (!read.ok) return { ok: false, errors: [read.error] };
+  const records = read.records;
   const header = records[0];
   if (header === undefined) return fail(1, 'empty file: expected a header and at least one row');
 
@@ -209,14 +191,4 @@ function reporter(errors: CsvError[]): (e: CsvError) => void {
 
 function fail(line: number, reason: string): PriceCsvResult {
   return { ok: false, errors: [{ line, reason }] };
-}
-
-/** Looks at the header only: a file whose header has no comma but a semicolon or tab uses that. */
-function detectDelimiter(text: string): string {
-  const nl = text.indexOf('\n');
-  const header = nl === -1 ? text : text.slice(0, nl);
-  if (header.includes(',')) return ',';
-  if (header.includes(';')) return ';';
-  if (header.includes('\t')) return '\t';
-  return ',';
 }

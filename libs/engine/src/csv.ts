@@ -88,9 +88,32 @@ function detectDelimiter(text: string): string {
   return ',';
 }
 
-interface CsvRecord {
+/** A CSV row and the file line it starts on. */
+export interface CsvRecord {
   record: string[];
   info: { lines: number };
+}
+
+/**
+ * A CSV file's rows, as every RunForge upload reads them (csv-parse: BOM, the header's delimiter,
+ * trimmed cells, blank lines skipped, rows of any length), or what made it unreadable, with its line.
+ */
+export function readCsvRecords(text: string): { ok: true; records: CsvRecord[] } | { ok: false; error: CsvError } {
+  try {
+    const records = parse(text, {
+      bom: true,
+      delimiter: detectDelimiter(text),
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      trim: true,
+    }) as unknown as CsvRecord[];
+    return { ok: true, records };
+  } catch (err) {
+    const lines = (err as { lines?: unknown }).lines;
+    const line = typeof lines === 'number' && lines > 0 ? lines : 1;
+    return { ok: false, error: { line, reason: `malformed CSV: ${(err as Error).message}` } };
+  }
 }
 
 /**
@@ -105,23 +128,9 @@ export function parseOhlcvCsv(text: string, opts?: { timeframe?: Timeframe }): C
   if (opts?.timeframe !== undefined && !isTimeframe(opts.timeframe)) {
     return { ok: false, errors: [{ line: 1, field: 'timeframe', reason: `must be one of ${TIMEFRAMES.join(', ')}` }] };
   }
-  let records: CsvRecord[];
-  try {
-    records = parse(text, {
-      bom: true,
-      delimiter: detectDelimiter(text),
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      trim: true,
-    }) as unknown as CsvRecord[];
-  } catch (err) {
-    const lines = (err as { lines?: unknown }).lines;
-    return {
-      ok: false,
-      errors: [{ line: typeof lines === 'number' && lines > 0 ? lines : 1, reason: `malformed CSV: ${(err as Error).message}` }],
-    };
-  }
+  const read = readCsvRecords(text);
+  if (!read.ok) return { ok: false, errors: [read.error] };
+  const records = read.records;
 
   const header = records[0];
   if (header === undefined) return { ok: false, errors: [{ line: 1, reason: 'empty file: expected a header and at least one row' }] };

@@ -3,7 +3,15 @@
 export { type Timeframe, TIMEFRAMES, timeframeMs, barsPerYear, isTimeframe, timeframeFromMs, MS_PER_YEAR } from './timeframe';
 export { type Bars, type BarColumns, barsFromColumns, sliceBars } from './bars';
 export { type SyntheticSpec, generateSyntheticBars } from './synthetic';
-export { type CsvParseResult, type CsvError, CSV_MAX_ERRORS, parseOhlcvCsv, parseTimestamp } from './csv';
+export {
+  type CsvParseResult,
+  type CsvError,
+  type CsvRecord,
+  CSV_MAX_ERRORS,
+  parseOhlcvCsv,
+  parseTimestamp,
+  readCsvRecords,
+} from './csv';
 export { barsChecksum, fnv1a64 } from './checksum';
 export type { ParamValue, Params, ParamSpec, StrategyInfo } from './strategies/strategy';
 export { listStrategies, getStrategyInfo, strategyNames } from './strategies/registry';
