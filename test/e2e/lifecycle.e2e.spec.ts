@@ -509,7 +509,12 @@ describe('priorities', () => {
   let sys: TestSystem;
 
   beforeAll(async () => {
-    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker'], SLOW_WORKER);
+    // One run at a time: the order runs start in is the order they are taken. (With concurrent
+    // short runs they are taken in the same order, but their RunStarted may land in any order.)
+    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker'], {
+      ...SLOW_WORKER,
+      RUNFORGE_SHORT_RUN_CONCURRENCY: '1',
+    });
   });
   afterAll(async () => {
     await sys?.stop();
@@ -532,6 +537,59 @@ describe('priorities', () => {
       .sort((a, b) => a.startedAt - b.startedAt)
       .map((s) => (high.includes(s.id) ? 'high' : 'normal'));
     expect(order).toEqual(['high', 'high', 'normal', 'normal', 'normal']);
+  });
+});
+
+describe('worker concurrency', () => {
+  let sys: TestSystem;
+
+  beforeAll(async () => {
+    sys = await TestSystem.start(['gateway', 'projection', 'engine-worker'], SLOW_WORKER);
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  /** Each run's first RunStarted and its end, as stream sequences. */
+  const spans = (ids: string[]) =>
+    withBus(sys, (bus) =>
+      Promise.all(
+        ids.map(async (id) => {
+          const h = await bus.history(id);
+          const started = h.find((e) => e.event.type === 'RunStarted');
+          const ended = h.find((e) => isRunEnd(e.event));
+          if (!started || !ended) throw new Error(`run ${id} lacks RunStarted or its end`);
+          return { id, started: started.seq, ended: ended.seq, end: ended.event.type };
+        }),
+      ),
+    );
+
+  it('one worker runs short runs side by side, and a long run alone', async () => {
+    // Short: 200,000 bars (≤ RUNFORGE_SHORT_RUN_MAX_BARS), 4 chunks of 40 ms each under SLOW_WORKER.
+    const short = (seed: number) => ({
+      ...backtest(200_000),
+      dataset: { synthetic: { bars: 200_000, seed, timeframe: '1m' } },
+    });
+    const shortIds: string[] = [];
+    for (let i = 0; i < 4; i++) shortIds.push((await submit(sys, short(8_100 + i))).body.id);
+    for (const id of shortIds)
+      await waitForStatus(sys, 'backtest', id, (s) => TERMINAL.includes(s.status), `short run ${id} to end`);
+    const shorts = await spans(shortIds);
+    expect(shorts.map((s) => s.end)).toEqual(shortIds.map(() => 'RunCompleted'));
+    // Side by side: some run started before another one ended (one at a time, each would end first).
+    const overlapping = shorts.some((a) => shorts.some((b) => a !== b && a.started < b.ended && b.started < a.ended));
+    expect(overlapping).toBe(true);
+
+    // A long run (2,000,000 bars) taken first runs alone: short runs submitted meanwhile start after its end.
+    const long = await submit(sys, backtest(2_000_000));
+    await waitForStatus(sys, 'backtest', long.body.id, (s) => s.status === 'Running', 'the long run to start');
+    const after: string[] = [];
+    for (let i = 0; i < 3; i++) after.push((await submit(sys, short(8_200 + i))).body.id);
+    for (const id of [long.body.id, ...after])
+      await waitForStatus(sys, 'backtest', id, (s) => TERMINAL.includes(s.status), `run ${id} to end`);
+    const [longSpan, ...afterSpans] = await spans([long.body.id, ...after]);
+    expect(longSpan?.end).toBe('RunCompleted');
+    for (const s of afterSpans) expect(s.started).toBeGreaterThan(longSpan?.ended ?? Number.POSITIVE_INFINITY);
   });
 });
 

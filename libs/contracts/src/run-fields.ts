@@ -136,8 +136,14 @@ export function storableText(text: string): string {
   return text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text;
 }
 
-/** `value` as jsonb text, its strings made storable (see `storableText`). */
+/**
+ * `value` as jsonb text, its strings made storable (see `storableText`). JSON writes a NUL as the
+ * escape `\u0000`, so text without that sequence has none; only then is the value walked again with
+ * a replacer (a replacer on every value costs as much as the stringify itself, on every result).
+ */
 export function storableJson(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined || !text.includes('\\u0000')) return text;
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? storableText(v) : v));
 }
 

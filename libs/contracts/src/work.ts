@@ -50,8 +50,26 @@ export const RunDispatchSchema = z.object({
   runId: z.string().min(1).max(64),
   kind: z.enum(['backtest', 'optimization', 'program', 'dmo', 'rmo', 'so']),
   priority: z.enum(['high', 'normal']),
+  /**
+   * The run's bars (a backtest's dataset window): with the kind, it tells a worker whether the run
+   * is short (see `isShortRun`). Absent on dispatches written before it existed: such a run is
+   * treated as long.
+   */
+  totalBars: z.number().int().nonnegative().optional(),
 });
 export type RunDispatch = z.output<typeof RunDispatchSchema>;
+
+/**
+ * Backtests of at most this many bars are short: a few milliseconds of engine time (the engine does
+ * ~100 M bars/s), far less than the orchestration around them. A worker runs several short runs at
+ * once and one long run alone (docs/architecture.md#worker-concurrency).
+ */
+export const SHORT_RUN_MAX_BARS = 250_000;
+
+/** Whether a dispatched run is short: a backtest of a known size up to `maxBars`. Everything else is long. */
+export function isShortRun(d: RunDispatch, maxBars = SHORT_RUN_MAX_BARS): boolean {
+  return d.kind === 'backtest' && d.totalBars !== undefined && d.totalBars <= maxBars;
+}
 
 export function decodeRunDispatch(raw: unknown): RunDispatch {
   const parsed = RunDispatchSchema.safeParse(raw);

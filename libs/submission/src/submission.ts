@@ -131,7 +131,14 @@ export async function submitRun(
     { runId, attempt: 0, occurredAt: (opts.now ?? new Date()).toISOString() },
     data,
   );
-  await client.dispatchRun({ type: 'RunDispatch', version: 1, runId, kind: event.data.kind, priority });
+  await client.dispatchRun({
+    type: 'RunDispatch',
+    version: 1,
+    runId,
+    kind: event.data.kind,
+    priority,
+    totalBars: event.data.totalBars,
+  });
   const ack = await client.publishEvent(event, { traceparent: opts.traceparent, msgId: opts.msgId });
   return { runId, event, duplicate: ack.duplicate };
 }

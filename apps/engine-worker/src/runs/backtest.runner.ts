@@ -27,7 +27,7 @@ export async function runBacktestChunked(
   request: BacktestRequest,
   bars: Bars,
   signal: AbortSignal,
-  /** `BarProgressed` at most this often (plus once at 100%). */
+  /** `BarProgressed` at most this often (plus once at 100% if it reported any). */
   progressIntervalMs: number,
   now: () => number = () => performance.now(),
 ): Promise<{ result: ReturnType<Backtest['result']>; durationMs: number }> {
@@ -42,6 +42,7 @@ export async function runBacktestChunked(
     allowShort: request.allowShort,
   });
   let lastProgressAt = now();
+  let reported = false;
   while (!bt.done) {
     if (signal.aborted) throw new RunAbortedError(bt.processedBars);
     const before = bt.processedBars;
@@ -49,11 +50,14 @@ export async function runBacktestChunked(
     workerMetrics.bars.inc({ kind: 'backtest' }, bt.processedBars - before);
     if (!bt.done && now() - lastProgressAt >= progressIntervalMs) {
       lastProgressAt = now();
+      reported = true;
       await ctx.emit('BarProgressed', { processedBars: bt.processedBars, totalBars: bt.totalBars });
     }
     await yieldToEventLoop();
     await testChunkDelay();
   }
-  await ctx.emit('BarProgressed', { processedBars: bt.totalBars, totalBars: bt.totalBars });
+  // 100% once the run has reported progress; a run that ended before its first progress tick has
+  // nothing to report that its RunCompleted (which carries processedBars) does not say.
+  if (reported) ctx.emitPipelined('BarProgressed', { processedBars: bt.totalBars, totalBars: bt.totalBars });
   return { result: bt.result(), durationMs: now() - started };
 }

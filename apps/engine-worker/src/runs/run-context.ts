@@ -17,6 +17,11 @@ import type { JetStreamClient } from '@runforge/messaging';
  */
 export class RunContext {
   private seq = 0;
+  /** Publishes under way (`emitPipelined`) and the first of them that failed. */
+  private pipelined: Promise<void>[] = [];
+  private pipelineError?: Error;
+  /** When this context was made: when the attempt took the run (performance.now()). */
+  readonly takenAt = performance.now();
   /** When the run last made progress (the stall clock); refreshed by progress events and `touch()`. */
   lastProgressAt = Date.now();
 
@@ -46,6 +51,32 @@ export class RunContext {
   }
 
   /**
+   * Publishes without waiting for the stream's acknowledgement: `flush()` waits for every publish
+   * started this way (and throws the first failure). Publishes reach the stream in the order they
+   * were made, so a run's events stay in order; flush before publishing what must come after them.
+   */
+  emitPipelined<T extends RunEventType>(type: T, data: EventDataInput<T>): void {
+    const started = this.emit(type, data).catch((err: unknown) => {
+      this.pipelineError ??= err instanceof Error ? err : new Error(String(err));
+    });
+    this.pipelined.push(started);
+  }
+
+  logPipelined(level: LogLevel, message: string, context?: Record<string, unknown>): void {
+    this.emitPipelined('RunLogged', this.logData(level, message, context));
+  }
+
+  /** Waits until every pipelined publish is stored; throws the first that failed. */
+  async flush(): Promise<void> {
+    const pending = this.pipelined;
+    this.pipelined = [];
+    await Promise.all(pending);
+    const err = this.pipelineError;
+    this.pipelineError = undefined;
+    if (err !== undefined) throw err;
+  }
+
+  /**
    * Publishes with an explicit discriminator (e.g. a trial id: the same fact twice is deduplicated).
    * The publish is under way when this returns (pipelined: callers collect the promises and await
    * them together, not one round trip each).
@@ -58,11 +89,11 @@ export class RunContext {
 
   /** A log line of the run (a longer message is clipped, never rejected). */
   async log(level: LogLevel, message: string, context?: Record<string, unknown>): Promise<void> {
-    await this.emit('RunLogged', {
-      level,
-      message: clipText(message, LOG_MESSAGE_MAX),
-      context: { workerId: this.workerId, ...context },
-    });
+    await this.emit('RunLogged', this.logData(level, message, context));
+  }
+
+  private logData(level: LogLevel, message: string, context?: Record<string, unknown>): EventDataInput<'RunLogged'> {
+    return { level, message: clipText(message, LOG_MESSAGE_MAX), context: { workerId: this.workerId, ...context } };
   }
 
   private event<T extends RunEventType>(type: T, data: EventDataInput<T>): ReturnType<typeof createEvent<T>> {

@@ -2,8 +2,10 @@ import { Controller, Inject, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import {
   CONSUMER_SETTINGS,
+  SHORT_RUN_MAX_BARS as DEFAULT_SHORT_RUN_MAX_BARS,
   errorFieldsOf,
   isEnergyRun,
+  isShortRun,
   kindOf,
   RUN_END_TYPES,
   type RunDispatch,
@@ -33,8 +35,10 @@ import { runBacktestChunked, RunAbortedError } from './backtest.runner';
 import { BarsCache } from './bars-cache';
 import { RunContext } from './run-context';
 import {
+  ATTEMPT_EVENT_TYPES,
   decide,
   evolveAttempts,
+  foldAttempts,
   handBack,
   INITIAL_ATTEMPT_STATE,
   settle,
@@ -53,9 +57,27 @@ type RunRequestedEvent = Extract<RunEvent, { type: 'RunRequested' }>;
 const ORPHAN_WAIT_MS = 5000;
 
 /**
+ * Short runs (`isShortRun`: backtests of at most RUNFORGE_SHORT_RUN_MAX_BARS bars) a worker runs at
+ * once; a long run runs alone (docs/architecture.md#worker-concurrency). 1 makes every run serial.
+ */
+export const SHORT_RUN_CONCURRENCY = Math.max(1, Number(process.env.RUNFORGE_SHORT_RUN_CONCURRENCY ?? 8));
+export const SHORT_RUN_MAX_BARS = Number(process.env.RUNFORGE_SHORT_RUN_MAX_BARS ?? DEFAULT_SHORT_RUN_MAX_BARS);
+
+/**
+ * What a first delivery reads of the run: its request and whether its cancellation was requested.
+ * The other events the attempt decisions fold (RunStarted, the run's end, RunAttemptAbandoned) are
+ * written only by a worker that received this dispatch, so none exists before its first delivery.
+ */
+const FIRST_DELIVERY_TYPES = [
+  'RunRequested',
+  'RunCancellationRequested',
+] as const satisfies readonly (typeof ATTEMPT_EVENT_TYPES)[number][];
+
+/**
  * Executes runs handed to the engine workers: a `RunDispatch` from the shared priority consumers
- * (`engine-high` first, then `engine-normal`; the transport pulls one at a time, so a busy worker
- * never takes a second run), naming the run's `RunRequested` on RUNS. A backtest runs here, an
+ * (`engine-high` first, then `engine-normal`), naming the run's `RunRequested` on RUNS. A worker
+ * runs up to SHORT_RUN_CONCURRENCY short runs at once, and a long one alone: the transport holds a
+ * long run's delivery until the short ones in flight have finished and pulls nothing while it runs. A backtest runs here, an
  * optimization through its coordinator. The transport renews the delivery while it runs;
  * cancellation is pushed (RunSignals); the run's time budget (`timeoutSeconds`) is a timer. Every
  * outcome is an event, published before the delivery is settled, the run's end last of all.
@@ -77,7 +99,16 @@ export class RunDispatchController {
     @Inject(RUNFORGE_CONFIG) private readonly cfg: RunForgeConfig,
   ) {}
 
-  @EventPattern('RunDispatch', pull({ consumers: ['engineHigh', 'engineNormal'], ack: 'manual', onDrain: 'deliver' }))
+  @EventPattern(
+    'RunDispatch',
+    pull({
+      consumers: ['engineHigh', 'engineNormal'],
+      ack: 'manual',
+      onDrain: 'deliver',
+      maxInFlight: SHORT_RUN_CONCURRENCY,
+      exclusive: (d) => !isShortRun(d as RunDispatch, SHORT_RUN_MAX_BARS),
+    }),
+  )
   async handleDispatch(@Payload() dispatch: RunDispatch, @Ctx() msg: JetStreamContext): Promise<void> {
     const attempt = msg.deliveryCount;
     if (msg.draining) {
@@ -124,12 +155,22 @@ export class RunDispatchController {
     return { attempt: msg.deliveryCount, maxDeliver: CONSUMER_SETTINGS.engine.maxDeliver, shuttingDown };
   }
 
-  /** The run's history folded into what the attempt decisions need (waiting up to ORPHAN_WAIT_MS for its request). */
+  /**
+   * The run's history folded into what the attempt decisions need (waiting up to ORPHAN_WAIT_MS for
+   * its request). A first delivery reads FIRST_DELIVERY_TYPES by direct gets, in parallel (the
+   * same state as the whole history folds to, without an ordered consumer per run); a redelivery
+   * reads the whole history.
+   */
   private async readState(runId: string, msg: JetStreamContext): Promise<AttemptState> {
     const deadline = Date.now() + ORPHAN_WAIT_MS;
     for (;;) {
       let state = INITIAL_ATTEMPT_STATE;
-      await this.reader.readHistory(runId, (e) => (state = evolveAttempts(state, e)));
+      if (msg.deliveryCount === 1) {
+        const found = await Promise.all(FIRST_DELIVERY_TYPES.map((type) => this.reader.lastOfType(runId, type)));
+        state = foldAttempts(found.flatMap((e) => (e ? [e] : [])).sort((a, b) => a.seq - b.seq));
+      } else {
+        await this.reader.readHistory(runId, (e) => (state = evolveAttempts(state, e)));
+      }
       if (state.requested || Date.now() > deadline) return state;
       msg.working();
       await new Promise((r) => setTimeout(r, 20));
@@ -304,13 +345,18 @@ export class RunDispatchController {
     if (event.data.kind !== 'backtest') return;
     const request = event.data.request;
     const bars = await this.bars.get(request.dataset);
-    await ctx.emit('RunStarted', { workerId: this.cfg.instanceId, totalBars: bars.length });
-    await ctx.log('INFO', `backtest started: ${request.strategy} over ${bars.length} bars`, { attempt: ctx.attempt });
+    // Pipelined: the run's events before its end are published without waiting for each ack in
+    // turn; all of them are stored before the end is published (`flush`), so it stays the last.
+    ctx.emitPipelined('RunStarted', { workerId: this.cfg.instanceId, totalBars: bars.length });
+    ctx.logPipelined('INFO', `backtest started: ${request.strategy} over ${bars.length} bars`, {
+      attempt: ctx.attempt,
+    });
     crashIfPoisoned(request.dataset.synthetic?.seed);
     await stallIfPoisoned(request.dataset.synthetic?.seed, signal);
     const { result, durationMs } = await runBacktestChunked(ctx, request, bars, signal, this.cfg.progressIntervalMs);
     await this.stopIfSuperseded(ctx, state);
-    await ctx.log('INFO', `backtest completed in ${durationMs.toFixed(0)} ms`, { sharpe: result.metrics.sharpe });
+    ctx.logPipelined('INFO', `backtest completed in ${durationMs.toFixed(0)} ms`, { sharpe: result.metrics.sharpe });
+    await ctx.flush();
     await ctx.emit('RunCompleted', {
       durationMs,
       processedBars: result.bars,
@@ -398,6 +444,9 @@ export class RunDispatchController {
    * recording nothing.
    */
   private async stopIfSuperseded(ctx: RunContext, state: AttemptState): Promise<void> {
+    // A newer attempt exists only if this delivery was redelivered, which NATS does once its ack wait
+    // passed without a renewal: not before half of it has passed since this attempt took the run.
+    if (performance.now() - ctx.takenAt < (CONSUMER_SETTINGS.engine.ackWaitSeconds * 1000) / 2) return;
     const by = supersededBy(await this.refreshed(state, ctx.runId), ctx.attempt);
     if (by !== undefined) {
       this.signals.abort(ctx.runId, { kind: 'superseded', byAttempt: by }, ctx.attempt);

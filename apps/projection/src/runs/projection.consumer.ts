@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { CONSUMER_SETTINGS, HEADERS, type RunEvent } from '@runforge/contracts';
+import { CONSUMER_SETTINGS, HEADERS, type RunEvent, type RunView } from '@runforge/contracts';
 import { JetStreamServer, type BatchMessage } from '@runforge/messaging';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { setProjectionAppliedSeq, traceIdOfTraceparent } from '@runforge/telemetry';
@@ -10,13 +10,17 @@ import { ProjectionObserver } from './projection.observer';
 
 export const MAX_BATCH = 1000;
 /** How long a batch waits for more events after its first one arrived. */
-export const LINGER_MS = Number(process.env.PROJECTION_LINGER_MS ?? 25);
+export const LINGER_MS = Number(process.env.PROJECTION_LINGER_MS ?? 2);
 /**
- * Under a steady trickle of events, at most one batch transaction starts per this interval: the
- * read models then lag the stream by up to this long, and a run's progress costs a few
- * transactions a second instead of one per event (each is ~8 statements; see docs/architecture.md).
+ * Batches start at once while the projection has been quiet (up to BATCH_BURST of them in a row);
+ * under a steady stream of events at most one starts per this interval: the read models then lag
+ * the stream by up to about this long, and a run's progress costs a few transactions a second
+ * instead of one per event (see docs/architecture.md#projection-batches).
  */
-export const BATCH_INTERVAL_MS = Number(process.env.PROJECTION_BATCH_INTERVAL_MS ?? 200);
+export const BATCH_INTERVAL_MS = Number(process.env.PROJECTION_BATCH_INTERVAL_MS ?? 100);
+export const BATCH_BURST = Number(process.env.PROJECTION_BATCH_BURST ?? 5);
+/** Rows the projection keeps of the runs it wrote last, so a batch reads only runs it has not seen. */
+const KNOWN_RUNS_MAX = 20_000;
 /** How long a delivered event may wait for its batch to commit before NATS delivers it again. */
 export const ACK_WAIT_SECONDS = Number(
   process.env.PROJECTION_ACK_WAIT_SECONDS ?? CONSUMER_SETTINGS.projection.ackWaitSeconds,
@@ -78,6 +82,12 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
   private lockRunner?: QueryRunner;
   private leadership?: Promise<void>;
   appliedSeq = 0;
+  /**
+   * The rows this instance wrote, as it wrote them (most recent last). Valid while the stored
+   * checkpoint is the one this instance wrote last: anything else that wrote (a rebuild's swap, a
+   * former leader) moved it, and the cache is dropped.
+   */
+  private readonly known = new Map<string, RunView>();
   private observer?: ProjectionObserver;
   private leader = false;
 
@@ -145,13 +155,16 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
    * restarts from the checkpoint, which keeps the stream order).
    */
   async applyDelivered(msgs: readonly BatchMessage<RunEvent>[]): Promise<void> {
-    const observer = (this.observer ??= new ProjectionObserver(this.db, this.cfg));
+    const observer = (this.observer ??= new ProjectionObserver(this.cfg));
     const { fresh, lastSeq } = selectBatch(msgs, this.appliedSeq);
-    await observer.observe(fresh, this.appliedSeq, () => this.apply(fresh, lastSeq).then(() => this.appliedSeq));
+    await observer.observe(fresh, this.appliedSeq, async () => {
+      const views = await this.apply(fresh, lastSeq);
+      return { appliedSeq: this.appliedSeq, views };
+    });
   }
 
   /** Applies `msgs` (in stream order, above the checkpoint) and moves the checkpoint to `lastSeq`. */
-  private async apply(msgs: readonly BatchMessage<RunEvent>[], lastSeq: number): Promise<void> {
+  private async apply(msgs: readonly BatchMessage<RunEvent>[], lastSeq: number): Promise<ReadonlyMap<string, RunView>> {
     const batch: ProjectedMessage[] = [];
     for (const m of msgs) {
       if (m.data === undefined) {
@@ -165,18 +178,36 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
         traceId: traceIdOfTraceparent(m.headers?.get(HEADERS.traceparent) || undefined),
       });
     }
-    if (lastSeq > this.appliedSeq) {
-      this.appliedSeq = await this.db.transaction(async (em) => {
+    if (lastSeq <= this.appliedSeq) return new Map();
+    const mine = this.appliedSeq;
+    try {
+      const { applied, views } = await this.db.transaction(async (em) => {
         await em.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [WRITE_FENCE_LOCK, this.cfg.dbSchema]);
         const stored = await readCheckpoint(em, this.cfg.dbSchema, undefined, true);
+        // Someone else wrote since this instance's last batch: its rows are not the stored ones.
+        if (stored !== mine) this.known.clear();
         const fresh = batch.filter((b) => b.seq > stored);
-        await applyBatch(em, this.cfg.dbSchema, fresh);
+        const views = await applyBatch(em, this.cfg.dbSchema, fresh, this.known);
         // A rebuild may have swapped in tables that are already past this batch: never go back.
         const applied = Math.max(stored, lastSeq);
         await writeCheckpoint(em, this.cfg.dbSchema, applied);
-        return applied;
+        return { applied, views };
       });
+      this.appliedSeq = applied;
+      for (const [id, view] of views) {
+        this.known.delete(id);
+        this.known.set(id, view);
+      }
+      for (const id of this.known.keys()) {
+        if (this.known.size <= KNOWN_RUNS_MAX) break;
+        this.known.delete(id);
+      }
       setProjectionAppliedSeq(this.appliedSeq);
+      return views;
+    } catch (err) {
+      // Not committed: what the cache holds may be ahead of the stored rows.
+      this.known.clear();
+      throw err;
     }
   }
 }

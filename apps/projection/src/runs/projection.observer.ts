@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { eventTypeForToken, HEADERS, parseRunSubject, type RunEvent } from '@runforge/contracts';
+import { eventTypeForToken, HEADERS, parseRunSubject, type RunEvent, type RunView } from '@runforge/contracts';
 import type { BatchMessage } from '@runforge/messaging';
 import {
   LIFECYCLE_EVENT_TYPES,
@@ -12,7 +12,6 @@ import {
   type TracedMessage,
 } from '@runforge/telemetry';
 import { type RunForgeConfig } from '@runforge/service';
-import type { DataSource } from 'typeorm';
 
 /**
  * Observability of the projection, kept beside the consumer so the consumer stays about folding:
@@ -23,16 +22,16 @@ export class ProjectionObserver {
   private readonly log = new Logger(ProjectionObserver.name);
   private readonly lifecycle = new RunLifecycleCounter();
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly cfg: RunForgeConfig,
-  ) {}
+  constructor(private readonly cfg: RunForgeConfig) {}
 
-  /** Runs `apply` (which returns the checkpoint after it) for the messages above `appliedBefore`. */
+  /**
+   * Runs `apply` (which returns the checkpoint after it and the affected runs' rows) for the
+   * messages above `appliedBefore`.
+   */
   async observe(
     msgs: readonly BatchMessage<RunEvent>[],
     appliedBefore: number,
-    apply: () => Promise<number>,
+    apply: () => Promise<{ appliedSeq: number; views: ReadonlyMap<string, RunView> }>,
   ): Promise<void> {
     const t = this.cfg.topology;
     const traced: TracedMessage[] = [];
@@ -56,7 +55,7 @@ export class ProjectionObserver {
       return;
     }
     const started = performance.now();
-    const appliedAfter = await withRunBatchSpans(traced, {}, apply);
+    const { appliedSeq: appliedAfter, views } = await withRunBatchSpans(traced, {}, apply);
     try {
       projectionMetrics.batchDuration.observe((performance.now() - started) / 1000);
       setProjectionAppliedSeq(appliedAfter);
@@ -70,40 +69,32 @@ export class ProjectionObserver {
       for (const m of msgs) {
         if (applied.has(m.seq)) projectionMetrics.eventDelay.observe(Math.max(0, now - m.storedAtMs) / 1000);
       }
-      await this.countLifecycle(lifecycleMsgs.filter((m) => applied.has(m.seq)));
+      this.countLifecycle(
+        lifecycleMsgs.filter((m) => applied.has(m.seq)),
+        views,
+      );
     } catch (err) {
       this.log.warn({ err }, 'projection metrics not updated for a batch');
     }
   }
 
-  private async countLifecycle(msgs: readonly BatchMessage<RunEvent>[]): Promise<void> {
+  /** Lifecycle metrics of the batch's lifecycle events, from the rows the batch left (no query). */
+  private countLifecycle(msgs: readonly BatchMessage<RunEvent>[], views: ReadonlyMap<string, RunView>): void {
     if (msgs.length === 0) return;
     // Undecodable messages (no data) were logged and skipped by the consumer.
     const events = msgs.flatMap((m) => (m.data === undefined ? [] : [m.data]));
-    const ids = [...new Set(events.map((e) => e.runId))];
-    const rows: {
-      id: string;
-      kind: string;
-      status: string;
-      attempt: number;
-      started_at: Date | null;
-      completed_at: Date | null;
-    }[] = await this.db.query(
-      `SELECT id, kind, status, attempt, started_at, completed_at FROM "${this.cfg.dbSchema}".runs WHERE id = ANY($1)`,
-      [ids],
-    );
-    const byId = new Map<string, LifecycleRow>(
-      rows.map((r) => [
-        r.id,
-        {
-          kind: r.kind,
-          status: r.status,
-          attempt: Number(r.attempt),
-          startedAt: r.started_at,
-          completedAt: r.completed_at,
-        },
-      ]),
-    );
-    this.lifecycle.record(events, byId);
+    const rows = new Map<string, LifecycleRow>();
+    for (const e of events) {
+      const v = views.get(e.runId);
+      if (!v || rows.has(e.runId)) continue;
+      rows.set(e.runId, {
+        kind: v.kind,
+        status: v.status,
+        attempt: v.attempt,
+        startedAt: v.startedAt === null ? null : new Date(v.startedAt),
+        completedAt: v.completedAt === null ? null : new Date(v.completedAt),
+      });
+    }
+    this.lifecycle.record(events, rows);
   }
 }

@@ -34,15 +34,33 @@ type Row = Record<string, unknown>;
 
 /**
  * Folds a batch of events into the read models in the caller's transaction. Reads every affected
- * run once, applies `evolveRun` in stream order, and writes each changed row once. Trials and log
+ * run once (unless `known`), applies `evolveRun` in stream order, and writes each changed row once;
+ * returns the affected runs' rows as they now are. Trials and log
  * lines are keyed by trial id / stream sequence, so a redelivered batch changes nothing.
  */
-export async function applyBatch(em: EntityManager, schema: string, batch: readonly ProjectedMessage[]): Promise<void> {
-  if (batch.length === 0) return;
+export async function applyBatch(
+  em: EntityManager,
+  schema: string,
+  batch: readonly ProjectedMessage[],
+  /**
+   * Rows of runs the caller knows to be as stored (the projection's own cache of what it wrote):
+   * only the others are read. Must not be stale: the caller drops it when anything else wrote.
+   */
+  known?: ReadonlyMap<string, RunView>,
+): Promise<Map<string, RunView>> {
+  const views = new Map<string, RunView>();
+  if (batch.length === 0) return views;
   const s = `"${schema}"`;
-  const runIds = [...new Set(batch.map((m) => m.event.runId))];
-  const existing: Row[] = await em.query(`SELECT * FROM ${s}.runs WHERE id = ANY($1)`, [runIds]);
-  const views = new Map<string, RunView>(existing.map((r) => [r.id as string, runFromColumns(r)]));
+  const unknown: string[] = [];
+  for (const id of new Set(batch.map((m) => m.event.runId))) {
+    const cached = known?.get(id);
+    if (cached) views.set(id, cached);
+    else unknown.push(id);
+  }
+  if (unknown.length > 0) {
+    const existing: Row[] = await em.query(`SELECT * FROM ${s}.runs WHERE id = ANY($1)`, [unknown]);
+    for (const r of existing) views.set(r.id as string, runFromColumns(r));
+  }
   const changed = new Set<string>();
 
   // Outcomes that arrive after their run ended (trials still running when it was stopped) are not
@@ -163,6 +181,7 @@ export async function applyBatch(em: EntityManager, schema: string, batch: reado
       values,
     );
   }
+  return views;
 }
 
 export async function readCheckpoint(

@@ -101,7 +101,17 @@ export class BatchRunner implements Runner {
     this.messages = messages;
     let buffer: JsMsg[] = [];
     let timer: NodeJS.Timeout | undefined;
-    let lastFlushAt = Number.NEGATIVE_INFINITY;
+    // Token bucket: a batch spends a token; one comes back per interval, up to `burst`.
+    const interval = this.binding.minIntervalMs ?? 0;
+    const burst = Math.max(1, this.binding.burst ?? 1);
+    let tokens = burst;
+    let refilledAt = performance.now();
+    const refill = (): void => {
+      const now = performance.now();
+      if (interval > 0) tokens = Math.min(burst, tokens + (now - refilledAt) / interval);
+      else tokens = burst;
+      refilledAt = now;
+    };
     let chain: Promise<void> = Promise.resolve();
     let failure: unknown;
     const flush = (): Promise<void> => {
@@ -110,7 +120,8 @@ export class BatchRunner implements Runner {
       if (buffer.length === 0) return chain;
       const msgs = buffer;
       buffer = [];
-      lastFlushAt = performance.now();
+      refill();
+      tokens = Math.max(0, tokens - 1);
       chain = chain
         .then(async () => {
           if (failure !== undefined) return;
@@ -153,10 +164,8 @@ export class BatchRunner implements Runner {
       buffer.push(m);
       if (buffer.length >= this.binding.maxMessages) await flush();
       else if (!timer) {
-        const wait = Math.max(
-          this.binding.lingerMs,
-          lastFlushAt + (this.binding.minIntervalMs ?? 0) - performance.now(),
-        );
+        refill();
+        const wait = Math.max(this.binding.lingerMs, tokens >= 1 ? 0 : (1 - tokens) * interval);
         timer = setTimeout(() => void flush(), wait);
       }
       if (gate && !this.server.isGateOpen(gate)) {

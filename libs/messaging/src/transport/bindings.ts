@@ -22,6 +22,12 @@ export interface PullBinding {
   /** Handlers running at once (default 1: serial). */
   readonly maxInFlight?: number;
   /**
+   * A message for which this answers true runs alone: it waits (its lease renewed) until the
+   * handlers in flight have finished, and nothing more is pulled until it has. E.g. the workers run
+   * several short runs at once but a long one alone.
+   */
+  readonly exclusive?: (data: unknown) => boolean;
+  /**
    * `auto` (default): acked when the handler resolves, nak'd (1 s) when it throws, unless it settled
    * the message itself. `manual`: the handler settles it, possibly after it resolved (the lease is
    * renewed until then).
@@ -54,8 +60,14 @@ export interface BatchBinding {
   readonly maxMessages: number;
   /** …or this long after its first message arrived (a time bound: never waits on a server's estimate)… */
   readonly lingerMs: number;
-  /** …but no sooner than this long after the previous batch began (a trickle costs a few batches a second). */
+  /**
+   * …but under a steady stream at most one batch starts per this interval (a trickle costs a few
+   * batches a second), after a quiet spell up to `burst` at once: a token bucket of `burst` batches
+   * refilled one per interval.
+   */
   readonly minIntervalMs?: number;
+  /** Batches that may start back to back after a quiet spell (default 1: every batch waits its interval). */
+  readonly burst?: number;
   readonly ackWaitSeconds: number;
   readonly maxAckPending: number;
   /** Consumes only while this gate is open (`JetStreamServer.setGate`); e.g. while holding leadership. */

@@ -17,6 +17,8 @@ export class PullRunner implements Runner {
   private stopping = false;
   private loop?: Promise<void>;
   private readonly inFlight = new Set<Promise<void>>();
+  /** An exclusive handler is running: nothing else is pulled until it has finished. */
+  private exclusiveRunning = false;
   /** Deliveries not settled yet: their leases are renewed. */
   private readonly held = new Set<JetStreamContext>();
   private prefetched?: Promise<JsMsg | null>;
@@ -90,7 +92,7 @@ export class PullRunner implements Runner {
           const msg = await this.next();
           if (!msg) continue;
           if (fromPrefetch) msg.working(); // it waited for the slot: its ack wait starts over
-          this.dispatch(msg, this.stopping);
+          await this.dispatch(msg, this.stopping);
         }
       } catch (err) {
         if (this.stopping) break;
@@ -101,7 +103,7 @@ export class PullRunner implements Runner {
   }
 
   private async slot(): Promise<void> {
-    while (this.inFlight.size >= this.max && !this.stopping) {
+    while ((this.inFlight.size >= this.max || this.exclusiveRunning) && !this.stopping) {
       await new Promise<void>((resolve) => (this.freed = resolve));
       this.freed = undefined;
     }
@@ -169,7 +171,15 @@ export class PullRunner implements Runner {
     return msg;
   }
 
-  private dispatch(msg: JsMsg, draining: boolean): void {
+  /** Until every handler in flight has finished (or draining began). */
+  private async quiet(): Promise<void> {
+    while (this.inFlight.size > 0 && !this.stopping) {
+      await new Promise<void>((resolve) => (this.freed = resolve));
+      this.freed = undefined;
+    }
+  }
+
+  private async dispatch(msg: JsMsg, draining: boolean): Promise<void> {
     const ctx = new JetStreamContext(msg, draining, {
       pullAhead: () => this.pullAhead(),
       onSettled: (c) => this.held.delete(c),
@@ -188,6 +198,12 @@ export class PullRunner implements Runner {
       ctx.term(`undecodable: ${causeOf(err).slice(0, 200)}`);
       return;
     }
+    const exclusive = this.binding.exclusive?.(data) ?? false;
+    if (exclusive) {
+      // Held (its lease renewed) until the handlers in flight have finished; then it runs alone.
+      await this.quiet();
+      this.exclusiveRunning = true;
+    }
     const handled = invoke(this.handler, data, ctx).then(
       () => {
         if (this.binding.ack !== 'manual') ctx.ack();
@@ -203,6 +219,7 @@ export class PullRunner implements Runner {
     this.inFlight.add(handled);
     void handled.finally(() => {
       this.inFlight.delete(handled);
+      if (exclusive) this.exclusiveRunning = false;
       this.freed?.();
     });
   }

@@ -1,0 +1,287 @@
+/**
+ * Short jobs at queue speed (#21): N short backtests (1,000 bars each) submitted through the REST API
+ * to the built services as real processes (gateway, projection, one engine worker; test/support
+ * TestSystem in an isolated namespace + schema), by 1 client and then by 8 concurrent clients.
+ *
+ * For each phase it prints:
+ *   - jobs/s from the first POST to the last RunCompleted received (a core subscription to the run
+ *     subjects sees each event as the stream stores it);
+ *   - POST latency (until the 202 answer) p50/p99;
+ *   - POST → RunCompleted seen p50/p99;
+ *   - POST → the status endpoint reads Completed, and RunCompleted seen → status reads Completed (the
+ *     projection's lag), p50/p99, on every SAMPLE-th run (polled every 2 ms from the moment its
+ *     RunCompleted is seen, so polling only costs during the lag itself);
+ *   - CPU seconds per service (and per 1,000 jobs), events per run.
+ * Then, at idle (one request at a time, nothing running): POST p50/p99 and GET status p50/p99.
+ * Afterwards every run must have ended Completed with a complete history, and `npm run verify` must
+ * find the read models equal to the stream — the bench fails otherwise.
+ *
+ *   npm run bench:throughput
+ *   BENCH_JOBS_1=300 BENCH_JOBS_8=1000 BENCH_SAMPLE=5 node bench/dist/system/bench/src/throughput.bench.js
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { parseRunSubject } from '@runforge/contracts';
+
+import { eventually } from '../../test/support/eventually';
+import { http, NATS_URL, ROOT, TestSystem, type ServiceName } from '../../test/support/system';
+import { percentile, printMachine, wallMs } from './support/bench-report';
+import { CpuMeter, pidsNamed } from './support/cpu';
+
+const JOBS_1 = Number(process.env['BENCH_JOBS_1'] ?? 300);
+const JOBS_8 = Number(process.env['BENCH_JOBS_8'] ?? 1000);
+const SAMPLE = Number(process.env['BENCH_SAMPLE'] ?? 5);
+const IDLE_REQUESTS = Number(process.env['BENCH_IDLE_REQUESTS'] ?? 200);
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 30);
+const BARS = Number(process.env['BENCH_BARS'] ?? 1000);
+const TERMINAL_TOKENS = new Set(['completed', 'failed', 'cancelled']);
+
+const backtest = (seed: number) => ({
+  strategy: 'sma-crossover',
+  params: { fast: 10, slow: 30 },
+  dataset: { synthetic: { bars: BARS, seed, timeframe: '1m' } },
+});
+
+interface Seen {
+  events: number;
+  terminal?: { token: string; at: number };
+  resolve?: () => void;
+}
+
+/** Every event of the namespace's runs, as it is stored: per run, how many, and its terminal event's time. */
+class RunWatch {
+  readonly runs = new Map<string, Seen>();
+
+  seen(runId: string): Seen {
+    let s = this.runs.get(runId);
+    if (!s) this.runs.set(runId, (s = { events: 0 }));
+    return s;
+  }
+
+  onEvent(runId: string, token: string): void {
+    const s = this.seen(runId);
+    s.events++;
+    if (TERMINAL_TOKENS.has(token) && !s.terminal) {
+      s.terminal = { token, at: wallMs() };
+      s.resolve?.();
+    }
+  }
+
+  ended(runId: string): Promise<{ token: string; at: number }> {
+    const s = this.seen(runId);
+    if (s.terminal) return Promise.resolve(s.terminal);
+    return new Promise((resolve) => {
+      s.resolve = () => resolve(s.terminal as { token: string; at: number });
+    });
+  }
+}
+
+interface PhaseResult {
+  clients: number;
+  jobs: number;
+  seconds: number;
+  post: number[];
+  completed: number[];
+  visible: number[];
+  lag: number[];
+  events: number[];
+  cpu: Record<string, number>;
+  failed: number;
+}
+
+async function submit(sys: TestSystem, seed: number): Promise<{ id: string; postedAt: number; postMs: number }> {
+  const postedAt = wallMs();
+  const r = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/backtests', backtest(seed));
+  const postMs = wallMs() - postedAt;
+  if (r.status !== 202) throw new Error(`submit answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return { id: r.body.id, postedAt, postMs };
+}
+
+/** Polls the status endpoint every 2 ms until it reads Completed; returns when it did. */
+async function visibleCompleted(sys: TestSystem, id: string): Promise<number> {
+  const s = await eventually(
+    `status of ${id} to read Completed`,
+    () => http<{ status: string }>(sys.gateway.url, 'GET', `/api/backtests/${id}/status`),
+    (r) => r.status === 200 && r.body.status === 'Completed',
+    { timeoutMs: 60_000, intervalMs: 2 },
+  );
+  void s;
+  return wallMs();
+}
+
+async function phase(
+  sys: TestSystem,
+  watch: RunWatch,
+  meter: () => CpuMeter,
+  clients: number,
+  jobs: number,
+  seedBase: number,
+): Promise<PhaseResult> {
+  const post: number[] = [];
+  const completed: number[] = [];
+  const visible: number[] = [];
+  const lag: number[] = [];
+  const ids: string[] = [];
+  let failed = 0;
+  let next = 0;
+  const m = meter();
+  const benchCpuBefore = process.cpuUsage();
+  m.start();
+  const t0 = wallMs();
+  const pending: Promise<void>[] = [];
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < jobs) {
+        const n = next++;
+        const { id, postedAt, postMs } = await submit(sys, seedBase + n);
+        ids.push(id);
+        post.push(postMs);
+        pending.push(
+          (async () => {
+            const end = await watch.ended(id);
+            if (end.token !== 'completed') failed++;
+            completed.push(end.at - postedAt);
+            if (n % SAMPLE === 0 && end.token === 'completed') {
+              const at = await visibleCompleted(sys, id);
+              visible.push(at - postedAt);
+              lag.push(at - end.at);
+            }
+          })(),
+        );
+      }
+    }),
+  );
+  await Promise.all(pending);
+  const lastEnd = Math.max(...ids.map((id) => watch.seen(id).terminal?.at ?? 0));
+  const cpu = m.stop();
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  cpu['bench (clients + polling)'] = (benchCpu.user + benchCpu.system) / 1e6;
+  return {
+    clients,
+    jobs,
+    seconds: (lastEnd - t0) / 1000,
+    post,
+    completed,
+    visible,
+    lag,
+    events: ids.map((id) => watch.seen(id).events),
+    cpu,
+    failed,
+  };
+}
+
+async function idle(sys: TestSystem, watch: RunWatch): Promise<{ post: number[]; status: number[] }> {
+  const post: number[] = [];
+  const status: number[] = [];
+  let last = '';
+  for (let i = 0; i < IDLE_REQUESTS; i++) {
+    // One at a time, each after the previous one ended and its read model caught up: an idle system.
+    const { id, postMs } = await submit(sys, 900_000 + i);
+    post.push(postMs);
+    await watch.ended(id);
+    await visibleCompleted(sys, id);
+    last = id;
+  }
+  for (let i = 0; i < IDLE_REQUESTS; i++) {
+    const t = wallMs();
+    const r = await http(sys.gateway.url, 'GET', `/api/backtests/${last}/status`);
+    status.push(wallMs() - t);
+    if (r.status !== 200) throw new Error(`status answered ${r.status}`);
+  }
+  return { post, status };
+}
+
+function verify(sys: TestSystem): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'apps/projection/dist/cli/verify.js')], {
+      cwd: ROOT,
+      env: { ...process.env, ...sys.iso.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    child.once('exit', (code) => resolve({ code, output }));
+  });
+}
+
+const f1 = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const p = (xs: number[]): string => `${f1(percentile(xs, 50))} / ${f1(percentile(xs, 99))}`;
+
+function print(r: PhaseResult): void {
+  const cpuTotal = Object.values(r.cpu).reduce((a, b) => a + b, 0);
+  console.log(`\n## ${r.clients} client${r.clients > 1 ? 's' : ''}, ${r.jobs} backtests of ${BARS} bars`);
+  console.log(
+    `jobs/s (first POST → last RunCompleted): ${(r.jobs / r.seconds).toFixed(0)}  (${r.seconds.toFixed(2)} s)`,
+  );
+  console.log(`| figure (ms) | p50 / p99 |`);
+  console.log(`| --- | --- |`);
+  console.log(`| POST → 202 | ${p(r.post)} |`);
+  console.log(`| POST → RunCompleted stored | ${p(r.completed)} |`);
+  console.log(`| POST → status reads Completed (every ${SAMPLE}th run) | ${p(r.visible)} |`);
+  console.log(`| RunCompleted stored → status reads Completed (projection lag) | ${p(r.lag)} |`);
+  console.log(`events per run: ${p(r.events)} (p50 / p99)`);
+  console.log(`| process | CPU s | CPU ms per job |`);
+  console.log(`| --- | --- | --- |`);
+  for (const [k, v] of Object.entries(r.cpu))
+    console.log(`| ${k} | ${v.toFixed(2)} | ${((v * 1000) / r.jobs).toFixed(2)} |`);
+  console.log(`| total | ${cpuTotal.toFixed(2)} | ${((cpuTotal * 1000) / r.jobs).toFixed(2)} |`);
+  if (r.failed) console.log(`!! ${r.failed} runs did not complete`);
+}
+
+async function main(): Promise<void> {
+  printMachine(`bench:throughput — short backtests (${BARS} bars) through the REST API`);
+  const services: ServiceName[] = ['gateway', 'projection', 'engine-worker'];
+  const sys = await TestSystem.start(services);
+  const nc = await connect({ servers: NATS_URL });
+  const watch = new RunWatch();
+  const sub = nc.subscribe(`${sys.iso.namespace}.runs.*.*`, {
+    callback: (err, msg) => {
+      if (err) return;
+      const parsed = parseRunSubject(sys.iso.topology, msg.subject);
+      if (parsed) watch.onEvent(parsed.runId, parsed.eventToken);
+    },
+  });
+  const pidsOf = (name: ServiceName) => (): number[] =>
+    sys.processes.filter((q) => q.name === name).map((q) => q.child.pid ?? -1);
+  const meter = (): CpuMeter =>
+    new CpuMeter({
+      'engine-worker': pidsOf('engine-worker'),
+      projection: pidsOf('projection'),
+      gateway: pidsOf('gateway'),
+      'nats-server': () => pidsNamed('nats-server'),
+      postgres: () => pidsNamed('postgres'),
+    });
+  let ok = false;
+  try {
+    if (WARMUP) await phase(sys, watch, meter, 4, WARMUP, 500_000);
+    const one = await phase(sys, watch, meter, 1, JOBS_1, 1);
+    print(one);
+    const eight = await phase(sys, watch, meter, 8, JOBS_8, 100_000);
+    print(eight);
+    const quiet = await idle(sys, watch);
+    console.log(`\n## idle (one request at a time, nothing running)`);
+    console.log(`| request (ms) | p50 / p99 |`);
+    console.log(`| --- | --- |`);
+    console.log(`| POST /api/backtests → 202 | ${p(quiet.post)} |`);
+    console.log(`| GET /api/backtests/:id/status | ${p(quiet.status)} |`);
+
+    const notCompleted = [...watch.runs.entries()].filter(([, s]) => s.terminal?.token !== 'completed');
+    const v = await verify(sys);
+    console.log(`\nverify: ${v.output.trim().split('\n').slice(-1)[0]}`);
+    if (notCompleted.length > 0) throw new Error(`${notCompleted.length} runs did not complete`);
+    if (v.code !== 0) throw new Error(`verify found differences:\n${v.output}`);
+    ok = one.failed === 0 && eight.failed === 0;
+  } finally {
+    sub.unsubscribe();
+    await nc.close();
+    await sys.stop();
+  }
+  process.exitCode = ok ? 0 : 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
