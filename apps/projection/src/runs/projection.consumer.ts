@@ -4,8 +4,9 @@ import { CONSUMER_SETTINGS, HEADERS, type RunEvent, type RunView } from '@runfor
 import { JetStreamServer, type BatchMessage } from '@runforge/messaging';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { setProjectionAppliedSeq, traceIdOfTraceparent } from '@runforge/telemetry';
-import { DataSource, type QueryRunner } from 'typeorm';
-import { applyBatch, readCheckpoint, writeCheckpoint, type ProjectedMessage } from './runs.projection';
+import type { PoolClient, QueryResult } from 'pg';
+import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
+import { applyBatch, PROJECTION_NAME, readCheckpoint, type ProjectedMessage } from './runs.projection';
 import { ProjectionObserver } from './projection.observer';
 
 export const MAX_BATCH = 1000;
@@ -33,6 +34,9 @@ export const LEADER_LOCK = 0x52_46_50_4a; // "RFPJ"
  * A sibling key of the leader lock, because the leader lock is held by a session for its lifetime.
  */
 export const WRITE_FENCE_LOCK = 0x52_46_50_57; // "RFPW"
+/** `text` as a SQL string literal (for the one statement that cannot take parameters). */
+const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+
 /** The transport's gate the projection's batches wait on: open while this instance leads. */
 export const LEADER_GATE = 'projection-leader';
 
@@ -163,6 +167,32 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
     });
   }
 
+  /**
+   * Runs `fn` in a batch transaction, handing it the stored checkpoint: the transaction begins, takes
+   * the write fence shared (a rebuild's swap takes it exclusive) and reads the checkpoint locked, in
+   * one round trip (three statements in one simple query), then commits after `fn`.
+   */
+  private async inBatchTransaction<T>(fn: (em: EntityManager, stored: number) => Promise<T>): Promise<T> {
+    const runner = this.db.createQueryRunner();
+    const client = (await runner.connect()) as PoolClient;
+    const schema = this.cfg.dbSchema;
+    try {
+      const opened = (await client.query(
+        `BEGIN; SELECT pg_advisory_xact_lock_shared(${WRITE_FENCE_LOCK}, hashtext(${literal(schema)}));
+         SELECT last_seq FROM "${schema}".projection_checkpoints WHERE name = ${literal(PROJECTION_NAME)} FOR UPDATE`,
+      )) as unknown as QueryResult<{ last_seq: string }>[];
+      const row = opened[2]?.rows[0];
+      const result = await fn(runner.manager, row ? Number(row.last_seq) : 0);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      await runner.release();
+    }
+  }
+
   /** Applies `msgs` (in stream order, above the checkpoint) and moves the checkpoint to `lastSeq`. */
   private async apply(msgs: readonly BatchMessage<RunEvent>[], lastSeq: number): Promise<ReadonlyMap<string, RunView>> {
     const batch: ProjectedMessage[] = [];
@@ -181,16 +211,13 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
     if (lastSeq <= this.appliedSeq) return new Map();
     const mine = this.appliedSeq;
     try {
-      const { applied, views } = await this.db.transaction(async (em) => {
-        await em.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [WRITE_FENCE_LOCK, this.cfg.dbSchema]);
-        const stored = await readCheckpoint(em, this.cfg.dbSchema, undefined, true);
+      const { applied, views } = await this.inBatchTransaction(async (em, stored) => {
         // Someone else wrote since this instance's last batch: its rows are not the stored ones.
         if (stored !== mine) this.known.clear();
         const fresh = batch.filter((b) => b.seq > stored);
-        const views = await applyBatch(em, this.cfg.dbSchema, fresh, this.known);
         // A rebuild may have swapped in tables that are already past this batch: never go back.
         const applied = Math.max(stored, lastSeq);
-        await writeCheckpoint(em, this.cfg.dbSchema, applied);
+        const views = await applyBatch(em, this.cfg.dbSchema, fresh, this.known, applied);
         return { applied, views };
       });
       this.appliedSeq = applied;

@@ -47,9 +47,14 @@ export async function applyBatch(
    * only the others are read. Must not be stale: the caller drops it when anything else wrote.
    */
   known?: ReadonlyMap<string, RunView>,
+  /** Stores this checkpoint in the same statement as the batch's rows. */
+  checkpoint?: number,
 ): Promise<Map<string, RunView>> {
   const views = new Map<string, RunView>();
-  if (batch.length === 0) return views;
+  if (batch.length === 0) {
+    if (checkpoint !== undefined) await writeCheckpoint(em, schema, checkpoint);
+    return views;
+  }
   const s = `"${schema}"`;
   const unknown: string[] = [];
   for (const id of new Set(batch.map((m) => m.event.runId))) {
@@ -121,8 +126,10 @@ export async function applyBatch(
     for (const r of inserted) newTrialIds.add(r.id);
   }
 
-  const logValues: unknown[] = [];
-  const logTuples: string[] = [];
+  // The batch's writes (log lines, changed runs, the checkpoint) go as one statement: data-modifying
+  // CTEs, one round trip instead of one per table.
+  const writes = new Writes();
+  const logRows: unknown[][] = [];
   // A trial counts when this batch inserted its row, and only at its first outcome in the batch.
   const countedTrials = new Set<string>();
   const countOnce = (trialId: string): boolean => {
@@ -133,7 +140,7 @@ export async function applyBatch(
   for (const m of batch) {
     const e = m.event;
     if (e.type === 'RunLogged') {
-      const row = [
+      logRows.push([
         m.seq,
         e.runId,
         e.data.level,
@@ -141,10 +148,7 @@ export async function applyBatch(
         e.data.context ? storableJson(e.data.context) : null,
         e.attempt,
         e.occurredAt,
-      ];
-      const base = logValues.length;
-      logTuples.push(`(${row.map((_, i) => `$${base + i + 1}`).join(',')})`);
-      logValues.push(...row);
+      ]);
     }
     const before = views.get(e.runId);
     const after = evolveRun(before, e, { seq: m.seq, traceId: m.traceId, firstSighting: countOnce });
@@ -154,33 +158,26 @@ export async function applyBatch(
     }
   }
 
-  if (logTuples.length > 0) {
-    await em.query(
+  if (logRows.length > 0) {
+    writes.add(
       `INSERT INTO ${s}.run_logs (seq, run_id, level, message, context, attempt, occurred_at)
-       VALUES ${logTuples.join(',')} ON CONFLICT (seq) DO NOTHING`,
-      logValues,
+       VALUES ${writes.tuples(logRows)} ON CONFLICT (seq) DO NOTHING`,
     );
   }
-
   if (changed.size > 0) {
     const cols = RUN_COLUMNS;
-    const values: unknown[] = [];
-    const tuples: string[] = [];
-    for (const id of changed) {
-      const params = runToColumns(views.get(id) as RunView);
-      const base = values.length;
-      tuples.push(`(${params.map((_, i) => `$${base + i + 1}`).join(',')})`);
-      values.push(...params);
-    }
-    await em.query(
-      `INSERT INTO ${s}.runs (${cols.join(',')}) VALUES ${tuples.join(',')}
+    const rows = [...changed].map((id) => runToColumns(views.get(id) as RunView));
+    writes.add(
+      `INSERT INTO ${s}.runs (${cols.join(',')}) VALUES ${writes.tuples(rows)}
        ON CONFLICT (id) DO UPDATE SET ${cols
          .filter((c) => c !== 'id')
          .map((c) => `${c} = EXCLUDED.${c}`)
          .join(', ')}`,
-      values,
     );
   }
+  if (checkpoint !== undefined)
+    writes.add(checkpointUpsert(schema, writes.param(PROJECTION_NAME), writes.param(checkpoint)));
+  await writes.run(em);
   return views;
 }
 
@@ -203,9 +200,43 @@ export async function writeCheckpoint(
   seq: number,
   name = PROJECTION_NAME,
 ): Promise<void> {
-  await em.query(
-    `INSERT INTO "${schema}".projection_checkpoints (name, last_seq, updated_at) VALUES ($1, $2, now())
-     ON CONFLICT (name) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = EXCLUDED.updated_at`,
-    [name, seq],
-  );
+  await em.query(checkpointUpsert(schema, '$1', '$2'), [name, seq]);
+}
+
+function checkpointUpsert(schema: string, name: string, seq: string): string {
+  return `INSERT INTO "${schema}".projection_checkpoints (name, last_seq, updated_at) VALUES (${name}, ${seq}, now())
+     ON CONFLICT (name) DO UPDATE SET last_seq = EXCLUDED.last_seq, updated_at = EXCLUDED.updated_at`;
+}
+
+/**
+ * Several writes as one statement: every write but the last becomes a data-modifying CTE (Postgres
+ * runs each of them, whether or not the main statement reads it), sharing one parameter list.
+ */
+class Writes {
+  private readonly statements: string[] = [];
+  private readonly values: unknown[] = [];
+
+  /** A placeholder for `value`. */
+  param(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+
+  /** `(…),(…)` placeholders for rows of values. */
+  tuples(rows: readonly (readonly unknown[])[]): string {
+    return rows.map((row) => `(${row.map((v) => this.param(v)).join(',')})`).join(',');
+  }
+
+  add(sql: string): void {
+    this.statements.push(sql);
+  }
+
+  async run(em: EntityManager): Promise<void> {
+    const last = this.statements.length - 1;
+    if (last < 0) return;
+    const ctes = this.statements.slice(0, last).map((sql, i) => `w${i} AS (${sql})`);
+    const sql =
+      ctes.length > 0 ? `WITH ${ctes.join(', ')} ${this.statements[last]}` : (this.statements[last] as string);
+    await em.query(sql, this.values);
+  }
 }
