@@ -77,6 +77,31 @@ class RunWatch {
   }
 }
 
+/** Cumulative bucket counts of a Prometheus histogram on a service's /metrics (le → count). */
+async function histogram(url: string, name: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    const m = new RegExp(`^${name}_bucket\\{.*le="([^"]+)".*\\} (\\d+)`).exec(line);
+    if (m) buckets.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
+  }
+  return buckets;
+}
+
+/** The bucket bound (ms) under which a share `p` of the observations between two scrapes fell. */
+function bucketQuantile(before: Map<number, number>, after: Map<number, number>, p: number): string {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  if (total === 0) return 'n/a';
+  for (const le of bounds) {
+    if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= p * total)
+      return le === Number.POSITIVE_INFINITY ? '> max bucket' : `≤ ${le * 1000} ms`;
+  }
+  return 'n/a';
+}
+
+const DELAY_HISTOGRAM = 'runforge_projection_event_delay_seconds';
+
 interface PhaseResult {
   clients: number;
   jobs: number;
@@ -88,6 +113,8 @@ interface PhaseResult {
   events: number[];
   cpu: Record<string, number>;
   failed: number;
+  /** The projection's own stored → committed delay of every event (its histogram), p50 and p99. */
+  applied: [string, string];
 }
 
 async function submit(sys: TestSystem, seed: number): Promise<{ id: string; postedAt: number; postMs: number }> {
@@ -125,6 +152,8 @@ async function phase(
   const ids: string[] = [];
   let failed = 0;
   let next = 0;
+  const projection = sys.processes.find((q) => q.name === 'projection')?.url ?? '';
+  const delayBefore = await histogram(projection, DELAY_HISTOGRAM);
   const m = meter();
   const benchCpuBefore = process.cpuUsage();
   m.start();
@@ -157,7 +186,17 @@ async function phase(
   const cpu = m.stop();
   const benchCpu = process.cpuUsage(benchCpuBefore);
   cpu['bench (clients + polling)'] = (benchCpu.user + benchCpu.system) / 1e6;
+  // Every event committed by now (the last runs' RunCompleted were read back as Completed above,
+  // on the sampled runs; the rest are waited for here).
+  await eventually(
+    'the projection to commit every event of the phase',
+    () => http<{ lag: number }>(projection, 'GET', '/projection/lag'),
+    (r) => r.body.lag === 0,
+    { timeoutMs: 60_000, intervalMs: 20 },
+  );
+  const delayAfter = await histogram(projection, DELAY_HISTOGRAM);
   return {
+    applied: [bucketQuantile(delayBefore, delayAfter, 0.5), bucketQuantile(delayBefore, delayAfter, 0.99)],
     clients,
     jobs,
     seconds: (lastEnd - t0) / 1000,
@@ -171,7 +210,13 @@ async function phase(
   };
 }
 
-async function idle(sys: TestSystem, watch: RunWatch): Promise<{ post: number[]; status: number[] }> {
+async function idle(
+  sys: TestSystem,
+  watch: RunWatch,
+): Promise<{ post: number[]; status: number[]; lag: number[]; applied: [string, string] }> {
+  const projection = sys.processes.find((q) => q.name === 'projection')?.url ?? '';
+  const delayBefore = await histogram(projection, DELAY_HISTOGRAM);
+  const lag: number[] = [];
   const post: number[] = [];
   const status: number[] = [];
   let last = '';
@@ -179,17 +224,23 @@ async function idle(sys: TestSystem, watch: RunWatch): Promise<{ post: number[];
     // One at a time, each after the previous one ended and its read model caught up: an idle system.
     const { id, postMs } = await submit(sys, 900_000 + i);
     post.push(postMs);
-    await watch.ended(id);
-    await visibleCompleted(sys, id);
+    const end = await watch.ended(id);
+    lag.push((await visibleCompleted(sys, id)) - end.at);
     last = id;
   }
+  const delayAfter = await histogram(projection, DELAY_HISTOGRAM);
   for (let i = 0; i < IDLE_REQUESTS; i++) {
     const t = wallMs();
     const r = await http(sys.gateway.url, 'GET', `/api/backtests/${last}/status`);
     status.push(wallMs() - t);
     if (r.status !== 200) throw new Error(`status answered ${r.status}`);
   }
-  return { post, status };
+  return {
+    post,
+    status,
+    lag,
+    applied: [bucketQuantile(delayBefore, delayAfter, 0.5), bucketQuantile(delayBefore, delayAfter, 0.99)],
+  };
 }
 
 function verify(sys: TestSystem): Promise<{ code: number | null; output: string }> {
@@ -220,7 +271,10 @@ function print(r: PhaseResult): void {
   console.log(`| POST → 202 | ${p(r.post)} |`);
   console.log(`| POST → RunCompleted stored | ${p(r.completed)} |`);
   console.log(`| POST → status reads Completed (every ${SAMPLE}th run) | ${p(r.visible)} |`);
-  console.log(`| RunCompleted stored → status reads Completed (projection lag) | ${p(r.lag)} |`);
+  console.log(`| RunCompleted stored → status reads Completed (projection lag + a status read) | ${p(r.lag)} |`);
+  console.log(
+    `| any event stored → committed to the read models (projection's histogram, bucket bound) | ${r.applied[0]} / ${r.applied[1]} |`,
+  );
   console.log(`events per run: ${p(r.events)} (p50 / p99)`);
   console.log(`| process | CPU s | CPU ms per job |`);
   console.log(`| --- | --- | --- |`);
@@ -266,6 +320,10 @@ async function main(): Promise<void> {
     console.log(`| --- | --- |`);
     console.log(`| POST /api/backtests → 202 | ${p(quiet.post)} |`);
     console.log(`| GET /api/backtests/:id/status | ${p(quiet.status)} |`);
+    console.log(`| RunCompleted stored → status reads Completed | ${p(quiet.lag)} |`);
+    console.log(
+      `| any event stored → committed (projection's histogram, bucket bound) | ${quiet.applied[0]} / ${quiet.applied[1]} |`,
+    );
 
     const notCompleted = [...watch.runs.entries()].filter(([, s]) => s.terminal?.token !== 'completed');
     const v = await verify(sys);

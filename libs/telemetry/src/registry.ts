@@ -132,7 +132,7 @@ export const projectionMetrics = {
   eventDelay: new Histogram({
     name: 'runforge_projection_event_delay_seconds',
     help: 'From an event being stored in the stream to its being committed to the read models',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    buckets: [0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.06, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [metricsRegistry],
   }),
   appliedSeq: new Gauge({

@@ -13,13 +13,13 @@ export const MAX_BATCH = 1000;
 /** How long a batch waits for more events after its first one arrived. */
 export const LINGER_MS = Number(process.env.PROJECTION_LINGER_MS ?? 2);
 /**
- * Batches start at once while the projection has been quiet (up to BATCH_BURST of them in a row);
- * under a steady stream of events at most one starts per this interval: the read models then lag
- * the stream by up to about this long, and a run's progress costs a few transactions a second
- * instead of one per event (see docs/architecture.md#projection-batches).
+ * The share of its time the projection may spend applying batches under a steady stream of events:
+ * a batch that took 3 ms lets the next one start 15 ms after it began, so a cheap batch (a few
+ * events, at idle) is followed closely and an expensive one is spaced (see
+ * docs/architecture.md#projection-batches). Never more than BATCH_MAX_INTERVAL_MS apart.
  */
-export const BATCH_INTERVAL_MS = Number(process.env.PROJECTION_BATCH_INTERVAL_MS ?? 100);
-export const BATCH_BURST = Number(process.env.PROJECTION_BATCH_BURST ?? 5);
+export const BATCH_DUTY_CYCLE = Number(process.env.PROJECTION_BATCH_DUTY_CYCLE ?? 0.2);
+export const BATCH_MAX_INTERVAL_MS = Number(process.env.PROJECTION_BATCH_MAX_INTERVAL_MS ?? 100);
 /** Rows the projection keeps of the runs it wrote last, so a batch reads only runs it has not seen. */
 const KNOWN_RUNS_MAX = 20_000;
 /** How long a delivered event may wait for its batch to commit before NATS delivers it again. */

@@ -4,8 +4,8 @@ import { CONSUMER_SETTINGS, type RunEvent } from '@runforge/contracts';
 import { batch, type BatchMessage } from '@runforge/messaging';
 import {
   ACK_WAIT_SECONDS,
-  BATCH_BURST,
-  BATCH_INTERVAL_MS,
+  BATCH_DUTY_CYCLE,
+  BATCH_MAX_INTERVAL_MS,
   LEADER_GATE,
   LINGER_MS,
   MAX_BATCH,
@@ -14,10 +14,11 @@ import {
 
 /**
  * Every event of `runs.>`, in stream order, in batches: a batch closes at MAX_BATCH events or
- * LINGER_MS after its first event (never on the server's pending estimate); after a quiet spell up
- * to BATCH_BURST batches start at once, under a steady stream one per BATCH_INTERVAL_MS. So a run's
- * events are applied within milliseconds of being stored at idle, and a steady trickle costs ten
- * transactions a second, not one per event. Consumed only while this instance leads.
+ * LINGER_MS after its first event (never on the server's pending estimate), and starts once the
+ * previous batch's run time is at most BATCH_DUTY_CYCLE of the time since it began (at most
+ * BATCH_MAX_INTERVAL_MS). So a run's events are applied within milliseconds of being stored at
+ * idle, and a steady stream costs at most a fifth of a core, not a transaction per event.
+ * Consumed only while this instance leads.
  */
 @Controller()
 export class RunsProjectionController {
@@ -29,8 +30,8 @@ export class RunsProjectionController {
       consumer: 'projection',
       maxMessages: MAX_BATCH,
       lingerMs: LINGER_MS,
-      minIntervalMs: BATCH_INTERVAL_MS,
-      burst: BATCH_BURST,
+      dutyCycle: BATCH_DUTY_CYCLE,
+      maxIntervalMs: BATCH_MAX_INTERVAL_MS,
       ackWaitSeconds: ACK_WAIT_SECONDS,
       maxAckPending: CONSUMER_SETTINGS.projection.maxAckPending,
       gate: LEADER_GATE,

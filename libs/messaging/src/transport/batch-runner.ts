@@ -101,17 +101,11 @@ export class BatchRunner implements Runner {
     this.messages = messages;
     let buffer: JsMsg[] = [];
     let timer: NodeJS.Timeout | undefined;
-    // Token bucket: a batch spends a token; one comes back per interval, up to `burst`.
-    const interval = this.binding.minIntervalMs ?? 0;
-    const burst = Math.max(1, this.binding.burst ?? 1);
-    let tokens = burst;
-    let refilledAt = performance.now();
-    const refill = (): void => {
-      const now = performance.now();
-      if (interval > 0) tokens = Math.min(burst, tokens + (now - refilledAt) / interval);
-      else tokens = burst;
-      refilledAt = now;
-    };
+    // Duty cycle: the next batch may start once the previous one's run time is the allowed share of
+    // the time since it began (capped at maxIntervalMs).
+    const duty = Math.min(1, Math.max(0.01, this.binding.dutyCycle ?? 1));
+    const maxInterval = this.binding.maxIntervalMs ?? Number.POSITIVE_INFINITY;
+    let nextAllowedAt = Number.NEGATIVE_INFINITY;
     let chain: Promise<void> = Promise.resolve();
     let failure: unknown;
     const flush = (): Promise<void> => {
@@ -120,11 +114,10 @@ export class BatchRunner implements Runner {
       if (buffer.length === 0) return chain;
       const msgs = buffer;
       buffer = [];
-      refill();
-      tokens = Math.max(0, tokens - 1);
       chain = chain
         .then(async () => {
           if (failure !== undefined) return;
+          const began = performance.now();
           const batch: BatchMessage<unknown>[] = msgs.map((m) => {
             const meta = {
               seq: m.seq,
@@ -140,6 +133,8 @@ export class BatchRunner implements Runner {
             }
           });
           await invoke(this.handler, batch, new JetStreamBatchContext(batch, after));
+          const took = performance.now() - began;
+          nextAllowedAt = began + Math.min(maxInterval, took / duty);
           const highest = msgs.reduce((a, b) => (b.seq > a.seq ? b : a));
           highest.ack();
         })
@@ -164,8 +159,7 @@ export class BatchRunner implements Runner {
       buffer.push(m);
       if (buffer.length >= this.binding.maxMessages) await flush();
       else if (!timer) {
-        refill();
-        const wait = Math.max(this.binding.lingerMs, tokens >= 1 ? 0 : (1 - tokens) * interval);
+        const wait = Math.max(this.binding.lingerMs, nextAllowedAt - performance.now());
         timer = setTimeout(() => void flush(), wait);
       }
       if (gate && !this.server.isGateOpen(gate)) {

@@ -61,13 +61,14 @@ export interface BatchBinding {
   /** …or this long after its first message arrived (a time bound: never waits on a server's estimate)… */
   readonly lingerMs: number;
   /**
-   * …but under a steady stream at most one batch starts per this interval (a trickle costs a few
-   * batches a second), after a quiet spell up to `burst` at once: a token bucket of `burst` batches
-   * refilled one per interval.
+   * …but a batch starts only once the share of time the handler spent on the previous one, counted
+   * from its start, is down to `dutyCycle` (a batch that took 3 ms lets the next start 12 ms after it
+   * began at 0.25): cheap batches follow each other closely, expensive ones are spaced so a steady
+   * stream costs at most that share of a core. Default 1 (no spacing).
    */
-  readonly minIntervalMs?: number;
-  /** Batches that may start back to back after a quiet spell (default 1: every batch waits its interval). */
-  readonly burst?: number;
+  readonly dutyCycle?: number;
+  /** The spacing never exceeds this (a trickle's events are applied at least this often). */
+  readonly maxIntervalMs?: number;
   readonly ackWaitSeconds: number;
   readonly maxAckPending: number;
   /** Consumes only while this gate is open (`JetStreamServer.setGate`); e.g. while holding leadership. */

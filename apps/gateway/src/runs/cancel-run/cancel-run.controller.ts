@@ -150,7 +150,8 @@ export class CancelRunController {
     while (performance.now() < deadline) {
       const run = await this.runs.get(id);
       if (!run || TERMINAL_STATUSES.has(run.status)) return;
-      await new Promise((r) => setTimeout(r, 20));
+      // The projection applies an event within milliseconds at idle (a token bucket of batches).
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 }
