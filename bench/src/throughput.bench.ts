@@ -14,12 +14,16 @@
  *   - CPU seconds per service (and per 1,000 jobs), events per run.
  * Then, at idle (one request at a time, nothing running): POST p50/p99 and GET status p50/p99.
  * Afterwards every run must have ended Completed with a complete history, and `npm run verify` must
- * find the read models equal to the stream — the bench fails otherwise.
+ * find the read models equal to the stream — the bench fails otherwise. Then, for scale, the same
+ * jobs on BullMQ + the local Redis (a dev dependency; one worker process, concurrency 8), by 1 and
+ * by 8 clients (BENCH_BULLMQ=0 skips it).
  *
  *   npm run bench:throughput
  *   BENCH_JOBS_1=300 BENCH_JOBS_8=1000 BENCH_SAMPLE=5 node bench/dist/system/bench/src/throughput.bench.js
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
+import { Socket } from 'node:net';
+import { Queue, QueueEvents } from 'bullmq';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { parseRunSubject } from '@runforge/contracts';
@@ -36,6 +40,9 @@ const IDLE_REQUESTS = Number(process.env['BENCH_IDLE_REQUESTS'] ?? 200);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 30);
 const BARS = Number(process.env['BENCH_BARS'] ?? 1000);
 const TERMINAL_TOKENS = new Set(['completed', 'failed', 'cancelled']);
+/** The same workload on BullMQ + the local Redis, side by side (0 skips it). */
+const BULLMQ = process.env['BENCH_BULLMQ'] !== '0';
+const REDIS = { host: '127.0.0.1', port: Number(process.env['REDIS_PORT'] ?? 6379) };
 
 const backtest = (seed: number) => ({
   strategy: 'sma-crossover',
@@ -257,6 +264,95 @@ function verify(sys: TestSystem): Promise<{ code: number | null; output: string 
   });
 }
 
+function redisUp(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.connect(REDIS.port, REDIS.host);
+  });
+}
+
+interface QueueResult {
+  clients: number;
+  jobs: number;
+  seconds: number;
+  add: number[];
+  completed: number[];
+  cpu: Record<string, number>;
+}
+
+/**
+ * The comparison: the same backtests as BullMQ jobs (Queue.add by 1 or 8 concurrent clients; one
+ * worker process with concurrency 8, bench/src/support/bullmq-worker.ts), timed from the first add
+ * to the last `completed` seen on QueueEvents.
+ */
+async function bullmqPhase(clients: number, jobs: number): Promise<QueueResult> {
+  const name = `rf-bench-${process.pid}-${clients}`;
+  const worker = fork(path.join(__dirname, 'support', 'bullmq-worker.js'), [name], { stdio: 'ignore' });
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('exit', (code) => reject(new Error(`bullmq worker exited ${code}`)));
+  });
+  const queue = new Queue(name, { connection: REDIS });
+  const events = new QueueEvents(name, { connection: REDIS });
+  await events.waitUntilReady();
+  const addedAt = new Map<string, number>();
+  const done = new Map<string, number>();
+  let all: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (all = resolve));
+  events.on('completed', ({ jobId }) => {
+    done.set(jobId, wallMs());
+    if (done.size === jobs) all();
+  });
+  const meter = new CpuMeter({
+    'bullmq worker': () => [worker.pid ?? -1],
+    'redis-server': () => pidsNamed('redis-server'),
+  });
+  const add: number[] = [];
+  let next = 0;
+  const benchCpuBefore = process.cpuUsage();
+  meter.start();
+  const t0 = wallMs();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < jobs) {
+        const n = next++;
+        const t = wallMs();
+        const job = await queue.add('backtest', { bars: BARS, seed: n }, { removeOnComplete: false });
+        add.push(wallMs() - t);
+        addedAt.set(job.id as string, t);
+      }
+    }),
+  );
+  await finished;
+  const seconds = (Math.max(...done.values()) - t0) / 1000;
+  const cpu = meter.stop();
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  cpu['bench (clients)'] = (benchCpu.user + benchCpu.system) / 1e6;
+  const completed = [...done.entries()].map(([id, at]) => at - (addedAt.get(id) ?? at));
+  worker.kill('SIGTERM');
+  await events.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return { clients, jobs, seconds, add, completed, cpu };
+}
+
+function printQueue(r: QueueResult): void {
+  const cpuTotal = Object.values(r.cpu).reduce((a, b) => a + b, 0);
+  console.log(`\n## BullMQ + Redis, ${r.clients} client${r.clients > 1 ? 's' : ''}, ${r.jobs} jobs (same backtest)`);
+  console.log(`jobs/s (first add → last completed): ${(r.jobs / r.seconds).toFixed(0)}  (${r.seconds.toFixed(2)} s)`);
+  console.log(`| figure (ms) | p50 / p99 |`);
+  console.log(`| --- | --- |`);
+  console.log(`| Queue.add | ${p(r.add)} |`);
+  console.log(`| add → completed | ${p(r.completed)} |`);
+  console.log(
+    `CPU s: ${Object.entries(r.cpu)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ')}; total ${cpuTotal.toFixed(2)} (${((cpuTotal * 1000) / r.jobs).toFixed(2)} ms per job)`,
+  );
+}
+
 const f1 = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const p = (xs: number[]): string => `${f1(percentile(xs, 50))} / ${f1(percentile(xs, 99))}`;
 
@@ -324,6 +420,11 @@ async function main(): Promise<void> {
     console.log(
       `| any event stored → committed (projection's histogram, bucket bound) | ${quiet.applied[0]} / ${quiet.applied[1]} |`,
     );
+
+    if (BULLMQ && (await redisUp())) {
+      printQueue(await bullmqPhase(1, JOBS_1));
+      printQueue(await bullmqPhase(8, JOBS_8));
+    } else if (BULLMQ) console.log(`\n(BullMQ comparison skipped: no Redis on ${REDIS.host}:${REDIS.port})`);
 
     const notCompleted = [...watch.runs.entries()].filter(([, s]) => s.terminal?.token !== 'completed');
     const v = await verify(sys);

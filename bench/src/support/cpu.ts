@@ -21,7 +21,8 @@ export function pidsNamed(name: string): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const exe = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] ?? '';
+      // Its first word (redis-server rewrites its title into one space-separated string).
+      const exe = (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] ?? '').split(' ')[0] ?? '';
       if (exe.endsWith(`/${name}`) || exe === name || exe.startsWith(`${name}:`)) pids.push(Number(entry));
     } catch {
       // gone meanwhile
