@@ -104,7 +104,7 @@ describe('runforge CLI', () => {
     const [id, ...summary] = end.stdout.trim().split('\n');
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(summary.join('\n')).toMatch(new RegExp(`^Completed in .+: test-gated ${id}`));
-    expect(summary.join('\n')).toContain('Output');
+    expect(summary.join('\n')).toMatch(/^Ok\s+true$/m);
     expect(end.stderr).toMatch(/Completed\s+100%/);
     expect((await api<{ status: string }>('GET', `/api/runs/${id}`)).body.status).toBe('Completed');
   });
@@ -177,7 +177,7 @@ describe('runforge CLI', () => {
       await cli('--json', 'submit', 'test-gated', '-p', `gate=${gate('cancel').path}`),
     );
     const watch = start(['watch', submitted.id]);
-    await untilPrinted('the watch to see the run running', watch.stderr, /Running/);
+    await untilPrinted('the watch to see the run at 10 %', watch.stderr, /Running\s+10%/);
     const cancelled = await cli('cancel', submitted.id);
     expect(cancelled).toMatchObject({ code: 0, stdout: `${submitted.id} cancelled\n` });
     const end = await watch.done;

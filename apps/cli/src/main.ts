@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { RunForgeError } from '@runforge/client';
 import { contextOf, DEFAULT_URL, EXIT, type Context, type GlobalOptions } from './context';
 import { FlagError } from './request';
+import { truncate } from './render/text';
 import { cancel, events, list, logs, retry, show, submit, trials } from './commands/runs';
 import { changeSchedule, createSchedule, listSchedules, triggerSchedule } from './commands/schedules';
 import { listDatasets, uploadDataset } from './commands/datasets';
@@ -173,7 +174,7 @@ export function program(done: (code: number) => void): Command {
       act(async (ctx) => {
         const { items } = await ctx.client.kinds();
         if (ctx.json) ctx.emit({ items });
-        else for (const k of items) ctx.out(`${k.name.padEnd(16)} ${k.description}`.slice(0, 80));
+        else for (const k of items) ctx.out(truncate(`${k.name.padEnd(16)} ${k.description}`, 80));
         return EXIT.ok;
       }),
     );

@@ -12,7 +12,7 @@ import {
 import { EXIT, type Context } from '../context';
 import { FlagError, requestFromFlags, sinceToInstant, type SubmitFlags } from '../request';
 import { logLine, paramsText, runDetails } from '../render/run';
-import { ago, count, instant, millis, table, truncate } from '../render/text';
+import { ago, count, instant, shortMillis, table, truncate } from '../render/text';
 import { watchRun } from './watch';
 
 /** A JSON file's object (`-` reads stdin). */
@@ -106,7 +106,7 @@ export async function list(ctx: Context, opts: ListOptions): Promise<number> {
         r.kind,
         r.status,
         `${progressOf(r).percent}%`,
-        r.durationMs === null ? '–' : millis(r.durationMs),
+        shortMillis(r.durationMs),
         ago(r.requestedAt, now),
       ]),
     ),

@@ -1,4 +1,4 @@
-import { SingleBar } from 'cli-progress';
+import { Presets, SingleBar } from 'cli-progress';
 import { isTerminal, progressOf, type StreamedRun } from '@runforge/client';
 import { EXIT, type Context } from '../context';
 import { endSummary, PaceMeter, progressDetail, progressLine } from '../render/run';
@@ -17,15 +17,18 @@ interface ProgressView {
 }
 
 function barView(meter: PaceMeter): ProgressView {
-  const bar = new SingleBar({
-    format: '{bar} {percentage}% | {detail}',
-    barsize: 20,
-    hideCursor: true,
-    clearOnComplete: false,
-    stream: process.stderr,
-    // The figures are ours (rate and ETA per unit of the kind); the bar only draws them.
-    etaBuffer: 1,
-  });
+  const bar = new SingleBar(
+    {
+      format: '{bar} {percentage}% | {detail}',
+      barsize: 20,
+      hideCursor: true,
+      clearOnComplete: false,
+      stream: process.stderr,
+      // The figures are ours (rate and ETA per unit of the kind); the bar only draws them.
+      etaBuffer: 1,
+    },
+    Presets.shades_classic,
+  );
   let started = false;
   return {
     update(run) {

@@ -1,4 +1,5 @@
 import {
+  METRIC_LABELS,
   formatMetric,
   metricLabel,
   progressOf,
@@ -46,6 +47,7 @@ export class PaceMeter {
 
 function seconds(s: number | undefined): string {
   if (s === undefined || !Number.isFinite(s)) return '';
+  if (s < 1) return '< 1 s';
   return millis(Math.round(s) * 1000).replace(/\.0 s$/, ' s');
 }
 
@@ -53,7 +55,8 @@ function seconds(s: number | undefined): string {
 export function progressDetail(run: StreamedRun, pace: Pace): string {
   const p = progressOf(run);
   const parts: string[] = [];
-  parts.push(p.unit === 'percent' ? `${p.percent}%` : `${count(p.done)}/${count(p.total)} ${UNIT_NAMES[p.unit]}`);
+  // A percent is already beside the bar: other units say their count.
+  if (p.unit !== 'percent') parts.push(`${count(p.done)}/${count(p.total)} ${UNIT_NAMES[p.unit]}`);
   if (pace.rate !== undefined && Number.isFinite(pace.rate) && pace.rate > 0) {
     const rate = pace.rate >= 100 ? count(pace.rate) : pace.rate.toFixed(1);
     parts.push(`${rate}${p.unit === 'percent' ? '%' : ''}/s`);
@@ -68,7 +71,10 @@ export function progressDetail(run: StreamedRun, pace: Pace): string {
 /** One plain line per change, for output that is not a terminal: "Running  45%  450/1,000 trials | …". */
 export function progressLine(run: StreamedRun, pace: Pace): string {
   const p = progressOf(run);
-  return truncate(`${run.status.padEnd(9)} ${String(p.percent).padStart(3)}%  ${progressDetail(run, pace)}`, WIDTH);
+  return truncate(
+    `${run.status.padEnd(9)} ${String(p.percent).padStart(3)}%  ${progressDetail(run, pace)}`.trimEnd(),
+    WIDTH,
+  );
 }
 
 /** The lines that end a watch: how the run ended and what it produced. */
@@ -117,12 +123,32 @@ export function resultLines(run: Pick<StreamedRun, 'kind' | 'result' | 'bestTria
       ...metricPairs(summary),
     ]);
   }
-  if ('output' in result) return keyValues([['Output', truncate(JSON.stringify(result.output), 400)]]);
+  if ('output' in result) return keyValues(outputPairs(result.output));
   return keyValues([['Result', truncate(JSON.stringify(result), 400)]]);
 }
 
+/** A program's output: its top-level fields, lists by their length, the rest as short JSON. */
+function outputPairs(output: unknown): [string, string][] {
+  if (output === null || typeof output !== 'object' || Array.isArray(output))
+    return [['Output', truncate(JSON.stringify(output) ?? '–', 200)]];
+  return Object.entries(output as Record<string, unknown>).map(([k, v]): [string, string] => {
+    if (Array.isArray(v)) return [metricLabel(k), `${count(v.length)} items (--json for all)`];
+    if (v !== null && typeof v === 'object') return [metricLabel(k), truncate(JSON.stringify(v), 120)];
+    return [metricLabel(k), formatMetric(k, v)];
+  });
+}
+
+/** The table's order first (return, risk, trades…), then any metric it does not know. */
+const METRIC_ORDER = Object.keys(METRIC_LABELS);
+const rank = (name: string): number => {
+  const at = METRIC_ORDER.indexOf(name);
+  return at < 0 ? METRIC_ORDER.length : at;
+};
+
 function metricPairs(metrics: Record<string, number> | undefined): [string, string][] {
-  return Object.entries(metrics ?? {}).map(([k, v]) => [metricLabel(k), formatMetric(k, v)]);
+  return Object.entries(metrics ?? {})
+    .sort(([a], [b]) => rank(a) - rank(b))
+    .map(([k, v]) => [metricLabel(k), formatMetric(k, v)]);
 }
 
 /** `fast=5 slow=20`. */

@@ -120,6 +120,17 @@ export function millis(ms: number | null | undefined): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+/** A duration in at most 6 characters, for tables: "827ms", "4.2s", "3m20s", "2h05m". */
+export function shortMillis(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '–';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
 /** How long ago an instant was, shortly: "12s", "5m", "3h", "2d". */
 export function ago(iso: string | null | undefined, now: number): string {
   if (!iso) return '–';
