@@ -298,9 +298,8 @@ export class RunForgeClient {
     } catch (cause) {
       if (call.signal?.aborted) throw cause;
       const reason = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : '';
-      throw new RunForgeError(0, `${this.base || 'the gateway'}${reason ? ` (${reason})` : ''}`, [], undefined, {
-        cause,
-      });
+      const where = this.base ? `the gateway at ${this.base}` : 'the gateway';
+      throw new RunForgeError(0, `${where} cannot be reached${reason ? ` (${reason})` : ''}`, [], undefined, { cause });
     }
     if (res.ok) return res;
     const text = await res.text().catch(() => '');

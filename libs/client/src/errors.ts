@@ -29,7 +29,6 @@ export class RunForgeError extends Error {
 
   /** A line a person can act on: what was refused and, for 401/403, what to do about it. */
   get explanation(): string {
-    if (this.status === 0) return `the gateway cannot be reached: ${this.message}`;
     if (this.status === 401) return `not signed in: set RUNFORGE_API_KEY (or --api-key) — ${this.message}`;
     if (this.status === 403) return `forbidden: ${this.message}`;
     return this.message;

@@ -43,13 +43,37 @@ export function announceEnd(runId: string, t: Omit<Toast, 'key'>): void {
   toast(t);
 }
 
-/** One toast when a run ends (completed, failed or cancelled), with a link to it. */
-export function notifyTerminal(run: Pick<Run, 'id' | 'kind' | 'status' | 'strategy'>): void {
+/** How long a failure's toast stays: its error takes time to read. */
+const FAILURE_TOAST_MS = 20_000;
+const MAX_ERROR_CHARS = 240;
+
+/**
+ * One toast when a run ends (completed, failed or cancelled), with a link to it; a failure's toast
+ * says the error and links to the run's logs.
+ */
+export function notifyTerminal(
+  run: Pick<Run, 'id' | 'kind' | 'status' | 'strategy'> & {
+    errorMessage?: string | null;
+    failureReason?: string | null;
+  },
+): void {
   if (!TERMINAL.has(run.status)) return;
-  const tone = run.status === 'Completed' ? 'ok' : run.status === 'Failed' ? 'bad' : 'muted';
+  const what = `${run.kind} ${shortId(run.id)}${run.strategy ? ` (${run.strategy})` : ''}`;
+  if (run.status === 'Failed') {
+    const error = run.errorMessage ?? run.failureReason ?? 'no error message';
+    const text = error.length > MAX_ERROR_CHARS ? `${error.slice(0, MAX_ERROR_CHARS - 1)}…` : error;
+    announceEnd(run.id, {
+      tone: 'bad',
+      text: `${what} failed: ${text}`,
+      href: `/runs/${run.id}?view=logs`,
+      linkLabel: 'View logs',
+      ms: FAILURE_TOAST_MS,
+    });
+    return;
+  }
   announceEnd(run.id, {
-    tone,
-    text: `${run.kind} ${shortId(run.id)} (${run.strategy}) ${run.status.toLowerCase()}`,
+    tone: run.status === 'Completed' ? 'ok' : 'muted',
+    text: `${what} ${run.status.toLowerCase()}`,
     href: `/runs/${run.id}`,
   });
 }
