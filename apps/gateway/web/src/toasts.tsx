@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { TERMINAL, type Run } from './api';
+import { client, TERMINAL, type Run } from './api';
 import { shortId } from './format';
 
 export interface Toast {
@@ -80,23 +80,11 @@ export function notifyTerminal(
 
 /**
  * Follows a run submitted from this page until it ends, wherever the user navigates meanwhile,
- * so its end is announced. One EventSource per submitted run; closed at the end.
+ * so its end is announced (the typed client's `result`: the live stream, re-read and reconnected
+ * if it drops).
  */
 export function watchUntilDone(id: string): void {
-  const source = new EventSource(`/api/runs/${id}/stream`);
-  let errors = 0;
-  source.addEventListener('snapshot', (e) => {
-    const run = JSON.parse((e as MessageEvent<string>).data) as Run;
-    if (TERMINAL.has(run.status)) {
-      notifyTerminal(run);
-      source.close();
-    }
-  });
-  source.addEventListener('end', () => source.close());
-  // EventSource reconnects by itself; give up after a few failures (the detail page polls).
-  source.onerror = () => {
-    if (++errors > 5) source.close();
-  };
+  client.result(id).then(notifyTerminal, () => undefined);
 }
 
 export function Toasts() {

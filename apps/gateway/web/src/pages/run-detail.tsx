@@ -19,7 +19,8 @@ import { EquityChart } from '../components/equity-chart';
 import { EventsList } from '../components/events-list';
 import { LogsViewer } from '../components/logs-viewer';
 import { TrialsTable } from '../components/trials-table';
-import { ObjectiveHeatmap, twoAxes } from '../components/objective-heatmap';
+import { ObjectiveHeatmap } from '../components/objective-heatmap';
+import { twoAxes } from '../heatmap';
 import { BestEquity } from '../components/best-equity';
 import {
   ConfirmButton,
