@@ -13,6 +13,9 @@ COPY libs/datasets/package.json libs/datasets/
 COPY libs/submission/package.json libs/submission/
 COPY libs/scheduling/package.json libs/scheduling/
 COPY libs/service/package.json libs/service/
+COPY libs/client/package.json libs/client/
+COPY apps/cli/package.json apps/cli/
+COPY apps/cli/bin apps/cli/bin
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
@@ -21,6 +24,8 @@ FROM node:20-bookworm-slim
 # python3 for the example program kinds (examples/programs); a deployment's own kinds bring what they need.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
+# Containers log JSON lines (for log collectors); `npm start` on a workstation logs readable lines.
+ENV LOG_FORMAT=json
 ENV RUNFORGE_PROGRAM_KINDS=/app/examples/programs/kinds.yaml
 WORKDIR /app
 COPY --from=build /app /app

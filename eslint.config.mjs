@@ -129,9 +129,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['@runforge/*'],
+              group: ['@runforge/*', '!@runforge/client'],
               allowTypeImports: true,
-              message: 'The dashboard imports only types from our libs.',
+              message: 'The dashboard imports only types from our libs (and the typed client, made for browsers).',
             },
           ],
         },

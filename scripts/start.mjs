@@ -165,14 +165,17 @@ async function main() {
   run('node', ['apps/projection/dist/migrate.js']);
 
   const { default: concurrently } = await import('concurrently');
-  const pretty = process.stdout.isTTY ? '1' : (env.LOG_PRETTY ?? '0');
+  // Readable lines whatever the terminal (a pipe, an IDE's console, `| tee`); LOG_FORMAT=json for
+  // JSON lines. Containers get JSON from the image (Dockerfile: LOG_FORMAT=json), not from sniffing
+  // for /.dockerenv here: a developer's workstation may itself be a container.
+  const logFormat = env.LOG_FORMAT ?? (env.LOG_PRETTY === '0' ? 'json' : 'pretty');
   const services = ['gateway', 'engine-worker', 'projection', 'scheduler'];
   const gatewayPort = env.GATEWAY_PORT ?? env.PORT ?? '3000';
   const { result, commands } = concurrently(
     services.map((name) => ({
       name,
       command: `node apps/${name}/dist/main.js`,
-      env: { ...env, LOG_PRETTY: pretty },
+      env: { ...env, LOG_FORMAT: logFormat },
       cwd: root,
     })),
     { prefix: 'name', prefixColors: ['cyan', 'magenta', 'yellow', 'green'], cwd: root },

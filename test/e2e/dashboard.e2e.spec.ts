@@ -109,7 +109,7 @@ describe('dashboard (browser end to end)', () => {
     await page.getByTestId('equity-chart').waitFor();
     expect(await page.getByTestId('status-badge').first().textContent()).toBe('Completed');
     expect(await page.getByTestId('progress-label').textContent()).toBe('Processed 2,000,000 / 2,000,000 Bars');
-    expect(await page.getByTestId('metrics').textContent()).toContain('sharpe');
+    expect(await page.getByTestId('metrics').textContent()).toContain('Sharpe ratio');
     await page.getByTestId('toast').filter({ hasText: 'completed' }).first().waitFor();
     await shot('run-detail-backtest');
 
@@ -163,7 +163,7 @@ describe('dashboard (browser end to end)', () => {
       `/api/optimizations/${id}/status`,
     );
     expect(api.body.result.objective).toEqual({ metric: 'maxDrawdown', direction: 'minimize' });
-    expect(await page.getByTestId('best-objective').textContent()).toContain('maxDrawdown');
+    expect(await page.getByTestId('best-objective').textContent()).toContain('Max drawdown');
     expect(await page.getByTestId('best-objective').textContent()).toContain('(lowest)');
     await shot('run-detail-optimization-failed-trial');
   });

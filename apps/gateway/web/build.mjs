@@ -22,6 +22,8 @@ await build({
   jsx: 'automatic',
   jsxImportSource: 'preact',
   logLevel: 'warning',
+  // The typed client is bundled from its TypeScript source (its dist is CommonJS for Node).
+  alias: { '@runforge/client': path.join(here, '../../../libs/client/src/index.ts') },
 });
 copyFileSync(path.join(here, 'src/index.html'), path.join(out, 'index.html'));
 console.log(`dashboard built into ${path.relative(process.cwd(), out)} in ${Date.now() - started} ms`);

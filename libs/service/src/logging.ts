@@ -1,12 +1,22 @@
 import type { Params } from 'nestjs-pino';
 import { activeRunId, activeTraceIds } from '@runforge/telemetry';
 
+export type LogFormat = 'json' | 'pretty';
+
 /**
- * Structured JSON logs (pino). `LOG_PRETTY=1` (set by `npm start` in a terminal) renders them
- * human-readable instead.
+ * How the services log: `LOG_FORMAT=json|pretty` decides; without it, `LOG_PRETTY=1` (the older
+ * switch) means pretty. JSON lines by default: a service started on its own, or in a container, is
+ * read by machines; `npm start` sets `LOG_FORMAT=pretty` (unless it runs in a container).
  */
+export function logFormatOf(env: NodeJS.ProcessEnv): LogFormat {
+  const format = env.LOG_FORMAT?.trim().toLowerCase();
+  if (format === 'json' || format === 'pretty') return format;
+  return env.LOG_PRETTY === '1' ? 'pretty' : 'json';
+}
+
+/** Structured JSON logs (pino), or human-readable lines (pino-pretty): see `logFormatOf`. */
 export function loggerOptions(service: string): Params {
-  const pretty = process.env.LOG_PRETTY === '1';
+  const pretty = logFormatOf(process.env) === 'pretty';
   return {
     pinoHttp: {
       level: process.env.LOG_LEVEL ?? 'info',

@@ -1,4 +1,5 @@
 /** Typed access to the gateway's REST API (same origin). Every failure becomes an ApiError. */
+import { refusalOf, RunForgeClient, RunForgeError } from '@runforge/client';
 import type {
   FailureGroup,
   Page,
@@ -25,22 +26,14 @@ export type HistoryEvent = RunHistoryEvent;
 export const RUN_STATUSES: readonly RunStatus[] = ['Pending', 'Running', 'Completed', 'Failed', 'Cancelled'];
 export const TERMINAL: ReadonlySet<string> = new Set<RunStatus>(['Completed', 'Failed', 'Cancelled']);
 
-export interface FieldIssue {
-  field: string;
-  reason: string;
-}
+/**
+ * Refusals are the typed client's `RunForgeError` (status, message, `issues` per field, the body),
+ * under the name the pages know.
+ */
+export { RunForgeError as ApiError, type FieldIssue } from '@runforge/client';
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly issues: readonly FieldIssue[] = [],
-    /** The answer's body, for what a refusal carries beyond its message (a 409's `nextAllowedAt`). */
-    readonly body?: unknown,
-  ) {
-    super(message);
-  }
-}
+/** The typed client, on the page's own origin: the pages fetch through it. */
+export const client = new RunForgeClient();
 
 /**
  * A run as the list, the live stream and the details answer it: the fields all three carry, and the
@@ -120,43 +113,13 @@ export interface DashboardConfig {
   traceUrlTemplate: string;
 }
 
-function messageOf(body: unknown, fallback: string): { message: string; issues: FieldIssue[] } {
-  if (body && typeof body === 'object') {
-    const b = body as { message?: unknown; issues?: unknown };
-    const issues = Array.isArray(b.issues) ? (b.issues as FieldIssue[]) : [];
-    return { message: typeof b.message === 'string' ? b.message : fallback, issues };
-  }
-  return { message: fallback, issues: [] };
-}
-
-export async function request<T>(
+export function request<T>(
   method: string,
   url: string,
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, 'the gateway cannot be reached');
-  }
-  const text = await res.text();
-  let parsed: unknown = undefined;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = text;
-  }
-  if (!res.ok) {
-    const { message, issues } = messageOf(parsed, `${res.status} ${res.statusText}`);
-    throw new ApiError(res.status, message, issues, parsed);
-  }
-  return parsed as T;
+  return client.call<T>(method, url, { body, headers });
 }
 
 export const get = <T>(url: string): Promise<T> => request<T>('GET', url);
@@ -178,15 +141,12 @@ export async function getIfChanged<T>(
   etag: string | undefined,
 ): Promise<{ body: T; etag?: string } | undefined> {
   const res = await fetch(url, { headers: etag ? { 'if-none-match': etag } : {} }).catch(() => {
-    throw new ApiError(0, 'the gateway cannot be reached');
+    throw new RunForgeError(0, 'the gateway cannot be reached');
   });
   if (res.status === 304) return undefined;
   const text = await res.text();
   const parsed: unknown = text ? JSON.parse(text) : undefined;
-  if (!res.ok) {
-    const { message, issues } = messageOf(parsed, `${res.status} ${res.statusText}`);
-    throw new ApiError(res.status, message, issues);
-  }
+  if (!res.ok) throw refusalOf(res.status, res.statusText, parsed);
   return { body: parsed as T, etag: res.headers.get('etag') ?? undefined };
 }
 

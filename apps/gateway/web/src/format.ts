@@ -61,9 +61,8 @@ export function fmtSeconds(seconds: number | null | undefined): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-export function shortId(id: string): string {
-  return id.length > 12 ? `${id.slice(0, 8)}…` : id;
-}
+/** Ids are time-ordered (UUIDv7): the tail tells neighbours apart, where the head does not. */
+export { shortId } from '@runforge/client';
 
 /** An optimization axis as typed in the form: a list of values, or a numeric range. */
 export type AxisInput = { mode: 'values'; text: string } | { mode: 'range'; min: string; max: string; step: string };

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { TERMINAL, type Run } from './api';
+import { client, TERMINAL, type Run } from './api';
 import { shortId } from './format';
 
 export interface Toast {
@@ -43,36 +43,48 @@ export function announceEnd(runId: string, t: Omit<Toast, 'key'>): void {
   toast(t);
 }
 
-/** One toast when a run ends (completed, failed or cancelled), with a link to it. */
-export function notifyTerminal(run: Pick<Run, 'id' | 'kind' | 'status' | 'strategy'>): void {
+/** How long a failure's toast stays: its error takes time to read. */
+const FAILURE_TOAST_MS = 20_000;
+const MAX_ERROR_CHARS = 240;
+
+/**
+ * One toast when a run ends (completed, failed or cancelled), with a link to it; a failure's toast
+ * says the error and links to the run's logs.
+ */
+export function notifyTerminal(
+  run: Pick<Run, 'id' | 'kind' | 'status' | 'strategy'> & {
+    errorMessage?: string | null;
+    failureReason?: string | null;
+  },
+): void {
   if (!TERMINAL.has(run.status)) return;
-  const tone = run.status === 'Completed' ? 'ok' : run.status === 'Failed' ? 'bad' : 'muted';
+  const what = `${run.kind} ${shortId(run.id)}${run.strategy ? ` (${run.strategy})` : ''}`;
+  if (run.status === 'Failed') {
+    const error = run.errorMessage ?? run.failureReason ?? 'no error message';
+    const text = error.length > MAX_ERROR_CHARS ? `${error.slice(0, MAX_ERROR_CHARS - 1)}…` : error;
+    announceEnd(run.id, {
+      tone: 'bad',
+      text: `${what} failed: ${text}`,
+      href: `/runs/${run.id}?view=logs`,
+      linkLabel: 'View logs',
+      ms: FAILURE_TOAST_MS,
+    });
+    return;
+  }
   announceEnd(run.id, {
-    tone,
-    text: `${run.kind} ${shortId(run.id)} (${run.strategy}) ${run.status.toLowerCase()}`,
+    tone: run.status === 'Completed' ? 'ok' : 'muted',
+    text: `${what} ${run.status.toLowerCase()}`,
     href: `/runs/${run.id}`,
   });
 }
 
 /**
  * Follows a run submitted from this page until it ends, wherever the user navigates meanwhile,
- * so its end is announced. One EventSource per submitted run; closed at the end.
+ * so its end is announced (the typed client's `result`: the live stream, re-read and reconnected
+ * if it drops).
  */
 export function watchUntilDone(id: string): void {
-  const source = new EventSource(`/api/runs/${id}/stream`);
-  let errors = 0;
-  source.addEventListener('snapshot', (e) => {
-    const run = JSON.parse((e as MessageEvent<string>).data) as Run;
-    if (TERMINAL.has(run.status)) {
-      notifyTerminal(run);
-      source.close();
-    }
-  });
-  source.addEventListener('end', () => source.close());
-  // EventSource reconnects by itself; give up after a few failures (the detail page polls).
-  source.onerror = () => {
-    if (++errors > 5) source.close();
-  };
+  client.result(id).then(notifyTerminal, () => undefined);
 }
 
 export function Toasts() {

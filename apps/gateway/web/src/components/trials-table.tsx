@@ -1,10 +1,13 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, query, type Page, type Trial } from '../api';
+import { formatMetric, metricLabel } from '@runforge/client';
 import { fmtNum } from '../format';
 import { Empty, ErrorBox, Loading, StatusBadge } from './ui';
 
 const PAGE = 50;
+/** The metrics a trial's row shows, labelled from the shared table. */
+const COLUMN_METRICS = ['totalReturn', 'sharpe', 'maxDrawdown', 'tradeCount'] as const;
 /** Sort keys offered to `GET /api/runs/{id}/trials?sort=`; `-` means descending. */
 const SORTS: Record<string, string> = { index: 'index', '-score': 'score ↓', score: 'score ↑' };
 
@@ -82,10 +85,11 @@ export function TrialsTable({ runId, version }: { runId: string; version: number
                   sort={sort}
                   setSort={(s) => (setSort(s), setCursors([null]))}
                 />
-                <th>Return</th>
-                <th>Sharpe</th>
-                <th>Max DD</th>
-                <th>Trades</th>
+                {COLUMN_METRICS.map((m) => (
+                  <th key={m} title={m}>
+                    {metricLabel(m)}
+                  </th>
+                ))}
               </tr>
             </thead>
             <tbody>
@@ -108,10 +112,9 @@ export function TrialsTable({ runId, version }: { runId: string; version: number
                         )}
                       </td>
                       <td>{fmtNum(t.score)}</td>
-                      <td>{t.metrics ? `${fmtNum((t.metrics.totalReturn ?? 0) * 100, 2)}%` : '–'}</td>
-                      <td>{fmtNum(t.metrics?.sharpe)}</td>
-                      <td>{t.metrics ? `${fmtNum((t.metrics.maxDrawdown ?? 0) * 100, 2)}%` : '–'}</td>
-                      <td>{fmtNum(t.metrics?.tradeCount)}</td>
+                      {COLUMN_METRICS.map((m) => (
+                        <td key={m}>{formatMetric(m, t.metrics?.[m])}</td>
+                      ))}
                     </tr>
                     {failed && expanded && (
                       <tr class="error-row">

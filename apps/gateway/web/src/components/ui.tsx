@@ -1,7 +1,59 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
+import { formatMetric, metricLabel, shortId } from '@runforge/client';
 import type { ApiError, Run } from '../api';
-import { fmtInt, fmtNum } from '../format';
+import { fmtInt } from '../format';
+
+/** Puts `text` on the clipboard; where the Clipboard API is refused, through a selected textarea. */
+async function copyText(text: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = document.createElement('textarea');
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  }
+}
+
+/**
+ * A run id as lists show it: its tail (time-ordered ids share their head with their neighbours),
+ * linked to the run, with a button that copies the whole id.
+ */
+export function RunId({ id, link = true }: { id: string; link?: boolean }) {
+  const [copied, setCopied] = useState(false);
+  const copy = (): void => {
+    void copyText(id).then(() => {
+      setCopied(true);
+      window.setTimeout(() => setCopied(false), 1_500);
+    });
+  };
+  return (
+    <span class="run-id">
+      {link ? (
+        <a href={`/runs/${id}`} title={id} class="mono" data-testid="run-id">
+          {shortId(id)}
+        </a>
+      ) : (
+        <span class="mono" title={id} data-testid="run-id">
+          {id}
+        </span>
+      )}
+      <button
+        type="button"
+        class="link copy"
+        aria-label={`Copy run id ${id}`}
+        title="Copy the full id"
+        data-testid="copy-id"
+        onClick={copy}
+      >
+        {copied ? 'copied' : 'copy'}
+      </button>
+    </span>
+  );
+}
 
 export function StatusBadge({ status }: { status: string }) {
   return (
@@ -89,17 +141,7 @@ export function ProgressBar({ run, compact = false }: { run: Run; compact?: bool
   );
 }
 
-/** Metrics as a definition grid; fractions that read better as percentages are shown so. */
-const PERCENT = new Set([
-  'totalReturn',
-  'cagr',
-  'annualizedVolatility',
-  'maxDrawdown',
-  'winRate',
-  'exposure',
-  'averageTradeReturn',
-]);
-
+/** Metrics as a definition grid, with the labels and units of the one table the CLI reads too. */
 export function Metrics({ metrics }: { metrics: Record<string, unknown> }) {
   const entries = Object.entries(metrics);
   if (entries.length === 0) return <Empty>No metrics.</Empty>;
@@ -107,8 +149,8 @@ export function Metrics({ metrics }: { metrics: Record<string, unknown> }) {
     <dl class="metrics" data-testid="metrics">
       {entries.map(([k, v]) => (
         <div key={k} class="metric">
-          <dt>{k}</dt>
-          <dd>{PERCENT.has(k) && typeof v === 'number' ? `${fmtNum(v * 100, 2)}%` : fmtNum(v)}</dd>
+          <dt title={k}>{metricLabel(k)}</dt>
+          <dd>{formatMetric(k, v)}</dd>
         </div>
       ))}
     </dl>
@@ -168,13 +210,16 @@ export function Section({
   title,
   children,
   actions,
+  id,
 }: {
   title: string;
   children: ComponentChildren;
   actions?: ComponentChildren;
+  /** An anchor to scroll to (`logs`). */
+  id?: string;
 }) {
   return (
-    <section class="card">
+    <section class="card" id={id}>
       <header class="card-head">
         <h2>{title}</h2>
         {actions}

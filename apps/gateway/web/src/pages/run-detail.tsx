@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { formatMetric, metricLabel } from '@runforge/client';
 import {
   ApiError,
   cancelUrl,
@@ -18,6 +19,9 @@ import { EquityChart } from '../components/equity-chart';
 import { EventsList } from '../components/events-list';
 import { LogsViewer } from '../components/logs-viewer';
 import { TrialsTable } from '../components/trials-table';
+import { ObjectiveHeatmap } from '../components/objective-heatmap';
+import { twoAxes } from '../heatmap';
+import { BestEquity } from '../components/best-equity';
 import {
   ConfirmButton,
   ErrorBox,
@@ -25,6 +29,7 @@ import {
   Metrics,
   progressOf,
   ProgressBar,
+  RunId,
   Section,
   StatusBadge,
 } from '../components/ui';
@@ -70,6 +75,13 @@ export function RunDetail({ id }: { id: string }) {
   const progressKey = run ? `${run.status}|${progressOf(run).done}` : '';
   const version = usePacedVersion(progressKey, ended);
 
+  // A failure's toast links here with `?view=logs`: the logs, once the page has them.
+  const haveRun = run !== undefined;
+  useEffect(() => {
+    if (haveRun && new URLSearchParams(location.search).get('view') === 'logs')
+      document.getElementById('logs')?.scrollIntoView({ block: 'start' });
+  }, [haveRun, id]);
+
   if (error) return <ErrorBox error={error.status === 404 ? new ApiError(404, `No run with id ${id}.`) : error} />;
   if (!run) return <Loading what="run" />;
 
@@ -91,6 +103,7 @@ export function RunDetail({ id }: { id: string }) {
   const best = run.result?.best ?? (ended ? undefined : run.bestTrial);
   const failureGroups = run.result?.failures ?? (ended ? undefined : run.failures);
   const objective = run.result?.objective ?? objectiveOf(run.request);
+  const axes = twoAxes(run.request);
 
   return (
     <div class="run-detail" data-run-id={run.id}>
@@ -102,7 +115,9 @@ export function RunDetail({ id }: { id: string }) {
           <h1>
             {run.strategy} <StatusBadge status={run.status} />
           </h1>
-          <p class="hint mono">{run.id}</p>
+          <p class="hint">
+            <RunId id={run.id} link={false} />
+          </p>
         </div>
         <div class="head-actions">
           <span class={`live live-${mode}`} data-testid="live-mode">
@@ -217,6 +232,18 @@ export function RunDetail({ id }: { id: string }) {
         </Section>
       )}
 
+      {run.kind === 'optimization' && ended && best && run.request && (
+        <Section title="Best trial's equity curve">
+          <BestEquity strategy={run.strategy} request={run.request} best={best} />
+        </Section>
+      )}
+
+      {run.kind === 'optimization' && axes && (
+        <Section title="Objective by parameters">
+          <ObjectiveHeatmap runId={run.id} axes={axes} objective={objective} version={version} />
+        </Section>
+      )}
+
       {run.kind === 'optimization' && failureGroups && failureGroups.length > 0 && (
         <Section title="Failed trials by kind">
           <FailureGroups groups={failureGroups} />
@@ -242,7 +269,7 @@ export function RunDetail({ id }: { id: string }) {
         </Section>
       )}
 
-      <Section title="Logs">
+      <Section title="Logs" id="logs">
         <LogsViewer runId={run.id} version={version} />
       </Section>
 
@@ -324,7 +351,8 @@ function BestTrial({ best, objective }: { best: TrialSummary; objective?: Object
           {objective && typeof value === 'number' ? (
             <span data-testid="best-objective">
               {' '}
-              {objective.metric} {fmtNum(value)} ({objective.direction === 'minimize' ? 'lowest' : 'highest'})
+              {metricLabel(objective.metric)} {formatMetric(objective.metric, value)} (
+              {objective.direction === 'minimize' ? 'lowest' : 'highest'})
             </span>
           ) : (
             typeof best.score === 'number' && <span> score {fmtNum(best.score)}</span>

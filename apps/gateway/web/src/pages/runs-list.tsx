@@ -11,10 +11,11 @@ import {
   type Run,
   type Strategy,
 } from '../api';
-import { fmtDuration, fmtTime, shortId } from '../format';
+import { progressOf } from '@runforge/client';
+import { fmtDuration, fmtMillis, fmtTime } from '../format';
 import { navigate, type Location } from '../router';
 import { notifyTerminal } from '../toasts';
-import { Empty, ErrorBox, Loading, ProgressBar, StatusBadge } from '../components/ui';
+import { Empty, ErrorBox, Loading, ProgressBar, RunId, StatusBadge } from '../components/ui';
 
 const PAGE_SIZE = 20;
 /** Refresh pace when the change stream is down. */
@@ -198,9 +199,7 @@ export function RunsList({ loc }: { loc: Location }) {
               {page.items.map((r) => (
                 <tr key={r.id} data-run-id={r.id}>
                   <td>
-                    <a href={`/runs/${r.id}`} title={r.id}>
-                      {shortId(r.id)}
-                    </a>
+                    <RunId id={r.id} />
                     {r.scheduleId && (
                       <span class="tag" title={`schedule ${r.scheduleId}`}>
                         scheduled
@@ -213,10 +212,19 @@ export function RunsList({ loc }: { loc: Location }) {
                     <StatusBadge status={r.status} />
                   </td>
                   <td class="wide">
-                    <ProgressBar run={r} compact />
+                    <span class="progress-cell">
+                      <ProgressBar run={r} compact />
+                      <span class="pct" data-testid="run-progress">
+                        {progressOf(r).percent}%
+                      </span>
+                    </span>
                   </td>
                   <td>{fmtTime(r.requestedAt)}</td>
-                  <td>{fmtDuration(r.startedAt, r.completedAt)}</td>
+                  <td data-testid="run-duration">
+                    {r.durationMs !== null && r.durationMs !== undefined
+                      ? fmtMillis(r.durationMs)
+                      : fmtDuration(r.startedAt, r.completedAt)}
+                  </td>
                 </tr>
               ))}
             </tbody>
