@@ -37,11 +37,14 @@ class MessagingLifecycle implements OnApplicationShutdown {
 
 /**
  * Optional provider (from a @Global module of the service) whose fields are added to the
- * `/health/ready` body, e.g. the projection's `lag`. It informs; it does not decide readiness.
+ * `/health/ready` body, e.g. the projection's `lag`, and whose `readinessChecks` (answered from
+ * memory: readiness must answer at once) join the checks that decide readiness, e.g. the
+ * projection's `progressing`.
  */
 export const READINESS_DETAILS = Symbol('READINESS_DETAILS');
 export interface ReadinessDetails {
   readinessDetails(): Promise<Record<string, unknown>>;
+  readinessChecks?(): Record<string, boolean>;
 }
 
 /** Flushes the last spans on shutdown (after the app's own shutdown hooks ran). */
@@ -81,10 +84,13 @@ class HealthController {
         .then(() => true)
         .catch(() => false);
     }
+    const infrastructureUp = Object.values(checks).every((ok) => ok);
+    Object.assign(checks, this.details?.readinessChecks?.());
+    // The details ask NATS and Postgres: only while they answer.
+    const extra = infrastructureUp && this.details ? await this.details.readinessDetails().catch(() => ({})) : {};
     if (Object.values(checks).some((ok) => !ok)) {
-      throw new HttpException({ status: 'not-ready', checks }, HttpStatus.SERVICE_UNAVAILABLE);
+      throw new HttpException({ ...extra, status: 'not-ready', checks }, HttpStatus.SERVICE_UNAVAILABLE);
     }
-    const extra = this.details ? await this.details.readinessDetails().catch(() => ({})) : {};
     return { ...extra, status: 'ready', checks };
   }
 }

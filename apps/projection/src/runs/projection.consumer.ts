@@ -7,6 +7,7 @@ import { setProjectionAppliedSeq, traceIdOfTraceparent } from '@runforge/telemet
 import { DataSource, type QueryRunner } from 'typeorm';
 import { applyBatch, readCheckpoint, writeCheckpoint, type ProjectedMessage } from './runs.projection';
 import { ProjectionObserver } from './projection.observer';
+import { StallWatch, type StallState } from './stall-watch';
 
 export const MAX_BATCH = 1000;
 /** How long a batch waits for more events after its first one arrived. */
@@ -31,6 +32,8 @@ export const LEADER_LOCK = 0x52_46_50_4a; // "RFPJ"
 export const WRITE_FENCE_LOCK = 0x52_46_50_57; // "RFPW"
 /** The transport's gate the projection's batches wait on: open while this instance leads. */
 export const LEADER_GATE = 'projection-leader';
+/** Events waiting and the checkpoint still for this long: the projection is stalled (not ready, a WARNING). */
+export const STALL_SECONDS = Number(process.env.PROJECTION_STALL_SECONDS ?? 30);
 
 export interface ProjectionLag {
   /** Last sequence stored in the stream. */
@@ -41,6 +44,15 @@ export interface ProjectionLag {
   readonly lag: number;
   /** Whether this instance holds the leadership (a standby applies nothing). */
   readonly leader: boolean;
+}
+
+/** Rejects with a timeout error unless `p` settles within `ms`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -80,6 +92,8 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
   appliedSeq = 0;
   private observer?: ProjectionObserver;
   private leader = false;
+  private readonly stall = new StallWatch(STALL_SECONDS * 1000);
+  private stallTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly messaging: Messaging,
@@ -99,12 +113,20 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
     this.leadership = this.acquireLeadership().then(() => {
       if (!this.stopped) this.transport.setGate(LEADER_GATE, true);
     });
+    const every = Math.max(250, Math.min(5000, (STALL_SECONDS * 1000) / 4));
+    this.stallTimer = setInterval(() => void this.watchProgress(), every);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.stallTimer);
     await this.leadership?.catch(() => undefined);
     await this.lockRunner?.release().catch(() => undefined);
+  }
+
+  /** The last look at progress: stalled while events wait and the checkpoint stands still. */
+  get progress(): StallState {
+    return this.stall.state;
   }
 
   private async acquireLeadership(): Promise<void> {
@@ -123,6 +145,28 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
       if (!announced) this.log.log('another projection instance is active; standing by');
       announced = true;
       await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+
+  /** One look at progress; logs a stall as a WARNING with the numbers, and its end. */
+  private async watchProgress(): Promise<void> {
+    let lag: ProjectionLag;
+    try {
+      lag = await within(this.lag(), 2000, 'reading the lag');
+    } catch {
+      return; // NATS or Postgres unreachable: their own readiness checks say so
+    }
+    const notice = this.stall.look(performance.now(), lag.streamSeq, lag.appliedSeq);
+    const s = this.stall.state;
+    const numbers = { ...lag, stalledSeconds: Math.round(s.stillForMs / 1000) };
+    if (notice === 'stalled' || notice === 'still-stalled') {
+      this.log.warn(
+        numbers,
+        `projection stalled: checkpoint ${lag.appliedSeq} has not moved for ${numbers.stalledSeconds} s ` +
+          `while ${lag.lag} event(s) wait (stream at ${lag.streamSeq}, leader: ${lag.leader})`,
+      );
+    } else if (notice === 'recovered') {
+      this.log.warn(numbers, `projection progressing again: checkpoint ${lag.appliedSeq}, lag ${lag.lag}`);
     }
   }
 
