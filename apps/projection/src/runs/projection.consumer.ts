@@ -32,6 +32,23 @@ export const LEADER_LOCK = 0x52_46_50_4a; // "RFPJ"
 export const WRITE_FENCE_LOCK = 0x52_46_50_57; // "RFPW"
 /** The transport's gate the projection's batches wait on: open while this instance leads. */
 export const LEADER_GATE = 'projection-leader';
+/**
+ * How often the leader asks Postgres whether its lock session is alive, and how long it waits for
+ * the answer: a session that died (Postgres restarted, backend terminated) or does not answer means
+ * the lock may be someone else's, so the leader stops consuming at once and tries to acquire again.
+ */
+export const LEADER_CHECK_MS = Number(process.env.PROJECTION_LEADER_CHECK_MS ?? 1000);
+export const LEADER_CHECK_TIMEOUT_MS = Number(process.env.PROJECTION_LEADER_CHECK_TIMEOUT_MS ?? 2000);
+/** How often a standby tries to take the lock. */
+export const LEADER_RETRY_MS = Number(process.env.PROJECTION_LEADER_RETRY_MS ?? 1000);
+/**
+ * Postgres ends the lock session after this long without a statement (`idle_session_timeout`, PG ≥ 14),
+ * so the lock of a leader that froze or lost its network frees itself instead of waiting for TCP keepalive.
+ */
+export const LEADER_SESSION_IDLE_MS = Math.max(
+  Number(process.env.PROJECTION_LEADER_SESSION_IDLE_MS ?? 10_000),
+  3 * LEADER_CHECK_MS,
+);
 /** Events waiting and the checkpoint still for this long: the projection is stalled (not ready, a WARNING). */
 export const STALL_SECONDS = Number(process.env.PROJECTION_STALL_SECONDS ?? 30);
 
@@ -45,6 +62,16 @@ export interface ProjectionLag {
   /** Whether this instance holds the leadership (a standby applies nothing). */
   readonly leader: boolean;
 }
+
+/** Raised by a batch that finds this instance's lock session no longer holds the leadership. */
+export class LeadershipLostError extends Error {
+  readonly code = 'PROJECTION_LEADERSHIP_LOST';
+  constructor(pid: number | undefined) {
+    super(`leader lock session ${pid ?? '(none)'} no longer holds the lock; the batch is rolled back`);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Rejects with a timeout error unless `p` settles within `ms`. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -88,6 +115,10 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
   private readonly log = new Logger(ProjectionConsumer.name);
   private stopped = false;
   private lockRunner?: QueryRunner;
+  /** The Postgres backend pid of the session holding the leader lock (what a batch checks). */
+  private lockPid?: number;
+  /** Settles when the lock session's connection reports an error or its end. */
+  private sessionLost?: Promise<void>;
   private leadership?: Promise<void>;
   appliedSeq = 0;
   private observer?: ProjectionObserver;
@@ -110,9 +141,7 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
   }
 
   onApplicationBootstrap(): void {
-    this.leadership = this.acquireLeadership().then(() => {
-      if (!this.stopped) this.transport.setGate(LEADER_GATE, true);
-    });
+    this.leadership = this.lead();
     const every = Math.max(250, Math.min(5000, (STALL_SECONDS * 1000) / 4));
     this.stallTimer = setInterval(() => void this.watchProgress(), every);
   }
@@ -129,22 +158,80 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
     return this.stall.state;
   }
 
-  private async acquireLeadership(): Promise<void> {
-    this.lockRunner = this.db.createQueryRunner();
-    await this.lockRunner.connect();
+  /**
+   * Leads while the lock session lives, stands by otherwise, for the life of the process: acquire
+   * the lock, open the gate, check the session every LEADER_CHECK_MS; a failed or unanswered check
+   * closes the gate at once (the batch in flight is refused at commit, see `apply`), drops the
+   * session and starts acquiring again on a new one. The transport resumes from the checkpoint.
+   */
+  private async lead(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (await this.acquireLock()) {
+          this.leader = true;
+          this.transport.setGate(LEADER_GATE, true);
+          this.log.log(`leading: holding the projection lock (session ${this.lockPid})`);
+          await this.holdLock();
+        }
+      } catch (err) {
+        if (!this.stopped) this.log.warn({ err }, `projection lock session failed: ${(err as Error).message}`);
+      }
+      if (this.leader) {
+        this.leader = false;
+        this.transport.setGate(LEADER_GATE, false);
+        if (!this.stopped)
+          this.log.warn(`lost the projection lock (session ${this.lockPid}): stopped consuming; acquiring again`);
+      }
+      this.lockPid = undefined;
+      const runner = this.lockRunner;
+      this.lockRunner = undefined;
+      await runner?.release().catch(() => undefined);
+      if (!this.stopped) await sleep(LEADER_RETRY_MS);
+    }
+  }
+
+  /** Takes the lock on a fresh session; false once stopped. Polls while another instance holds it. */
+  private async acquireLock(): Promise<boolean> {
+    const runner = (this.lockRunner = this.db.createQueryRunner());
+    const client = (await within(runner.connect(), LEADER_CHECK_TIMEOUT_MS, 'connecting the lock session')) as {
+      once(event: 'error' | 'end', listener: () => void): void;
+    };
+    // A terminated backend or a Postgres shutdown ends the session at once: lose the lead then, not
+    // at the next check (a standby polling for the lock must never find it free while this one leads).
+    this.sessionLost = new Promise((resolve) => {
+      client.once('error', () => resolve());
+      client.once('end', () => resolve());
+    });
+    await runner.query(`SET idle_session_timeout = ${Math.round(LEADER_SESSION_IDLE_MS)}`).catch(() => undefined); // before PostgreSQL 14: no such setting, the TCP keepalive ends a dead session
+    const [{ pid }] = (await runner.query('SELECT pg_backend_pid() AS pid')) as [{ pid: number }];
     let announced = false;
     while (!this.stopped) {
-      const rows = (await this.lockRunner.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [
-        LEADER_LOCK,
-        this.cfg.dbSchema,
-      ])) as { ok: boolean }[];
+      const rows = (await within(
+        runner.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LEADER_LOCK, this.cfg.dbSchema]),
+        LEADER_CHECK_TIMEOUT_MS,
+        'taking the projection lock',
+      )) as { ok: boolean }[];
       if (rows[0]?.ok) {
-        this.leader = true;
-        return;
+        this.lockPid = pid;
+        return true;
       }
       if (!announced) this.log.log('another projection instance is active; standing by');
       announced = true;
-      await new Promise((r) => setTimeout(r, 2000));
+      await sleep(LEADER_RETRY_MS);
+    }
+    return false;
+  }
+
+  /** Returns (or throws) when the lock session is gone or stops answering; never while it lives. */
+  private async holdLock(): Promise<void> {
+    const runner = this.lockRunner as QueryRunner;
+    let lost = false;
+    void this.sessionLost?.then(() => (lost = true));
+    while (!this.stopped && !lost) {
+      await Promise.race([sleep(LEADER_CHECK_MS), this.sessionLost]);
+      if (this.stopped || lost) return;
+      // A live session still holds its session lock: answering is proof enough.
+      await within(runner.query('SELECT 1'), LEADER_CHECK_TIMEOUT_MS, 'checking the lock session');
     }
   }
 
@@ -152,7 +239,7 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
   private async watchProgress(): Promise<void> {
     let lag: ProjectionLag;
     try {
-      lag = await within(this.lag(), 2000, 'reading the lag');
+      lag = await within(this.lag(), LEADER_CHECK_TIMEOUT_MS, 'reading the lag');
     } catch {
       return; // NATS or Postgres unreachable: their own readiness checks say so
     }
@@ -211,7 +298,15 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
     }
     if (lastSeq > this.appliedSeq) {
       this.appliedSeq = await this.db.transaction(async (em) => {
-        await em.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [WRITE_FENCE_LOCK, this.cfg.dbSchema]);
+        // The write fence, and whether this instance's lock session still holds the leader lock:
+        // a leader that lost it (its session ended) must not commit what it had in flight.
+        const [fence] = await em.query<[{ leading: boolean }]>(
+          `SELECT pg_advisory_xact_lock_shared($1, hashtext($2)), EXISTS (SELECT 1 FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND pid = $4 AND classid = $3::oid
+               AND objid = hashtext($2)::oid AND objsubid = 2) AS leading`,
+          [WRITE_FENCE_LOCK, this.cfg.dbSchema, LEADER_LOCK, this.lockPid ?? 0],
+        );
+        if (!fence.leading) throw new LeadershipLostError(this.lockPid);
         const stored = await readCheckpoint(em, this.cfg.dbSchema, undefined, true);
         const fresh = batch.filter((b) => b.seq > stored);
         await applyBatch(em, this.cfg.dbSchema, fresh);
