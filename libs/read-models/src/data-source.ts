@@ -15,6 +15,10 @@ export interface DatabaseSettings {
   readonly dbSchema: string;
   /** Names the process's sessions in `pg_stat_activity` (`application_name`); `runforge` otherwise. */
   readonly instanceId?: string;
+  /** Opening a connection fails after this long (node-postgres `connectionTimeoutMillis`; 0: never). */
+  readonly dbConnectTimeoutMs?: number;
+  /** A query fails after this long without an answer (node-postgres `query_timeout`; 0 or unset: never). */
+  readonly dbQueryTimeoutMs?: number;
 }
 
 export const MIGRATIONS = [
@@ -42,6 +46,8 @@ export function dataSourceOptions(cfg: DatabaseSettings): DataSourceOptions {
     extra: {
       max: Number(process.env.DB_POOL_SIZE ?? 10),
       application_name: (cfg.instanceId ?? 'runforge').slice(0, 63),
+      connectionTimeoutMillis: cfg.dbConnectTimeoutMs ?? 0,
+      ...(cfg.dbQueryTimeoutMs ? { query_timeout: cfg.dbQueryTimeoutMs } : {}),
     },
   };
 }

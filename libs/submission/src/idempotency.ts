@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Topology } from '@runforge/contracts';
@@ -38,8 +39,12 @@ export function requestHash(kind: string, body: unknown): string {
 export class IdempotencyStore {
   private constructor(private readonly kv: KV) {}
 
-  static async open(nc: NatsConnection, t: Topology): Promise<IdempotencyStore> {
-    const kv = await new Kvm(nc).create(t.idempotencyBucket, { ttl: IDEMPOTENCY_TTL_MS, history: 1 });
+  /** `timeoutMs`: how long a claim or lookup waits for the server (nats.js defaults to 5 s). */
+  static async open(nc: NatsConnection, t: Topology, timeoutMs?: number): Promise<IdempotencyStore> {
+    const kv = await new Kvm(jetstream(nc, timeoutMs ? { timeout: timeoutMs } : {})).create(t.idempotencyBucket, {
+      ttl: IDEMPOTENCY_TTL_MS,
+      history: 1,
+    });
     return new IdempotencyStore(kv);
   }
 
