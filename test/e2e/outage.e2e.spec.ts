@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { PrivateNats, PrivatePostgres } from '../support/private-servers';
-import { DATABASE_URL, http, TestSystem, type HttpAnswer } from '../support/system';
+import { DATABASE_URL, http as request, TestSystem, type HttpAnswer } from '../support/system';
 
 jest.setTimeout(90_000);
 
@@ -9,6 +9,28 @@ const backtest = {
   params: { fast: 10, slow: 30 },
   dataset: { synthetic: { bars: 1_000, seed: 1, timeframe: '1m' } },
 };
+
+/**
+ * How long each answer took, by request: printed with RELIABILITY_FIGURES=1 for RELIABILITY.md,
+ * never asserted (a wall-clock bound would fail on a loaded machine; the bounds are settings).
+ */
+const figures: string[] = [];
+async function http<T = Record<string, unknown>>(
+  base: string,
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer<T>> {
+  const started = performance.now();
+  const res = await request<T>(base, method, url, body, headers);
+  const keyed = headers['Idempotency-Key'] ? ' (keyed)' : '';
+  figures.push(`${method} ${url}${keyed}: ${res.status} in ${Math.round(performance.now() - started)} ms`);
+  return res;
+}
+afterAll(() => {
+  if (process.env.RELIABILITY_FIGURES) console.log(figures.join('\n'));
+});
 
 /** What every request that needs a server that does not answer gets: 503 naming it, with Retry-After. */
 function expectUnavailable(res: HttpAnswer, down: 'NATS' | 'Postgres'): void {
