@@ -123,6 +123,9 @@ describe('cancellation', () => {
     expect(answers[0]?.body).toEqual({ id, status: 'Pending', totalBars: 5_000 });
     const different = await submit(sys, backtest(6_000), { 'Idempotency-Key': key });
     expect(different.status).toBe(422);
+    // Its own worker if the tests before it (which start one) did not run: tests run in any order.
+    if (!sys.processes.some((p) => p.name === 'engine-worker' && p.child.exitCode === null))
+      await sys.spawn('engine-worker', SLOW_WORKER);
     await waitForStatus(sys, 'backtest', id, (s) => s.status === 'Completed', 'the idempotent run to complete');
     const history = await withBus(sys, (bus) => bus.history(id));
     expect(eventsOf(history, 'RunRequested')).toHaveLength(1);
