@@ -22,15 +22,19 @@ describe('chaos soak, short', () => {
     );
     // On failure the diff shows the soak's problems (its stderr).
     expect({ code: result.code, stderr: result.err.slice(-3000) }).toMatchObject({ code: 0 });
-    for (const fault of [
-      'worker SIGKILL',
-      'worker SIGSTOP',
-      'projection SIGKILL',
-      'gateway SIGKILL',
-      'NATS kill+restart',
-      'Postgres restart',
-    ])
-      expect(result.out).toMatch(new RegExp(`\\| ${fault} \\| [1-9]\\d* \\|`));
+    // Every fault type was injected at least once.
+    const injected: Record<string, number> = Object.fromEntries(
+      [...result.out.matchAll(/^\| ([\w +]+) \| (\d+) \|$/gm)].map((m) => [m[1], Number(m[2])]),
+    );
+    expect(injected).toEqual({
+      'worker SIGKILL': expect.any(Number),
+      'worker SIGSTOP': expect.any(Number),
+      'projection SIGKILL': expect.any(Number),
+      'gateway SIGKILL': expect.any(Number),
+      'NATS kill+restart': expect.any(Number),
+      'Postgres restart': expect.any(Number),
+    });
+    expect(Math.min(...Object.values(injected))).toBeGreaterThanOrEqual(1);
     expect(result.out).toMatch(/\| 20 \/ 20 \| [\d.]+ s \| [\d.]+ s \| equal \|/);
   });
 });
