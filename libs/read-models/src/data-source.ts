@@ -13,6 +13,12 @@ import { SCHEDULE_ENTITIES } from './schedules.entities';
 export interface DatabaseSettings {
   readonly databaseUrl: string;
   readonly dbSchema: string;
+  /** Names the process's sessions in `pg_stat_activity` (`application_name`); `runforge` otherwise. */
+  readonly instanceId?: string;
+  /** Opening a connection fails after this long (node-postgres `connectionTimeoutMillis`; 0: never). */
+  readonly dbConnectTimeoutMs?: number;
+  /** A query fails after this long without an answer (node-postgres `query_timeout`; 0 or unset: never). */
+  readonly dbQueryTimeoutMs?: number;
 }
 
 export const MIGRATIONS = [
@@ -37,7 +43,12 @@ export function dataSourceOptions(cfg: DatabaseSettings): DataSourceOptions {
     // Schema changes go through migrations only (tests included): what runs is what ships.
     synchronize: false,
     logging: ['error'],
-    extra: { max: Number(process.env.DB_POOL_SIZE ?? 10), application_name: 'runforge' },
+    extra: {
+      max: Number(process.env.DB_POOL_SIZE ?? 10),
+      application_name: (cfg.instanceId ?? 'runforge').slice(0, 63),
+      connectionTimeoutMillis: cfg.dbConnectTimeoutMs ?? 0,
+      ...(cfg.dbQueryTimeoutMs ? { query_timeout: cfg.dbQueryTimeoutMs } : {}),
+    },
   };
 }
 

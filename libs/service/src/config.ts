@@ -15,6 +15,27 @@ export interface RunForgeConfig {
   readonly instanceId: string;
   /** Minimum time between two `BarProgressed` of a run (a few per second by default). */
   readonly progressIntervalMs: number;
+  /**
+   * How long a JetStream request (publish, KV, lookup) waits for NATS before it fails (a 503 at the
+   * gateway): NATS_REQUEST_TIMEOUT_MS, by default 1,500 ms for the gateway (clients wait on it) and
+   * 5,000 ms elsewhere.
+   */
+  readonly natsRequestTimeoutMs: number;
+  /** How long opening a Postgres connection may take (DB_CONNECT_TIMEOUT_MS; gateway 1,000 ms, else 5,000 ms). */
+  readonly dbConnectTimeoutMs: number;
+  /** How long a Postgres query may take before the client gives up (DB_QUERY_TIMEOUT_MS; gateway 1,500 ms, else none: 0). */
+  readonly dbQueryTimeoutMs: number;
+  /** How long each `/health/ready` check may take before it counts as failed (HEALTH_CHECK_TIMEOUT_MS, 800 ms). */
+  readonly healthCheckTimeoutMs: number;
+}
+
+/** A non-negative number of milliseconds from the environment, or the default; a bad value stops the service. */
+function millis(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number of milliseconds >= 0, got "${raw}"`);
+  return n;
 }
 
 const DEFAULT_PORTS: Record<string, number> = {
@@ -44,5 +65,10 @@ export function loadConfig(service: string, env: NodeJS.ProcessEnv = process.env
     httpHost: env.HTTP_HOST ?? '0.0.0.0',
     instanceId: env.INSTANCE_ID ?? `${service}-${hostname()}-${process.pid}`,
     progressIntervalMs: Number(env.RUNFORGE_PROGRESS_INTERVAL_MS ?? 250),
+    // The gateway answers clients: it fails fast (503 + Retry-After) rather than wait out NATS or Postgres.
+    natsRequestTimeoutMs: millis(env, 'NATS_REQUEST_TIMEOUT_MS', service === 'gateway' ? 1500 : 5000),
+    dbConnectTimeoutMs: millis(env, 'DB_CONNECT_TIMEOUT_MS', service === 'gateway' ? 1000 : 5000),
+    dbQueryTimeoutMs: millis(env, 'DB_QUERY_TIMEOUT_MS', service === 'gateway' ? 1500 : 0),
+    healthCheckTimeoutMs: millis(env, 'HEALTH_CHECK_TIMEOUT_MS', 800),
   };
 }

@@ -37,11 +37,27 @@ class MessagingLifecycle implements OnApplicationShutdown {
 
 /**
  * Optional provider (from a @Global module of the service) whose fields are added to the
- * `/health/ready` body, e.g. the projection's `lag`. It informs; it does not decide readiness.
+ * `/health/ready` body, e.g. the projection's `lag`, and whose `readinessChecks` (answered from
+ * memory: readiness must answer at once) join the checks that decide readiness, e.g. the
+ * projection's `progressing`.
  */
 export const READINESS_DETAILS = Symbol('READINESS_DETAILS');
 export interface ReadinessDetails {
   readinessDetails(): Promise<Record<string, unknown>>;
+  readinessChecks?(): Record<string, boolean>;
+}
+
+/** True when `check` resolves within `ms`, false when it rejects or takes longer. */
+function withinMs(check: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([
+    check.then(
+      () => true,
+      () => false,
+    ),
+    late,
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Flushes the last spans on shutdown (after the app's own shutdown hooks ran). */
@@ -69,22 +85,33 @@ class HealthController {
   @Get('ready')
   async ready(): Promise<{ status: 'ready'; checks: Record<string, boolean> } & Record<string, unknown>> {
     // While NATS is down, readiness answers at once (the streams are not asked: that request would wait
-    // out its timeout).
+    // out its timeout). Each check that asks a server counts as failed after HEALTH_CHECK_TIMEOUT_MS:
+    // a hung server is down.
     const natsUp = this.messaging.connected() && this.messaging.nc.info !== undefined;
-    const checks: Record<string, boolean> = {
-      nats: natsUp,
-      streams: natsUp && (await topologyProvisioned(this.messaging.jsm, this.cfg.topology)),
-    };
-    if (this.dataSource) {
-      checks.postgres = await this.dataSource
-        .query('SELECT 1')
-        .then(() => true)
-        .catch(() => false);
+    const bounded = (check: Promise<unknown>): Promise<boolean> => withinMs(check, this.cfg.healthCheckTimeoutMs);
+    const [streams, postgres] = await Promise.all([
+      natsUp
+        ? bounded(
+            topologyProvisioned(this.messaging.jsm, this.cfg.topology).then((ok) => {
+              if (!ok) throw new Error('streams not provisioned');
+            }),
+          )
+        : false,
+      this.dataSource ? bounded(this.dataSource.query('SELECT 1')) : undefined,
+    ]);
+    const checks: Record<string, boolean> = { nats: natsUp, streams };
+    if (postgres !== undefined) checks.postgres = postgres;
+    const infrastructureUp = Object.values(checks).every((ok) => ok);
+    Object.assign(checks, this.details?.readinessChecks?.());
+    // The details ask NATS and Postgres: only while they answer.
+    let extra: Record<string, unknown> = {};
+    if (infrastructureUp && this.details) {
+      const details = this.details.readinessDetails().then((d) => (extra = d));
+      await withinMs(details, this.cfg.healthCheckTimeoutMs);
     }
     if (Object.values(checks).some((ok) => !ok)) {
-      throw new HttpException({ status: 'not-ready', checks }, HttpStatus.SERVICE_UNAVAILABLE);
+      throw new HttpException({ ...extra, status: 'not-ready', checks }, HttpStatus.SERVICE_UNAVAILABLE);
     }
-    const extra = this.details ? await this.details.readinessDetails().catch(() => ({})) : {};
     return { ...extra, status: 'ready', checks };
   }
 }
@@ -120,8 +147,8 @@ export class PlatformModule {
             return {
               nc,
               jsm,
-              client: new JetStreamClient(nc, cfg.topology),
-              reader: new StreamReader(nc, jsm, cfg.topology),
+              client: new JetStreamClient(nc, cfg.topology, cfg.natsRequestTimeoutMs),
+              reader: new StreamReader(nc, jsm, cfg.topology, cfg.natsRequestTimeoutMs),
               connected: () => up && !nc.isClosed(),
             };
           },

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Topology } from '@runforge/contracts';
@@ -38,8 +39,12 @@ export function requestHash(kind: string, body: unknown): string {
 export class IdempotencyStore {
   private constructor(private readonly kv: KV) {}
 
-  static async open(nc: NatsConnection, t: Topology): Promise<IdempotencyStore> {
-    const kv = await new Kvm(nc).create(t.idempotencyBucket, { ttl: IDEMPOTENCY_TTL_MS, history: 1 });
+  /** `timeoutMs`: how long a claim or lookup waits for the server (nats.js defaults to 5 s). */
+  static async open(nc: NatsConnection, t: Topology, timeoutMs?: number): Promise<IdempotencyStore> {
+    const kv = await new Kvm(jetstream(nc, timeoutMs ? { timeout: timeoutMs } : {})).create(t.idempotencyBucket, {
+      ttl: IDEMPOTENCY_TTL_MS,
+      history: 1,
+    });
     return new IdempotencyStore(kv);
   }
 
@@ -52,13 +57,29 @@ export class IdempotencyStore {
     record: IdempotencyRecord,
   ): Promise<{ claimed: true } | { claimed: false; existing: IdempotencyRecord }> {
     const key = IdempotencyStore.keyOf(userKey);
+    const value = JSON.stringify(record);
+    // One request while NATS does not answer (a timeout is not asked again: kv.create would follow
+    // it with a lookup, and the gateway's 503 would come after two timeouts, or three).
     try {
-      await this.kv.create(key, JSON.stringify(record));
+      await this.kv.put(key, value, { previousSeq: 0 });
       return { claimed: true };
     } catch (err) {
+      if (!isWrongLastSequence(err)) throw err;
       const entry = await this.kv.get(key);
-      if (!entry || entry.operation !== 'PUT') throw err;
-      return { claimed: false, existing: entry.json<IdempotencyRecord>() };
+      if (!entry) throw err;
+      if (entry.operation === 'PUT') return { claimed: false, existing: entry.json<IdempotencyRecord>() };
+      // A deleted or purged key is free again (as kv.create treats it).
+      await this.kv.put(key, value, { previousSeq: entry.revision });
+      return { claimed: true };
     }
   }
+}
+
+/** The server refused a write because the key already has a revision (the claim is someone else's). */
+function isWrongLastSequence(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }

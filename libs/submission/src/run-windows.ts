@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { localDate, windowBounds, type RunWindow } from '@runforge/calendar';
 import type { Topology } from '@runforge/contracts';
@@ -141,9 +141,13 @@ const CREATE_ATTEMPTS = 3;
 export class RunWindowClaims {
   private constructor(private readonly kv: KV) {}
 
-  static async open(nc: NatsConnection, t: Topology): Promise<RunWindowClaims> {
+  /** `timeoutMs`: how long a claim waits for the server (nats.js defaults to 5 s). */
+  static async open(nc: NatsConnection, t: Topology, timeoutMs?: number): Promise<RunWindowClaims> {
     // `ttl` is the stream's max age (any server); per-key TTLs and delete-marker TTLs need 2.11.
-    const kv = await new Kvm(nc).create(t.runWindowBucket, { ttl: RUN_WINDOW_CLAIM_TTL_MS, history: 1 });
+    const kv = await new Kvm(jetstream(nc, timeoutMs ? { timeout: timeoutMs } : {})).create(t.runWindowBucket, {
+      ttl: RUN_WINDOW_CLAIM_TTL_MS,
+      history: 1,
+    });
     return new RunWindowClaims(kv);
   }
 

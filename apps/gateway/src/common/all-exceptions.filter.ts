@@ -12,7 +12,9 @@ export function unavailableService(err: unknown): 'NATS' | 'Postgres' | undefine
     const code =
       (e as { code?: unknown; driverError?: { code?: unknown } }).driverError?.code ?? (e as { code?: unknown }).code;
     if (typeof code === 'string' && PG_UNAVAILABLE.has(code)) return 'Postgres';
-    if (/Connection terminated/i.test(e.message)) return 'Postgres';
+    // node-postgres' own timeouts (DB_CONNECT_TIMEOUT_MS, DB_QUERY_TIMEOUT_MS) and a dead connection.
+    if (/Connection terminated|timeout exceeded when trying to connect|Query read timeout/i.test(e.message))
+      return 'Postgres';
   }
   return undefined;
 }

@@ -15,6 +15,7 @@ import { dataSourceOptions } from '@runforge/read-models';
 import { DataSource } from 'typeorm';
 import { readCheckpoint } from '../runs/runs.projection';
 import type { RebuildTarget } from './rebuild';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { readStream, type ReadLimits } from '@runforge/messaging';
 import { traceIdOfTraceparent } from '@runforge/telemetry';
 
@@ -26,8 +27,10 @@ export interface Difference {
 }
 
 export interface VerifyReport {
-  /** The live checkpoint the comparison was made at. */
+  /** The live checkpoint when the read models were read. */
   readonly checkpoint: number;
+  /** The stream's last sequence when verify started: the stream is folded up to here (or the checkpoint, if later). */
+  readonly streamSeq: number;
   readonly events: number;
   readonly runs: number;
   readonly differences: Difference[];
@@ -66,16 +69,42 @@ interface Tally {
 
 const emptyTally = (): Tally => ({ trialsCompleted: 0, trialsFailed: 0, logs: 0, logSeqSum: 0 });
 
+/** The difference verify reports when the read models have not applied the whole stream. */
+export const BEHIND_STREAM = { runId: '(stream)', field: 'checkpoint' } as const;
+
+export interface VerifyOptions {
+  readonly limits?: Partial<ReadLimits>;
+  /**
+   * How long to wait for the live checkpoint to reach the stream's last sequence before reading the
+   * read models (a running projection a few batches behind is given the time to catch up); 0 by default.
+   */
+  readonly catchUpMs?: number;
+}
+
+/** Reads the checkpoint until it reaches `target` or `ms` pass; returns the last value read. */
+async function awaitCheckpoint(ds: DataSource, schema: string, target: number, ms: number): Promise<number> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const seq = await readCheckpoint(ds.manager, schema);
+    if (seq >= target || performance.now() >= deadline) return seq;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /**
- * Folds the stream again, independently of the projection's SQL (plain `evolveRun` in memory, trials
- * counted once per trial id, log lines by sequence), up to the live checkpoint, and compares every
- * column of every run plus its trial and log tallies with the live rows, read in one snapshot.
+ * Folds the WHOLE stream again (up to its last sequence when verify starts, or the live checkpoint if
+ * that is later), independently of the projection's SQL (plain `evolveRun` in memory, trials counted
+ * once per trial id, log lines by sequence), and compares every column of every run plus its trial
+ * and log tallies with the live rows, read in one snapshot. Read models behind the stream are a
+ * difference (`BEHIND_STREAM`, plus the rows the unapplied tail changes): never "equal" while behind.
  */
 export async function verifyReadModels(
   target: RebuildTarget,
   nc: NatsConnection,
-  opts: { limits?: Partial<ReadLimits> } = {},
+  opts: VerifyOptions = {},
 ): Promise<VerifyReport> {
+  const jsm = await jetstreamManager(nc);
+  const streamSeq = (await jsm.streams.info(target.topology.streams.runs.name)).state.last_seq;
   const ds = new DataSource(dataSourceOptions({ databaseUrl: target.databaseUrl, dbSchema: target.dbSchema }));
   await ds.initialize();
   const s = `"${target.dbSchema}"`;
@@ -83,6 +112,7 @@ export async function verifyReadModels(
   let liveRows: Record<string, unknown>[];
   const liveTally = new Map<string, Tally>();
   try {
+    await awaitCheckpoint(ds, target.dbSchema, streamSeq, opts.catchUpMs ?? 0);
     const q = ds.createQueryRunner();
     await q.connect();
     try {
@@ -126,10 +156,11 @@ export async function verifyReadModels(
   const views = new Map<string, RunView>();
   const tallies = new Map<string, Tally>();
   const seenTrials = new Set<string>();
-  const range = { fromSeq: 1, untilSeq: checkpoint, batchSize: 5000, limits: opts.limits };
+  const untilSeq = Math.max(checkpoint, streamSeq);
+  const range = { fromSeq: 1, untilSeq, batchSize: 5000, limits: opts.limits };
   const read = await readStream(nc, target.topology, range, (batch) => {
     for (const m of batch) {
-      if (m.seq > checkpoint) break;
+      if (m.seq > untilSeq) break;
       const e = m.event;
       // Trials first seen in this event: each counts once, in the tally and in the fold; none once
       // the run has ended (the projection keeps those out of the trials list too).
@@ -163,6 +194,7 @@ export async function verifyReadModels(
   });
 
   const differences: Difference[] = [];
+  if (checkpoint < streamSeq) differences.push({ ...BEHIND_STREAM, live: checkpoint, replayed: streamSeq });
   const liveById = new Map(liveRows.map((r) => [r.id as string, runFromColumns(r)]));
   for (const id of new Set([...liveById.keys(), ...views.keys()])) {
     const l = liveById.get(id);
@@ -189,5 +221,5 @@ export async function verifyReadModels(
       if (a[k] !== b[k]) differences.push({ runId: id, field: k, live: a[k], replayed: b[k] });
     }
   }
-  return { checkpoint, events: read.read, runs: views.size, differences };
+  return { checkpoint, streamSeq, events: read.read, runs: views.size, differences };
 }

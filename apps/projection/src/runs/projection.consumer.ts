@@ -8,6 +8,7 @@ import type { PoolClient, QueryResult } from 'pg';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import { applyBatch, PROJECTION_NAME, readCheckpoint, type ProjectedMessage } from './runs.projection';
 import { ProjectionObserver } from './projection.observer';
+import { StallWatch, type StallState } from './stall-watch';
 
 export const MAX_BATCH = 1000;
 /** How long a batch waits for more events after its first one arrived. */
@@ -39,6 +40,25 @@ const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
 /** The transport's gate the projection's batches wait on: open while this instance leads. */
 export const LEADER_GATE = 'projection-leader';
+/**
+ * How often the leader asks Postgres whether its lock session is alive, and how long it waits for
+ * the answer: a session that died (Postgres restarted, backend terminated) or does not answer means
+ * the lock may be someone else's, so the leader stops consuming at once and tries to acquire again.
+ */
+export const LEADER_CHECK_MS = Number(process.env.PROJECTION_LEADER_CHECK_MS ?? 1000);
+export const LEADER_CHECK_TIMEOUT_MS = Number(process.env.PROJECTION_LEADER_CHECK_TIMEOUT_MS ?? 2000);
+/** How often a standby tries to take the lock. */
+export const LEADER_RETRY_MS = Number(process.env.PROJECTION_LEADER_RETRY_MS ?? 1000);
+/**
+ * Postgres ends the lock session after this long without a statement (`idle_session_timeout`, PG ≥ 14),
+ * so the lock of a leader that froze or lost its network frees itself instead of waiting for TCP keepalive.
+ */
+export const LEADER_SESSION_IDLE_MS = Math.max(
+  Number(process.env.PROJECTION_LEADER_SESSION_IDLE_MS ?? 10_000),
+  3 * LEADER_CHECK_MS,
+);
+/** Events waiting and the checkpoint still for this long: the projection is stalled (not ready, a WARNING). */
+export const STALL_SECONDS = Number(process.env.PROJECTION_STALL_SECONDS ?? 30);
 
 export interface ProjectionLag {
   /** Last sequence stored in the stream. */
@@ -49,6 +69,25 @@ export interface ProjectionLag {
   readonly lag: number;
   /** Whether this instance holds the leadership (a standby applies nothing). */
   readonly leader: boolean;
+}
+
+/** Raised by a batch that finds this instance's lock session no longer holds the leadership. */
+export class LeadershipLostError extends Error {
+  readonly code = 'PROJECTION_LEADERSHIP_LOST';
+  constructor(pid: number | undefined) {
+    super(`leader lock session ${pid ?? '(none)'} no longer holds the lock; the batch is rolled back`);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Rejects with a timeout error unless `p` settles within `ms`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -84,6 +123,10 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
   private readonly log = new Logger(ProjectionConsumer.name);
   private stopped = false;
   private lockRunner?: QueryRunner;
+  /** The Postgres backend pid of the session holding the leader lock (what a batch checks). */
+  private lockPid?: number;
+  /** Settles when the lock session's connection reports an error or its end. */
+  private sessionLost?: Promise<void>;
   private leadership?: Promise<void>;
   appliedSeq = 0;
   /**
@@ -94,6 +137,8 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
   private readonly known = new Map<string, RunView>();
   private observer?: ProjectionObserver;
   private leader = false;
+  private readonly stall = new StallWatch(STALL_SECONDS * 1000);
+  private stallTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly messaging: Messaging,
@@ -110,33 +155,119 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
   }
 
   onApplicationBootstrap(): void {
-    this.leadership = this.acquireLeadership().then(() => {
-      if (!this.stopped) this.transport.setGate(LEADER_GATE, true);
-    });
+    this.leadership = this.lead();
+    const every = Math.max(250, Math.min(5000, (STALL_SECONDS * 1000) / 4));
+    this.stallTimer = setInterval(() => void this.watchProgress(), every);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.stallTimer);
     await this.leadership?.catch(() => undefined);
     await this.lockRunner?.release().catch(() => undefined);
   }
 
-  private async acquireLeadership(): Promise<void> {
-    this.lockRunner = this.db.createQueryRunner();
-    await this.lockRunner.connect();
+  /** The last look at progress: stalled while events wait and the checkpoint stands still. */
+  get progress(): StallState {
+    return this.stall.state;
+  }
+
+  /**
+   * Leads while the lock session lives, stands by otherwise, for the life of the process: acquire
+   * the lock, open the gate, check the session every LEADER_CHECK_MS; a failed or unanswered check
+   * closes the gate at once (the batch in flight is refused at commit, see `apply`), drops the
+   * session and starts acquiring again on a new one. The transport resumes from the checkpoint.
+   */
+  private async lead(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (await this.acquireLock()) {
+          this.leader = true;
+          this.transport.setGate(LEADER_GATE, true);
+          this.log.log(`leading: holding the projection lock (session ${this.lockPid})`);
+          await this.holdLock();
+        }
+      } catch (err) {
+        if (!this.stopped) this.log.warn({ err }, `projection lock session failed: ${(err as Error).message}`);
+      }
+      if (this.leader) {
+        this.leader = false;
+        this.transport.setGate(LEADER_GATE, false);
+        if (!this.stopped)
+          this.log.warn(`lost the projection lock (session ${this.lockPid}): stopped consuming; acquiring again`);
+      }
+      this.lockPid = undefined;
+      const runner = this.lockRunner;
+      this.lockRunner = undefined;
+      await runner?.release().catch(() => undefined);
+      if (!this.stopped) await sleep(LEADER_RETRY_MS);
+    }
+  }
+
+  /** Takes the lock on a fresh session; false once stopped. Polls while another instance holds it. */
+  private async acquireLock(): Promise<boolean> {
+    const runner = (this.lockRunner = this.db.createQueryRunner());
+    const client = (await within(runner.connect(), LEADER_CHECK_TIMEOUT_MS, 'connecting the lock session')) as {
+      once(event: 'error' | 'end', listener: () => void): void;
+    };
+    // A terminated backend or a Postgres shutdown ends the session at once: lose the lead then, not
+    // at the next check (a standby polling for the lock must never find it free while this one leads).
+    this.sessionLost = new Promise((resolve) => {
+      client.once('error', () => resolve());
+      client.once('end', () => resolve());
+    });
+    await runner.query(`SET idle_session_timeout = ${Math.round(LEADER_SESSION_IDLE_MS)}`).catch(() => undefined); // before PostgreSQL 14: no such setting, the TCP keepalive ends a dead session
+    const [{ pid }] = (await runner.query('SELECT pg_backend_pid() AS pid')) as [{ pid: number }];
     let announced = false;
     while (!this.stopped) {
-      const rows = (await this.lockRunner.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [
-        LEADER_LOCK,
-        this.cfg.dbSchema,
-      ])) as { ok: boolean }[];
+      const rows = (await within(
+        runner.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LEADER_LOCK, this.cfg.dbSchema]),
+        LEADER_CHECK_TIMEOUT_MS,
+        'taking the projection lock',
+      )) as { ok: boolean }[];
       if (rows[0]?.ok) {
-        this.leader = true;
-        return;
+        this.lockPid = pid;
+        return true;
       }
       if (!announced) this.log.log('another projection instance is active; standing by');
       announced = true;
-      await new Promise((r) => setTimeout(r, 2000));
+      await sleep(LEADER_RETRY_MS);
+    }
+    return false;
+  }
+
+  /** Returns (or throws) when the lock session is gone or stops answering; never while it lives. */
+  private async holdLock(): Promise<void> {
+    const runner = this.lockRunner as QueryRunner;
+    let lost = false;
+    void this.sessionLost?.then(() => (lost = true));
+    while (!this.stopped && !lost) {
+      await Promise.race([sleep(LEADER_CHECK_MS), this.sessionLost]);
+      if (this.stopped || lost) return;
+      // A live session still holds its session lock: answering is proof enough.
+      await within(runner.query('SELECT 1'), LEADER_CHECK_TIMEOUT_MS, 'checking the lock session');
+    }
+  }
+
+  /** One look at progress; logs a stall as a WARNING with the numbers, and its end. */
+  private async watchProgress(): Promise<void> {
+    let lag: ProjectionLag;
+    try {
+      lag = await within(this.lag(), LEADER_CHECK_TIMEOUT_MS, 'reading the lag');
+    } catch {
+      return; // NATS or Postgres unreachable: their own readiness checks say so
+    }
+    const notice = this.stall.look(performance.now(), lag.streamSeq, lag.appliedSeq);
+    const s = this.stall.state;
+    const numbers = { ...lag, stalledSeconds: Math.round(s.stillForMs / 1000) };
+    if (notice === 'stalled' || notice === 'still-stalled') {
+      this.log.warn(
+        numbers,
+        `projection stalled: checkpoint ${lag.appliedSeq} has not moved for ${numbers.stalledSeconds} s ` +
+          `while ${lag.lag} event(s) wait (stream at ${lag.streamSeq}, leader: ${lag.leader})`,
+      );
+    } else if (notice === 'recovered') {
+      this.log.warn(numbers, `projection progressing again: checkpoint ${lag.appliedSeq}, lag ${lag.lag}`);
     }
   }
 
@@ -169,7 +300,8 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
 
   /**
    * Runs `fn` in a batch transaction, handing it the stored checkpoint: the transaction begins, takes
-   * the write fence shared (a rebuild's swap takes it exclusive) and reads the checkpoint locked, in
+   * the write fence shared (a rebuild's swap takes it exclusive), checks that this instance's lock
+   * session still holds the leadership (else LeadershipLostError) and reads the checkpoint locked, in
    * one round trip (three statements in one simple query), then commits after `fn`.
    */
   private async inBatchTransaction<T>(fn: (em: EntityManager, stored: number) => Promise<T>): Promise<T> {
@@ -177,11 +309,17 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
     const client = (await runner.connect()) as PoolClient;
     const schema = this.cfg.dbSchema;
     try {
+      // The write fence, and whether this instance's lock session still holds the leader lock: a
+      // leader that lost it (its session ended) must not commit what it had in flight.
       const opened = (await client.query(
-        `BEGIN; SELECT pg_advisory_xact_lock_shared(${WRITE_FENCE_LOCK}, hashtext(${literal(schema)}));
+        `BEGIN;
+         SELECT pg_advisory_xact_lock_shared(${WRITE_FENCE_LOCK}, hashtext(${literal(schema)})),
+           EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ${Math.trunc(this.lockPid ?? 0)}
+             AND classid = ${LEADER_LOCK}::oid AND objid = hashtext(${literal(schema)})::oid AND objsubid = 2) AS leading;
          SELECT last_seq FROM "${schema}".projection_checkpoints WHERE name = ${literal(PROJECTION_NAME)} FOR UPDATE`,
-      )) as unknown as QueryResult<{ last_seq: string }>[];
-      const row = opened[2]?.rows[0];
+      )) as unknown as [QueryResult, QueryResult<{ leading: boolean }>, QueryResult<{ last_seq: string }>];
+      if (!opened[1].rows[0]?.leading) throw new LeadershipLostError(this.lockPid);
+      const row = opened[2].rows[0];
       const result = await fn(runner.manager, row ? Number(row.last_seq) : 0);
       await client.query('COMMIT');
       return result;

@@ -20,7 +20,9 @@ export class RunsProjectionModule {
         {
           provide: READINESS_DETAILS,
           useFactory: (p: ProjectionConsumer): ReadinessDetails => ({
-            readinessDetails: async () => ({ lag: await p.lag() }),
+            readinessDetails: async () => ({ lag: await p.lag(), progress: p.progress }),
+            // Not ready while events wait and the checkpoint stands still (PROJECTION_STALL_SECONDS).
+            readinessChecks: () => ({ progressing: !p.progress.stalled }),
           }),
           inject: [ProjectionConsumer],
         },

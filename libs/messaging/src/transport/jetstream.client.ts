@@ -64,12 +64,14 @@ const encoder = new TextEncoder();
 export class JetStreamClient extends ClientProxy {
   readonly js: NatsJetStream;
 
+  /** `timeoutMs`: how long a publish waits for the server's ack (nats.js defaults to 5 s). */
   constructor(
     readonly nc: NatsConnection,
     readonly topology: Topology,
+    timeoutMs?: number,
   ) {
     super();
-    this.js = jetstream(nc);
+    this.js = jetstream(nc, timeoutMs ? { timeout: timeoutMs } : {});
   }
 
   connect(): Promise<NatsConnection> {

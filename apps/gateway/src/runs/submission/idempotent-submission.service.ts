@@ -22,7 +22,7 @@ export class IdempotentSubmission implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.store = await IdempotencyStore.open(this.messaging.nc, this.cfg.topology);
+    this.store = await IdempotencyStore.open(this.messaging.nc, this.cfg.topology, this.cfg.natsRequestTimeoutMs);
   }
 
   async submit<R extends Record<string, unknown>>(

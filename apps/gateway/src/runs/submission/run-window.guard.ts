@@ -17,7 +17,7 @@ export class RunWindowGuard implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.opened = await RunWindowClaims.open(this.messaging.nc, this.cfg.topology);
+    this.opened = await RunWindowClaims.open(this.messaging.nc, this.cfg.topology, this.cfg.natsRequestTimeoutMs);
   }
 
   /** The kinds' windows (a schedule's manual trigger claims through them too). */
