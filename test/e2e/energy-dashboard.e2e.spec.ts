@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Locator, type Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../support/browser';
+import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { http, TestSystem } from '../support/system';
 import { TEST_ASSET as ASSET } from '../support/energy';
@@ -65,6 +65,7 @@ describe('dashboard: the Energy page (browser end to end)', () => {
       launchBrowser(UI_TIMEOUT),
     ]);
     base = sys.gateway.url;
+    await signInDashboard(browser, sys.apiKey);
     page = browser.page;
   });
 

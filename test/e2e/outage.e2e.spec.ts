@@ -4,7 +4,7 @@ import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventually } from '../support/eventually';
-import { freePort, http, TestSystem } from '../support/system';
+import { authHeaders, freePort, http, TestSystem } from '../support/system';
 
 jest.setTimeout(90_000);
 
@@ -60,7 +60,7 @@ describe('a NATS outage seen from the API', () => {
     nats?.kill('SIGKILL');
     const res = await fetch(`${gateway}/api/backtests`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...authHeaders(sys as TestSystem) },
       body: JSON.stringify(body),
     });
     expect(res.status).toBe(503);

@@ -3,6 +3,7 @@ import type { RunStatus } from './run-vocabulary';
 
 export type { RunFieldName, RunView } from './run-fields';
 export type { RunKind, RunStatus, TriggeredBy } from './run-vocabulary';
+export type { Principal, Role } from './access-vocabulary';
 
 /**
  * What the gateway's read endpoints answer, derived from `RUN_FIELDS` (run-fields.ts). The gateway's

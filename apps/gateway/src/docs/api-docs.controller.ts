@@ -1,4 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
+import { Public } from '@runforge/service';
 import { buildOpenApiDocument } from './openapi.document';
 
 const PAGE = `<!doctype html>
@@ -8,6 +9,7 @@ const PAGE = `<!doctype html>
 <script>SwaggerUIBundle({ url: '/docs/openapi.json', dom_id: '#ui' });</script></body></html>`;
 
 /** OpenAPI at `/docs` (Swagger UI served from the swagger-ui-dist package, no CDN) and `/docs/openapi.json`. */
+@Public()
 @Controller('docs')
 export class ApiDocsController {
   private readonly document = buildOpenApiDocument();

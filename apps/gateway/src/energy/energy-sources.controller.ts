@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, Res } from '@nestjs/common';
+import { RequiresRole } from '@runforge/service';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { toFieldIssues, type FieldIssue } from '@runforge/contracts';
@@ -71,6 +72,7 @@ export class EnergySourcesController {
     private readonly changes: ScheduleChanges,
   ) {}
 
+  @RequiresRole('operator')
   @Post()
   @HttpCode(201)
   async create(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<EnergySourceInfo> {
@@ -139,6 +141,8 @@ export class EnergySourcesController {
    * every 15 minutes (market time) — as schedules that fire through the scheduler like any other.
    * Calling it again answers the schedules that already exist.
    */
+  // Admin: it creates schedules.
+  @RequiresRole('admin')
   @Post(':id/cadences')
   @HttpCode(201)
   async cadences(@Param('id') id: string): Promise<{ items: ScheduleView[] }> {

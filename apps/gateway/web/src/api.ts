@@ -14,6 +14,7 @@ import type {
   TrialItem,
   TrialSummary,
 } from '@runforge/contracts';
+import { authHeaders, signOut } from './session';
 
 // The API's shapes are declared once, in @runforge/contracts, and only ever imported as types here:
 // that lib also holds server code the bundle must never pull in.
@@ -137,9 +138,10 @@ export async function request<T>(
 ): Promise<T> {
   let res: Response;
   try {
+    const sent = { ...authHeaders(), ...headers };
     res = await fetch(url, {
       method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      headers: body === undefined ? sent : { 'content-type': 'application/json', ...sent },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -152,6 +154,7 @@ export async function request<T>(
   } catch {
     parsed = text;
   }
+  if (res.status === 401) signOut();
   if (!res.ok) {
     const { message, issues } = messageOf(parsed, `${res.status} ${res.statusText}`);
     throw new ApiError(res.status, message, issues, parsed);
@@ -177,10 +180,13 @@ export async function getIfChanged<T>(
   url: string,
   etag: string | undefined,
 ): Promise<{ body: T; etag?: string } | undefined> {
-  const res = await fetch(url, { headers: etag ? { 'if-none-match': etag } : {} }).catch(() => {
-    throw new ApiError(0, 'the gateway cannot be reached');
-  });
+  const res = await fetch(url, { headers: { ...authHeaders(), ...(etag ? { 'if-none-match': etag } : {}) } }).catch(
+    () => {
+      throw new ApiError(0, 'the gateway cannot be reached');
+    },
+  );
   if (res.status === 304) return undefined;
+  if (res.status === 401) signOut();
   const text = await res.text();
   const parsed: unknown = text ? JSON.parse(text) : undefined;
   if (!res.ok) {

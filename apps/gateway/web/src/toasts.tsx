@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { TERMINAL, type Run } from './api';
 import { shortId } from './format';
+import { EventStream } from './event-stream';
 
 export interface Toast {
   key: number;
@@ -56,20 +57,20 @@ export function notifyTerminal(run: Pick<Run, 'id' | 'kind' | 'status' | 'strate
 
 /**
  * Follows a run submitted from this page until it ends, wherever the user navigates meanwhile,
- * so its end is announced. One EventSource per submitted run; closed at the end.
+ * so its end is announced. One stream per submitted run; closed at the end.
  */
 export function watchUntilDone(id: string): void {
-  const source = new EventSource(`/api/runs/${id}/stream`);
+  const source = new EventStream(`/api/runs/${id}/stream`);
   let errors = 0;
   source.addEventListener('snapshot', (e) => {
-    const run = JSON.parse((e as MessageEvent<string>).data) as Run;
+    const run = JSON.parse(e.data) as Run;
     if (TERMINAL.has(run.status)) {
       notifyTerminal(run);
       source.close();
     }
   });
   source.addEventListener('end', () => source.close());
-  // EventSource reconnects by itself; give up after a few failures (the detail page polls).
+  // The stream reconnects by itself; give up after a few failures (the detail page polls).
   source.onerror = () => {
     if (++errors > 5) source.close();
   };

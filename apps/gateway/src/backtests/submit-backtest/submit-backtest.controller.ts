@@ -2,7 +2,7 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { SubmitBacktestAnswer } from '@runforge/contracts';
 import { DatasetStore } from '@runforge/datasets';
-import { Messaging } from '@runforge/service';
+import { Messaging, RequiresRole } from '@runforge/service';
 import { submitBacktest, validateBacktestRequest } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
@@ -16,6 +16,7 @@ export class SubmitBacktestController {
   ) {}
 
   /** Accepts a backtest and answers at once: the run executes on an engine worker. */
+  @RequiresRole('operator')
   @Post()
   @HttpCode(202)
   async submit(

@@ -2,7 +2,7 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { SubmitOptimizationAnswer } from '@runforge/contracts';
 import { DatasetStore } from '@runforge/datasets';
-import { Messaging } from '@runforge/service';
+import { Messaging, RequiresRole } from '@runforge/service';
 import { submitOptimization, validateOptimizationRequest } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
@@ -19,6 +19,7 @@ export class SubmitOptimizationController {
    * Accepts a parameter grid and answers at once with the number of combinations that satisfy the
    * constraints; the trials fan out across every engine worker.
    */
+  @RequiresRole('operator')
   @Post()
   @HttpCode(202)
   async submit(

@@ -8,7 +8,7 @@ import {
   type CancelRunAnswer,
   type RunKind,
 } from '@runforge/contracts';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig, RequiresRole } from '@runforge/service';
 import { RunReader } from '../run-reader.service';
 
 /** How long the gateway waits for the worker to confirm a running run's cancellation. */
@@ -24,6 +24,7 @@ const PROJECTED_WAIT_MS = 1000;
  * for `RunCancelled` and, if the worker can't confirm in time, answers `202 {status:"Cancelling"}`:
  * the cancellation is recorded and will be honoured.
  */
+@RequiresRole('operator')
 @Controller('api')
 export class CancelRunController {
   constructor(

@@ -2,7 +2,7 @@ import { ConflictException, Controller, HttpCode, NotFoundException, Param, Post
 import type { FastifyReply } from 'fastify';
 import { TERMINAL_STATUSES, type RetryRunAnswer } from '@runforge/contracts';
 import { DatasetStore } from '@runforge/datasets';
-import { Messaging } from '@runforge/service';
+import { Messaging, RequiresRole } from '@runforge/service';
 import {
   submitBacktest,
   submitOptimization,
@@ -25,6 +25,7 @@ export class RetryRunController {
     private readonly datasets: DatasetStore,
   ) {}
 
+  @RequiresRole('operator')
   @Post(':id/retry')
   @HttpCode(202)
   async retry(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<RetryRunAnswer> {

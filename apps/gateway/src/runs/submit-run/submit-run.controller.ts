@@ -1,7 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { DatasetStore, EnergySourceStore } from '@runforge/datasets';
-import { Messaging } from '@runforge/service';
+import { Messaging, RequiresRole } from '@runforge/service';
 import { KindRegistry, submitAccepted } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../submission/idempotent-submission.service';
@@ -30,6 +30,7 @@ export class SubmitRunController {
     private readonly windows: RunWindowGuard,
   ) {}
 
+  @RequiresRole('operator')
   @Post()
   @HttpCode(202)
   async submit(

@@ -6,7 +6,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import { DatasetStore } from '@runforge/datasets';
 import { decideFire } from '@runforge/scheduling';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig, RequiresRole } from '@runforge/service';
 import { DataSource } from 'typeorm';
 
 /**
@@ -26,6 +26,7 @@ export class TriggerScheduleController {
     private readonly sources: EnergySourceStore,
   ) {}
 
+  @RequiresRole('operator')
   @Post(':id/trigger')
   @HttpCode(202)
   async trigger(

@@ -15,6 +15,7 @@ import { fmtDuration, fmtTime, shortId } from '../format';
 import { navigate, type Location } from '../router';
 import { notifyTerminal } from '../toasts';
 import { Empty, ErrorBox, Loading, ProgressBar, StatusBadge } from '../components/ui';
+import { EventStream } from '../event-stream';
 
 const PAGE_SIZE = 20;
 /** Refresh pace when the change stream is down. */
@@ -72,12 +73,12 @@ export function RunsList({ loc }: { loc: Location }) {
   }, [load]);
 
   useEffect(() => {
-    let source: EventSource | undefined;
+    let source: EventStream | undefined;
     let timer: number | undefined;
     const startPolling = (): void => {
       if (timer === undefined) timer = window.setInterval(() => void load(), FALLBACK_POLL_MS);
     };
-    source = new EventSource('/api/runs/stream');
+    source = new EventStream('/api/runs/stream');
     source.addEventListener('changed', () => void load());
     source.addEventListener('ready', () => {
       if (timer !== undefined) window.clearInterval(timer);
