@@ -207,6 +207,9 @@ describe('dashboard (browser end to end)', () => {
     await page.waitForSelector('[data-testid=progress][aria-valuenow="100"]');
     expect(await page.getByTestId('progress-label').textContent()).toBe('100%');
     expect(await page.getByTestId('program-result').textContent()).toContain('"revenue"');
+    // Who asked for it (the test system's admin key), linking to that principal's runs.
+    expect(await page.getByTestId('requested-by').textContent()).toBe('test-admin');
+    expect(await page.getByTestId('requested-by').locator('a').getAttribute('href')).toMatch(/^\/\?principal=/);
     await shot('run-detail-program-completed');
 
     const slow = await http<{ id: string }>(base, 'POST', '/api/runs', {

@@ -35,6 +35,7 @@ export const RUN_SUMMARY_FIELDS = [
   'triggeredBy',
   'scheduleId',
   'retryOf',
+  'principal',
   'failureReason',
   'errorMessage',
   'requestedAt',
@@ -72,6 +73,7 @@ export const RUN_SNAPSHOT_FIELDS = [
   'traceId',
   'scheduleId',
   'triggeredBy',
+  'principal',
 ] as const satisfies readonly RunFieldName[];
 export type RunSnapshot = Pick<RunView, (typeof RUN_SNAPSHOT_FIELDS)[number]>;
 
@@ -144,7 +146,7 @@ export type BacktestStatus = Pick<
   'id' | 'status' | 'totalBars' | 'processedBars' | 'progress' | 'requestedAt' | 'attempt' | 'traceId'
 > &
   FailureMessage &
-  WhenSet<'failureReason' | 'result' | 'startedAt' | 'completedAt' | 'durationMs'>;
+  WhenSet<'failureReason' | 'result' | 'startedAt' | 'completedAt' | 'durationMs' | 'principal'>;
 
 /** `GET /api/optimizations/{id}/status`. */
 export type OptimizationStatus = Pick<
@@ -163,7 +165,7 @@ export type OptimizationStatus = Pick<
   totalCombinations: number;
 } & Omit<OptimizationProgressFields, 'result'> &
   FailureMessage &
-  WhenSet<'lastProgressAt' | 'failureReason' | 'result' | 'startedAt' | 'completedAt' | 'durationMs'>;
+  WhenSet<'lastProgressAt' | 'failureReason' | 'result' | 'startedAt' | 'completedAt' | 'durationMs' | 'principal'>;
 
 /** One trial of an optimization (`GET /api/runs/{id}/trials`): a failed one carries message and stack. */
 export interface TrialItem {

@@ -10,6 +10,7 @@ import { RunLogCount1765300000000 } from './migrations/1765300000000-run-log-cou
 import { SCHEDULE_ENTITIES } from './schedules.entities';
 import { API_KEY_ENTITIES } from './api-keys.entities';
 import { ApiKeys1765420000000 } from './migrations/1765420000000-api-keys';
+import { RunPrincipal1765420100000 } from './migrations/1765420100000-run-principal';
 
 /** Where the read models live: the database and the schema (tests use one per run). */
 export interface DatabaseSettings {
@@ -26,6 +27,7 @@ export const MIGRATIONS = [
   RunsByDataSource1765200000000,
   RunLogCount1765300000000,
   ApiKeys1765420000000,
+  RunPrincipal1765420100000,
 ];
 
 export function dataSourceOptions(cfg: DatabaseSettings): DataSourceOptions {

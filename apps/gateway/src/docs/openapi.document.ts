@@ -156,6 +156,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             query('status', `${RUN_STATUSES.join(' | ')} (comma list)`),
             query('strategy', 'strategy name'),
             query('scheduleId', 'runs of one schedule'),
+            query('principal', 'runs asked for by one principal: an API key id, a token subject, or `scheduler`'),
             query('dataSourceId', 'energy runs (dmo, rmo, so) over one data source'),
             query('triggeredBy', 'api | schedule | manual'),
             query('reason', 'failure reason, e.g. attempts_exhausted (dead letters)'),

@@ -18,6 +18,8 @@ import { KindRegistry, MARKET_TIME_ZONE } from '@runforge/submission';
 import { ValidationFailed } from '../common/validation';
 import { ScheduleChanges } from '../schedules/schedule-changes.service';
 import { ScheduleStore, type ScheduleView } from '../schedules/schedule-store.service';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 const DAY_MS = 86_400_000;
 
@@ -145,7 +147,10 @@ export class EnergySourcesController {
   @RequiresRole('admin')
   @Post(':id/cadences')
   @HttpCode(201)
-  async cadences(@Param('id') id: string): Promise<{ items: ScheduleView[] }> {
+  async cadences(
+    @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<{ items: ScheduleView[] }> {
     const source = await this.sources.describe(id);
     if (!source)
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no data source with id "${id}"` });
@@ -171,7 +176,7 @@ export class EnergySourcesController {
       );
       if (!validated.ok) throw new ValidationFailed(validated.issues);
       const row = await this.schedules.create(validated.value.definition, now);
-      await this.changes.announce(row.id, 'created', name);
+      await this.changes.announce(row.id, 'created', principal, name);
       items.push(this.schedules.view(row, now));
     }
     return { items };

@@ -6,6 +6,8 @@ import { Messaging, RequiresRole } from '@runforge/service';
 import { submitBacktest, validateBacktestRequest } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 @Controller('api/backtests')
 export class SubmitBacktestController {
@@ -22,6 +24,7 @@ export class SubmitBacktestController {
   async submit(
     @Body() body: unknown,
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SubmitBacktestAnswer> {
     const validated = await validateBacktestRequest(body, this.datasets);
@@ -32,7 +35,7 @@ export class SubmitBacktestController {
       body,
       (id) => ({ id, status: 'Pending' as const, totalBars: validated.value.totalBars }),
       async (runId) => {
-        await submitBacktest(this.messaging.client, validated.value, { runId, triggeredBy: 'api' });
+        await submitBacktest(this.messaging.client, validated.value, { runId, triggeredBy: 'api', principal });
       },
     );
     void reply.header('Location', `/api/backtests/${answer.id}/status`);

@@ -6,6 +6,8 @@ import { Messaging, RequiresRole } from '@runforge/service';
 import { submitOptimization, validateOptimizationRequest } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 @Controller('api/optimizations')
 export class SubmitOptimizationController {
@@ -25,6 +27,7 @@ export class SubmitOptimizationController {
   async submit(
     @Body() body: unknown,
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SubmitOptimizationAnswer> {
     const validated = await validateOptimizationRequest(body, this.datasets);
@@ -36,7 +39,7 @@ export class SubmitOptimizationController {
       body,
       (id) => ({ id, status: 'Pending' as const, totalCombinations, totalBars }),
       async (runId) => {
-        await submitOptimization(this.messaging.client, validated.value, { runId, triggeredBy: 'api' });
+        await submitOptimization(this.messaging.client, validated.value, { runId, triggeredBy: 'api', principal });
       },
     );
     void reply.header('Location', `/api/optimizations/${answer.id}/status`);

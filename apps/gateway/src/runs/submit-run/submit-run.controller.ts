@@ -6,6 +6,8 @@ import { KindRegistry, submitAccepted } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../submission/idempotent-submission.service';
 import { RunWindowGuard } from '../submission/run-window.guard';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 export interface SubmitRunAnswer {
   readonly id: string;
@@ -36,6 +38,7 @@ export class SubmitRunController {
   async submit(
     @Body() body: unknown,
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SubmitRunAnswer> {
     const validated = await this.kinds.validate(body, { datasets: this.datasets, energySources: this.sources });
@@ -48,7 +51,7 @@ export class SubmitRunController {
       (id): SubmitRunAnswer => ({ id, kind: run.kind, status: 'Pending', ...run.answer }),
       (runId) =>
         this.windows.within(this.kinds.windowOf(run), runId, async () => {
-          await submitAccepted(this.messaging.client, run, { runId, triggeredBy: 'api' });
+          await submitAccepted(this.messaging.client, run, { runId, triggeredBy: 'api', principal });
         }),
     );
     void reply.header('Location', `/api/runs/${answer.id}`);

@@ -21,7 +21,8 @@ const PAGE_SIZE = 20;
 /** Refresh pace when the change stream is down. */
 const FALLBACK_POLL_MS = 5_000;
 
-const FILTERS = ['kind', 'status', 'strategy', 'scheduleId'] as const;
+/** `principal` is set by the run page's "Requested by" link (a key id, a token subject or `scheduler`). */
+const FILTERS = ['kind', 'status', 'strategy', 'scheduleId', 'principal'] as const;
 
 /**
  * Runs, newest first, filtered through the URL (`/?status=Running&kind=backtest`) so a filtered
