@@ -13,7 +13,8 @@ describe('the principal in the audit log', () => {
 
   beforeAll(async () => {
     // No worker: runs stay Pending, which is all the audit needs.
-    sys = await TestSystem.start(['gateway', 'projection']);
+    // Info level: request lines are logged, so the leak check below has something to search.
+    sys = await TestSystem.start(['gateway', 'projection'], { LOG_LEVEL: 'info' });
     operator = await sys.createKey('operator', 'ci-bot');
     operatorId = (await http<{ principal: { id: string } }>(sys.gateway.url, 'GET', '/api/me', undefined, as(operator)))
       .body.principal.id;
@@ -103,5 +104,13 @@ describe('the principal in the audit log', () => {
     } finally {
       await nc.close();
     }
+  });
+
+  it("never writes a key into the services' logs", () => {
+    const logs = sys.processes.flatMap((p) => p.output).join('');
+    expect(logs).toMatch(/request completed/);
+    expect(logs).toMatch(/"authorization":"\[redacted\]"/);
+    for (const key of [sys.apiKey, operator]) expect(logs).not.toContain(key);
+    expect(logs).not.toMatch(/rf_[A-Za-z0-9_-]{43}/);
   });
 });
