@@ -21,6 +21,7 @@ const EXPECTED: Record<string, Access> = {
   'GET /health/ready': 'public',
   'GET /docs': 'public',
   'GET /docs/openapi.json': 'public',
+  'GET /docs/init.js': 'public',
   'GET /api/dashboard/config': 'public',
   'GET /metrics': 'viewer',
   'GET /api/me': 'viewer',

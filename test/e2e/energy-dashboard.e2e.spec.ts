@@ -97,7 +97,14 @@ describe('dashboard: the Energy page (browser end to end)', () => {
       });
     })()`);
     await runButton('dmo').click();
-    await page.waitForFunction('window.progressSeen.length > 0');
+    // Polled with evaluate: waitForFunction's string predicate is an eval, which the dashboard's
+    // Content-Security-Policy forbids.
+    await eventually(
+      'a progress bar to be seen',
+      () => page.evaluate<number>('window.progressSeen.length'),
+      (n) => n > 0,
+      { timeoutMs: UI_TIMEOUT, intervalMs: 50 },
+    );
     await shot('dmo-running');
     const seen = await page.evaluate<string[]>('window.progressSeen');
     expect(seen.some((v) => Number(v) < 100)).toBe(true);
