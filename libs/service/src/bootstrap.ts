@@ -18,11 +18,9 @@ export async function bootstrapService(
   /** Largest request body the server parses (a content-type parser may set its own). */
   bodyLimit = 64 * 1024 * 1024,
 ): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(
-    rootModule as never,
-    new FastifyAdapter({ bodyLimit }),
-    { bufferLogs: true },
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule as never, new FastifyAdapter({ bodyLimit }), {
+    bufferLogs: true,
+  });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   if (configure) await configure(app);

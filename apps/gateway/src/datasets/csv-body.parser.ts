@@ -14,9 +14,7 @@ export class CsvBodyParser implements OnModuleInit {
     const bodyLimit = abuseLimitsFrom().csvBodyBytes;
     for (const type of ['text/csv', 'text/plain', 'application/csv']) {
       if (fastify.hasContentTypeParser(type)) continue;
-      fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit }, (_req, body, done) =>
-        done(null, body),
-      );
+      fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
     }
   }
 }
