@@ -33,6 +33,7 @@ import { RunWindowGuard } from './runs/submission/run-window.guard';
 import { AccessGuard } from './auth/access.guard';
 import { ApiKeyStore } from './auth/api-key-store';
 import { Authenticator } from './auth/authenticator.service';
+import { OidcTokens } from './auth/oidc-tokens';
 import { BootstrapAdminKey } from './auth/bootstrap-admin-key.service';
 import { KeysController } from './auth/manage-keys/keys.controller';
 import { WhoAmIController } from './auth/whoami.controller';
@@ -76,6 +77,7 @@ export class GatewayAppModule {
         ScheduleChanges,
         { provide: ApiKeyStore, useFactory: (db: DataSource) => new ApiKeyStore(db), inject: [DataSource] },
         Authenticator,
+        OidcTokens,
         BootstrapAdminKey,
         // Every route, this module's and the platform's (health, metrics), passes the access guard.
         { provide: APP_GUARD, useClass: AccessGuard },

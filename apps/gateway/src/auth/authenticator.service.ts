@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { looksLikeSecret } from './api-key-secret';
 import { ApiKeyStore, type KeyHolder } from './api-key-store';
+import { OidcTokens } from './oidc-tokens';
 
 /** Who a request's credential names, whatever kind of credential it is. */
 export type Holder = KeyHolder;
@@ -16,11 +18,16 @@ export function bearerOf(header: string | undefined): string | undefined {
  */
 @Injectable()
 export class Authenticator {
-  constructor(private readonly keys: ApiKeyStore) {}
+  constructor(
+    private readonly keys: ApiKeyStore,
+    private readonly tokens: OidcTokens,
+  ) {}
 
   async authenticate(authorization: string | undefined): Promise<Holder | undefined> {
     const credential = bearerOf(authorization);
     if (credential === undefined) return undefined;
-    return this.keys.authenticate(credential);
+    // An API key has its own shape (rf_…); anything else can only be an OIDC token.
+    if (looksLikeSecret(credential)) return this.keys.authenticate(credential);
+    return this.tokens.authenticate(credential);
   }
 }
