@@ -54,8 +54,6 @@ export function roleOf(claims: Record<string, unknown>, settings: OidcSettings):
   return best;
 }
 
-type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } });
-
 @Injectable()
 export class OidcTokens {
   private readonly log = new Logger('Auth');
@@ -87,12 +85,8 @@ export class OidcTokens {
 
   private async makeVerifier(s: OidcSettings): Promise<(token: string) => Promise<Record<string, unknown>>> {
     // jose is an ES module: loaded with import() from this CommonJS build.
-    const jose: Jose = await import('jose');
+    const jose = await import('jose');
     const jwks = jose.createRemoteJWKSet(new URL(s.jwksUrl));
-    return async (token) =>
-      (await jose.jwtVerify(token, jwks, { issuer: s.issuer, audience: s.audience })).payload as Record<
-        string,
-        unknown
-      >;
+    return async (token) => (await jose.jwtVerify(token, jwks, { issuer: s.issuer, audience: s.audience })).payload;
   }
 }
