@@ -3,7 +3,8 @@
 // Postgres, migrates the read models, then starts the four services with prefixed logs.
 // Ctrl-C stops everything it started.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, chownSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chownSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,14 +133,34 @@ async function ensurePostgres() {
   spawnSync('psql', ['-h', host, '-p', String(port), '-U', 'postgres', '-c', `CREATE DATABASE "${db}"`], { stdio: 'ignore' });
 }
 
+/**
+ * The local admin key: made on the first start, kept in .runforge/admin-key (readable by this user
+ * only, git-ignored) and handed to the gateway, which stores its hash. RUNFORGE_API_KEY, when set,
+ * is used instead (it must be a key the gateway already knows, or a new rf_… secret to store).
+ */
+function localAdminKey() {
+  if (env.RUNFORGE_API_KEY) return { key: env.RUNFORGE_API_KEY, file: undefined };
+  const file = path.join(dataDir, 'admin-key');
+  if (!existsSync(file)) {
+    writeFileSync(file, `rf_${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+    say(`created a local admin API key in ${path.relative(root, file)}`);
+  }
+  return { key: readFileSync(file, 'utf8').trim(), file };
+}
+
 /** Prints the URL once the gateway answers ready (not on a timer: a cold build takes longer). */
-async function announceWhenReady(url, port) {
+async function announceWhenReady(url, port, admin) {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) {
         say(`RunForge is up: http://localhost:${port}  (API under /api, Ctrl-C stops everything)`);
+        say(
+          `admin API key${admin.file ? ` (kept in ${path.relative(root, admin.file)})` : ''}: ${admin.key}\n` +
+            `  export RUNFORGE_API_KEY=${admin.key}\n` +
+            `  curl -H "authorization: Bearer $RUNFORGE_API_KEY" http://localhost:${port}/api/runs`,
+        );
         return;
       }
     } catch {
@@ -164,6 +185,9 @@ async function main() {
   say('migrating read models');
   run('node', ['apps/projection/dist/migrate.js']);
 
+  const admin = localAdminKey();
+  env.RUNFORGE_BOOTSTRAP_ADMIN_KEY = admin.key;
+  env.RUNFORGE_BOOTSTRAP_ADMIN_NAME ??= 'local-admin';
   const { default: concurrently } = await import('concurrently');
   // Readable lines whatever the terminal (a pipe, an IDE's console, `| tee`); LOG_FORMAT=json for
   // JSON lines. Containers get JSON from the image (Dockerfile: LOG_FORMAT=json), not from sniffing
@@ -201,7 +225,7 @@ async function main() {
       }, 1_000);
     });
   }
-  void announceWhenReady(`http://127.0.0.1:${gatewayPort}/health/ready`, gatewayPort);
+  void announceWhenReady(`http://127.0.0.1:${gatewayPort}/health/ready`, gatewayPort, admin);
   // Ctrl-C reaches the services too (same process group) and they shut down gracefully (workers
   // hand their runs back). When the signal reached only this script, or a service lingers, ask with
   // SIGTERM, then insist.

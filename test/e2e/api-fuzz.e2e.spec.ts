@@ -223,7 +223,7 @@ describe('a body over the limit', () => {
       socket.on('close', () => resolve(text));
       socket.on('error', reject);
       socket.write(
-        `POST /api/backtests HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n{"strategy":"`,
+        `POST /api/backtests HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${sys.apiKey}\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n{"strategy":"`,
       );
     });
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);

@@ -122,7 +122,8 @@ describe('a backtest travels gateway → JetStream → worker → projection →
     );
     const page = await fetch(`${sys.gateway.url}/docs`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('/docs/openapi.json');
+    expect(await page.text()).toContain('/docs/init.js');
+    expect(await (await fetch(`${sys.gateway.url}/docs/init.js`)).text()).toContain('/docs/openapi.json');
     const ui = await fetch(`${sys.gateway.url}/docs/assets/swagger-ui-bundle.js`);
     expect(ui.status).toBe(200);
   });

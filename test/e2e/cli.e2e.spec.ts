@@ -30,10 +30,11 @@ describe('runforge CLI', () => {
   let sys: TestSystem;
   let gates: string;
 
-  /** The one place the CLI's environment is made (the credential goes here once the gateway asks for one). */
+  /** The one place the CLI's environment is made: the gateway's URL and the system's admin key. */
   const cliEnv = (s: TestSystem): NodeJS.ProcessEnv => ({
     ...process.env,
     RUNFORGE_URL: s.gateway.url,
+    RUNFORGE_API_KEY: s.apiKey,
     NO_COLOR: '1',
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { RunForgeClient } from '@runforge/client';
-import { launchBrowser, type TestBrowser } from '../support/browser';
+import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { ROOT, TestSystem } from '../support/system';
 
@@ -45,8 +45,9 @@ describe('dashboard polish', () => {
     ]);
     base = sys.gateway.url;
     page = browser.page;
-    // The one client of this file (the credential goes here once the gateway asks for one).
-    client = new RunForgeClient({ url: base, apiKey: process.env.RUNFORGE_API_KEY });
+    // The one client of this file, and the dashboard signed in, both with the system's admin key.
+    client = new RunForgeClient({ url: base, apiKey: sys.apiKey });
+    await signInDashboard(browser, sys.apiKey);
     gates = mkdtempSync(path.join(tmpdir(), 'rf-polish-'));
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   });

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../support/browser';
+import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { http, TestSystem } from '../support/system';
 
@@ -34,6 +34,7 @@ describe('dashboard (browser end to end)', () => {
       launchBrowser(UI_TIMEOUT),
     ]);
     base = sys.gateway.url;
+    await signInDashboard(browser, sys.apiKey);
     page = browser.page;
   });
 
@@ -62,6 +63,30 @@ describe('dashboard (browser end to end)', () => {
     expect(stream404.body).toMatchObject({ statusCode: 404, message: expect.stringContaining('does-not-exist') });
   });
 
+  it('asks for an API key, refuses an unknown one, shows who signed in, and signs out', async () => {
+    const viewerKey = await sys.createKey('viewer', 'dashboard-viewer');
+    const fresh = await launchBrowser(UI_TIMEOUT);
+    try {
+      const p = fresh.page;
+      await p.goto(`${base}/`);
+      await p.getByRole('heading', { name: 'Sign in to RunForge' }).waitFor();
+      await p.getByLabel('API key').fill('rf_not-a-key-the-gateway-knows-of-aaaaaaaaaaaaaaaa');
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('alert').filter({ hasText: 'does not know this key' }).waitFor();
+      await p.getByLabel('API key').fill(viewerKey);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByTestId('signed-in').filter({ hasText: 'dashboard-viewer (viewer)' }).waitFor();
+      await p.getByRole('heading', { name: 'Runs' }).waitFor();
+      // Kept for the tab's session only, never in localStorage.
+      expect(await p.evaluate('[sessionStorage.length, localStorage.length]')).toEqual([1, 0]);
+      await shot('signed-in', p);
+      await p.getByRole('button', { name: 'Sign out' }).click();
+      await p.getByRole('heading', { name: 'Sign in to RunForge' }).waitFor();
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('streams a run over SSE: a snapshot at once, progress, then the terminal snapshot and the end', async () => {
     const submitted = await http<{ id: string }>(base, 'POST', '/api/backtests', {
       strategy: 'sma-crossover',
@@ -69,7 +94,7 @@ describe('dashboard (browser end to end)', () => {
       dataset: { synthetic: { bars: 1_000_000, seed: 3, timeframe: '1m' } },
     });
     expect(submitted.status).toBe(202);
-    const res = await fetch(`${base}/api/runs/${submitted.body.id}/stream`);
+    const res = await sys.fetch(`/api/runs/${submitted.body.id}/stream`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     // The server closes the stream once the run is terminal: reading to the end must finish.
@@ -182,6 +207,9 @@ describe('dashboard (browser end to end)', () => {
     await page.waitForSelector('[data-testid=progress][aria-valuenow="100"]');
     expect(await page.getByTestId('progress-label').textContent()).toBe('100%');
     expect(await page.getByTestId('program-result').textContent()).toContain('"revenue"');
+    // Who asked for it (the test system's admin key), linking to that principal's runs.
+    expect(await page.getByTestId('requested-by').textContent()).toBe('test-admin');
+    expect(await page.getByTestId('requested-by').locator('a').getAttribute('href')).toMatch(/^\/\?principal=/);
     await shot('run-detail-program-completed');
 
     const slow = await http<{ id: string }>(base, 'POST', '/api/runs', {
@@ -241,7 +269,7 @@ describe('dashboard (browser end to end)', () => {
     await shot('new-run-no-datasets');
 
     const text = hourlyCsv(2_000);
-    const up = await fetch(`${base}/api/datasets?symbol=SINE&name=sine%20wave`, {
+    const up = await sys.fetch(`/api/datasets?symbol=SINE&name=sine%20wave`, {
       method: 'POST',
       headers: { 'content-type': 'text/csv' },
       body: text,

@@ -17,7 +17,7 @@ function csv(rows: number, header = 'timestamp,open,high,low,close,volume'): str
 }
 
 async function upload(sys: TestSystem, body: string, query = 'symbol=TEST') {
-  const r = await fetch(`${sys.gateway.url}/api/datasets?${query}`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body });
+  const r = await sys.fetch(`/api/datasets?${query}`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body });
   return { status: r.status, body: (await r.json()) as Record<string, unknown> & { issues?: { field: string; reason: string; line?: number }[] } };
 }
 

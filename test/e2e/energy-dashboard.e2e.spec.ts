@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Locator, type Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../support/browser';
+import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { http, TestSystem } from '../support/system';
 import { TEST_ASSET as ASSET } from '../support/energy';
@@ -65,6 +65,7 @@ describe('dashboard: the Energy page (browser end to end)', () => {
       launchBrowser(UI_TIMEOUT),
     ]);
     base = sys.gateway.url;
+    await signInDashboard(browser, sys.apiKey);
     page = browser.page;
   });
 
@@ -96,7 +97,14 @@ describe('dashboard: the Energy page (browser end to end)', () => {
       });
     })()`);
     await runButton('dmo').click();
-    await page.waitForFunction('window.progressSeen.length > 0');
+    // Polled with evaluate: waitForFunction's string predicate is an eval, which the dashboard's
+    // Content-Security-Policy forbids.
+    await eventually(
+      'a progress bar to be seen',
+      () => page.evaluate<number>('window.progressSeen.length'),
+      (n) => n > 0,
+      { timeoutMs: UI_TIMEOUT, intervalMs: 50 },
+    );
     await shot('dmo-running');
     const seen = await page.evaluate<string[]>('window.progressSeen');
     expect(seen.some((v) => Number(v) < 100)).toBe(true);

@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { ATTRS, SPANS } from '@runforge/telemetry';
 import { eventually } from '../support/eventually';
-import { http, TestSystem, type ServiceName } from '../support/system';
+import { authHeaders, http, TestSystem, type ServiceName } from '../support/system';
 
 jest.setTimeout(60_000);
 
@@ -161,7 +161,8 @@ describe('observability: one trace per run, metrics on every service', () => {
     return p.url;
   };
   const scrape = async (name: ServiceName): Promise<string> => {
-    const r = await fetch(`${url(name)}/metrics`);
+    // The gateway's /metrics needs a viewer key (the other services' are open on their internal ports).
+    const r = await fetch(`${url(name)}/metrics`, { headers: authHeaders(sys) });
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toContain('text/plain');
     return r.text();

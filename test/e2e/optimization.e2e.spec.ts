@@ -2,7 +2,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { eventually } from '../support/eventually';
-import { DATABASE_URL, http, NATS_URL, TestSystem } from '../support/system';
+import { authHeaders, DATABASE_URL, http, NATS_URL, TestSystem } from '../support/system';
 
 interface OptStatus {
   id: string;
@@ -32,11 +32,11 @@ const dataset = { synthetic: { bars: 200_000, seed: 7, timeframe: '1h' } };
 const axes = { fast: { min: 2, max: 40, step: 1 }, slow: [20, 30, 50, 80, 120] };
 
 /** The first `event: snapshot` of a run's live stream (the stream is closed after it). */
-async function firstSnapshot<T>(base: string, id: string): Promise<T> {
+async function firstSnapshot<T>(base: string, apiKey: string, id: string): Promise<T> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), 10_000);
   try {
-    const res = await fetch(`${base}/api/runs/${id}/stream`, { signal: controller.signal });
+    const res = await fetch(`${base}/api/runs/${id}/stream`, { signal: controller.signal, headers: authHeaders(apiKey) });
     expect(res.status).toBe(200);
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
@@ -271,7 +271,7 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     // The details and the live stream (what the dashboard shows) carry the same progress.
     for (const [where, view] of [
       ['GET /api/runs/{id}', (await http<OptStatus>(sys.gateway.url, 'GET', `/api/runs/${id}`)).body],
-      ['the live stream', await firstSnapshot<OptStatus>(sys.gateway.url, id)],
+      ['the live stream', await firstSnapshot<OptStatus>(sys.gateway.url, sys.apiKey, id)],
     ] as const) {
       expect({ where, status: view.status, best: typeof view.bestTrial?.score }).toEqual({ where, status: 'Running', best: 'number' });
       expect({ where, eta: view.etaSeconds !== undefined && view.trialsPerSecond !== undefined }).toEqual({ where, eta: true });
@@ -291,7 +291,7 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     const details = await http<OptStatus>(sys.gateway.url, 'GET', `/api/runs/${id}`);
     expect(details.body.result).toEqual(final.result);
     expect(details.body.bestTrial).toEqual(final.result?.best);
-    expect((await firstSnapshot<OptStatus>(sys.gateway.url, id)).result).toEqual(final.result);
+    expect((await firstSnapshot<OptStatus>(sys.gateway.url, sys.apiKey, id)).result).toEqual(final.result);
     // Its queued batches are dropped unrun by the workers that take them.
     const nc = await connect({ servers: NATS_URL });
     try {
@@ -372,7 +372,7 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
   }, 150_000);
 
   it('a body that is not JSON (curl -d without a content-type sends a form) is a 415 saying so', async () => {
-    const r = await fetch(`${sys.gateway.url}/api/optimizations`, {
+    const r = await sys.fetch('/api/optimizations', {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: JSON.stringify({ strategy: 'sma-crossover', axes, dataset }),
@@ -380,7 +380,7 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     expect(r.status).toBe(415);
     expect(await r.json()).toMatchObject({ message: expect.stringMatching(/content-type: application\/json \(got application\/x-www-form-urlencoded\)/) });
     // JSON with parameters, in any case, is JSON.
-    const json = await fetch(`${sys.gateway.url}/api/optimizations`, {
+    const json = await sys.fetch('/api/optimizations', {
       method: 'POST',
       headers: { 'content-type': 'Application/JSON; charset=utf-8' },
       body: JSON.stringify({ strategy: 'sma-crossover', axes: { fast: [5], slow: [20] }, dataset }),

@@ -168,7 +168,7 @@ describe('schedules through the gateway API, fired by real scheduler processes',
         return `${Date.UTC(2026, 0, 1) + i * 3_600_000},${p},${p + 1},${p - 1},${p + 0.5},10`;
       }),
     ].join('\n');
-    const upload = await fetch(`${sys.gateway.url}/api/datasets?symbol=TEST&timeframe=1h`, {
+    const upload = await sys.fetch('/api/datasets?symbol=TEST&timeframe=1h', {
       method: 'POST',
       headers: { 'content-type': 'text/csv' },
       body: csv,

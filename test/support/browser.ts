@@ -41,3 +41,13 @@ export async function launchBrowser(timeoutMs: number): Promise<TestBrowser> {
     },
   };
 }
+
+/**
+ * Signs the dashboard in with `apiKey` on every page the browser opens from now on (as the sign-in
+ * form would: the key in sessionStorage).
+ */
+export async function signInDashboard(browser: TestBrowser, apiKey: string): Promise<void> {
+  await browser.context.addInitScript({
+    content: `sessionStorage.setItem('runforge.apiKey', ${JSON.stringify(apiKey)});`,
+  });
+}

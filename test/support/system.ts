@@ -49,6 +49,11 @@ export interface Isolation {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/** A fresh API key secret, shaped like the gateway's (`rf_` + 256 random bits). */
+export function newApiKeySecret(): string {
+  return `rf_${randomBytes(32).toString('base64url')}`;
+}
+
 export function newIsolation(): Isolation {
   const namespace = `t${randomBytes(5).toString('hex')}`;
   const schema = `rf_${namespace}`;
@@ -56,9 +61,24 @@ export function newIsolation(): Isolation {
     namespace,
     schema,
     topology: topology(namespace),
-    env: { NATS_URL, DATABASE_URL, DB_SCHEMA: schema, RUNFORGE_NAMESPACE: namespace, LOG_LEVEL: 'warn' },
+    env: {
+      NATS_URL,
+      DATABASE_URL,
+      DB_SCHEMA: schema,
+      RUNFORGE_NAMESPACE: namespace,
+      LOG_LEVEL: 'warn',
+      // The gateway stores it (hashed) at start: every test system has an admin key at once.
+      RUNFORGE_BOOTSTRAP_ADMIN_KEY: newApiKeySecret(),
+      RUNFORGE_BOOTSTRAP_ADMIN_NAME: 'test-admin',
+    },
   };
 }
+
+/**
+ * The admin key of each test gateway, by base URL: `http(sys.gateway.url, …)` sends it unless the
+ * call names its own `authorization` header (an empty one sends none).
+ */
+const GATEWAY_KEYS = new Map<string, string>();
 
 /** A free TCP port on loopback (for a service the test or bench starts). */
 export async function freePort(): Promise<number> {
@@ -97,6 +117,28 @@ export class TestSystem {
     return sys;
   }
 
+  /** The system's admin API key (see `RUNFORGE_BOOTSTRAP_ADMIN_KEY`). */
+  get apiKey(): string {
+    const key = this.iso.env.RUNFORGE_BOOTSTRAP_ADMIN_KEY;
+    if (!key) throw new Error('the isolation has no bootstrap admin key');
+    return key;
+  }
+
+  /** `fetch` against the gateway with the admin key (a given `authorization` header wins). */
+  fetch(pathAndQuery: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${this.gateway.url}${pathAndQuery}`, {
+      ...init,
+      headers: { ...authHeaders(this), ...(init.headers as Record<string, string> | undefined) },
+    });
+  }
+
+  /** Creates a key with `role` through the keys API; answers its secret. */
+  async createKey(role: 'viewer' | 'operator' | 'admin', name = `test-${role}`): Promise<string> {
+    const r = await http<{ secret: string }>(this.gateway.url, 'POST', '/api/keys', { name, role });
+    if (r.status !== 201) throw new Error(`creating a ${role} key: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body.secret;
+  }
+
   get gateway(): ServiceProcess {
     const g = this.processes.find((p) => p.name === 'gateway');
     if (!g) throw new Error('gateway not started');
@@ -122,6 +164,8 @@ export class TestSystem {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const proc: ServiceProcess = { name, port, url: `http://127.0.0.1:${port}`, child, output, exited };
     this.processes.push(proc);
+    const key = extraEnv.RUNFORGE_BOOTSTRAP_ADMIN_KEY ?? this.iso.env.RUNFORGE_BOOTSTRAP_ADMIN_KEY;
+    if (name === 'gateway' && key) GATEWAY_KEYS.set(proc.url, key);
     let dead = false;
     void exited.then(() => (dead = true));
     await eventually(
@@ -194,6 +238,22 @@ export interface HttpAnswer<T = Record<string, unknown>> {
   readonly body: T;
 }
 
+/** The `authorization` header with the system's admin key. */
+export function authHeaders(sys: TestSystem | string): Record<string, string> {
+  return { authorization: `Bearer ${typeof sys === 'string' ? sys : sys.apiKey}` };
+}
+
+/** The headers to send: the gateway's admin key unless `headers` names an `authorization` (empty: none). */
+function withAuth(base: string, headers: Record<string, string>): Record<string, string> {
+  const named = Object.keys(headers).find((h) => h.toLowerCase() === 'authorization');
+  if (named !== undefined) {
+    const { [named]: value, ...rest } = headers;
+    return value ? { ...rest, authorization: value } : rest;
+  }
+  const key = GATEWAY_KEYS.get(base);
+  return key ? { ...headers, ...authHeaders(key) } : headers;
+}
+
 export async function http<T = Record<string, unknown>>(
   base: string,
   method: string,
@@ -201,9 +261,10 @@ export async function http<T = Record<string, unknown>>(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<HttpAnswer<T>> {
+  const sent = withAuth(base, headers);
   const r = await fetch(`${base}${url}`, {
     method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    headers: body === undefined ? sent : { 'content-type': 'application/json', ...sent },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await r.text();

@@ -111,6 +111,7 @@ const run = (over: Partial<StreamedRun>): StreamedRun => ({
   traceId: null,
   scheduleId: null,
   triggeredBy: 'api',
+  principal: null,
   ...over,
 });
 

@@ -1,4 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { DataSource } from 'typeorm';
 import { PlatformModule, type RunForgeConfig } from '@runforge/service';
 import { readModelsModule } from '@runforge/read-models';
 import { SubmitBacktestController } from './backtests/submit-backtest/submit-backtest.controller';
@@ -28,6 +30,13 @@ import { ListKindsController } from './kinds/list-kinds.controller';
 import { EnergySourcesController } from './energy/energy-sources.controller';
 import { SubmitRunController } from './runs/submit-run/submit-run.controller';
 import { RunWindowGuard } from './runs/submission/run-window.guard';
+import { AccessGuard } from './auth/access.guard';
+import { ApiKeyStore } from './auth/api-key-store';
+import { Authenticator } from './auth/authenticator.service';
+import { OidcTokens } from './auth/oidc-tokens';
+import { BootstrapAdminKey } from './auth/bootstrap-admin-key.service';
+import { KeysController } from './auth/manage-keys/keys.controller';
+import { WhoAmIController } from './auth/whoami.controller';
 
 @Module({})
 export class GatewayAppModule {
@@ -54,6 +63,8 @@ export class GatewayAppModule {
         DashboardConfigController,
         SchedulesController,
         TriggerScheduleController,
+        KeysController,
+        WhoAmIController,
       ],
       providers: [
         CsvBodyParser,
@@ -64,6 +75,12 @@ export class GatewayAppModule {
         RunWindowGuard,
         ScheduleStore,
         ScheduleChanges,
+        { provide: ApiKeyStore, useFactory: (db: DataSource) => new ApiKeyStore(db), inject: [DataSource] },
+        Authenticator,
+        OidcTokens,
+        BootstrapAdminKey,
+        // Every route, this module's and the platform's (health, metrics), passes the access guard.
+        { provide: APP_GUARD, useClass: AccessGuard },
       ],
     };
   }

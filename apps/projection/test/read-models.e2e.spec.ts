@@ -405,7 +405,7 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
       await fence.query('BEGIN');
       await fence.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [WRITE_FENCE_LOCK, sys.iso.schema]);
       await publishCompletedBacktest(bus, 'sse-late');
-      const res = await fetch(`${gw()}/api/runs/sse-late/stream`, { signal: controller.signal });
+      const res = await sys.fetch('/api/runs/sse-late/stream', { signal: controller.signal });
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       const decoder = new TextDecoder();
       let text = '';

@@ -15,8 +15,7 @@ describe('RunForgeClient', () => {
   let gates: string;
 
   /** The one place the tests' client is made (the credential goes here once the gateway asks for one). */
-  const clientFor = (s: TestSystem): RunForgeClient =>
-    new RunForgeClient({ url: s.gateway.url, apiKey: process.env.RUNFORGE_API_KEY });
+  const clientFor = (s: TestSystem): RunForgeClient => new RunForgeClient({ url: s.gateway.url, apiKey: s.apiKey });
 
   beforeAll(async () => {
     sys = await TestSystem.start(undefined, {

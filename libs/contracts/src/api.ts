@@ -3,6 +3,7 @@ import type { RunStatus } from './run-vocabulary';
 
 export type { RunFieldName, RunView } from './run-fields';
 export type { RunKind, RunStatus, TriggeredBy } from './run-vocabulary';
+export type { Principal, Role } from './access-vocabulary';
 
 /**
  * What the gateway's read endpoints answer, derived from `RUN_FIELDS` (run-fields.ts). The gateway's
@@ -34,6 +35,7 @@ export const RUN_SUMMARY_FIELDS = [
   'triggeredBy',
   'scheduleId',
   'retryOf',
+  'principal',
   'failureReason',
   'errorMessage',
   'requestedAt',
@@ -71,6 +73,7 @@ export const RUN_SNAPSHOT_FIELDS = [
   'traceId',
   'scheduleId',
   'triggeredBy',
+  'principal',
 ] as const satisfies readonly RunFieldName[];
 export type RunSnapshot = Pick<RunView, (typeof RUN_SNAPSHOT_FIELDS)[number]>;
 
@@ -143,7 +146,7 @@ export type BacktestStatus = Pick<
   'id' | 'status' | 'totalBars' | 'processedBars' | 'progress' | 'requestedAt' | 'attempt' | 'traceId'
 > &
   FailureMessage &
-  WhenSet<'failureReason' | 'result' | 'startedAt' | 'completedAt' | 'durationMs'>;
+  WhenSet<'failureReason' | 'result' | 'startedAt' | 'completedAt' | 'durationMs' | 'principal'>;
 
 /** `GET /api/optimizations/{id}/status`. */
 export type OptimizationStatus = Pick<
@@ -162,7 +165,7 @@ export type OptimizationStatus = Pick<
   totalCombinations: number;
 } & Omit<OptimizationProgressFields, 'result'> &
   FailureMessage &
-  WhenSet<'lastProgressAt' | 'failureReason' | 'result' | 'startedAt' | 'completedAt' | 'durationMs'>;
+  WhenSet<'lastProgressAt' | 'failureReason' | 'result' | 'startedAt' | 'completedAt' | 'durationMs' | 'principal'>;
 
 /** One trial of an optimization (`GET /api/runs/{id}/trials`): a failed one carries message and stack. */
 export interface TrialItem {

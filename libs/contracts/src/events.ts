@@ -11,6 +11,7 @@ import {
   TriggeredBySchema,
 } from './requests';
 import { KIND_NAME_PATTERN } from './run-vocabulary';
+import { PrincipalSchema } from './principal';
 
 /**
  * The one definition of every event on the log: type name, schema version, subject token
@@ -140,6 +141,8 @@ export const RunRequested = defineEvent(
       triggeredBy: TriggeredBySchema,
       scheduleId: z.string().optional(),
       retryOf: z.string().optional(),
+      /** Who asked (absent in histories recorded before principals were). */
+      principal: PrincipalSchema.optional(),
     }),
     z.object({
       kind: z.literal(RunKindSchema.enum.optimization),
@@ -149,6 +152,8 @@ export const RunRequested = defineEvent(
       triggeredBy: TriggeredBySchema,
       scheduleId: z.string().optional(),
       retryOf: z.string().optional(),
+      /** Who asked (absent in histories recorded before principals were). */
+      principal: PrincipalSchema.optional(),
     }),
     // An energy model; `horizon` is what the gateway resolved (the intervals the model covers).
     z.object({
@@ -159,6 +164,8 @@ export const RunRequested = defineEvent(
       triggeredBy: TriggeredBySchema,
       scheduleId: z.string().optional(),
       retryOf: z.string().optional(),
+      /** Who asked (absent in histories recorded before principals were). */
+      principal: PrincipalSchema.optional(),
     }),
     // A user's own program, declared as a program kind on the workers: `program` is the kind's name
     // (what the API, listings and the read model call its kind).
@@ -170,6 +177,8 @@ export const RunRequested = defineEvent(
       triggeredBy: TriggeredBySchema,
       scheduleId: z.string().optional(),
       retryOf: z.string().optional(),
+      /** Who asked (absent in histories recorded before principals were). */
+      principal: PrincipalSchema.optional(),
     }),
   ]),
 );
@@ -303,7 +312,12 @@ export const RunCancellationRequested = defineEvent(
   'RunCancellationRequested',
   1,
   'cancellation_requested',
-  z.object({ requestedBy: z.enum(['api', 'schedule']), reason: z.string().max(500).optional() }),
+  z.object({
+    requestedBy: z.enum(['api', 'schedule']),
+    reason: z.string().max(500).optional(),
+    /** Who asked (absent in histories recorded before principals were). */
+    principal: PrincipalSchema.optional(),
+  }),
 );
 
 export const RunCancelled = defineEvent(

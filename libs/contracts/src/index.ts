@@ -10,3 +10,5 @@ export * from './api';
 export * from './work';
 export * from './trials';
 export * from './schedules';
+export * from './access-vocabulary';
+export * from './principal';

@@ -1,4 +1,5 @@
 import type { RunKind, RunStatus, TriggeredBy } from './run-vocabulary';
+import type { Principal } from './access-vocabulary';
 
 /**
  * The one declaration of a run's read-model fields: name, type and how the `runs` table stores it.
@@ -47,6 +48,8 @@ export const RUN_FIELDS = {
   triggeredBy: text<TriggeredBy>(),
   scheduleId: orNull(text<string>()),
   retryOf: orNull(text<string>()),
+  /** Who asked for the run (`RunRequested.principal`); null for runs recorded before principals were. */
+  principal: orNull(jsonb<Principal>()),
   traceId: orNull(text<string>()),
   errorMessage: orNull(text<string>()),
   errorStackTrace: orNull(text<string>()),

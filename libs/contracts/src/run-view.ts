@@ -119,6 +119,7 @@ export function evolveRun(view: RunView | undefined, event: RunEvent, ctx: FoldC
       triggeredBy: d.triggeredBy,
       scheduleId: d.scheduleId ?? null,
       retryOf: d.retryOf ?? null,
+      principal: d.principal ?? null,
       traceId: ctx.traceId ?? null,
       errorMessage: null,
       errorStackTrace: null,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ContractError } from './envelope';
+import { PrincipalSchema } from './principal';
 
 export const SCHEDULE_CHANGES = ['created', 'updated', 'deleted', 'paused', 'resumed'] as const;
 export type ScheduleChange = (typeof SCHEDULE_CHANGES)[number];
@@ -17,6 +18,8 @@ export const ScheduleChangedSchema = z.object({
   /** The schedule's name after the change (before it, for a deletion). */
   name: z.string().max(200).optional(),
   occurredAt: z.iso.datetime({ offset: true }),
+  /** Who changed it (absent in changes recorded before principals were). */
+  principal: PrincipalSchema.optional(),
 });
 export type ScheduleChanged = z.output<typeof ScheduleChangedSchema>;
 

@@ -8,6 +8,9 @@ import { RunProgressPercent1765100000000 } from './migrations/1765100000000-run-
 import { RunsByDataSource1765200000000 } from './migrations/1765200000000-runs-by-data-source';
 import { RunLogCount1765300000000 } from './migrations/1765300000000-run-log-count';
 import { SCHEDULE_ENTITIES } from './schedules.entities';
+import { API_KEY_ENTITIES } from './api-keys.entities';
+import { ApiKeys1765420000000 } from './migrations/1765420000000-api-keys';
+import { RunPrincipal1765420100000 } from './migrations/1765420100000-run-principal';
 
 /** Where the read models live: the database and the schema (tests use one per run). */
 export interface DatabaseSettings {
@@ -29,6 +32,8 @@ export const MIGRATIONS = [
   RunProgressPercent1765100000000,
   RunsByDataSource1765200000000,
   RunLogCount1765300000000,
+  ApiKeys1765420000000,
+  RunPrincipal1765420100000,
 ];
 
 export function dataSourceOptions(cfg: DatabaseSettings): DataSourceOptions {
@@ -36,7 +41,7 @@ export function dataSourceOptions(cfg: DatabaseSettings): DataSourceOptions {
     type: 'postgres',
     url: cfg.databaseUrl,
     schema: cfg.dbSchema,
-    entities: [...READ_MODEL_ENTITIES, ...SCHEDULE_ENTITIES],
+    entities: [...READ_MODEL_ENTITIES, ...SCHEDULE_ENTITIES, ...API_KEY_ENTITIES],
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'all',

@@ -1,4 +1,5 @@
 export * from './entities';
 export * from './schedules.entities';
+export * from './api-keys.entities';
 export * from './data-source';
 export * from './typeorm';

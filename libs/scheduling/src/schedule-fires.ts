@@ -1,5 +1,5 @@
 import { windowBounds, type RunWindow } from '@runforge/calendar';
-import { createEvent } from '@runforge/contracts';
+import { createEvent, SCHEDULER_PRINCIPAL, type Principal } from '@runforge/contracts';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { DatasetCatalog, EnergySourceCatalog } from '@runforge/datasets';
 import type { JetStreamClient, StreamReader } from '@runforge/messaging';
@@ -28,7 +28,7 @@ export type FireRequest =
   /** A cron fire; `missedReason` records it as missed without running it. */
   | { readonly triggeredBy: 'schedule'; readonly fireTime: Date; readonly now: Date; readonly missedReason?: string }
   /** `POST /api/schedules/{id}/trigger`: fires at `now`. */
-  | { readonly triggeredBy: 'manual'; readonly now: Date };
+  | { readonly triggeredBy: 'manual'; readonly now: Date; readonly principal: Principal };
 
 export type FireResult =
   /** `busy`: another transaction holds the schedule (a cron fire is then retried on the next tick). */
@@ -207,7 +207,11 @@ async function decideLocked(
           const event = createEvent(
             'RunCancellationRequested',
             { runId: a.run_id, attempt: 0, occurredAt: req.now.toISOString() },
-            { requestedBy: 'schedule', reason: `superseded by the schedule's fire at ${fireTime.toISOString()}` },
+            {
+              requestedBy: 'schedule',
+              reason: `superseded by the schedule's fire at ${fireTime.toISOString()}`,
+              principal: principalOf(req),
+            },
           );
           await deps.client.publishEvent(event, { discriminator: `schedule:${fireTime.toISOString()}` });
           cancelled.push(a.run_id);
@@ -230,6 +234,7 @@ async function decideLocked(
   const scheduled = req.triggeredBy === 'schedule';
   const opts = {
     triggeredBy: req.triggeredBy,
+    principal: principalOf(req),
     scheduleId,
     runId: scheduled ? scheduledRunId(scheduleId, fireTime) : newRunId(),
     msgId: scheduled ? scheduledMessageId(scheduleId, fireTime) : `schedule:${scheduleId}:manual:${fireId}`,
@@ -273,4 +278,9 @@ async function stillActive(
     if (!ended.some((e) => e !== undefined)) out.push(c);
   }
   return out;
+}
+
+/** Who a fire acts for: the scheduler for a cron fire, the caller of a manual trigger. */
+function principalOf(req: FireRequest): Principal {
+  return req.triggeredBy === 'manual' ? req.principal : SCHEDULER_PRINCIPAL;
 }

@@ -15,12 +15,12 @@ export async function bootstrapService(
   cfg: RunForgeConfig,
   configure?: (app: NestFastifyApplication) => void | Promise<void>,
   transport?: JetStreamServer,
+  /** Largest request body the server parses (a content-type parser may set its own). */
+  bodyLimit = 64 * 1024 * 1024,
 ): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(
-    rootModule as never,
-    new FastifyAdapter({ bodyLimit: 64 * 1024 * 1024 }),
-    { bufferLogs: true },
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule as never, new FastifyAdapter({ bodyLimit }), {
+    bufferLogs: true,
+  });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   if (configure) await configure(app);

@@ -4,3 +4,4 @@ export * from './platform.module';
 export * from './logging';
 export * from './bootstrap';
 export * from './metrics.controller';
+export * from './access';

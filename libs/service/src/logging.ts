@@ -21,6 +21,8 @@ export function loggerOptions(service: string): Params {
     pinoHttp: {
       level: process.env.LOG_LEVEL ?? 'info',
       base: { service },
+      // A request's credential never reaches the logs (pino-http logs request headers).
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
       // Every line written inside a span carries its trace and span ids, and inside a run's unit of
       // work (withSpanFromTraceparent with a run id, or withRunId) the run id: grep a run's lines by
       // run_id, jump to its trace by trace_id.

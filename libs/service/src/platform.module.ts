@@ -25,6 +25,7 @@ import { CpuProfile } from './cpu-profile';
 import { DatasetStore, EnergyPositions, EnergySourceStore } from '@runforge/datasets';
 import { loggerOptions } from './logging';
 import { MetricsController } from './metrics.controller';
+import { Public } from './access';
 import { bindJetStreamMetrics, setMetricsService, shutdownTelemetry } from '@runforge/telemetry';
 
 @Injectable()
@@ -68,6 +69,8 @@ class TelemetryLifecycle implements OnApplicationShutdown {
   }
 }
 
+/** Open: orchestrators probe it without credentials (it says up or not, nothing more). */
+@Public()
 @Controller('health')
 class HealthController {
   constructor(

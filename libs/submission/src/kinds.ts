@@ -46,7 +46,7 @@ export interface KindDescription {
 }
 
 /** A `RunRequested` payload without who triggered it (each variant of the union on its own). */
-type WithoutProvenance<T> = T extends unknown ? Omit<T, 'triggeredBy' | 'scheduleId' | 'retryOf'> : never;
+type WithoutProvenance<T> = T extends unknown ? Omit<T, 'triggeredBy' | 'scheduleId' | 'retryOf' | 'principal'> : never;
 
 /** A request the kind accepted, ready to publish. */
 export interface AcceptedRun {
@@ -278,6 +278,7 @@ export function submitAccepted(client: JetStreamClient, run: AcceptedRun, opts: 
     triggeredBy: opts.triggeredBy,
     scheduleId: opts.scheduleId,
     retryOf: opts.retryOf,
+    principal: opts.principal,
   } as EventDataInput<'RunRequested'>;
   return submitRun(client, data, run.priority, opts);
 }

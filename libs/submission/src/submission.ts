@@ -11,6 +11,7 @@ import {
   type FieldIssue,
   type Priority,
   type RunEvent,
+  type Principal,
   type TriggeredBy,
 } from '@runforge/contracts';
 import {
@@ -106,6 +107,8 @@ export interface SubmitOptions {
   readonly triggeredBy: TriggeredBy;
   readonly scheduleId?: string;
   readonly retryOf?: string;
+  /** Who asked: the API's authenticated key or token, or the scheduler. */
+  readonly principal?: Principal;
   readonly traceparent?: string;
   /** Overrides the message id (the scheduler derives it from schedule + fire time). */
   readonly msgId?: string;
@@ -147,6 +150,7 @@ const provenance = (opts: SubmitOptions) => ({
   triggeredBy: opts.triggeredBy,
   scheduleId: opts.scheduleId,
   retryOf: opts.retryOf,
+  principal: opts.principal,
 });
 
 /** Publishes a validated backtest; returns the run id. */

@@ -55,6 +55,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
         fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/i.test(fe.message ?? '')
           ? 'malformed JSON body'
           : fe.message;
+      if (fe.statusCode === 429) {
+        // The rate limit's answer (its Retry-After header is already set).
+        void reply.status(429).send({ statusCode: 429, error: 'Too Many Requests', message: fe.message });
+        return;
+      }
       void reply.status(fe.statusCode).send({
         statusCode: fe.statusCode,
         error: 'Bad Request',

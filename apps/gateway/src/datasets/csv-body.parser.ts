@@ -1,9 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-
-/** Largest CSV upload accepted (about 1.5 million rows of typical OHLCV). */
-export const MAX_CSV_BYTES = 128 * 1024 * 1024;
+import { abuseLimitsFrom } from '../security/abuse-limits';
 
 /** Lets Fastify hand `text/csv` (and `text/plain`) bodies to the upload endpoint as a string. */
 @Injectable()
@@ -12,11 +10,11 @@ export class CsvBodyParser implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    // RUNFORGE_CSV_BODY_LIMIT: 128 MiB by default (about 1.5 million rows of typical OHLCV).
+    const bodyLimit = abuseLimitsFrom().csvBodyBytes;
     for (const type of ['text/csv', 'text/plain', 'application/csv']) {
       if (fastify.hasContentTypeParser(type)) continue;
-      fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit: MAX_CSV_BYTES }, (_req, body, done) =>
-        done(null, body),
-      );
+      fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
     }
   }
 }

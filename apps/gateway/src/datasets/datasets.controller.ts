@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, NotFoundException, Param, Post, Query, Res } from '@nestjs/common';
+import { RequiresRole } from '@runforge/service';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { parseOhlcvCsv, TIMEFRAMES, type Timeframe } from '@runforge/engine';
@@ -27,6 +28,7 @@ const UploadQuery = z
 export class DatasetsController {
   constructor(private readonly datasets: DatasetStore) {}
 
+  @RequiresRole('operator')
   @Post()
   @HttpCode(201)
   async upload(

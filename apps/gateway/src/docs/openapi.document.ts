@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BacktestRequestSchema, OptimizationRequestSchema, RUN_STATUSES } from '@runforge/contracts';
 import { CreateScheduleSchema, PatchScheduleSchema } from '@runforge/scheduling';
+import { CreateKeySchema } from '../auth/manage-keys/keys.controller';
 
 /**
  * The OpenAPI 3.1 description served at `/docs/openapi.json`. Request bodies come straight from the
@@ -64,8 +65,14 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     info: {
       title: 'RunForge API',
       version: '0.1.0',
-      description: 'Backtests and optimizations as event-sourced runs. See the README for the semantics of each field.',
+      description:
+        'Backtests and optimizations as event-sourced runs. See the README for the semantics of each field.\n\n' +
+        'Every call needs `Authorization: Bearer <API key>` (401 without a live one). Roles: viewer (every GET and ' +
+        'live stream), operator (+ submit, cancel, retry, trigger, uploads), admin (+ schedules, keys); a lower ' +
+        'role gets 403 naming the one needed. `/health/*` and these docs are open.',
     },
+    // Every operation needs a bearer credential unless it says otherwise.
+    security: [{ bearer: [] }],
     paths: {
       '/api/backtests': {
         post: op('Backtests', 'Submit a backtest', {
@@ -149,6 +156,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             query('status', `${RUN_STATUSES.join(' | ')} (comma list)`),
             query('strategy', 'strategy name'),
             query('scheduleId', 'runs of one schedule'),
+            query('principal', 'runs asked for by one principal: an API key id, a token subject, or `scheduler`'),
             query('dataSourceId', 'energy runs (dmo, rmo, so) over one data source'),
             query('triggeredBy', 'api | schedule | manual'),
             query('reason', 'failure reason, e.g. attempts_exhausted (dead letters)'),
@@ -299,6 +307,24 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/api/schedules/{id}/resume': {
         post: op('Schedules', 'Resume', { parameters: [idParam], responses: { 200: { description: 'The schedule' } } }),
       },
+      '/api/me': {
+        get: op('Keys', 'Who the credential names, and its role (viewer)', {
+          responses: { 200: { description: '`{principal: {kind, id, name}, role}`' } },
+        }),
+      },
+      '/api/keys': {
+        post: op('Keys', 'Create an API key (admin); the answer is the only one that shows its secret', {
+          requestBody: { required: true, content: json(ref('KeyCreate')) },
+          responses: { 201: { description: 'The key, with `secret` (rf_…)' }, 400: problem('Invalid field') },
+        }),
+        get: op('Keys', 'List keys (admin), never their secrets', { responses: { 200: { description: '`{items}`' } } }),
+      },
+      '/api/keys/{id}': {
+        delete: op('Keys', 'Revoke a key at once (admin)', {
+          parameters: [idParam],
+          responses: { 200: { description: 'The revoked key' }, 404: problem('Unknown id') },
+        }),
+      },
       '/api/schedules/{id}/trigger': {
         post: op('Schedules', 'Run now (triggeredBy: manual)', {
           parameters: [idParam],
@@ -310,7 +336,15 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
     },
     components: {
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key (rf_…) or, when configured, an OIDC access token',
+        },
+      },
       schemas: {
+        KeyCreate: schema(CreateKeySchema),
         BacktestRequest: schema(BacktestRequestSchema),
         OptimizationRequest: schema(OptimizationRequestSchema),
         ScheduleCreate: schema(CreateScheduleSchema),

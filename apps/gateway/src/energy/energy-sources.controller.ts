@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, Res } from '@nestjs/common';
+import { RequiresRole } from '@runforge/service';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { toFieldIssues, type FieldIssue } from '@runforge/contracts';
@@ -17,6 +18,8 @@ import { KindRegistry, MARKET_TIME_ZONE } from '@runforge/submission';
 import { ValidationFailed } from '../common/validation';
 import { ScheduleChanges } from '../schedules/schedule-changes.service';
 import { ScheduleStore, type ScheduleView } from '../schedules/schedule-store.service';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 const DAY_MS = 86_400_000;
 
@@ -71,6 +74,7 @@ export class EnergySourcesController {
     private readonly changes: ScheduleChanges,
   ) {}
 
+  @RequiresRole('operator')
   @Post()
   @HttpCode(201)
   async create(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<EnergySourceInfo> {
@@ -139,9 +143,14 @@ export class EnergySourcesController {
    * every 15 minutes (market time) — as schedules that fire through the scheduler like any other.
    * Calling it again answers the schedules that already exist.
    */
+  // Admin: it creates schedules.
+  @RequiresRole('admin')
   @Post(':id/cadences')
   @HttpCode(201)
-  async cadences(@Param('id') id: string): Promise<{ items: ScheduleView[] }> {
+  async cadences(
+    @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<{ items: ScheduleView[] }> {
     const source = await this.sources.describe(id);
     if (!source)
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `no data source with id "${id}"` });
@@ -167,7 +176,7 @@ export class EnergySourcesController {
       );
       if (!validated.ok) throw new ValidationFailed(validated.issues);
       const row = await this.schedules.create(validated.value.definition, now);
-      await this.changes.announce(row.id, 'created', name);
+      await this.changes.announce(row.id, 'created', principal, name);
       items.push(this.schedules.view(row, now));
     }
     return { items };

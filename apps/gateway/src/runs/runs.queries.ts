@@ -76,6 +76,8 @@ export class RunsQueries {
     if (q.reason) where.push(`failure_reason = ANY(${p(q.reason)}::text[])`);
     if (q.strategy) where.push(`strategy = ANY(${p(q.strategy)}::text[])`);
     if (q.scheduleId) where.push(`schedule_id = ${p(q.scheduleId)}`);
+    // Both clauses, so the planner can use the partial index runs_principal_page_idx.
+    if (q.principal) where.push(`principal IS NOT NULL AND principal->>'id' = ${p(q.principal)}`);
     // Both clauses, so the planner can use the partial index runs_data_source_page_idx.
     if (q.dataSourceId) where.push(`dataset ? 'data_source_id' AND dataset->>'data_source_id' = ${p(q.dataSourceId)}`);
     if (q.from) where.push(`requested_at >= ${p(q.from)}::timestamptz`);

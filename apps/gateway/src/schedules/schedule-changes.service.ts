@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { ScheduleChange } from '@runforge/contracts';
+import type { Principal, ScheduleChange } from '@runforge/contracts';
 import { JetStreamClient } from '@runforge/messaging';
 
 /**
@@ -15,10 +15,10 @@ export class ScheduleChanges {
 
   constructor(private readonly client: JetStreamClient) {}
 
-  async announce(scheduleId: string, change: ScheduleChange, name?: string): Promise<void> {
+  async announce(scheduleId: string, change: ScheduleChange, principal: Principal, name?: string): Promise<void> {
     const occurredAt = new Date().toISOString();
     await this.client
-      .publishScheduleChanged({ type: 'ScheduleChanged', version: 1, scheduleId, change, name, occurredAt })
+      .publishScheduleChanged({ type: 'ScheduleChanged', version: 1, scheduleId, change, name, occurredAt, principal })
       .catch((err: unknown) => this.log.warn({ err, scheduleId, change }, 'schedule change not recorded on SCHEDULES'));
   }
 }

@@ -15,6 +15,7 @@ import type {
   TrialItem,
   TrialSummary,
 } from '@runforge/contracts';
+import { authHeaders, signOut } from './session';
 
 // The API's shapes are declared once, in @runforge/contracts, and only ever imported as types here:
 // that lib also holds server code the bundle must never pull in.
@@ -33,7 +34,20 @@ export const TERMINAL: ReadonlySet<string> = new Set<RunStatus>(['Completed', 'F
 export { RunForgeError as ApiError, type FieldIssue } from '@runforge/client';
 
 /** The typed client, on the page's own origin: the pages fetch through it. */
-export const client = new RunForgeClient();
+/**
+ * The dashboard's client: every request carries the signed-in key (read at each call, so a sign-in
+ * takes effect at once), and a 401 signs out (the key was revoked or expired meanwhile).
+ */
+export const client = new RunForgeClient({
+  fetch: async (input, init) => {
+    const res = await fetch(input, {
+      ...init,
+      headers: { ...authHeaders(), ...(init?.headers as Record<string, string> | undefined) },
+    });
+    if (res.status === 401) signOut();
+    return res;
+  },
+});
 
 /**
  * A run as the list, the live stream and the details answer it: the fields all three carry, and the
@@ -140,10 +154,13 @@ export async function getIfChanged<T>(
   url: string,
   etag: string | undefined,
 ): Promise<{ body: T; etag?: string } | undefined> {
-  const res = await fetch(url, { headers: etag ? { 'if-none-match': etag } : {} }).catch(() => {
-    throw new RunForgeError(0, 'the gateway cannot be reached');
-  });
+  const res = await fetch(url, { headers: { ...authHeaders(), ...(etag ? { 'if-none-match': etag } : {}) } }).catch(
+    () => {
+      throw new RunForgeError(0, 'the gateway cannot be reached');
+    },
+  );
   if (res.status === 304) return undefined;
+  if (res.status === 401) signOut();
   const text = await res.text();
   const parsed: unknown = text ? JSON.parse(text) : undefined;
   if (!res.ok) throw refusalOf(res.status, res.statusText, parsed);

@@ -218,6 +218,7 @@ export function acceptedRun(a: EnergyRunAccepted, requestedAt: string): Run {
     traceId: null,
     scheduleId: null,
     triggeredBy: 'api',
+    principal: null,
   };
 }
 

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { BacktestStatus, OptimizationStatus } from '@runforge/contracts';
 import { ApiError, get, statusUrl, TERMINAL, type Run } from './api';
 import { notifyTerminal } from './toasts';
+import { EventStream } from './event-stream';
 
 /** Polling intervals while the live stream is down (as the first dashboard did). */
 /** How often a run is polled when its live stream is down: an optimization's status is heavier to read. */
@@ -52,7 +53,7 @@ export function useLiveRun(
 
   useEffect(() => {
     let disposed = false;
-    let source: EventSource | undefined;
+    let source: EventStream | undefined;
     let pollTimer: number | undefined;
     let restreamTimer: number | undefined;
     runRef.current = undefined;
@@ -94,9 +95,9 @@ export function useLiveRun(
     const connect = (): void => {
       if (disposed) return;
       stopPolling();
-      source = new EventSource(`/api/runs/${id}/stream`);
+      source = new EventStream(`/api/runs/${id}/stream`);
       source.addEventListener('snapshot', (e) => {
-        update(JSON.parse((e as MessageEvent<string>).data) as Run, 'live');
+        update(JSON.parse(e.data) as Run, 'live');
       });
       source.addEventListener('end', () => {
         source?.close();

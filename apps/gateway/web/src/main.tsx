@@ -6,6 +6,8 @@ import { NewRun } from './pages/new-run';
 import { RunDetail } from './pages/run-detail';
 import { RunsList } from './pages/runs-list';
 import { Schedules } from './pages/schedules';
+import { SignedInAs, SignIn, useIdentity } from './sign-in';
+import type { Identity } from './session';
 
 function Page() {
   const loc = useLocation();
@@ -23,7 +25,7 @@ function Page() {
   );
 }
 
-function Nav() {
+function Nav({ identity }: { identity?: Identity }) {
   const { path } = useLocation();
   const item = (href: string, label: string, active: boolean) => (
     <a href={href} class={active ? 'active' : ''} aria-current={active ? 'page' : undefined}>
@@ -39,14 +41,22 @@ function Nav() {
       {item('/new', 'New run', path === '/new')}
       {item('/schedules', 'Schedules', path === '/schedules')}
       {item('/energy', 'Energy', path === '/energy')}
+      <SignedInAs identity={identity} />
     </nav>
   );
 }
 
 function App() {
+  const { identity, signedIn } = useIdentity();
+  if (!signedIn)
+    return (
+      <main>
+        <SignIn />
+      </main>
+    );
   return (
     <div onClick={onLinkClick}>
-      <Nav />
+      <Nav identity={identity} />
       <main>
         <Page />
       </main>

@@ -195,7 +195,12 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
       'RunRequested',
     );
     expect(stored?.event.data).toEqual(
-      expect.objectContaining({ kind: 'backtest', triggeredBy: 'schedule', scheduleId: daily }),
+      expect.objectContaining({
+        kind: 'backtest',
+        triggeredBy: 'schedule',
+        scheduleId: daily,
+        principal: { kind: 'scheduler', id: 'scheduler', name: 'scheduler' },
+      }),
     );
   });
 
@@ -296,6 +301,7 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
     expect(cancel?.event.data).toEqual({
       requestedBy: 'schedule',
       reason: "superseded by the schedule's fire at 2026-06-04T10:30:00.000Z",
+      principal: { kind: 'scheduler', id: 'scheduler', name: 'scheduler' },
     });
     expect(f[1]?.reason).toBe(`overlap policy "cancel-previous": asked ${f[0]?.run_id} to cancel`);
   });
@@ -306,10 +312,19 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
       maxRunsPerDay: 1,
       evaluatedUntil: new Date('2026-10-24T00:00:00Z'),
     });
-    const manual = await decideFire(a.deps, id, { triggeredBy: 'manual', now: new Date('2026-10-24T07:00:00Z') }); // 09:00 CEST
+    const principal = { kind: 'key', id: 'key-1', name: 'ops' } as const;
+    const manual = await decideFire(a.deps, id, {
+      triggeredBy: 'manual',
+      now: new Date('2026-10-24T07:00:00Z'),
+      principal,
+    }); // 09:00 CEST
     expect(manual).toEqual(expect.objectContaining({ claimed: true, outcome: 'started' }));
     await tickBoth(new Date('2026-10-24T08:00:02Z')); // 10:00 CEST
-    const again = await decideFire(b.deps, id, { triggeredBy: 'manual', now: new Date('2026-10-24T12:00:00Z') });
+    const again = await decideFire(b.deps, id, {
+      triggeredBy: 'manual',
+      now: new Date('2026-10-24T12:00:00Z'),
+      principal,
+    });
     expect(again).toEqual(
       expect.objectContaining({
         claimed: true,
@@ -332,7 +347,9 @@ describe('scheduler tick (real NATS + Postgres, injected clock)', () => {
     );
     expect(f[0]?.run_id).toBeTruthy();
     const manualRun = await a.deps.reader.lastOfType(f[0]?.run_id as string, 'RunRequested');
-    expect(manualRun?.event.data).toEqual(expect.objectContaining({ triggeredBy: 'manual', scheduleId: id }));
+    expect(manualRun?.event.data).toEqual(
+      expect.objectContaining({ triggeredBy: 'manual', scheduleId: id, principal }),
+    );
   });
 
   it('after a simulated outage it catches up the newest fire within the window once and records the others as missed', async () => {

@@ -26,6 +26,7 @@ export class BacktestStatusController {
       progress: run.progress,
       attempt: run.attempt,
       traceId: run.traceId,
+      ...(run.principal !== null ? { principal: run.principal } : {}),
     };
   }
 }

@@ -2,10 +2,12 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { SubmitBacktestAnswer } from '@runforge/contracts';
 import { DatasetStore } from '@runforge/datasets';
-import { Messaging } from '@runforge/service';
+import { Messaging, RequiresRole } from '@runforge/service';
 import { submitBacktest, validateBacktestRequest } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 @Controller('api/backtests')
 export class SubmitBacktestController {
@@ -16,11 +18,13 @@ export class SubmitBacktestController {
   ) {}
 
   /** Accepts a backtest and answers at once: the run executes on an engine worker. */
+  @RequiresRole('operator')
   @Post()
   @HttpCode(202)
   async submit(
     @Body() body: unknown,
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SubmitBacktestAnswer> {
     const validated = await validateBacktestRequest(body, this.datasets);
@@ -31,7 +35,7 @@ export class SubmitBacktestController {
       body,
       (id) => ({ id, status: 'Pending' as const, totalBars: validated.value.totalBars }),
       async (runId) => {
-        await submitBacktest(this.messaging.client, validated.value, { runId, triggeredBy: 'api' });
+        await submitBacktest(this.messaging.client, validated.value, { runId, triggeredBy: 'api', principal });
       },
     );
     void reply.header('Location', `/api/backtests/${answer.id}/status`);

@@ -44,6 +44,7 @@ export class OptimizationStatusController {
       progress: run.progress,
       attempt: run.attempt,
       traceId: run.traceId,
+      ...(run.principal !== null ? { principal: run.principal } : {}),
     };
   }
 }

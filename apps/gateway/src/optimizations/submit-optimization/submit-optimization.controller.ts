@@ -2,10 +2,12 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { SubmitOptimizationAnswer } from '@runforge/contracts';
 import { DatasetStore } from '@runforge/datasets';
-import { Messaging } from '@runforge/service';
+import { Messaging, RequiresRole } from '@runforge/service';
 import { submitOptimization, validateOptimizationRequest } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../../runs/submission/idempotent-submission.service';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 @Controller('api/optimizations')
 export class SubmitOptimizationController {
@@ -19,11 +21,13 @@ export class SubmitOptimizationController {
    * Accepts a parameter grid and answers at once with the number of combinations that satisfy the
    * constraints; the trials fan out across every engine worker.
    */
+  @RequiresRole('operator')
   @Post()
   @HttpCode(202)
   async submit(
     @Body() body: unknown,
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SubmitOptimizationAnswer> {
     const validated = await validateOptimizationRequest(body, this.datasets);
@@ -35,7 +39,7 @@ export class SubmitOptimizationController {
       body,
       (id) => ({ id, status: 'Pending' as const, totalCombinations, totalBars }),
       async (runId) => {
-        await submitOptimization(this.messaging.client, validated.value, { runId, triggeredBy: 'api' });
+        await submitOptimization(this.messaging.client, validated.value, { runId, triggeredBy: 'api', principal });
       },
     );
     void reply.header('Location', `/api/optimizations/${answer.id}/status`);

@@ -6,10 +6,12 @@ import {
   parseRunSubject,
   TERMINAL_STATUSES,
   type CancelRunAnswer,
+  type Principal,
   type RunKind,
 } from '@runforge/contracts';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig, RequiresRole } from '@runforge/service';
 import { RunReader } from '../run-reader.service';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator';
 
 /** How long the gateway waits for the worker to confirm a running run's cancellation. */
 export const CANCEL_CONFIRM_MS = Number(process.env.CANCEL_CONFIRM_MS ?? 3000);
@@ -24,6 +26,7 @@ const PROJECTED_WAIT_MS = 1000;
  * for `RunCancelled` and, if the worker can't confirm in time, answers `202 {status:"Cancelling"}`:
  * the cancellation is recorded and will be honoured.
  */
+@RequiresRole('operator')
 @Controller('api')
 export class CancelRunController {
   constructor(
@@ -34,27 +37,41 @@ export class CancelRunController {
 
   @Post('backtests/:id/cancel')
   @HttpCode(200)
-  cancelBacktest(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<CancelRunAnswer> {
-    return this.cancel(id, 'backtest', reply);
+  cancelBacktest(
+    @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CancelRunAnswer> {
+    return this.cancel(id, 'backtest', principal, reply);
   }
 
   @Post('optimizations/:id/cancel')
   @HttpCode(200)
   cancelOptimization(
     @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<CancelRunAnswer> {
-    return this.cancel(id, 'optimization', reply);
+    return this.cancel(id, 'optimization', principal, reply);
   }
 
   /** Any run, whatever its kind. */
   @Post('runs/:id/cancel')
   @HttpCode(200)
-  cancelRun(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<CancelRunAnswer> {
-    return this.cancel(id, undefined, reply);
+  cancelRun(
+    @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CancelRunAnswer> {
+    return this.cancel(id, undefined, principal, reply);
   }
 
-  private async cancel(id: string, kind: RunKind | undefined, reply: FastifyReply): Promise<CancelRunAnswer> {
+  private async cancel(
+    id: string,
+    kind: RunKind | undefined,
+    principal: Principal,
+    reply: FastifyReply,
+  ): Promise<CancelRunAnswer> {
     const run = await this.runs.get(id, kind);
     if (!run)
       throw new NotFoundException({
@@ -79,7 +96,7 @@ export class CancelRunController {
       const event = createEvent(
         'RunCancellationRequested',
         { runId: id, attempt: 0, occurredAt: new Date().toISOString() },
-        { requestedBy: 'api' },
+        { requestedBy: 'api', principal },
       );
       // A run's end is the last event of its history: a run that ended after the read model was read
       // is answered 409 from the stream, without appending a request behind its end. (A cancellation

@@ -50,6 +50,8 @@ export const RunListQuerySchema = z
     reason: anyOf(FAILURE_REASONS).optional(),
     strategy: anyOf(strategyNames() as [string, ...string[]]).optional(),
     scheduleId: single.optional(),
+    /** Runs asked for by one principal: a key's id, a token's subject, or `scheduler`. */
+    principal: single.optional(),
     /** Energy runs (DMO, RMO, SO) over one data source (`data_source_id` of their request). */
     dataSourceId: single.optional(),
     /** requested_at >= from */

@@ -2,7 +2,7 @@ import { ConflictException, Controller, HttpCode, NotFoundException, Param, Post
 import type { FastifyReply } from 'fastify';
 import { TERMINAL_STATUSES, type RetryRunAnswer } from '@runforge/contracts';
 import { DatasetStore } from '@runforge/datasets';
-import { Messaging } from '@runforge/service';
+import { Messaging, RequiresRole } from '@runforge/service';
 import {
   submitBacktest,
   submitOptimization,
@@ -11,6 +11,8 @@ import {
 } from '@runforge/submission';
 import { isRunId, ValidationFailed } from '../../common/validation';
 import { RunReader } from '../run-reader.service';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 /**
  * Redrive: `POST /api/runs/{id}/retry` starts a new run from the same request, linked to the
@@ -25,9 +27,14 @@ export class RetryRunController {
     private readonly datasets: DatasetStore,
   ) {}
 
+  @RequiresRole('operator')
   @Post(':id/retry')
   @HttpCode(202)
-  async retry(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<RetryRunAnswer> {
+  async retry(
+    @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RetryRunAnswer> {
     const run = isRunId(id) ? await this.runs.get(id) : undefined;
     const requested = run ? await this.messaging.reader.lastOfType(id, 'RunRequested') : undefined;
     if (!run || !requested || requested.event.type !== 'RunRequested') {
@@ -43,7 +50,7 @@ export class RetryRunController {
       });
     }
     const d = requested.event.data;
-    const opts = { triggeredBy: 'api' as const, retryOf: id, scheduleId: d.scheduleId };
+    const opts = { triggeredBy: 'api' as const, retryOf: id, scheduleId: d.scheduleId, principal };
     if (d.kind === 'backtest') {
       // Re-validated as a new request: strategies or datasets may have changed since.
       const v = await validateBacktestRequest(d.request, this.datasets);

@@ -1,11 +1,13 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { DatasetStore, EnergySourceStore } from '@runforge/datasets';
-import { Messaging } from '@runforge/service';
+import { Messaging, RequiresRole } from '@runforge/service';
 import { KindRegistry, submitAccepted } from '@runforge/submission';
 import { ValidationFailed } from '../../common/validation';
 import { IDEMPOTENCY_HEADER, IdempotentSubmission } from '../submission/idempotent-submission.service';
 import { RunWindowGuard } from '../submission/run-window.guard';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 export interface SubmitRunAnswer {
   readonly id: string;
@@ -30,11 +32,13 @@ export class SubmitRunController {
     private readonly windows: RunWindowGuard,
   ) {}
 
+  @RequiresRole('operator')
   @Post()
   @HttpCode(202)
   async submit(
     @Body() body: unknown,
     @Headers(IDEMPOTENCY_HEADER) key: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SubmitRunAnswer> {
     const validated = await this.kinds.validate(body, { datasets: this.datasets, energySources: this.sources });
@@ -47,7 +51,7 @@ export class SubmitRunController {
       (id): SubmitRunAnswer => ({ id, kind: run.kind, status: 'Pending', ...run.answer }),
       (runId) =>
         this.windows.within(this.kinds.windowOf(run), runId, async () => {
-          await submitAccepted(this.messaging.client, run, { runId, triggeredBy: 'api' });
+          await submitAccepted(this.messaging.client, run, { runId, triggeredBy: 'api', principal });
         }),
     );
     void reply.header('Location', `/api/runs/${answer.id}`);

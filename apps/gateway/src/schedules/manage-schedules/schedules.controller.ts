@@ -7,6 +7,8 @@ import { validateCreateSchedule, validatePatchSchedule } from '@runforge/schedul
 import { ValidationFailed } from '../../common/validation';
 import { ScheduleChanges } from '../schedule-changes.service';
 import { ScheduleStore, type ScheduleDetails, type ScheduleView } from '../schedule-store.service';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 /**
  * Schedules CRUD. A schedule is validated whole (cron, IANA time zone, the run template exactly
@@ -26,7 +28,11 @@ export class SchedulesController {
 
   @Post()
   @HttpCode(201)
-  async create(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<ScheduleView> {
+  async create(
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ScheduleView> {
     const validated = await validateCreateSchedule(body, {
       datasets: this.datasets,
       energySources: this.sources,
@@ -35,7 +41,7 @@ export class SchedulesController {
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const now = new Date();
     const row = await this.store.create(validated.value.definition, now);
-    await this.changes.announce(row.id, 'created', row.name);
+    await this.changes.announce(row.id, 'created', principal, row.name);
     void reply.header('Location', `/api/schedules/${row.id}`);
     return this.store.view(row, now);
   }
@@ -52,7 +58,11 @@ export class SchedulesController {
   }
 
   @Patch(':id')
-  async update(@Param('id') id: string, @Body() body: unknown): Promise<ScheduleDetails> {
+  async update(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ScheduleDetails> {
     const current = await this.store.get(id);
     const validated = await validatePatchSchedule(this.store.definition(current), body, {
       datasets: this.datasets,
@@ -62,32 +72,32 @@ export class SchedulesController {
     if (!validated.ok) throw new ValidationFailed(validated.issues);
     const now = new Date();
     const row = await this.store.update(current, validated.value.definition, now);
-    await this.changes.announce(row.id, 'updated', row.name);
+    await this.changes.announce(row.id, 'updated', principal, row.name);
     return this.store.details(row, now);
   }
 
   @Delete(':id')
   @HttpCode(204)
-  async remove(@Param('id') id: string): Promise<void> {
+  async remove(@Param('id') id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
     await this.store.delete(id);
-    await this.changes.announce(id, 'deleted');
+    await this.changes.announce(id, 'deleted', principal);
   }
 
   @Post(':id/pause')
   @HttpCode(200)
-  async pause(@Param('id') id: string): Promise<ScheduleDetails> {
+  async pause(@Param('id') id: string, @CurrentPrincipal() principal: Principal): Promise<ScheduleDetails> {
     const now = new Date();
     const row = await this.store.setPaused(id, true, now);
-    await this.changes.announce(row.id, 'paused', row.name);
+    await this.changes.announce(row.id, 'paused', principal, row.name);
     return this.store.details(row, now);
   }
 
   @Post(':id/resume')
   @HttpCode(200)
-  async resume(@Param('id') id: string): Promise<ScheduleDetails> {
+  async resume(@Param('id') id: string, @CurrentPrincipal() principal: Principal): Promise<ScheduleDetails> {
     const now = new Date();
     const row = await this.store.setPaused(id, false, now);
-    await this.changes.announce(row.id, 'resumed', row.name);
+    await this.changes.announce(row.id, 'resumed', principal, row.name);
     return this.store.details(row, now);
   }
 }

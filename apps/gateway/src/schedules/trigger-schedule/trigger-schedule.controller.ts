@@ -6,8 +6,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import { DatasetStore } from '@runforge/datasets';
 import { decideFire } from '@runforge/scheduling';
-import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
+import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig, RequiresRole } from '@runforge/service';
 import { DataSource } from 'typeorm';
+import { CurrentPrincipal } from '../../auth/current-principal.decorator';
+import type { Principal } from '@runforge/contracts';
 
 /**
  * `POST /api/schedules/{id}/trigger`: a manual run of the schedule's template
@@ -26,10 +28,12 @@ export class TriggerScheduleController {
     private readonly sources: EnergySourceStore,
   ) {}
 
+  @RequiresRole('operator')
   @Post(':id/trigger')
   @HttpCode(202)
   async trigger(
     @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{
     id: string;
@@ -53,6 +57,7 @@ export class TriggerScheduleController {
       {
         triggeredBy: 'manual',
         now: new Date(),
+        principal,
       },
     );
     if (!r.claimed)

@@ -183,6 +183,21 @@ export function RunDetail({ id }: { id: string }) {
             </dd>
           </div>
           <div>
+            <dt>Requested by</dt>
+            <dd data-testid="requested-by">
+              {run.principal ? (
+                <a
+                  href={`/?principal=${encodeURIComponent(run.principal.id)}`}
+                  title={`${run.principal.kind} ${run.principal.id}: its runs`}
+                >
+                  {run.principal.name}
+                </a>
+              ) : (
+                '–'
+              )}
+            </dd>
+          </div>
+          <div>
             <dt>Trace</dt>
             <dd>
               {traceUrl ? (

@@ -16,12 +16,14 @@ import { fmtDuration, fmtMillis, fmtTime } from '../format';
 import { navigate, type Location } from '../router';
 import { notifyTerminal } from '../toasts';
 import { Empty, ErrorBox, Loading, ProgressBar, RunId, StatusBadge } from '../components/ui';
+import { EventStream } from '../event-stream';
 
 const PAGE_SIZE = 20;
 /** Refresh pace when the change stream is down. */
 const FALLBACK_POLL_MS = 5_000;
 
-const FILTERS = ['kind', 'status', 'strategy', 'scheduleId'] as const;
+/** `principal` is set by the run page's "Requested by" link (a key id, a token subject or `scheduler`). */
+const FILTERS = ['kind', 'status', 'strategy', 'scheduleId', 'principal'] as const;
 
 /**
  * Runs, newest first, filtered through the URL (`/?status=Running&kind=backtest`) so a filtered
@@ -73,12 +75,12 @@ export function RunsList({ loc }: { loc: Location }) {
   }, [load]);
 
   useEffect(() => {
-    let source: EventSource | undefined;
+    let source: EventStream | undefined;
     let timer: number | undefined;
     const startPolling = (): void => {
       if (timer === undefined) timer = window.setInterval(() => void load(), FALLBACK_POLL_MS);
     };
-    source = new EventSource('/api/runs/stream');
+    source = new EventStream('/api/runs/stream');
     source.addEventListener('changed', () => void load());
     source.addEventListener('ready', () => {
       if (timer !== undefined) window.clearInterval(timer);

@@ -19,6 +19,7 @@ import {
   type EnergySource,
 } from '../../energy';
 import { announceEnd } from '../../toasts';
+import { EventStream } from '../../event-stream';
 
 /** Refresh pace while the change stream is down. */
 const FALLBACK_POLL_MS = 5_000;
@@ -101,7 +102,7 @@ export function useEnergyJobs(source: EnergySource): EnergyJobs {
   useEffect(() => {
     void load();
     let timer: number | undefined;
-    const source = new EventSource('/api/runs/stream');
+    const source = new EventStream('/api/runs/stream');
     source.addEventListener('changed', () => void load());
     source.addEventListener('ready', () => {
       if (timer !== undefined) window.clearInterval(timer);
