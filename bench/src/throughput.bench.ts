@@ -383,7 +383,8 @@ function print(r: PhaseResult): void {
 async function main(): Promise<void> {
   printMachine(`bench:throughput — short backtests (${BARS} bars) through the REST API`);
   const services: ServiceName[] = ['gateway', 'projection', 'engine-worker'];
-  const sys = await TestSystem.start(services);
+  // Thousands of submissions a minute from one key: above the gateway's default abuse limit.
+  const sys = await TestSystem.start(services, { RUNFORGE_RATE_LIMIT_MAX: '1000000' });
   const nc = await connect({ servers: NATS_URL });
   const watch = new RunWatch();
   const sub = nc.subscribe(`${sys.iso.namespace}.runs.*.*`, {

@@ -32,3 +32,5 @@ worker.on('error', (err) => {
   console.error(err);
   process.exit(1);
 });
+// Forked by the bench: never outlive it (a bench killed mid-run must not leave a worker spinning).
+process.on('disconnect', () => process.exit(0));

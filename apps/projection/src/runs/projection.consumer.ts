@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { CONSUMER_SETTINGS, HEADERS, type RunEvent, type RunView } from '@runforge/contracts';
+import { CONSUMER_SETTINGS, eventDefinition, HEADERS, type RunEvent, type RunView } from '@runforge/contracts';
 import { JetStreamServer, type BatchMessage } from '@runforge/messaging';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { setProjectionAppliedSeq, traceIdOfTraceparent } from '@runforge/telemetry';
@@ -14,13 +14,22 @@ export const MAX_BATCH = 1000;
 /** How long a batch waits for more events after its first one arrived. */
 export const LINGER_MS = Number(process.env.PROJECTION_LINGER_MS ?? 2);
 /**
- * The share of its time the projection may spend applying batches under a steady stream of events:
- * a batch that took 3 ms lets the next one start 15 ms after it began, so a cheap batch (a few
- * events, at idle) is followed closely and an expensive one is spaced (see
- * docs/architecture.md#projection-batches). Never more than BATCH_MAX_INTERVAL_MS apart.
+ * Routine events — trial outcomes, progress, log lines, the bulk of a busy stream — are applied in
+ * batches at most one per this interval, so a steady stream costs a few transactions a second; a
+ * batch holding any other event (a run's state changing: requested, started, ended, cancellation
+ * asked, attempt abandoned) closes LINGER_MS after it arrived, so status reads see it within
+ * milliseconds (see docs/architecture.md#projection-batches).
  */
-export const BATCH_DUTY_CYCLE = Number(process.env.PROJECTION_BATCH_DUTY_CYCLE ?? 0.2);
-export const BATCH_MAX_INTERVAL_MS = Number(process.env.PROJECTION_BATCH_MAX_INTERVAL_MS ?? 100);
+export const BATCH_INTERVAL_MS = Number(process.env.PROJECTION_BATCH_INTERVAL_MS ?? 200);
+const ROUTINE_TOKENS = new Set(
+  (['TrialCompleted', 'TrialFailed', 'TrialsRecorded', 'BarProgressed', 'RunProgressed', 'RunLogged'] as const).map(
+    (t) => eventDefinition(t).token,
+  ),
+);
+/** Whether an event (by its subject's last token) changes a run's state rather than reporting progress. */
+export function isUrgentSubject(subject: string): boolean {
+  return !ROUTINE_TOKENS.has(subject.slice(subject.lastIndexOf('.') + 1));
+}
 /** Rows the projection keeps of the runs it wrote last, so a batch reads only runs it has not seen. */
 const KNOWN_RUNS_MAX = 20_000;
 /** How long a delivered event may wait for its batch to commit before NATS delivers it again. */

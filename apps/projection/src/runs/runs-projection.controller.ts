@@ -4,8 +4,8 @@ import { CONSUMER_SETTINGS, type RunEvent } from '@runforge/contracts';
 import { batch, type BatchMessage } from '@runforge/messaging';
 import {
   ACK_WAIT_SECONDS,
-  BATCH_DUTY_CYCLE,
-  BATCH_MAX_INTERVAL_MS,
+  BATCH_INTERVAL_MS,
+  isUrgentSubject,
   LEADER_GATE,
   LINGER_MS,
   MAX_BATCH,
@@ -13,12 +13,12 @@ import {
 } from './projection.consumer';
 
 /**
- * Every event of `runs.>`, in stream order, in batches: a batch closes at MAX_BATCH events or
- * LINGER_MS after its first event (never on the server's pending estimate), and starts once the
- * previous batch's run time is at most BATCH_DUTY_CYCLE of the time since it began (at most
- * BATCH_MAX_INTERVAL_MS). So a run's events are applied within milliseconds of being stored at
- * idle, and a steady stream costs at most a fifth of a core, not a transaction per event.
- * Consumed only while this instance leads.
+ * Every event of `runs.>`, in stream order, in batches: a batch closes at MAX_BATCH events, or
+ * LINGER_MS after a run's state changed (requested, started, ended…), or — holding only routine
+ * events (trial outcomes, progress, logs) — no sooner than BATCH_INTERVAL_MS after the previous
+ * one began; never on the server's pending estimate. So status reads see a state change within
+ * milliseconds, and a steady stream of outcomes costs a few transactions a second, not one per
+ * event. Consumed only while this instance leads.
  */
 @Controller()
 export class RunsProjectionController {
@@ -30,8 +30,8 @@ export class RunsProjectionController {
       consumer: 'projection',
       maxMessages: MAX_BATCH,
       lingerMs: LINGER_MS,
-      dutyCycle: BATCH_DUTY_CYCLE,
-      maxIntervalMs: BATCH_MAX_INTERVAL_MS,
+      minIntervalMs: BATCH_INTERVAL_MS,
+      urgent: isUrgentSubject,
       ackWaitSeconds: ACK_WAIT_SECONDS,
       maxAckPending: CONSUMER_SETTINGS.projection.maxAckPending,
       gate: LEADER_GATE,

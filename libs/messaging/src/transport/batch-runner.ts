@@ -101,11 +101,10 @@ export class BatchRunner implements Runner {
     this.messages = messages;
     let buffer: JsMsg[] = [];
     let timer: NodeJS.Timeout | undefined;
-    // Duty cycle: the next batch may start once the previous one's run time is the allowed share of
-    // the time since it began (capped at maxIntervalMs).
-    const duty = Math.min(1, Math.max(0.01, this.binding.dutyCycle ?? 1));
-    const maxInterval = this.binding.maxIntervalMs ?? Number.POSITIVE_INFINITY;
-    let nextAllowedAt = Number.NEGATIVE_INFINITY;
+    // A batch holding an urgent message closes `lingerMs` after it arrived; one of routine messages
+    // only no sooner than `minIntervalMs` after the previous batch began.
+    let lastFlushAt = Number.NEGATIVE_INFINITY;
+    let timerUrgent = false;
     let chain: Promise<void> = Promise.resolve();
     let failure: unknown;
     const flush = (): Promise<void> => {
@@ -114,10 +113,10 @@ export class BatchRunner implements Runner {
       if (buffer.length === 0) return chain;
       const msgs = buffer;
       buffer = [];
+      lastFlushAt = performance.now();
       chain = chain
         .then(async () => {
           if (failure !== undefined) return;
-          const began = performance.now();
           const batch: BatchMessage<unknown>[] = msgs.map((m) => {
             const meta = {
               seq: m.seq,
@@ -133,8 +132,6 @@ export class BatchRunner implements Runner {
             }
           });
           await invoke(this.handler, batch, new JetStreamBatchContext(batch, after));
-          const took = performance.now() - began;
-          nextAllowedAt = began + Math.min(maxInterval, took / duty);
           const highest = msgs.reduce((a, b) => (b.seq > a.seq ? b : a));
           highest.ack();
         })
@@ -158,9 +155,16 @@ export class BatchRunner implements Runner {
       lastDelivery = m.info.deliverySequence;
       buffer.push(m);
       if (buffer.length >= this.binding.maxMessages) await flush();
-      else if (!timer) {
-        const wait = Math.max(this.binding.lingerMs, nextAllowedAt - performance.now());
-        timer = setTimeout(() => void flush(), wait);
+      else {
+        const urgent = this.binding.urgent?.(m.subject) ?? false;
+        if (!timer || (urgent && !timerUrgent)) {
+          clearTimeout(timer);
+          const wait = urgent
+            ? this.binding.lingerMs
+            : Math.max(this.binding.lingerMs, lastFlushAt + (this.binding.minIntervalMs ?? 0) - performance.now());
+          timerUrgent = urgent;
+          timer = setTimeout(() => void flush(), wait);
+        }
       }
       if (gate && !this.server.isGateOpen(gate)) {
         messages.stop();

@@ -61,14 +61,15 @@ export interface BatchBinding {
   /** …or this long after its first message arrived (a time bound: never waits on a server's estimate)… */
   readonly lingerMs: number;
   /**
-   * …but a batch starts only once the share of time the handler spent on the previous one, counted
-   * from its start, is down to `dutyCycle` (a batch that took 3 ms lets the next start 12 ms after it
-   * began at 0.25): cheap batches follow each other closely, expensive ones are spaced so a steady
-   * stream costs at most that share of a core. Default 1 (no spacing).
+   * …but a batch of routine messages no sooner than this long after the previous batch began (a
+   * trickle of progress costs a few batches a second)…
    */
-  readonly dutyCycle?: number;
-  /** The spacing never exceeds this (a trickle's events are applied at least this often). */
-  readonly maxIntervalMs?: number;
+  readonly minIntervalMs?: number;
+  /**
+   * …unless it holds an urgent message (by subject): then it closes `lingerMs` after that one arrived.
+   * E.g. the projection applies a run's state changes at once and its progress every interval.
+   */
+  readonly urgent?: (subject: string) => boolean;
   readonly ackWaitSeconds: number;
   readonly maxAckPending: number;
   /** Consumes only while this gate is open (`JetStreamServer.setGate`); e.g. while holding leadership. */
