@@ -107,12 +107,22 @@ export class BatchRunner implements Runner {
     let timerUrgent = false;
     let chain: Promise<void> = Promise.resolve();
     let failure: unknown;
+    // One batch in flight at a time: what arrives meanwhile waits in the buffer and goes as the next
+    // batch when it ends (so a busy handler gets bigger batches, not a queue of small ones).
+    let applying = false;
+    let flushWhenDone = false;
+    /** Set when the loop ends on a failure or a closed gate: nothing more is applied. */
+    let abandoning = false;
     const flush = (): Promise<void> => {
       clearTimeout(timer);
       timer = undefined;
       if (buffer.length === 0) return chain;
-      const msgs = buffer;
-      buffer = [];
+      if (applying) {
+        flushWhenDone = true;
+        return chain;
+      }
+      const msgs = buffer.splice(0, this.binding.maxMessages);
+      applying = true;
       lastFlushAt = performance.now();
       chain = chain
         .then(async () => {
@@ -138,6 +148,14 @@ export class BatchRunner implements Runner {
         .catch((err: unknown) => {
           failure ??= err instanceof Error ? err : new Error(`${this.pattern} batch failed: ${causeOf(err)}`);
           messages.stop();
+        })
+        .finally(() => {
+          applying = false;
+          if (failure !== undefined || abandoning) return;
+          if (flushWhenDone || buffer.length >= this.binding.maxMessages) {
+            flushWhenDone = false;
+            void flush();
+          }
         });
       return chain;
     };
@@ -173,8 +191,15 @@ export class BatchRunner implements Runner {
     }
     clearTimeout(timer);
     // After a failure (or a closed gate) what is buffered is not applied nor acked: the restart reads it again.
-    if (failure === undefined && !(gate && !this.server.isGateOpen(gate))) await flush();
-    else await chain;
+    if (failure === undefined && !(gate && !this.server.isGateOpen(gate))) {
+      // Everything buffered is applied, batch after batch, before consuming restarts.
+      for (;;) {
+        await flush();
+        await chain;
+        if (failure !== undefined || (!applying && buffer.length === 0)) break;
+      }
+    } else abandoning = true;
+    while (applying) await chain;
     if (failure !== undefined) throw failure instanceof Error ? failure : new Error(causeOf(failure));
   }
 }
