@@ -99,7 +99,7 @@ export class BatchRunner implements Runner {
     const consumer = await jetstream(this.nc).consumers.get(spec.stream, spec.durable);
     const messages = await consumer.consume({ max_messages: this.binding.maxMessages });
     this.messages = messages;
-    let buffer: JsMsg[] = [];
+    const buffer: JsMsg[] = [];
     let timer: NodeJS.Timeout | undefined;
     // A batch holding an urgent message closes `lingerMs` after it arrived; one of routine messages
     // only no sooner than `minIntervalMs` after the previous batch began.
