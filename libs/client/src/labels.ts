@@ -89,3 +89,14 @@ export function formatMetric(name: string, value: unknown): string {
     }
   }
 }
+
+/** A duration in milliseconds: "812 ms", "4.2 s", "3 min 20 s", "2 h 5 min" ("–" when unknown). */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}

@@ -1,3 +1,4 @@
+import { formatDuration } from '@runforge/client';
 import Table from 'cli-table3';
 
 /** Human output is laid out for an 80-column terminal. */
@@ -109,16 +110,8 @@ export function count(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-/** A duration: "812 ms", "4.2 s", "3 min 20 s", "2 h 5 min". */
-export function millis(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '–';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
+/** A duration: "812 ms", "4.2 s", "3 min 20 s", "2 h 5 min" (the client's formatter, shared with the dashboard). */
+export const millis = formatDuration;
 
 /** A duration in at most 6 characters, for tables: "827ms", "4.2s", "3m20s", "2h05m". */
 export function shortMillis(ms: number | null | undefined): string {

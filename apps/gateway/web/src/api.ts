@@ -1,5 +1,5 @@
 /** Typed access to the gateway's REST API (same origin). Every failure becomes an ApiError. */
-import { refusalOf, RunForgeClient, RunForgeError } from '@runforge/client';
+import { refusalOf, RunForgeClient, RunForgeError, type Dataset as ClientDataset } from '@runforge/client';
 import type {
   FailureGroup,
   Page,
@@ -57,16 +57,7 @@ export type Run = Pick<RunSummary, keyof RunSummary & keyof RunSnapshot> &
   Partial<Omit<RunDetails & StreamedRun, 'result'>> & { result?: RunResult | null };
 
 /** An uploaded OHLCV dataset (`GET /api/datasets`). */
-export interface Dataset {
-  id: string;
-  symbol: string;
-  name: string | null;
-  timeframe: string;
-  bars: number;
-  firstTime: string;
-  lastTime: string;
-  uploadedAt: string;
-}
+export type Dataset = ClientDataset;
 
 /** An optimization's objective: the metric and whether higher or lower is better. */
 export interface Objective {

@@ -1,3 +1,4 @@
+import { formatDuration } from '@runforge/client';
 /** Pure helpers: formatting and the optimization grid arithmetic the form shows live. */
 
 export function fmtInt(n: number | null | undefined): string {
@@ -40,16 +41,8 @@ export function fmtDuration(
   return fmtMillis(Math.max(0, to - from));
 }
 
-/** A duration in milliseconds: "812 ms", "4.2 s", "3 min 20 s", "2 h 5 min". */
-export function fmtMillis(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '–';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
+/** A duration in milliseconds (the client's formatter, shared with the CLI). */
+export const fmtMillis = formatDuration;
 
 /** A number of seconds as a short duration: "45 s", "3 min 20 s", "2 h 5 min". */
 export function fmtSeconds(seconds: number | null | undefined): string {
