@@ -32,9 +32,9 @@ import type { RunEvent } from '@runforge/contracts';
 import { type TestBus } from '../../test/support/bus';
 import { eventually } from '../../test/support/eventually';
 import { TERMINAL, withBus } from '../../test/support/runs';
-import { http, TestSystem, type ServiceName } from '../../test/support/system';
+import { http, TestSystem } from '../../test/support/system';
 import { percentile, printMachine, wallMs } from './support/bench-report';
-import { CpuMeter, pidsNamed } from './support/cpu';
+import { systemCpuMeter } from './support/cpu';
 import { TEST_ASSET as ASSET } from '../../test/support/energy';
 
 const SOLVES = Number(process.env['BENCH_SOLVES'] ?? 20);
@@ -309,15 +309,7 @@ async function timedRuns(
 ): Promise<{ warmup: RunSample[]; samples: RunSample[]; cpu: Record<string, number> }> {
   const warmup: RunSample[] = [];
   for (let i = 0; i < WARMUP; i++) warmup.push(await timedRun(sys, bus, bodyOf(i)));
-  const pidsOf = (name: ServiceName) => (): number[] =>
-    sys.processes.filter((p) => p.name === name).map((p) => p.child.pid ?? -1);
-  const meter = new CpuMeter({
-    'engine-worker': pidsOf('engine-worker'),
-    projection: pidsOf('projection'),
-    gateway: pidsOf('gateway'),
-    'nats-server': () => pidsNamed('nats-server'),
-    postgres: () => pidsNamed('postgres'),
-  });
+  const meter = systemCpuMeter(sys);
   const benchBefore = process.cpuUsage();
   meter.start();
   const samples: RunSample[] = [];

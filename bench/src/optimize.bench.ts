@@ -22,7 +22,7 @@ import { type StoredRunEvent } from '@runforge/messaging';
 import { TERMINAL, waitForStatus, withBus, type RunStatus } from '../../test/support/runs';
 import { http, TestSystem, type ServiceName } from '../../test/support/system';
 import { percentile, printMachine } from './support/bench-report';
-import { CpuMeter, pidsNamed } from './support/cpu';
+import { systemCpuMeter } from './support/cpu';
 
 const BARS = Number(process.env['BENCH_BARS'] ?? 1_000_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -164,15 +164,7 @@ async function throughSystem(workers: number): Promise<SystemResult> {
         throw new Error(`BENCH_DATASET=warm: only ${ran.size} of ${workers} workers ran a warm-up trial`);
     }
   }
-  const pidsOf = (name: ServiceName) => (): number[] =>
-    sys.processes.filter((p) => p.name === name).map((p) => p.child.pid ?? -1);
-  const meter = new CpuMeter({
-    'engine-worker': pidsOf('engine-worker'),
-    projection: pidsOf('projection'),
-    gateway: pidsOf('gateway'),
-    'nats-server': () => pidsNamed('nats-server'),
-    postgres: () => pidsNamed('postgres'),
-  });
+  const meter = systemCpuMeter(sys);
   const benchCpuBefore = process.cpuUsage();
   meter.start();
   try {

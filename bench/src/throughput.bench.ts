@@ -31,7 +31,7 @@ import { parseRunSubject } from '@runforge/contracts';
 import { eventually } from '../../test/support/eventually';
 import { http, NATS_URL, ROOT, TestSystem, type ServiceName } from '../../test/support/system';
 import { percentile, printMachine, wallMs } from './support/bench-report';
-import { CpuMeter, pidsNamed } from './support/cpu';
+import { CpuMeter, pidsNamed, systemCpuMeter } from './support/cpu';
 
 const JOBS_1 = Number(process.env['BENCH_JOBS_1'] ?? 300);
 const JOBS_8 = Number(process.env['BENCH_JOBS_8'] ?? 1000);
@@ -394,16 +394,7 @@ async function main(): Promise<void> {
       if (parsed) watch.onEvent(parsed.runId, parsed.eventToken);
     },
   });
-  const pidsOf = (name: ServiceName) => (): number[] =>
-    sys.processes.filter((q) => q.name === name).map((q) => q.child.pid ?? -1);
-  const meter = (): CpuMeter =>
-    new CpuMeter({
-      'engine-worker': pidsOf('engine-worker'),
-      projection: pidsOf('projection'),
-      gateway: pidsOf('gateway'),
-      'nats-server': () => pidsNamed('nats-server'),
-      postgres: () => pidsNamed('postgres'),
-    });
+  const meter = (): CpuMeter => systemCpuMeter(sys);
   let ok = false;
   try {
     if (WARMUP) await phase(sys, watch, meter, 4, WARMUP, 500_000);

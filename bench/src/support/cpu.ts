@@ -53,3 +53,24 @@ export class CpuMeter {
     return used;
   }
 }
+
+/** What `systemCpuMeter` needs of a test system: its service processes. */
+interface ServiceProcesses {
+  readonly processes: readonly { readonly name: string; readonly child: { readonly pid?: number } }[];
+}
+
+/**
+ * A meter over a test system's services (engine workers, projection, gateway — by name, so processes
+ * respawned meanwhile count) and the machine's nats-server and Postgres processes.
+ */
+export function systemCpuMeter(sys: ServiceProcesses): CpuMeter {
+  const pidsOf = (name: string) => (): number[] =>
+    sys.processes.filter((p) => p.name === name).map((p) => p.child.pid ?? -1);
+  return new CpuMeter({
+    'engine-worker': pidsOf('engine-worker'),
+    projection: pidsOf('projection'),
+    gateway: pidsOf('gateway'),
+    'nats-server': () => pidsNamed('nats-server'),
+    postgres: () => pidsNamed('postgres'),
+  });
+}
