@@ -1,6 +1,7 @@
 import { diag, DiagConsoleLogger, DiagLogLevel } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
+  AlwaysOffSampler,
   BatchSpanProcessor,
   type ReadableSpan,
   type SpanExporter,
@@ -13,7 +14,10 @@ import { NestInstrumentation } from '@opentelemetry/instrumentation-nestjs-core'
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import type { IncomingMessage } from 'node:http';
 
-/** Keeps spans (so trace ids exist for runs and logs) but exports nothing: the quiet mode. */
+/**
+ * The quiet mode's processor: it receives nothing (the sampler records no span), but a tracer
+ * provider is registered only with a processor, and without one root spans would get no trace id.
+ */
 class DiscardingSpanProcessor implements SpanProcessor {
   onStart(): void {}
   onEnd(_span: ReadableSpan): void {}
@@ -52,32 +56,41 @@ const QUIET_PATHS = ['/health', '/metrics'];
  * the first import of its `main.ts`, and imports it through `@runforge/telemetry/start`, an entry
  * point that loads nothing but OpenTelemetry.
  *
- * Spans are always created (trace ids travel in NATS headers, are stored on runs and appear in
- * logs); they are exported over OTLP/HTTP only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces
+ * Spans are recorded and exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces
  * variant) is set — protobuf by default, JSON with `OTEL_EXPORTER_OTLP_PROTOCOL=http/json`.
- * `OTEL_SDK_DISABLED=true` turns it all off. Idempotent.
+ * Without an endpoint the service is quiet: trace context is still created and propagated (trace
+ * ids travel in NATS headers, are stored on runs and appear in logs), but spans are not recorded
+ * (non-recording, as a sampler that keeps none makes them) and the per-statement (pg) and
+ * per-handler (Nest) instrumentations are not installed — recording spans nobody exports cost the
+ * gateway, the projection and the workers several percent of their CPU per short job (BENCHMARKS.md,
+ * "Short jobs at queue speed"). `OTEL_SDK_DISABLED=true` turns it all off. Idempotent.
  */
 export function startTelemetry(service: string, env: NodeJS.ProcessEnv = process.env): void {
   if (started) return;
   started = service;
   if (env.OTEL_LOG_LEVEL === undefined) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
   const exporter = traceExporter(env);
-  const processor: SpanProcessor = exporter ? new BatchSpanProcessor(exporter) : new DiscardingSpanProcessor();
+  const http = new HttpInstrumentation({
+    ignoreIncomingRequestHook: (req: IncomingMessage) => QUIET_PATHS.some((p) => (req.url ?? '').startsWith(p)),
+  });
   sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? service,
-    spanProcessors: [processor],
+    ...(exporter
+      ? { spanProcessors: [new BatchSpanProcessor(exporter)] }
+      : { spanProcessors: [new DiscardingSpanProcessor()], sampler: new AlwaysOffSampler() }),
     // Metrics are Prometheus (prom-client, GET /metrics) and logs are pino on stdout: the SDK's
     // own metric and log pipelines stay off instead of defaulting to OTLP.
     metricReaders: [],
     logRecordProcessors: [],
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req: IncomingMessage) => QUIET_PATHS.some((p) => (req.url ?? '').startsWith(p)),
-      }),
-      new NestInstrumentation(),
-      // Only queries inside a traced unit of work: no root span per readiness probe or lock poll.
-      new PgInstrumentation({ requireParentSpan: true }),
-    ],
+    // The HTTP server span gives each request its trace context (a caller's traceparent is joined).
+    instrumentations: exporter
+      ? [
+          http,
+          new NestInstrumentation(),
+          // Only queries inside a traced unit of work: no root span per readiness probe or lock poll.
+          new PgInstrumentation({ requireParentSpan: true }),
+        ]
+      : [http],
   });
   sdk.start();
 }

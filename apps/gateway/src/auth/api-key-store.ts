@@ -1,4 +1,4 @@
-import { ApiKeyRow } from '@runforge/read-models';
+import { ApiKeyRow, poolQuery, schemaOf } from '@runforge/read-models';
 import type { Principal, Role } from '@runforge/contracts';
 import { IsNull, type DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
@@ -98,8 +98,13 @@ export class ApiKeyStore {
   /** The holder of a secret if it is a live key (known, not revoked, not expired). */
   async authenticate(secret: string, now = new Date()): Promise<KeyHolder | undefined> {
     if (!looksLikeSecret(secret)) return undefined;
-    const row = await this.db.getRepository(ApiKeyRow).findOneBy({ secretHash: hashSecret(secret) });
-    if (!row || row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return undefined;
+    // Every request comes through here: one statement on the pool, not a repository's query builder.
+    const [row] = await poolQuery<{ id: string; name: string; role: Role; expires_at: Date | null }>(
+      this.db,
+      `SELECT id, name, role, expires_at FROM "${schemaOf(this.db)}".api_keys WHERE secret_hash = $1 AND revoked_at IS NULL`,
+      [hashSecret(secret)],
+    );
+    if (!row || (row.expires_at !== null && row.expires_at <= now)) return undefined;
     this.touch(row.id, now);
     return { principal: { kind: 'key', id: row.id, name: row.name }, role: row.role };
   }

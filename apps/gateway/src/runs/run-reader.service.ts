@@ -9,6 +9,7 @@ import {
   type RunSnapshot,
   type RunView,
 } from '@runforge/contracts';
+import { poolQuery, schemaOf } from '@runforge/read-models';
 import { Messaging } from '@runforge/service';
 import { DataSource } from 'typeorm';
 import { isRunId } from '../common/validation';
@@ -28,8 +29,7 @@ export class RunReader {
   /** Every field of the run. */
   async view(id: string): Promise<RunView | undefined> {
     if (!isRunId(id)) return undefined;
-    const schema = (this.db.options as { schema?: string }).schema ?? 'public';
-    const rows: Record<string, unknown>[] = await this.db.query(`SELECT * FROM "${schema}".runs WHERE id = $1`, [id]);
+    const rows = await poolQuery(this.db, `SELECT * FROM "${schemaOf(this.db)}".runs WHERE id = $1`, [id]);
     return rows[0] ? runFromColumns(rows[0]) : this.fromStream(id);
   }
 
