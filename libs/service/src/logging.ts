@@ -28,6 +28,14 @@ export function loggerOptions(service: string): Params {
       // run_id, jump to its trace by trace_id.
       mixin: logCorrelation,
       autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') || (req.url ?? '').startsWith('/metrics') },
+      // A read that succeeded (a status poll, a listing, a live stream) is a debug line: clients poll,
+      // and a line per poll would drown the log and cost every request a write. Every change (POST,
+      // PATCH, DELETE) is logged at info, a refused request at warn and a failed one at error.
+      customLogLevel: (req, res, err) => {
+        if (err || res.statusCode >= 500) return 'error';
+        if (res.statusCode >= 400) return 'warn';
+        return req.method === 'GET' || req.method === 'HEAD' ? 'debug' : 'info';
+      },
       ...(pretty
         ? {
             transport: {
