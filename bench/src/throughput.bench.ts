@@ -25,13 +25,15 @@ import { fork, spawn } from 'node:child_process';
 import { Socket } from 'node:net';
 import { Queue, QueueEvents } from 'bullmq';
 import path from 'node:path';
+import { cpus } from 'node:os';
 import { connect } from '@nats-io/transport-node';
 import { parseRunSubject } from '@runforge/contracts';
 
 import { eventually } from '../../test/support/eventually';
-import { http, NATS_URL, ROOT, TestSystem, type ServiceName } from '../../test/support/system';
+import { DATABASE_URL, http, NATS_URL, ROOT, TestSystem, type ServiceName } from '../../test/support/system';
 import { percentile, printMachine, wallMs } from './support/bench-report';
 import { CpuMeter, pidsNamed, systemCpuMeter } from './support/cpu';
+import { measureFloor, type FloorFigures } from './support/floor';
 
 const JOBS_1 = Number(process.env['BENCH_JOBS_1'] ?? 300);
 const JOBS_8 = Number(process.env['BENCH_JOBS_8'] ?? 1000);
@@ -43,6 +45,8 @@ const TERMINAL_TOKENS = new Set(['completed', 'failed', 'cancelled']);
 /** The same workload on BullMQ + the local Redis, side by side (0 skips it). */
 const BULLMQ = process.env['BENCH_BULLMQ'] !== '0';
 const REDIS = { host: '127.0.0.1', port: Number(process.env['REDIS_PORT'] ?? 6379) };
+/** What the parts of a job cost on this machine, in the same run (support/floor.ts; 0 skips it). */
+const FLOOR = process.env['BENCH_FLOOR'] !== '0';
 
 const backtest = (seed: number) => ({
   strategy: 'sma-crossover',
@@ -380,6 +384,38 @@ function print(r: PhaseResult): void {
   if (r.failed) console.log(`!! ${r.failed} runs did not complete`);
 }
 
+/**
+ * The floor beside the system: a short job is at least one HTTP request, its events and its dispatch
+ * each stored (a publish) and delivered once (to the projection, the dispatch to a worker), and one
+ * read-model transaction (a projection batch holds several jobs' events under load, so this
+ * undercounts nothing). On these cores, those parts alone allow at most `cores × 1,000 ÷ floor`
+ * jobs a second, whatever RunForge's own code costs.
+ */
+function printFloor(f: FloorFigures, eight: PhaseResult): void {
+  const events = percentile(eight.events, 50);
+  const floor = f.httpPost + (events + 1) * (f.jsPublish + f.jsDelivery) + f.pgTransaction;
+  const measured = (Object.values(eight.cpu).reduce((a, b) => a + b, 0) * 1000) / eight.jobs;
+  const cores = cpus().length;
+  const ms = (x: number): string => x.toFixed(2);
+  console.log(`\n## the floor: what a job's parts cost on this machine now (CPU ms, client + server, 8 in flight)`);
+  console.log(`| part | CPU ms each | per job (8-client phase: ${events} events + the dispatch) |`);
+  console.log(`| --- | --- | --- |`);
+  console.log(`| HTTP POST answered 202 by bare Fastify | ${ms(f.httpPost)} | ${ms(f.httpPost)} (×1) |`);
+  console.log(
+    `| JetStream publish, acked (300 B, file stream) | ${ms(f.jsPublish)} | ${ms((events + 1) * f.jsPublish)} (×${events + 1}) |`,
+  );
+  console.log(
+    `| JetStream delivery to a pull consumer, acked | ${ms(f.jsDelivery)} | ${ms((events + 1) * f.jsDelivery)} (×${events + 1}) |`,
+  );
+  console.log(`| Postgres transaction, one 300 B insert | ${ms(f.pgTransaction)} | ${ms(f.pgTransaction)} (×1) |`);
+  console.log(
+    `| **floor of a job** | | **${ms(floor)}** → at most ${Math.floor((cores * 1000) / floor)} jobs/s on ${cores} cores |`,
+  );
+  console.log(
+    `RunForge's measured CPU per job (8 clients): ${ms(measured)} ms = ${(measured / floor).toFixed(1)}× the floor → ${((cores * 1000) / measured).toFixed(0)} jobs/s if the cores were the only limit (measured ${(eight.jobs / eight.seconds).toFixed(0)})`,
+  );
+}
+
 async function main(): Promise<void> {
   printMachine(`bench:throughput — short backtests (${BARS} bars) through the REST API`);
   const services: ServiceName[] = ['gateway', 'projection', 'engine-worker'];
@@ -417,6 +453,8 @@ async function main(): Promise<void> {
       printQueue(await bullmqPhase(1, JOBS_1));
       printQueue(await bullmqPhase(8, JOBS_8));
     } else if (BULLMQ) console.log(`\n(BullMQ comparison skipped: no Redis on ${REDIS.host}:${REDIS.port})`);
+
+    if (FLOOR) printFloor(await measureFloor(NATS_URL, DATABASE_URL), eight);
 
     const notCompleted = [...watch.runs.entries()].filter(([, s]) => s.terminal?.token !== 'completed');
     const v = await verify(sys);
