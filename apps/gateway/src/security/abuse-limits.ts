@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -75,7 +75,9 @@ export async function registerAbuseLimits(app: NestFastifyApplication, limits: A
   // On Fastify itself, typed as the plugins see it: @nestjs/platform-fastify carries its own copy of
   // Fastify's types, which the plugins' augmentations don't reach.
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
-  await fastify.register(helmet, {
+  // helmet's middleware, built once. (@fastify/helmet rebuilt it on every request, parsing the CSP
+  // each time: about 5% of the gateway's CPU per short job in bench:throughput's profile.)
+  const securityHeaders = helmet({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -93,6 +95,9 @@ export async function registerAbuseLimits(app: NestFastifyApplication, limits: A
       },
     },
   });
+  fastify.addHook('onRequest', (req, reply, done) =>
+    securityHeaders(req.raw, reply.raw, (err?: unknown) => done(err instanceof Error ? err : undefined)),
+  );
   await fastify.register(cors, {
     origin: limits.corsOrigins.length > 0 ? [...limits.corsOrigins] : false,
     allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-none-match'],
