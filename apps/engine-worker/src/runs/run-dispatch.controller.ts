@@ -348,14 +348,19 @@ export class RunDispatchController {
     // Pipelined: the run's events before its end are published without waiting for each ack in
     // turn; all of them are stored before the end is published (`flush`), so it stays the last.
     ctx.emitPipelined('RunStarted', { workerId: this.cfg.instanceId, totalBars: bars.length });
-    ctx.logPipelined('INFO', `backtest started: ${request.strategy} over ${bars.length} bars`, {
-      attempt: ctx.attempt,
-    });
+    // A short run's start and end lines would only repeat RunStarted and RunCompleted (worker, bars,
+    // duration, metrics): it logs none, two events fewer of five per short job (ADR 0008).
+    const logsLifecycle = bars.length > SHORT_RUN_MAX_BARS;
+    if (logsLifecycle)
+      ctx.logPipelined('INFO', `backtest started: ${request.strategy} over ${bars.length} bars`, {
+        attempt: ctx.attempt,
+      });
     crashIfPoisoned(request.dataset.synthetic?.seed);
     await stallIfPoisoned(request.dataset.synthetic?.seed, signal);
     const { result, durationMs } = await runBacktestChunked(ctx, request, bars, signal, this.cfg.progressIntervalMs);
     await this.stopIfSuperseded(ctx, state);
-    ctx.logPipelined('INFO', `backtest completed in ${durationMs.toFixed(0)} ms`, { sharpe: result.metrics.sharpe });
+    if (logsLifecycle)
+      ctx.logPipelined('INFO', `backtest completed in ${durationMs.toFixed(0)} ms`, { sharpe: result.metrics.sharpe });
     await ctx.flush();
     await ctx.emit('RunCompleted', {
       durationMs,
