@@ -8,7 +8,7 @@ import type { Principal } from './access-vocabulary';
  */
 
 /** How a field is stored in the `runs` table (its column is the field's name in snake_case). */
-export type StoredAs = 'text' | 'jsonb' | 'integer' | 'bigint' | 'timestamptz';
+export type StoredAs = 'text' | 'jsonb' | 'json' | 'integer' | 'bigint' | 'timestamptz';
 
 /** A field's storage, and its TypeScript type `T` (carried by the type only, never at run time). */
 export interface RunField<T, S extends StoredAs = StoredAs> {
@@ -20,6 +20,11 @@ export interface RunField<T, S extends StoredAs = StoredAs> {
 const field = <T, S extends StoredAs>(stored: S): RunField<T, S> => ({ stored, nullable: false });
 const text = <T extends string>(): RunField<T, 'text'> => field('text');
 const jsonb = <T>(): RunField<T, 'jsonb'> => field('jsonb');
+/**
+ * JSON kept as its text (Postgres `json`): for a large value nothing queries into, which Postgres
+ * then neither parses into jsonb on each write nor prints back on each read.
+ */
+const json = <T>(): RunField<T, 'json'> => field('json');
 const integer = (): RunField<number, 'integer'> => field('integer');
 /** pg answers bigint as a string; stream sequences, bar counts and milliseconds fit in a double. */
 const bigint = (): RunField<number, 'bigint'> => field('bigint');
@@ -55,7 +60,8 @@ export const RUN_FIELDS = {
   errorStackTrace: orNull(text<string>()),
   errorCode: orNull(text<string>()),
   failureReason: orNull(text<string>()),
-  result: orNull(jsonb<Json>()),
+  /** A backtest's result holds its equity curve (~1,000 points, ~48 KB): stored as text. */
+  result: orNull(json<Json>()),
   requestedAt: instant(),
   startedAt: orNull(instant()),
   completedAt: orNull(instant()),
@@ -155,7 +161,8 @@ export function runToColumns(run: RunView): unknown[] {
   return RUN_FIELD_NAMES.map((name) => {
     const value = run[name];
     if (value === null) return value;
-    if (RUN_FIELDS[name].stored === 'jsonb') return storableJson(value);
+    const stored = RUN_FIELDS[name].stored;
+    if (stored === 'jsonb' || stored === 'json') return storableJson(value);
     return typeof value === 'string' ? storableText(value) : value;
   });
 }

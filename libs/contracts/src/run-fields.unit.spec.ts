@@ -51,7 +51,7 @@ function asPgAnswers(values: readonly unknown[]): Record<string, unknown> {
     if (value === null) row[runColumnOf(name)] = null;
     else if (stored === 'timestamptz') row[runColumnOf(name)] = new Date(value as string);
     else if (stored === 'bigint') row[runColumnOf(name)] = (value as number).toString();
-    else if (stored === 'jsonb') row[runColumnOf(name)] = JSON.parse(value as string);
+    else if (stored === 'jsonb' || stored === 'json') row[runColumnOf(name)] = JSON.parse(value as string);
     else row[runColumnOf(name)] = value;
   });
   return row;

@@ -11,6 +11,7 @@ import { SCHEDULE_ENTITIES } from './schedules.entities';
 import { API_KEY_ENTITIES } from './api-keys.entities';
 import { ApiKeys1765420000000 } from './migrations/1765420000000-api-keys';
 import { RunPrincipal1765420100000 } from './migrations/1765420100000-run-principal';
+import { RunResultJson1765500000000 } from './migrations/1765500000000-run-result-json';
 
 /** Where the read models live: the database and the schema (tests use one per run). */
 export interface DatabaseSettings {
@@ -34,6 +35,7 @@ export const MIGRATIONS = [
   RunLogCount1765300000000,
   ApiKeys1765420000000,
   RunPrincipal1765420100000,
+  RunResultJson1765500000000,
 ];
 
 export function dataSourceOptions(cfg: DatabaseSettings): DataSourceOptions {

@@ -11,6 +11,7 @@ const bigintAsNumber = {
 const RUN_COLUMN_OPTIONS: Record<StoredAs, EntitySchemaColumnOptions> = {
   text: { type: 'text' },
   jsonb: { type: 'jsonb' },
+  json: { type: 'json' },
   integer: { type: 'integer' },
   bigint: { type: 'bigint', transformer: bigintAsNumber },
   timestamptz: { type: 'timestamptz' },

@@ -53,7 +53,7 @@ function normalise(key: RunFieldName, v: unknown): unknown {
   const stored = RUN_FIELDS[key].stored;
   if (stored === 'timestamptz') return new Date(v as string).toISOString();
   // As stored: Postgres holds U+0000 as U+FFFD (storableText).
-  if (stored === 'jsonb') return canonical(JSON.parse(storableJson(v)));
+  if (stored === 'jsonb' || stored === 'json') return canonical(JSON.parse(storableJson(v)));
   if (typeof v === 'string') v = storableText(v);
   if (typeof v === 'string' && /^-?\d+$/.test(v) && (key === 'totalCombinations' || key === 'attempt'))
     return Number(v);
