@@ -33,7 +33,7 @@ import { parseRunSubject } from '@runforge/contracts';
 import { eventually } from '../../test/support/eventually';
 import { DATABASE_URL, http, NATS_URL, ROOT, TestSystem, type ServiceName } from '../../test/support/system';
 import { percentile, printMachine, wallMs } from './support/bench-report';
-import { CpuMeter, pidsNamed, systemCpuMeter } from './support/cpu';
+import { CpuMeter, pidsNamed, syscallsOf, systemCpuMeter } from './support/cpu';
 import { measureFloor, type FloorFigures } from './support/floor';
 
 const JOBS_1 = Number(process.env['BENCH_JOBS_1'] ?? 300);
@@ -131,6 +131,8 @@ interface PhaseResult {
   sample: number;
   polls: number;
   cpu: Record<string, number>;
+  /** Read + write system calls per process group (Postgres' short-lived backends not counted). */
+  syscalls: Record<string, number>;
   failed: number;
   /** The projection's own stored → committed delay of every event (its histogram), p50 and p99. */
   applied: [string, string];
@@ -177,6 +179,7 @@ async function phase(
   const pollsBefore = statusPolls;
   const m = meter();
   const benchCpuBefore = process.cpuUsage();
+  const benchCallsBefore = syscallsOf('self') ?? 0;
   m.start();
   const t0 = wallMs();
   const pending: Promise<void>[] = [];
@@ -207,6 +210,7 @@ async function phase(
   const cpu = m.stop();
   const benchCpu = process.cpuUsage(benchCpuBefore);
   cpu['bench (clients + polling)'] = (benchCpu.user + benchCpu.system) / 1e6;
+  const syscalls = { ...m.syscalls, 'bench (clients + polling)': (syscallsOf('self') ?? 0) - benchCallsBefore };
   // Every event committed by now (the last runs' RunCompleted were read back as Completed above,
   // on the sampled runs; the rest are waited for here).
   await eventually(
@@ -229,6 +233,7 @@ async function phase(
     sample,
     polls: statusPolls - pollsBefore,
     cpu,
+    syscalls,
     failed,
   };
 }
@@ -390,11 +395,16 @@ function print(r: PhaseResult): void {
     `| any event stored → committed to the read models (projection's histogram, bucket bound) | ${r.applied[0]} / ${r.applied[1]} |`,
   );
   console.log(`events per run: ${p(r.events)} (p50 / p99)`);
-  console.log(`| process | CPU s | CPU ms per job |`);
-  console.log(`| --- | --- | --- |`);
+  const callsTotal = Object.values(r.syscalls).reduce((a, b) => a + b, 0);
+  console.log(`| process | CPU s | CPU ms per job | system calls per job (read + write) |`);
+  console.log(`| --- | --- | --- | --- |`);
   for (const [k, v] of Object.entries(r.cpu))
-    console.log(`| ${k} | ${v.toFixed(2)} | ${((v * 1000) / r.jobs).toFixed(2)} |`);
-  console.log(`| total | ${cpuTotal.toFixed(2)} | ${((cpuTotal * 1000) / r.jobs).toFixed(2)} |`);
+    console.log(
+      `| ${k} | ${v.toFixed(2)} | ${((v * 1000) / r.jobs).toFixed(2)} | ${((r.syscalls[k] ?? 0) / r.jobs).toFixed(0)} |`,
+    );
+  console.log(
+    `| total | ${cpuTotal.toFixed(2)} | ${((cpuTotal * 1000) / r.jobs).toFixed(2)} | ${(callsTotal / r.jobs).toFixed(0)} |`,
+  );
   if (r.failed) console.log(`!! ${r.failed} runs did not complete`);
 }
 

@@ -15,6 +15,22 @@ export function cpuSecondsOf(pid: number): number | undefined {
   }
 }
 
+/**
+ * Read and write system calls a process has made so far (/proc/<pid>/io `syscr` + `syscw`), or
+ * undefined when unreadable. Each message or request over loopback is at least one write and one
+ * read on each side: a count that machine noise does not change, unlike CPU time.
+ */
+export function syscallsOf(pid: number | 'self'): number | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const count = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+    const n = count('syscr') + count('syscw');
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Pids whose executable path (cmdline's first word) ends with `name`, e.g. `nats-server`, `postgres`. */
 export function pidsNamed(name: string): number[] {
   const pids: number[] = [];
@@ -37,18 +53,30 @@ export function pidsNamed(name: string): number[] {
  */
 export class CpuMeter {
   private readonly before = new Map<number, number>();
+  private readonly callsBefore = new Map<number, number>();
+  /** System calls per group between `start()` and the last `stop()` (see `syscallsOf`). */
+  syscalls: Record<string, number> = {};
 
   constructor(private readonly groups: Record<string, () => number[]>) {}
 
   start(): void {
     for (const pids of Object.values(this.groups))
-      for (const pid of pids()) this.before.set(pid, cpuSecondsOf(pid) ?? 0);
+      for (const pid of pids()) {
+        this.before.set(pid, cpuSecondsOf(pid) ?? 0);
+        this.callsBefore.set(pid, syscallsOf(pid) ?? 0);
+      }
   }
 
   stop(): Record<string, number> {
     const used: Record<string, number> = {};
+    this.syscalls = {};
     for (const [label, pids] of Object.entries(this.groups)) {
-      used[label] = pids().reduce((sum, pid) => sum + ((cpuSecondsOf(pid) ?? 0) - (this.before.get(pid) ?? 0)), 0);
+      const now = pids();
+      used[label] = now.reduce((sum, pid) => sum + ((cpuSecondsOf(pid) ?? 0) - (this.before.get(pid) ?? 0)), 0);
+      this.syscalls[label] = now.reduce(
+        (sum, pid) => sum + ((syscallsOf(pid) ?? 0) - (this.callsBefore.get(pid) ?? 0)),
+        0,
+      );
     }
     return used;
   }
