@@ -3,3 +3,4 @@ export * from './schedules.entities';
 export * from './api-keys.entities';
 export * from './data-source';
 export * from './typeorm';
+export * from './database-roles';
