@@ -8,6 +8,7 @@ import { createUser } from '@nats-io/nkeys';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { PermissionViolationError, RequestError, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import { connectNats, NATS_IDENTITIES, natsServerConfig, type NatsIdentity } from '@runforge/messaging';
+import { TEST_ASSET } from '../support/energy';
 import { eventually } from '../support/eventually';
 import { PrivateNats } from '../support/private-servers';
 import { waitForStatus } from '../support/runs';
@@ -135,6 +136,22 @@ describe('least privilege on the bus, and secrets that never leak', () => {
     await waitForStatus(sys, 'backtest', backtest.body.id, (s) => s.status === 'Completed', 'the backtest');
     await waitForStatus(sys, 'optimization', optimization.body.id, (s) => s.status === 'Completed', 'the optimization');
     expect((await call('GET', `/api/runs/${backtest.body.id}/events`, undefined, viewer.secret)).status).toBe(200);
+    // The live stream (a core subscription and an ordered consumer on RUNS): its first snapshot.
+    const live = new AbortController();
+    const stream = await fetch(`${sys.gateway.url}/api/runs/${backtest.body.id}/stream`, {
+      headers: { authorization: `Bearer ${viewer.secret}` },
+      signal: live.signal,
+    });
+    expect(stream.status).toBe(200);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    let sse = '';
+    while (!sse.includes('event: snapshot')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      sse += new TextDecoder().decode(value);
+    }
+    live.abort();
+    expect(sse).toMatch(/event: snapshot\nid: \d+\ndata: .*"status":"Completed"/);
 
     const rows = ['timestamp,open,high,low,close,volume'];
     for (let i = 0; i < 300; i++) {
@@ -203,6 +220,24 @@ describe('least privilege on the bus, and secrets that never leak', () => {
     expect(fired.status).toBe(202);
     await waitForStatus(sys, 'backtest', fired.body.id, (s) => s.status === 'Completed', 'the triggered run');
     expect((await call('DELETE', `/api/schedules/${schedule.body.id}`)).status).toBe(204);
+
+    // An energy data source (object store) and a day-ahead plan, which commits positions (KV).
+    const source = await call<{ id: string }>('POST', '/api/energy/sources', {
+      name: 'least-privilege battery',
+      asset: TEST_ASSET,
+      synthetic: { seed: 7, days: 3 },
+    });
+    expect(source.status).toBe(201);
+    const dmo = await call<{ id: string }>(
+      'POST',
+      '/api/runs',
+      { kind: 'dmo', data_source_id: source.body.id },
+      operator.secret,
+    );
+    expect(dmo.status).toBe(202);
+    await eventually('the DMO run to complete', runStatus(dmo.body.id), (s) => s === 'Completed', {
+      timeoutMs: 60_000,
+    });
   }
 
   beforeAll(async () => {
