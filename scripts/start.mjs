@@ -69,11 +69,26 @@ function stopHelpers() {
   started.length = 0;
 }
 
+/**
+ * Each service's NATS credentials (a file holding its nkey seed), when this script runs its own
+ * nats-server with per-service users; empty when it reuses a server (its users are the operator's).
+ */
+const natsSeeds = new Map();
+const natsAuthDir = path.join(dataDir, 'nats-auth');
+
 async function ensureNats() {
   const u = new URL(env.NATS_URL);
   const host = u.hostname;
   const port = Number(u.port || 4222);
-  if (await reachable(host, port)) return say(`NATS reachable at ${env.NATS_URL}`);
+  if (await reachable(host, port)) {
+    say(
+      `NATS reachable at ${env.NATS_URL}: reusing it as it is configured. Per-service users and permissions\n` +
+        `  are that server's operator's job (docs/security.md, "The services"): \`npm run nats-auth -- --out <dir>\`\n` +
+        `  writes <dir>/nats.conf (run nats-server -c <dir>/nats.conf) and a seed per service\n` +
+        `  (NATS_NKEY_SEED_FILE=<dir>/<service>/seed.nk).`,
+    );
+    return;
+  }
   const bin = which('nats-server');
   if (!bin) {
     fail(
@@ -84,10 +99,32 @@ async function ensureNats() {
   }
   const dir = path.join(dataDir, 'nats');
   mkdirSync(dir, { recursive: true });
-  say(`starting nats-server -js on ${host}:${port} (data in ${path.relative(root, dir)})`);
-  const p = spawn(bin, ['-js', '-a', host, '-p', String(port), '-sd', dir], { stdio: 'ignore' });
+  // Its own server is a secured one: a user per service with the permissions derived from the
+  // topology, the seeds kept in .runforge/nats-auth (made on the first start, reused after).
+  run('node', [
+    'apps/projection/dist/cli/nats-auth.js',
+    '--out',
+    natsAuthDir,
+    '--host',
+    host,
+    '--port',
+    String(port),
+    '--store-dir',
+    dir,
+  ]);
+  say(`starting nats-server with per-service users on ${host}:${port} (data in ${path.relative(root, dir)})`);
+  const p = spawn(bin, ['-c', path.join(natsAuthDir, 'nats.conf')], { stdio: 'ignore' });
   started.push({ stop: () => p.kill('SIGTERM') });
   await waitFor(host, port, 'nats-server');
+  for (const identity of ['gateway', 'engine-worker', 'projection', 'scheduler', 'admin']) {
+    natsSeeds.set(identity, path.join(natsAuthDir, identity, 'seed.nk'));
+  }
+}
+
+/** The environment of a process that connects to NATS as `identity`. */
+function natsEnv(identity) {
+  const seed = natsSeeds.get(identity);
+  return seed ? { NATS_NKEY_SEED_FILE: seed } : {};
 }
 
 async function ensurePostgres() {
@@ -95,8 +132,8 @@ async function ensurePostgres() {
   const host = u.hostname;
   const port = Number(u.port || 5432);
   if (await reachable(host, port)) return say(`Postgres reachable at ${host}:${port}`);
-  const pgBinDir = ['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin'].find((d) =>
-    existsSync(path.join(d, 'initdb')),
+  const pgBinDir = ['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin'].find(
+    (d) => existsSync(path.join(d, 'initdb')),
   );
   const initdb = which('initdb') ?? (pgBinDir && path.join(pgBinDir, 'initdb'));
   const pgCtl = which('pg_ctl') ?? (pgBinDir && path.join(pgBinDir, 'pg_ctl'));
@@ -125,12 +162,23 @@ async function ensurePostgres() {
   }
   say(`starting Postgres on ${host}:${port}`);
   const logFile = path.join(dir, 'server.log');
-  const [c, a] = runAs(pgCtl, ['-D', dir, '-l', logFile, '-o', `-p ${port} -k /tmp -c listen_addresses=${host}`, 'start', '-w']);
+  const [c, a] = runAs(pgCtl, [
+    '-D',
+    dir,
+    '-l',
+    logFile,
+    '-o',
+    `-p ${port} -k /tmp -c listen_addresses=${host}`,
+    'start',
+    '-w',
+  ]);
   run(c, a);
   started.push({ stop: () => spawnSync(...runAs(pgCtl, ['-D', dir, 'stop', '-m', 'fast']), { stdio: 'ignore' }) });
   await waitFor(host, port, 'Postgres');
   const db = u.pathname.replace(/^\//, '') || 'postgres';
-  spawnSync('psql', ['-h', host, '-p', String(port), '-U', 'postgres', '-c', `CREATE DATABASE "${db}"`], { stdio: 'ignore' });
+  spawnSync('psql', ['-h', host, '-p', String(port), '-U', 'postgres', '-c', `CREATE DATABASE "${db}"`], {
+    stdio: 'ignore',
+  });
 }
 
 /**
@@ -156,6 +204,12 @@ async function announceWhenReady(url, port, admin) {
       const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) {
         say(`RunForge is up: http://localhost:${port}  (API under /api, Ctrl-C stops everything)`);
+        if (natsSeeds.size > 0) {
+          say(
+            `NATS runs with a user per service; the operator commands (npm run verify, replay, rebuild) need\n` +
+              `  export NATS_URL=${env.NATS_URL} NATS_NKEY_SEED_FILE=${path.relative(root, natsSeeds.get('admin'))}`,
+          );
+        }
         say(
           `admin API key${admin.file ? ` (kept in ${path.relative(root, admin.file)})` : ''}: ${admin.key}\n` +
             `  export RUNFORGE_API_KEY=${admin.key}\n` +
@@ -184,6 +238,8 @@ async function main() {
   await ensurePostgres();
   say('migrating read models');
   run('node', ['apps/projection/dist/migrate.js']);
+  say('provisioning streams, consumers and buckets');
+  run('node', ['apps/projection/dist/cli/provision.js'], { env: { ...env, ...natsEnv('admin') } });
 
   const admin = localAdminKey();
   env.RUNFORGE_BOOTSTRAP_ADMIN_KEY = admin.key;
@@ -199,7 +255,7 @@ async function main() {
     services.map((name) => ({
       name,
       command: `node apps/${name}/dist/main.js`,
-      env: { ...env, LOG_FORMAT: logFormat },
+      env: { ...env, ...natsEnv(name), LOG_FORMAT: logFormat },
       cwd: root,
     })),
     { prefix: 'name', prefixColors: ['cyan', 'magenta', 'yellow', 'green'], cwd: root },

@@ -12,9 +12,9 @@ describe('the principal in the audit log', () => {
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
 
   beforeAll(async () => {
-    // No worker: runs stay Pending, which is all the audit needs.
-    // Info level: request lines are logged, so the leak check below has something to search.
-    sys = await TestSystem.start(['gateway', 'projection'], { LOG_LEVEL: 'info' });
+    // No worker: runs stay Pending, which is all the audit needs. (That no secret reaches the
+    // history, the logs or any answer is checked over a whole flow in least-privilege.e2e.spec.ts.)
+    sys = await TestSystem.start(['gateway', 'projection']);
     operator = await sys.createKey('operator', 'ci-bot');
     operatorId = (await http<{ principal: { id: string } }>(sys.gateway.url, 'GET', '/api/me', undefined, as(operator)))
       .body.principal.id;
@@ -60,9 +60,6 @@ describe('the principal in the audit log', () => {
       `/api/runs/${id}/events`,
     );
     expect(events.body.events.find((e) => e.type === 'RunRequested')?.data.principal).toEqual(principal);
-    // No secret anywhere in the history.
-    expect(JSON.stringify(history)).not.toContain(operator);
-    expect(JSON.stringify(history)).not.toContain(sys.apiKey);
   });
 
   it('filters the listing by principal', async () => {
@@ -104,13 +101,5 @@ describe('the principal in the audit log', () => {
     } finally {
       await nc.close();
     }
-  });
-
-  it("never writes a key into the services' logs", () => {
-    const logs = sys.processes.flatMap((p) => p.output).join('');
-    expect(logs).toMatch(/request completed/);
-    expect(logs).toMatch(/"authorization":"\[redacted\]"/);
-    for (const key of [sys.apiKey, operator]) expect(logs).not.toContain(key);
-    expect(logs).not.toMatch(/rf_[A-Za-z0-9_-]{43}/);
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,6 +59,16 @@ export class PrivateNats {
     readonly name: string,
   ) {}
 
+  /** The server's log file (written when started with a config file). */
+  get logFile(): string {
+    return path.join(this.dir, 'server.log');
+  }
+
+  /** The server's log so far ('' without one). */
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
@@ -68,12 +78,24 @@ export class PrivateNats {
     return c !== undefined && c.exitCode === null && c.signalCode === null;
   }
 
-  /** `extraArgs`: cluster flags, for a node of a cluster. */
+  /**
+   * `extraArgs`: cluster flags, for a node of a cluster. `configFile`: a nats-server configuration
+   * (e.g. users and permissions, `natsServerConfig`); the port, store directory and JetStream flags
+   * given here win over it, and the server logs to `logFile`.
+   */
   static async start(
-    opts: { name?: string; port?: number; extraArgs?: readonly string[]; waitReady?: boolean } = {},
+    opts: {
+      name?: string;
+      port?: number;
+      extraArgs?: readonly string[];
+      waitReady?: boolean;
+      configFile?: string;
+    } = {},
   ): Promise<PrivateNats> {
     const dir = mkdtempSync(path.join(tmpdir(), 'rf-nats-'));
-    const nats = new PrivateNats(opts.port ?? (await freePort()), dir, opts.extraArgs ?? [], opts.name ?? 'n1');
+    const extraArgs = [...(opts.extraArgs ?? [])];
+    if (opts.configFile) extraArgs.push('-c', opts.configFile, '-l', path.join(dir, 'server.log'));
+    const nats = new PrivateNats(opts.port ?? (await freePort()), dir, extraArgs, opts.name ?? 'n1');
     await nats.start(opts.waitReady ?? true);
     return nats;
   }

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { nanos } from '@nats-io/nats-core';
+import type { Authenticator, NatsConnection } from '@nats-io/nats-core';
+import { credsAuthenticator, nanos, nkeyAuthenticator } from '@nats-io/nats-core';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -20,11 +21,46 @@ import {
   type StreamSpec,
   type Topology,
 } from '@runforge/contracts';
+import { inboxPrefix, type NatsIdentity } from './permissions';
 
-export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+/**
+ * The credentials of this process, from the environment (none: a server without authentication):
+ * `NATS_NKEY_SEED_FILE` (a file holding an nkey seed, `SU…`, as `npm start` and docker compose
+ * hand each service), `NATS_NKEY_SEED` (the seed itself), `NATS_CREDS` (a creds file, for servers
+ * in operator/JWT mode), or `NATS_USER` + `NATS_PASSWORD`.
+ */
+export function natsCredentials(
+  env: NodeJS.ProcessEnv = process.env,
+): { authenticator: Authenticator } | { user: string; pass: string } | Record<string, never> {
+  const seedFile = env.NATS_NKEY_SEED_FILE;
+  const seed = seedFile ? readFileSync(seedFile, 'utf8').trim() : env.NATS_NKEY_SEED?.trim();
+  if (seed) return { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) };
+  if (env.NATS_CREDS) return { authenticator: credsAuthenticator(readFileSync(env.NATS_CREDS)) };
+  if (env.NATS_USER) return { user: env.NATS_USER, pass: env.NATS_PASSWORD ?? '' };
+  return {};
+}
+
+/**
+ * `identity`: the NATS user this process is (`natsPermissions`); its replies come under its own
+ * inbox prefix, the only inboxes its user may subscribe to.
+ */
+export async function connectNats(
+  url: string,
+  name: string,
+  identity?: NatsIdentity,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<NatsConnection> {
   // noAsyncTraces: a request (every JetStream publish is one) would otherwise build an Error to keep
   // the caller's stack for a timeout message; with one event per trial that cost showed in profiles.
-  return connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
+  return connect({
+    servers: url,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    noAsyncTraces: true,
+    ...(identity ? { inboxPrefix: inboxPrefix(identity) } : {}),
+    ...natsCredentials(env),
+  });
 }
 
 type StreamSettings = typeof RUNS_STREAM_SETTINGS | typeof WORK_STREAM_SETTINGS | typeof SCHEDULES_STREAM_SETTINGS;

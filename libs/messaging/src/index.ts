@@ -1,4 +1,5 @@
 export * from './connection';
+export * from './permissions';
 export * from './stream-reader';
 export * from './unavailable';
 export * from './transport/bindings';

@@ -1,5 +1,6 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { READ_MODEL_ENTITIES } from './entities';
+import { gatewayDatabaseUrl, grantGatewayRole } from './database-roles';
 import { InitialReadModels1764057600000 } from './migrations/1764057600000-initial-read-models';
 import { RunListingIndexes1764100000000 } from './migrations/1764100000000-run-listing-indexes';
 import { Schedules1764633600000 } from './migrations/1764633600000-schedules';
@@ -23,6 +24,11 @@ export interface DatabaseSettings {
   readonly dbConnectTimeoutMs?: number;
   /** A query fails after this long without an answer (node-postgres `query_timeout`; 0 or unset: never). */
   readonly dbQueryTimeoutMs?: number;
+  /**
+   * The gateway's connection (`gatewayDatabaseUrl`): the migrate step grants its role the schema.
+   * Unset: derived from `databaseUrl` and the environment as the gateway derives it.
+   */
+  readonly gatewayDatabaseUrl?: string;
 }
 
 export const MIGRATIONS = [
@@ -74,6 +80,12 @@ export async function runMigrations(cfg: DatabaseSettings): Promise<string[]> {
     await runner.query('SELECT pg_advisory_lock($1)', [lockKey]);
     await runner.query(`CREATE SCHEMA IF NOT EXISTS "${cfg.dbSchema}"`);
     const applied = await ds.runMigrations({ transaction: 'all' });
+    await grantGatewayRole(
+      runner,
+      cfg.dbSchema,
+      cfg.gatewayDatabaseUrl ?? gatewayDatabaseUrl(process.env, cfg.databaseUrl),
+      cfg.databaseUrl,
+    );
     return applied.map((m) => m.name);
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);

@@ -4,3 +4,4 @@ export * from './api-keys.entities';
 export * from './data-source';
 export * from './typeorm';
 export * from './pool-query';
+export * from './database-roles';

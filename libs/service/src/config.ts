@@ -1,11 +1,15 @@
 import { hostname } from 'node:os';
 import { topology, type Topology } from '@runforge/contracts';
+import { gatewayDatabaseUrl } from '@runforge/read-models';
 
 /** Runtime settings of every service, from the environment (12-factor). */
 export interface RunForgeConfig {
   readonly service: string;
   readonly natsUrl: string;
+  /** The service's own Postgres connection: the gateway's is `GATEWAY_DATABASE_URL` (its own role). */
   readonly databaseUrl: string;
+  /** The gateway's connection, which the migrate step grants its role (docs/security.md). */
+  readonly gatewayDatabaseUrl: string;
   /** Postgres schema holding the read models; tests use one per run. */
   readonly dbSchema: string;
   readonly topology: Topology;
@@ -55,10 +59,14 @@ export function loadConfig(service: string, env: NodeJS.ProcessEnv = process.env
   if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535) {
     throw new Error(`invalid HTTP port for ${service}: "${portVar}"`);
   }
+  const databaseUrl = env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const gatewayUrl = gatewayDatabaseUrl(env, databaseUrl);
   return {
     service,
     natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
-    databaseUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    // The gateway may not write the projection's tables: it connects as its own role.
+    databaseUrl: service === 'gateway' ? gatewayUrl : databaseUrl,
+    gatewayDatabaseUrl: gatewayUrl,
     dbSchema,
     topology: topology(env.RUNFORGE_NAMESPACE ?? ''),
     httpPort,

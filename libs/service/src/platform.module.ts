@@ -16,6 +16,8 @@ import { loadConfig, type RunForgeConfig } from './config';
 import {
   connectNats,
   JetStreamClient,
+  NATS_IDENTITIES,
+  type NatsIdentity,
   provisionTopology,
   StreamReader,
   topologyProvisioned,
@@ -136,7 +138,8 @@ export class PlatformModule {
         {
           provide: Messaging,
           useFactory: async (): Promise<Messaging> => {
-            const nc = await connectNats(cfg.natsUrl, cfg.instanceId);
+            const identity = NATS_IDENTITIES.find((i): i is NatsIdentity => i === cfg.service);
+            const nc = await connectNats(cfg.natsUrl, cfg.instanceId, identity);
             const jsm = await provisionTopology(nc, cfg.topology);
             setMetricsService(cfg.service);
             bindJetStreamMetrics(jsm, cfg.topology);

@@ -15,7 +15,7 @@ export interface CliContext {
 /** The operator commands read NATS_URL, DATABASE_URL, DB_SCHEMA and RUNFORGE_NAMESPACE like the services. */
 export async function openCli(name: string): Promise<CliContext> {
   const cfg = loadConfig('projection');
-  const nc = await connectNats(cfg.natsUrl, `${name}-${process.pid}`);
+  const nc = await connectNats(cfg.natsUrl, `${name}-${process.pid}`, 'admin');
   const jsm = await jetstreamManager(nc);
   return {
     cfg,
