@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
 import { RunForgeClient } from '@runforge/client';
 import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
+import { expectScreenshot } from '../support/screenshots';
 import { ROOT, TestSystem } from '../support/system';
 
 const UI_TIMEOUT = 60_000;
@@ -15,7 +16,8 @@ const SHOTS = path.join(ROOT, 'artifacts', 'dashboard');
  * differ between neighbours and copy whole, metric labels from the shared table, failure toasts with
  * the error and a way to the logs, progress % and duration for every kind, the heatmap of a two-axis
  * optimization and the best trial's equity curve. Runs of `test-gated` (test/fixtures/gated-kinds.yaml)
- * wait for their gate file, so the test decides when they end.
+ * wait for their gate file, so the test decides when they end. The components are compared with
+ * their reference screenshots (test/e2e/__screenshots__/polish-*.png; docs/dashboard.md, "Screenshots").
  */
 describe('dashboard polish', () => {
   let sys: TestSystem;
@@ -62,11 +64,17 @@ describe('dashboard polish', () => {
     const open = gate('list-open');
     open.open();
     const held = gate('list-held');
+    // Its own principal, so the list (filtered by it) holds exactly these three runs whatever ran before.
+    const ownKey = await sys.createKey('operator', 'polish-list');
+    const own = new RunForgeClient({ url: base, apiKey: ownKey });
+    const me = (await (await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${ownKey}` } })).json()) as {
+      principal: { id: string };
+    };
     const done = [
-      await client.submit('test-gated', { params: { gate: open.path } }),
-      await client.submit('test-gated', { params: { gate: open.path } }),
+      await own.submit('test-gated', { params: { gate: open.path } }),
+      await own.submit('test-gated', { params: { gate: open.path } }),
     ];
-    const running = await client.submit('test-gated', { params: { gate: held.path } });
+    const running = await own.submit('test-gated', { params: { gate: held.path } });
     for (const r of done) expect((await client.result(r.id)).status).toBe('Completed');
     await eventually(
       'the held run to report 10 %',
@@ -74,7 +82,7 @@ describe('dashboard polish', () => {
       (p) => p === 10,
     );
 
-    await page.goto(`${base}/?kind=test-gated`);
+    await page.goto(`${base}/?kind=test-gated&principal=${encodeURIComponent(me.principal.id)}`);
     const row = (id: string) => page.locator(`tr[data-run-id="${id}"]`);
     await row(running.id).getByTestId('run-progress').filter({ hasText: '10%' }).waitFor();
     const shown = await Promise.all(done.map((r) => row(r.id).getByTestId('run-id').textContent()));
@@ -85,6 +93,11 @@ describe('dashboard polish', () => {
       expect(await row(r.id).getByTestId('run-progress').textContent()).toBe('100%');
       expect(await row(r.id).getByTestId('run-duration').textContent()).toMatch(/^\d[\d.,]* (ms|s)$/);
     }
+    const table = page.getByTestId('runs-table');
+    expect(await table.locator('tbody tr').count()).toBe(3);
+    await expectScreenshot(table, 'polish-runs-list', {
+      mask: [table.getByTestId('run-id'), table.getByTestId('run-requested'), table.getByTestId('run-duration')],
+    });
     await row(done[0]?.id ?? '')
       .getByTestId('copy-id')
       .click();
@@ -109,6 +122,7 @@ describe('dashboard polish', () => {
     await toast.waitFor();
     expect(await toast.textContent()).toContain(end.errorMessage?.slice(0, 40));
     await shot('polish-failure-toast');
+    await expectScreenshot(toast, 'polish-failure-toast', { mask: [toast.getByTestId('toast-run-id')] });
     await toast.getByRole('link', { name: 'View logs' }).click();
     await page.waitForURL(`${base}/runs/${run.id}?view=logs`);
     const logs = page.locator('#logs');
@@ -135,6 +149,7 @@ describe('dashboard polish', () => {
     expect(text).toMatch(/Longest drawdown[\d,]+ bars/);
     expect(text).toMatch(/Total return-?[\d,.]+ %/);
     expect(text).not.toContain('maxDrawdownDurationBars');
+    await expectScreenshot(metrics, 'polish-metrics');
     // The whole id is on the page, with its copy button.
     expect(await page.getByTestId('run-id').textContent()).toBe(id);
   });
@@ -165,6 +180,7 @@ describe('dashboard polish', () => {
     expect(await completed.count()).toBe(4);
     expect(await completed.first().textContent()).toMatch(/^-?[\d,.]+ %$/);
     expect(await heatmap.locator('thead th').allTextContents()).toEqual(['slow \\ fast', '5', '10', '40']);
+    await expectScreenshot(heatmap, 'polish-heatmap');
 
     const best = end.result?.best as { params: Record<string, number> } | undefined;
     await page.getByRole('button', { name: 'Draw the best trial’s equity curve' }).click();
@@ -173,6 +189,7 @@ describe('dashboard polish', () => {
     const replayId = (await panel.getByTestId('run-id').getAttribute('title')) ?? '';
     const replay = await client.status(replayId);
     expect(replay).toMatchObject({ kind: 'backtest', status: 'Completed', params: best?.params });
+    await expectScreenshot(panel, 'polish-best-equity', { mask: [panel.getByTestId('run-id')] });
     await shot('polish-optimization-heatmap');
   });
 });

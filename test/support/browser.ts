@@ -18,7 +18,11 @@ export async function launchBrowser(timeoutMs: number): Promise<TestBrowser> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
+    // Fixed, so screenshots compare against their references (test/support/screenshots.ts).
     viewport: { width: 1280, height: 900 },
+    deviceScaleFactor: 1,
+    locale: 'en-US',
+    reducedMotion: 'reduce',
     args: [
       '--headless',
       '--no-sandbox',
