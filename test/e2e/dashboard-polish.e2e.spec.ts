@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { RunForgeClient } from '@runforge/client';
-import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
+import { loneToastStyle, launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { expectScreenshot } from '../support/screenshots';
 import { ROOT, TestSystem } from '../support/system';
@@ -75,39 +75,43 @@ describe('dashboard polish', () => {
       await own.submit('test-gated', { params: { gate: open.path } }),
     ];
     const running = await own.submit('test-gated', { params: { gate: held.path } });
-    for (const r of done) expect((await client.result(r.id)).status).toBe('Completed');
-    await eventually(
-      'the held run to report 10 %',
-      async () => (await client.status(running.id)).progress,
-      (p) => p === 10,
-    );
+    // Opened whatever happens: a run left held would keep the worker from the next tests' runs.
+    try {
+      for (const r of done) expect((await client.result(r.id)).status).toBe('Completed');
+      await eventually(
+        'the held run to report 10 %',
+        async () => (await client.status(running.id)).progress,
+        (p) => p === 10,
+      );
 
-    await page.goto(`${base}/?kind=test-gated&principal=${encodeURIComponent(me.principal.id)}`);
-    const row = (id: string) => page.locator(`tr[data-run-id="${id}"]`);
-    await row(running.id).getByTestId('run-progress').filter({ hasText: '10%' }).waitFor();
-    const shown = await Promise.all(done.map((r) => row(r.id).getByTestId('run-id').textContent()));
-    // Submitted in the same second, the ids share their head; the list shows their tails.
-    expect(shown).toEqual(done.map((r) => `…${r.id.slice(-8)}`));
-    expect(shown[0]).not.toBe(shown[1]);
-    for (const r of done) {
-      expect(await row(r.id).getByTestId('run-progress').textContent()).toBe('100%');
-      expect(await row(r.id).getByTestId('run-duration').textContent()).toMatch(/^\d[\d.,]* (ms|s)$/);
+      await page.goto(`${base}/?kind=test-gated&principal=${encodeURIComponent(me.principal.id)}`);
+      const row = (id: string) => page.locator(`tr[data-run-id="${id}"]`);
+      await row(running.id).getByTestId('run-progress').filter({ hasText: '10%' }).waitFor();
+      const shown = await Promise.all(done.map((r) => row(r.id).getByTestId('run-id').textContent()));
+      // Submitted in the same second, the ids share their head; the list shows their tails.
+      expect(shown).toEqual(done.map((r) => `…${r.id.slice(-8)}`));
+      expect(shown[0]).not.toBe(shown[1]);
+      for (const r of done) {
+        expect(await row(r.id).getByTestId('run-progress').textContent()).toBe('100%');
+        expect(await row(r.id).getByTestId('run-duration').textContent()).toMatch(/^\d[\d.,]* (ms|s)$/);
+      }
+      const table = page.getByTestId('runs-table');
+      expect(await table.locator('tbody tr').count()).toBe(3);
+      await expectScreenshot(table, 'polish-runs-list', {
+        mask: [table.getByTestId('run-id'), table.getByTestId('run-requested'), table.getByTestId('run-duration')],
+      });
+      await row(done[0]?.id ?? '')
+        .getByTestId('copy-id')
+        .click();
+      await row(done[0]?.id ?? '')
+        .getByTestId('copy-id')
+        .filter({ hasText: 'copied' })
+        .waitFor();
+      expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(done[0]?.id);
+      await shot('polish-runs-list');
+    } finally {
+      held.open();
     }
-    const table = page.getByTestId('runs-table');
-    expect(await table.locator('tbody tr').count()).toBe(3);
-    await expectScreenshot(table, 'polish-runs-list', {
-      mask: [table.getByTestId('run-id'), table.getByTestId('run-requested'), table.getByTestId('run-duration')],
-    });
-    await row(done[0]?.id ?? '')
-      .getByTestId('copy-id')
-      .click();
-    await row(done[0]?.id ?? '')
-      .getByTestId('copy-id')
-      .filter({ hasText: 'copied' })
-      .waitFor();
-    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(done[0]?.id);
-    await shot('polish-runs-list');
-    held.open();
   });
 
   it('toasts a failure with its error and a View logs action that opens the run at its logs', async () => {
@@ -122,7 +126,10 @@ describe('dashboard polish', () => {
     await toast.waitFor();
     expect(await toast.textContent()).toContain(end.errorMessage?.slice(0, 40));
     await shot('polish-failure-toast');
-    await expectScreenshot(toast, 'polish-failure-toast', { mask: [toast.getByTestId('toast-run-id')] });
+    await expectScreenshot(toast, 'polish-failure-toast', {
+      mask: [toast.getByTestId('toast-run-id')],
+      style: await loneToastStyle(page, `…${run.id.slice(-8)}`),
+    });
     await toast.getByRole('link', { name: 'View logs' }).click();
     await page.waitForURL(`${base}/runs/${run.id}?view=logs`);
     const logs = page.locator('#logs');

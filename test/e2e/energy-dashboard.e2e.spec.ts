@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Locator, type Page } from 'playwright-core';
-import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
+import { loneToastStyle, launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { http, TestSystem } from '../support/system';
 import { TEST_ASSET as ASSET } from '../support/energy';
@@ -243,7 +243,7 @@ describe('dashboard: the Energy page (browser end to end)', () => {
     const row = page.locator(`[data-testid=recent-jobs] tr[data-run-id="${runId}"]`);
     await row.getByTestId('status-badge').filter({ hasText: 'Failed' }).waitFor();
     await shot('so-failed-toast');
-    await expectScreenshot(toast, 'energy-so-failed-toast');
+    await expectScreenshot(toast, 'energy-so-failed-toast', { style: await loneToastStyle(page, 'SO failed') });
 
     await toast.getByRole('link', { name: 'View logs' }).click();
     const dialog = page.getByTestId('logs-dialog');

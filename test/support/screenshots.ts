@@ -62,6 +62,8 @@ export async function comparePngs(
 export interface ScreenshotOptions {
   /** Elements whose content changes between runs (ids, times, durations): painted over. */
   readonly mask?: Locator[];
+  /** CSS applied while the screenshot is taken (e.g. to take an element out of a moving stack). */
+  readonly style?: string;
   readonly tolerance?: Partial<Tolerance>;
 }
 
@@ -77,6 +79,7 @@ export async function expectScreenshot(target: Locator, name: string, options: S
     scale: 'css',
     mask: options.mask ?? [],
     maskColor: MASK_COLOR,
+    ...(options.style ? { style: options.style } : {}),
   });
   const reference = path.join(REFERENCES, `${name}.png`);
   if (process.env.UPDATE_SCREENSHOTS === '1') {
