@@ -13,7 +13,10 @@ const swc = [
 ];
 const common = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': swc },
+  // pixelmatch is an ES module only: compiled to CommonJS like our sources (jest on Node 20 cannot
+  // require an ES module).
+  transform: { '^.+\\.ts$': swc, '/node_modules/pixelmatch/.+\\.js$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!pixelmatch/)'],
   moduleNameMapper: {
     '^@runforge/telemetry/start$': '<rootDir>/libs/telemetry/src/start.ts',
     '^@runforge/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',

@@ -23,6 +23,7 @@ const EXPECTED: Record<string, Access> = {
   'GET /docs/openapi.json': 'public',
   'GET /docs/init.js': 'public',
   'GET /api/dashboard/config': 'public',
+  'GET /api/auth/config': 'public',
   'GET /metrics': 'viewer',
   'GET /api/me': 'viewer',
   'GET /api/kinds': 'viewer',

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { RunForgeClient } from '@runforge/client';
-import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
+import { loneToastStyle, launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
+import { expectScreenshot } from '../support/screenshots';
 import { ROOT, TestSystem } from '../support/system';
 
 const UI_TIMEOUT = 60_000;
@@ -15,7 +16,8 @@ const SHOTS = path.join(ROOT, 'artifacts', 'dashboard');
  * differ between neighbours and copy whole, metric labels from the shared table, failure toasts with
  * the error and a way to the logs, progress % and duration for every kind, the heatmap of a two-axis
  * optimization and the best trial's equity curve. Runs of `test-gated` (test/fixtures/gated-kinds.yaml)
- * wait for their gate file, so the test decides when they end.
+ * wait for their gate file, so the test decides when they end. The components are compared with
+ * their reference screenshots (test/e2e/__screenshots__/polish-*.png; docs/dashboard.md, "Screenshots").
  */
 describe('dashboard polish', () => {
   let sys: TestSystem;
@@ -62,39 +64,54 @@ describe('dashboard polish', () => {
     const open = gate('list-open');
     open.open();
     const held = gate('list-held');
+    // Its own principal, so the list (filtered by it) holds exactly these three runs whatever ran before.
+    const ownKey = await sys.createKey('operator', 'polish-list');
+    const own = new RunForgeClient({ url: base, apiKey: ownKey });
+    const me = (await (await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${ownKey}` } })).json()) as {
+      principal: { id: string };
+    };
     const done = [
-      await client.submit('test-gated', { params: { gate: open.path } }),
-      await client.submit('test-gated', { params: { gate: open.path } }),
+      await own.submit('test-gated', { params: { gate: open.path } }),
+      await own.submit('test-gated', { params: { gate: open.path } }),
     ];
-    const running = await client.submit('test-gated', { params: { gate: held.path } });
-    for (const r of done) expect((await client.result(r.id)).status).toBe('Completed');
-    await eventually(
-      'the held run to report 10 %',
-      async () => (await client.status(running.id)).progress,
-      (p) => p === 10,
-    );
+    const running = await own.submit('test-gated', { params: { gate: held.path } });
+    // Opened whatever happens: a run left held would keep the worker from the next tests' runs.
+    try {
+      for (const r of done) expect((await client.result(r.id)).status).toBe('Completed');
+      await eventually(
+        'the held run to report 10 %',
+        async () => (await client.status(running.id)).progress,
+        (p) => p === 10,
+      );
 
-    await page.goto(`${base}/?kind=test-gated`);
-    const row = (id: string) => page.locator(`tr[data-run-id="${id}"]`);
-    await row(running.id).getByTestId('run-progress').filter({ hasText: '10%' }).waitFor();
-    const shown = await Promise.all(done.map((r) => row(r.id).getByTestId('run-id').textContent()));
-    // Submitted in the same second, the ids share their head; the list shows their tails.
-    expect(shown).toEqual(done.map((r) => `…${r.id.slice(-8)}`));
-    expect(shown[0]).not.toBe(shown[1]);
-    for (const r of done) {
-      expect(await row(r.id).getByTestId('run-progress').textContent()).toBe('100%');
-      expect(await row(r.id).getByTestId('run-duration').textContent()).toMatch(/^\d[\d.,]* (ms|s)$/);
+      await page.goto(`${base}/?kind=test-gated&principal=${encodeURIComponent(me.principal.id)}`);
+      const row = (id: string) => page.locator(`tr[data-run-id="${id}"]`);
+      await row(running.id).getByTestId('run-progress').filter({ hasText: '10%' }).waitFor();
+      const shown = await Promise.all(done.map((r) => row(r.id).getByTestId('run-id').textContent()));
+      // Submitted in the same second, the ids share their head; the list shows their tails.
+      expect(shown).toEqual(done.map((r) => `…${r.id.slice(-8)}`));
+      expect(shown[0]).not.toBe(shown[1]);
+      for (const r of done) {
+        expect(await row(r.id).getByTestId('run-progress').textContent()).toBe('100%');
+        expect(await row(r.id).getByTestId('run-duration').textContent()).toMatch(/^\d[\d.,]* (ms|s)$/);
+      }
+      const table = page.getByTestId('runs-table');
+      expect(await table.locator('tbody tr').count()).toBe(3);
+      await expectScreenshot(table, 'polish-runs-list', {
+        mask: [table.getByTestId('run-id'), table.getByTestId('run-requested'), table.getByTestId('run-duration')],
+      });
+      await row(done[0]?.id ?? '')
+        .getByTestId('copy-id')
+        .click();
+      await row(done[0]?.id ?? '')
+        .getByTestId('copy-id')
+        .filter({ hasText: 'copied' })
+        .waitFor();
+      expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(done[0]?.id);
+      await shot('polish-runs-list');
+    } finally {
+      held.open();
     }
-    await row(done[0]?.id ?? '')
-      .getByTestId('copy-id')
-      .click();
-    await row(done[0]?.id ?? '')
-      .getByTestId('copy-id')
-      .filter({ hasText: 'copied' })
-      .waitFor();
-    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(done[0]?.id);
-    await shot('polish-runs-list');
-    held.open();
   });
 
   it('toasts a failure with its error and a View logs action that opens the run at its logs', async () => {
@@ -109,6 +126,10 @@ describe('dashboard polish', () => {
     await toast.waitFor();
     expect(await toast.textContent()).toContain(end.errorMessage?.slice(0, 40));
     await shot('polish-failure-toast');
+    await expectScreenshot(toast, 'polish-failure-toast', {
+      mask: [toast.getByTestId('toast-run-id')],
+      style: await loneToastStyle(page, `…${run.id.slice(-8)}`),
+    });
     await toast.getByRole('link', { name: 'View logs' }).click();
     await page.waitForURL(`${base}/runs/${run.id}?view=logs`);
     const logs = page.locator('#logs');
@@ -135,6 +156,7 @@ describe('dashboard polish', () => {
     expect(text).toMatch(/Longest drawdown[\d,]+ bars/);
     expect(text).toMatch(/Total return-?[\d,.]+ %/);
     expect(text).not.toContain('maxDrawdownDurationBars');
+    await expectScreenshot(metrics, 'polish-metrics');
     // The whole id is on the page, with its copy button.
     expect(await page.getByTestId('run-id').textContent()).toBe(id);
   });
@@ -165,6 +187,7 @@ describe('dashboard polish', () => {
     expect(await completed.count()).toBe(4);
     expect(await completed.first().textContent()).toMatch(/^-?[\d,.]+ %$/);
     expect(await heatmap.locator('thead th').allTextContents()).toEqual(['slow \\ fast', '5', '10', '40']);
+    await expectScreenshot(heatmap, 'polish-heatmap');
 
     const best = end.result?.best as { params: Record<string, number> } | undefined;
     await page.getByRole('button', { name: 'Draw the best trial’s equity curve' }).click();
@@ -173,6 +196,7 @@ describe('dashboard polish', () => {
     const replayId = (await panel.getByTestId('run-id').getAttribute('title')) ?? '';
     const replay = await client.status(replayId);
     expect(replay).toMatchObject({ kind: 'backtest', status: 'Completed', params: best?.params });
+    await expectScreenshot(panel, 'polish-best-equity', { mask: [panel.getByTestId('run-id')] });
     await shot('polish-optimization-heatmap');
   });
 });

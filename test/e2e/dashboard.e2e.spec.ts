@@ -3,12 +3,14 @@ import path from 'node:path';
 import { type Page } from 'playwright-core';
 import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
+import { expectScreenshot } from '../support/screenshots';
 import { http, TestSystem } from '../support/system';
 
 /**
  * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core; no
  * browser download), served by the gateway of a real system (services as processes). Each test
- * leaves a screenshot under artifacts/dashboard/.
+ * leaves a screenshot under artifacts/dashboard/; the new-run form is compared with its reference
+ * (test/e2e/__screenshots__/new-backtest-form.png).
  */
 const SHOTS = path.resolve(__dirname, '../../artifacts/dashboard');
 const UI_TIMEOUT = 60_000;
@@ -121,6 +123,7 @@ describe('dashboard (browser end to end)', () => {
     await page.fill('input[name=param-slow]', '30');
     await page.fill('input[name=bars]', '2000000');
     await shot('new-backtest-form');
+    await expectScreenshot(page.getByRole('form', { name: 'New run' }), 'new-backtest-form');
     await page.getByRole('button', { name: 'Run backtest' }).click();
     await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
     const bar = page.getByTestId('progress');

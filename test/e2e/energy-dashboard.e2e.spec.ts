@@ -1,16 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Locator, type Page } from 'playwright-core';
-import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
+import { loneToastStyle, launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { http, TestSystem } from '../support/system';
 import { TEST_ASSET as ASSET } from '../support/energy';
+import { expectScreenshot } from '../support/screenshots';
 
 /**
  * The dashboard's Energy page in a real headless Chromium (as dashboard.e2e.spec.ts), against a
  * real system: a DMO run from its card to the completion toast, its logs and its plan; the
  * once-a-day DMO, derived from the runs and from the server's 409; a failing model's toast.
- * Screenshots under artifacts/dashboard/energy-*.png.
+ * Screenshots under artifacts/dashboard/energy-*.png; the model cards and a failure's toast are
+ * compared with their references (test/e2e/__screenshots__/energy-*.png). The plan's chart is not:
+ * its synthetic prices start on the day the test runs, so its intervals (92, 96 or 100) and time
+ * labels change with the date.
  */
 const SHOTS = path.resolve(__dirname, '../../artifacts/dashboard');
 const UI_TIMEOUT = 60_000;
@@ -80,6 +84,8 @@ describe('dashboard: the Energy page (browser end to end)', () => {
     expect(await page.locator('select[name=source]').inputValue()).toBe(source);
     await page.getByRole('link', { name: 'Energy' }).and(page.locator('[aria-current=page]')).waitFor();
     await page.getByText('No job has run on this data source yet.').waitFor();
+    await page.getByTestId('model-card-dmo').locator('.hint').filter({ hasText: /\S/ }).waitFor();
+    await expectScreenshot(page.locator('.model-cards'), 'energy-model-cards');
 
     // A DMO can end within a second: every progress bar the page shows is recorded, however briefly.
     // (Browser code as text: the tests are compiled without the DOM's types.)
@@ -237,6 +243,7 @@ describe('dashboard: the Energy page (browser end to end)', () => {
     const row = page.locator(`[data-testid=recent-jobs] tr[data-run-id="${runId}"]`);
     await row.getByTestId('status-badge').filter({ hasText: 'Failed' }).waitFor();
     await shot('so-failed-toast');
+    await expectScreenshot(toast, 'energy-so-failed-toast', { style: await loneToastStyle(page, 'SO failed') });
 
     await toast.getByRole('link', { name: 'View logs' }).click();
     const dialog = page.getByTestId('logs-dialog');

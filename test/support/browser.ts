@@ -18,7 +18,11 @@ export async function launchBrowser(timeoutMs: number): Promise<TestBrowser> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
+    // Fixed, so screenshots compare against their references (test/support/screenshots.ts).
     viewport: { width: 1280, height: 900 },
+    deviceScaleFactor: 1,
+    locale: 'en-US',
+    reducedMotion: 'reduce',
     args: [
       '--headless',
       '--no-sandbox',
@@ -50,4 +54,29 @@ export async function signInDashboard(browser: TestBrowser, apiKey: string): Pro
   await browser.context.addInitScript({
     content: `sessionStorage.setItem('runforge.apiKey', ${JSON.stringify(apiKey)});`,
   });
+}
+
+/**
+ * The CSS that, during a screenshot, shows the toast containing `keepText` alone at the top of the
+ * viewport. In place, its box sits on whatever fraction of a pixel the other toasts (coming and
+ * going) leave it, and its text is then drawn a sub-pixel higher or lower. (Browser code as text:
+ * the tests are compiled without the DOM's types.)
+ */
+export async function loneToastStyle(page: Page, keepText: string): Promise<string> {
+  const marked = await page.evaluate<number>(
+    `(() => {
+      let marked = 0;
+      for (const toast of document.querySelectorAll('[data-testid=toast]'))
+        if (toast.textContent.includes(${JSON.stringify(keepText)})) {
+          toast.setAttribute('data-screenshot', 'keep');
+          marked++;
+        }
+      return marked;
+    })()`,
+  );
+  if (marked !== 1) throw new Error(`${marked} toasts contain "${keepText}"; expected one`);
+  return [
+    '.toasts { top: 0 !important; bottom: auto !important; }',
+    '.toast:not([data-screenshot=keep]) { display: none !important; }',
+  ].join('\n');
 }

@@ -37,6 +37,7 @@ import { OidcTokens } from './auth/oidc-tokens';
 import { BootstrapAdminKey } from './auth/bootstrap-admin-key.service';
 import { KeysController } from './auth/manage-keys/keys.controller';
 import { WhoAmIController } from './auth/whoami.controller';
+import { AuthConfigController } from './auth/auth-config.controller';
 
 @Module({})
 export class GatewayAppModule {
@@ -65,6 +66,7 @@ export class GatewayAppModule {
         TriggerScheduleController,
         KeysController,
         WhoAmIController,
+        AuthConfigController,
       ],
       providers: [
         CsvBodyParser,

@@ -7,12 +7,16 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { serveDashboard } from './web/dashboard.static';
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { abuseLimitsFrom, registerAbuseLimits } from './security/abuse-limits';
+import { oidcSettingsFrom } from './auth/oidc-tokens';
 
 async function main(): Promise<void> {
   const cfg = loadConfig('gateway');
   const limits = abuseLimitsFrom();
+  // The dashboard's OIDC sign-in reads the issuer's discovery document and token endpoint itself.
+  const dashboardOidc = oidcSettingsFrom()?.dashboard;
+  const connectOrigins = dashboardOidc ? [new URL(dashboardOidc.issuer).origin] : [];
   const configure = async (app: NestFastifyApplication): Promise<void> => {
-    await registerAbuseLimits(app, limits);
+    await registerAbuseLimits(app, limits, connectOrigins);
     app.useGlobalFilters(new AllExceptionsFilter());
     // The dashboard (apps/gateway/web, built by `npm run build`) at `/`.
     serveDashboard(app);

@@ -16,6 +16,29 @@ export interface OidcSettings {
   readonly roleMap: ReadonlyMap<string, Role>;
   /** Claims tried in order for the principal's display name. */
   readonly nameClaims: readonly string[];
+  /** The dashboard's sign-in through the issuer; absent unless `RUNFORGE_OIDC_CLIENT_ID` is set. */
+  readonly dashboard?: DashboardOidc;
+}
+
+/**
+ * What the dashboard needs to run the authorization code flow with PKCE as a public client (no
+ * secret: a browser cannot keep one). Served open by `GET /api/auth/config`.
+ */
+export interface DashboardOidc {
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Space-separated, as the authorization request sends them. */
+  readonly scopes: string;
+  /** RFC 8707 `resource` for IdPs that pick the access token's audience by it. */
+  readonly resource?: string;
+}
+
+function absoluteUrl(name: string, value: string): string {
+  try {
+    return new URL(value).href;
+  } catch {
+    throw new Error(`${name}: "${value}" is not an absolute URL`);
+  }
 }
 
 export function oidcSettingsFrom(env: NodeJS.ProcessEnv = process.env): OidcSettings | undefined {
@@ -30,9 +53,21 @@ export function oidcSettingsFrom(env: NodeJS.ProcessEnv = process.env): OidcSett
       throw new Error(`RUNFORGE_OIDC_ROLE_MAP: "${pair}" is not claimValue=viewer|operator|admin`);
     roleMap.set(value, role as Role);
   }
+  const clientId = env.RUNFORGE_OIDC_CLIENT_ID?.trim();
+  const resource = env.RUNFORGE_OIDC_RESOURCE?.trim();
+  // The dashboard connects to the issuer: its origin goes into the CSP's connect-src.
+  if (clientId) absoluteUrl('RUNFORGE_OIDC_ISSUER', issuer);
   return {
     issuer,
     audience,
+    dashboard: clientId
+      ? {
+          issuer,
+          clientId,
+          scopes: env.RUNFORGE_OIDC_SCOPES?.trim() || 'openid profile email',
+          ...(resource ? { resource: absoluteUrl('RUNFORGE_OIDC_RESOURCE', resource) } : {}),
+        }
+      : undefined,
     jwksUrl: env.RUNFORGE_OIDC_JWKS_URL ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
     roleClaim: env.RUNFORGE_OIDC_ROLE_CLAIM ?? 'roles',
     roleMap,

@@ -71,7 +71,12 @@ function budgetOf(req: FastifyRequest): string {
  * origins are listed, and the per-credential rate limit. The body limits are the adapter's (JSON)
  * and the CSV parser's.
  */
-export async function registerAbuseLimits(app: NestFastifyApplication, limits: AbuseLimits): Promise<void> {
+export async function registerAbuseLimits(
+  app: NestFastifyApplication,
+  limits: AbuseLimits,
+  /** Origins the dashboard itself calls besides the gateway: the OIDC issuer it signs in with. */
+  connectOrigins: readonly string[] = [],
+): Promise<void> {
   // On Fastify itself, typed as the plugins see it: @nestjs/platform-fastify carries its own copy of
   // Fastify's types, which the plugins' augmentations don't reach.
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
@@ -85,7 +90,7 @@ export async function registerAbuseLimits(app: NestFastifyApplication, limits: A
         // Swagger UI and the charts set style attributes.
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
+        connectSrc: ["'self'", ...connectOrigins],
         objectSrc: ["'none'"],
         frameAncestors: ["'none'"],
         baseUri: ["'self'"],

@@ -15,7 +15,7 @@ import type {
   TrialItem,
   TrialSummary,
 } from '@runforge/contracts';
-import { authHeaders, signOut } from './session';
+import { authHeaders, SESSION_ENDED, signOut } from './session';
 
 // The API's shapes are declared once, in @runforge/contracts, and only ever imported as types here:
 // that lib also holds server code the bundle must never pull in.
@@ -44,7 +44,7 @@ export const client = new RunForgeClient({
       ...init,
       headers: { ...authHeaders(), ...(init?.headers as Record<string, string> | undefined) },
     });
-    if (res.status === 401) signOut();
+    if (res.status === 401) signOut(SESSION_ENDED);
     return res;
   },
 });
@@ -151,7 +151,7 @@ export async function getIfChanged<T>(
     },
   );
   if (res.status === 304) return undefined;
-  if (res.status === 401) signOut();
+  if (res.status === 401) signOut(SESSION_ENDED);
   const text = await res.text();
   const parsed: unknown = text ? JSON.parse(text) : undefined;
   if (!res.ok) throw refusalOf(res.status, res.statusText, parsed);

@@ -1,5 +1,5 @@
 import { fetchEventSource } from '@microsoft/fetch-event-source';
-import { authHeaders, signOut } from './session';
+import { authHeaders, SESSION_ENDED, signOut } from './session';
 
 /** How long to wait before reconnecting a dropped stream (as EventSource's default retry). */
 const RETRY_MS = 3_000;
@@ -24,7 +24,7 @@ export class EventStream {
       onopen: (res) => {
         if (res.status === 401) {
           this.close();
-          signOut();
+          signOut(SESSION_ENDED);
         }
         return res.ok ? Promise.resolve() : Promise.reject(new Error(`stream answered ${res.status}`));
       },

@@ -6,7 +6,8 @@ import { NewRun } from './pages/new-run';
 import { RunDetail } from './pages/run-detail';
 import { RunsList } from './pages/runs-list';
 import { Schedules } from './pages/schedules';
-import { SignedInAs, SignIn, useIdentity } from './sign-in';
+import { OidcCallback, SignedInAs, SignIn, useIdentity } from './sign-in';
+import { CALLBACK_PATH } from './oidc';
 import type { Identity } from './session';
 
 function Page() {
@@ -48,6 +49,13 @@ function Nav({ identity }: { identity?: Identity }) {
 
 function App() {
   const { identity, signedIn } = useIdentity();
+  const { path } = useLocation();
+  if (path === CALLBACK_PATH && !signedIn)
+    return (
+      <main>
+        <OidcCallback />
+      </main>
+    );
   if (!signedIn)
     return (
       <main>

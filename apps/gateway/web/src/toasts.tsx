@@ -6,6 +6,8 @@ export interface Toast {
   key: number;
   tone: 'ok' | 'bad' | 'muted' | 'info';
   text: string;
+  /** The run it is about, shown before the text by its kind and id tail (an element of its own). */
+  run?: { kind: string; id: string };
   href?: string;
   /** What the link says ("View run" when not given). */
   linkLabel?: string;
@@ -58,13 +60,15 @@ export function notifyTerminal(
   },
 ): void {
   if (!TERMINAL.has(run.status)) return;
-  const what = `${run.kind} ${shortId(run.id)}${run.strategy ? ` (${run.strategy})` : ''}`;
+  const subject = { kind: run.kind, id: run.id };
+  const what = run.strategy ? `(${run.strategy}) ` : '';
   if (run.status === 'Failed') {
     const error = run.errorMessage ?? run.failureReason ?? 'no error message';
     const text = error.length > MAX_ERROR_CHARS ? `${error.slice(0, MAX_ERROR_CHARS - 1)}…` : error;
     announceEnd(run.id, {
       tone: 'bad',
-      text: `${what} failed: ${text}`,
+      run: subject,
+      text: `${what}failed: ${text}`,
       href: `/runs/${run.id}?view=logs`,
       linkLabel: 'View logs',
       ms: FAILURE_TOAST_MS,
@@ -73,7 +77,8 @@ export function notifyTerminal(
   }
   announceEnd(run.id, {
     tone: run.status === 'Completed' ? 'ok' : 'muted',
-    text: `${what} ${run.status.toLowerCase()}`,
+    run: subject,
+    text: `${what}${run.status.toLowerCase()}`,
     href: `/runs/${run.id}`,
   });
 }
@@ -97,7 +102,17 @@ export function Toasts() {
     <div class="toasts" role="status" aria-live="polite">
       {list.map((t) => (
         <div key={t.key} class={`toast toast-${t.tone}`} data-testid="toast">
-          <span>{t.text}</span>
+          <span>
+            {t.run && (
+              <>
+                {t.run.kind}{' '}
+                <span class="mono" data-testid="toast-run-id">
+                  {shortId(t.run.id)}
+                </span>{' '}
+              </>
+            )}
+            {t.text}
+          </span>
           {t.href && (
             <a href={t.href} class="toast-link">
               {t.linkLabel ?? 'View run'}

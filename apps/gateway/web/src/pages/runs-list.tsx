@@ -221,7 +221,7 @@ export function RunsList({ loc }: { loc: Location }) {
                       </span>
                     </span>
                   </td>
-                  <td>{fmtTime(r.requestedAt)}</td>
+                  <td data-testid="run-requested">{fmtTime(r.requestedAt)}</td>
                   <td data-testid="run-duration">
                     {r.durationMs !== null && r.durationMs !== undefined
                       ? fmtMillis(r.durationMs)
