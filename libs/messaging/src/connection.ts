@@ -21,10 +21,27 @@ import {
   type Topology,
 } from '@runforge/contracts';
 
+/**
+ * The servers of a NATS_URL: one URL, or several comma-separated (the nodes of a cluster, any of
+ * which the client may connect to first and fail over to).
+ */
+export function natsServers(url: string): string[] {
+  return url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 export async function connectNats(url: string, name: string): Promise<NatsConnection> {
   // noAsyncTraces: a request (every JetStream publish is one) would otherwise build an Error to keep
   // the caller's stack for a timeout message; with one event per trial that cost showed in profiles.
-  return connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
+  return connect({
+    servers: natsServers(url),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    noAsyncTraces: true,
+  });
 }
 
 type StreamSettings = typeof RUNS_STREAM_SETTINGS | typeof WORK_STREAM_SETTINGS | typeof SCHEDULES_STREAM_SETTINGS;
