@@ -478,7 +478,7 @@ describe('read-your-writes on the run endpoints (no projection running)', () => 
     expect((await http(sys.gateway.url, 'GET', '/api/runs/ryw-2')).status).toBe(404);
   });
 
-  it('a cancel of a run that already completed, but is not projected yet, answers 409 at once', async () => {
+  it('a cancel of a run that already completed, but is not projected yet, answers 409 from the stream, appending nothing', async () => {
     // The read model lags (here: no projection at all); the stream already holds the run's end.
     const bus = new TestBus(nc, await jetstreamManager(nc), sys.iso.topology);
     await publishCompletedBacktest(bus, 'ryw-3');
