@@ -23,7 +23,7 @@
  *   npm run chaos                 (100 runs of each kind per phase: 200 per kind; CHAOS_SEED,
  *                                  CHAOS_RUNS (per kind and phase), CHAOS_FAULTS (per phase),
  *                                  CHAOS_PHASES=single,cluster)
- *   npm run chaos -- --short      (≈ 3–5 minutes: the single phase small, every fault once; the
+ *   npm run chaos -- --short      (1.5–5 minutes: the single phase small, every fault once; the
  *                                  cluster phase with the RUNS stream's leader killed once)
  */
 import { execFile } from 'node:child_process';
