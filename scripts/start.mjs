@@ -77,7 +77,8 @@ const natsSeeds = new Map();
 const natsAuthDir = path.join(dataDir, 'nats-auth');
 
 async function ensureNats() {
-  const u = new URL(env.NATS_URL);
+  // A cluster's nodes come comma-separated: the first one answering is enough to go on.
+  const u = new URL(env.NATS_URL.split(',')[0].trim());
   const host = u.hostname;
   const port = Number(u.port || 4222);
   if (await reachable(host, port)) {

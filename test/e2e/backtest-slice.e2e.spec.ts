@@ -77,7 +77,8 @@ describe('a backtest travels gateway → JetStream → worker → projection →
       const types = history.map((h) => h.event.type);
       expect(types[0]).toBe('RunRequested');
       expect(types).toContain('RunStarted');
-      expect(types[types.length - 1] === 'RunCompleted' || types.includes('RunCompleted')).toBe(true);
+      // The run's end is its last event (docs/architecture.md, "A run's end is its last event").
+      expect(types[types.length - 1]).toBe('RunCompleted');
       const progress = history.flatMap((h) => (h.event.type === 'BarProgressed' ? [h.event.data.processedBars] : []));
       expect(progress.length).toBeGreaterThan(5);
       for (let i = 1; i < progress.length; i++) expect(progress[i]).toBeGreaterThan(progress[i - 1] as number);

@@ -65,7 +65,8 @@ describe('energy models: DMO, RMO and SO as kinds', () => {
     expect(run.result).toMatchObject({ model: 'dmo', solver_status: 'optimal', results_count: r.body.intervals });
     expect(run.result?.objective_value).toBeGreaterThan(0);
     expect(run.result?.solver_time_ms).toBeGreaterThan(0);
-    // The state of charge stays within the asset's bounds in every interval.
+    // The state of charge stays within the asset's bounds in every interval (one row per interval).
+    expect(run.result?.schedule).toHaveLength(r.body.intervals as number);
     for (const row of run.result?.schedule ?? []) {
       expect(row.socMWh).toBeGreaterThanOrEqual(ASSET.socMinMWh - 1e-6);
       expect(row.socMWh).toBeLessThanOrEqual(ASSET.socMaxMWh + 1e-6);

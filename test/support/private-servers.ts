@@ -3,6 +3,8 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } f
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { eventually } from './eventually';
 import { freePort } from './system';
@@ -167,6 +169,22 @@ export class PrivateNatsCluster {
           { timeoutMs: 20_000 },
         ),
       ),
+    );
+    // The routes form and JetStream elects its meta leader a few seconds after the nodes listen:
+    // until then a stream cannot be created.
+    await eventually(
+      "the cluster's JetStream to answer",
+      async () => {
+        const nc = await natsConnect({ servers: clientPorts.map((p) => `nats://127.0.0.1:${p}`) });
+        try {
+          await jetstreamManager(nc, { timeout: 2000 });
+          return true;
+        } finally {
+          await nc.close();
+        }
+      },
+      (ok) => ok,
+      { timeoutMs: 60_000, intervalMs: 250 },
     );
     return cluster;
   }

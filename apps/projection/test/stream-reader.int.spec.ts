@@ -183,7 +183,9 @@ describe('stream reader: bounded, stall-detecting reads of RUNS (real NATS + Pos
         batches += 1;
         if (batches !== 2) return;
         const [reader] = await readerConsumers();
-        if (reader) await jsm.consumers.delete(stream, reader.name);
+        // Without one to delete, the test would pass on the plain read below: fail the read instead.
+        if (!reader) throw new Error('no reader consumer to delete mid-read');
+        await jsm.consumers.delete(stream, reader.name);
       },
     );
     const outcome = await read.then(

@@ -24,6 +24,17 @@ import {
 import { inboxPrefix, type NatsIdentity } from './permissions';
 
 /**
+ * The servers of a NATS_URL: one URL, or several comma-separated (the nodes of a cluster, any of
+ * which the client may connect to first and fail over to).
+ */
+export function natsServers(url: string): string[] {
+  return url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
  * The credentials of this process, from the environment (none: a server without authentication):
  * `NATS_NKEY_SEED_FILE` (a file holding an nkey seed, `SU…`, as `npm start` and docker compose
  * hand each service), `NATS_NKEY_SEED` (the seed itself), `NATS_CREDS` (a creds file, for servers
@@ -53,7 +64,7 @@ export async function connectNats(
   // noAsyncTraces: a request (every JetStream publish is one) would otherwise build an Error to keep
   // the caller's stack for a timeout message; with one event per trial that cost showed in profiles.
   return connect({
-    servers: url,
+    servers: natsServers(url),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

@@ -31,6 +31,8 @@ export interface RunForgeConfig {
   readonly dbQueryTimeoutMs: number;
   /** How long each `/health/ready` check may take before it counts as failed (HEALTH_CHECK_TIMEOUT_MS, 800 ms). */
   readonly healthCheckTimeoutMs: number;
+  /** A live stream's re-read without any event (SSE_IDLE_REFRESH_MS, 5 s): the safety net, not the path. */
+  readonly sseIdleRefreshMs: number;
 }
 
 /** A non-negative number of milliseconds from the environment, or the default; a bad value stops the service. */
@@ -78,5 +80,6 @@ export function loadConfig(service: string, env: NodeJS.ProcessEnv = process.env
     dbConnectTimeoutMs: millis(env, 'DB_CONNECT_TIMEOUT_MS', service === 'gateway' ? 1000 : 5000),
     dbQueryTimeoutMs: millis(env, 'DB_QUERY_TIMEOUT_MS', service === 'gateway' ? 1500 : 0),
     healthCheckTimeoutMs: millis(env, 'HEALTH_CHECK_TIMEOUT_MS', 800),
+    sseIdleRefreshMs: millis(env, 'SSE_IDLE_REFRESH_MS', 5000),
   };
 }

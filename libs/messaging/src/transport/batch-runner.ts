@@ -14,6 +14,14 @@ import { decoderFor } from './decoders';
 import { JetStreamBatchContext, type BatchMessage } from './jetstream.context';
 import { causeOf, invoke, sleep, type Handler, type Runner } from './runner';
 
+/**
+ * How long a pull request of the batch consumer lives (its idle heartbeats come every half of it, and
+ * two missed ones make the client pull again). The client's default, 30 s, left the projection idle
+ * for up to ≈ 30 s when a cluster node holding the consumer's leader was killed: the pull request
+ * died with it and nothing said so until two heartbeats were missed.
+ */
+const PULL_EXPIRES_MS = 5_000;
+
 /** The gates a batch binding waits on (the transport keeps them). */
 export interface Gates {
   isGateOpen(name: string): boolean;
@@ -97,7 +105,7 @@ export class BatchRunner implements Runner {
       max_ack_pending: this.binding.maxAckPending,
     });
     const consumer = await jetstream(this.nc).consumers.get(spec.stream, spec.durable);
-    const messages = await consumer.consume({ max_messages: this.binding.maxMessages });
+    const messages = await consumer.consume({ max_messages: this.binding.maxMessages, expires: PULL_EXPIRES_MS });
     this.messages = messages;
     const buffer: JsMsg[] = [];
     let timer: NodeJS.Timeout | undefined;

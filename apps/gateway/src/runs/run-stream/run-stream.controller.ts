@@ -14,8 +14,6 @@ const MIN_SNAPSHOT_INTERVAL_MS = 250;
  * snapshot is re-read (at the throttled rate) for this long, so the stream sees the projected state.
  */
 const PROJECTION_LAG_WINDOW_MS = 3_000;
-/** Safety net: re-read now and then even without events (a lost core message, a slow projection). */
-const IDLE_REFRESH_MS = 5_000;
 
 /**
  * `GET /api/runs/{id}/stream`: Server-Sent Events with the run's snapshot (`event: snapshot`) on
@@ -50,7 +48,7 @@ export class RunStreamController {
     }
     reply.hijack();
     const channel = new SseChannel(reply.raw);
-    new RunFeed(id, (runId) => this.read(runId), channel, sub).start(first);
+    new RunFeed(id, (runId) => this.read(runId), channel, sub, this.cfg.sseIdleRefreshMs).start(first);
   }
 
   private async read(id: string): Promise<StreamedRun | undefined> {
@@ -81,6 +79,8 @@ class RunFeed {
     private readonly read: (id: string) => Promise<StreamedRun | undefined>,
     private readonly channel: SseChannel,
     private readonly sub: Subscription,
+    /** Safety net: re-read now and then even without events (a lost core message, a slow projection). */
+    private readonly idleRefreshMs: number,
   ) {}
 
   start(first: StreamedRun): void {
@@ -88,7 +88,7 @@ class RunFeed {
     this.publish(first);
     if (this.channel.isClosed) return;
     this.intervals.push(setInterval(() => this.channel.comment('heartbeat'), SSE_HEARTBEAT_MS));
-    this.intervals.push(setInterval(() => this.schedule(), IDLE_REFRESH_MS));
+    this.intervals.push(setInterval(() => this.schedule(), this.idleRefreshMs));
     void this.listen();
     // Events published just before the subscription (a run that ended within milliseconds) reach
     // the read model a moment later and no event follows: re-read as after an event, not only at
