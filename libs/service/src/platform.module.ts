@@ -4,6 +4,7 @@ import {
   HttpException,
   HttpStatus,
   Inject,
+  Logger,
   Module,
   type DynamicModule,
   type OnApplicationShutdown,
@@ -19,6 +20,7 @@ import {
   NATS_IDENTITIES,
   type NatsIdentity,
   provisionTopology,
+  retryWhileUnavailable,
   StreamReader,
   topologyProvisioned,
 } from '@runforge/messaging';
@@ -121,6 +123,16 @@ class HealthController {
   }
 }
 
+const startLog = new Logger('Bootstrap');
+
+/** A start-up request to NATS, retried while NATS does not answer (a cluster electing a leader). */
+function atStart<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  return retryWhileUnavailable(what, fn, {
+    onRetry: (_what, attempt, err) =>
+      startLog.warn(`NATS did not answer for ${what} (attempt ${attempt}: ${(err as Error).message}); retrying`),
+  });
+}
+
 /**
  * Shared shell of every service: configuration, logging, the NATS connection with its streams and
  * consumers provisioned, and health endpoints.
@@ -140,7 +152,7 @@ export class PlatformModule {
           useFactory: async (): Promise<Messaging> => {
             const identity = NATS_IDENTITIES.find((i): i is NatsIdentity => i === cfg.service);
             const nc = await connectNats(cfg.natsUrl, cfg.instanceId, identity);
-            const jsm = await provisionTopology(nc, cfg.topology);
+            const jsm = await atStart('the streams and consumers', () => provisionTopology(nc, cfg.topology));
             setMetricsService(cfg.service);
             bindJetStreamMetrics(jsm, cfg.topology);
             let up = true;
@@ -163,18 +175,21 @@ export class PlatformModule {
           // Uploaded datasets (JetStream object store), shared by the gateway, workers and scheduler.
           provide: DatasetStore,
           inject: [Messaging],
-          useFactory: (m: Messaging): Promise<DatasetStore> => DatasetStore.open(m.nc, cfg.topology),
+          useFactory: (m: Messaging): Promise<DatasetStore> =>
+            atStart('the datasets bucket', () => DatasetStore.open(m.nc, cfg.topology)),
         },
         {
           // The energy models' data sources and the committed day-ahead positions.
           provide: EnergySourceStore,
           inject: [Messaging],
-          useFactory: (m: Messaging): Promise<EnergySourceStore> => EnergySourceStore.open(m.nc, cfg.topology),
+          useFactory: (m: Messaging): Promise<EnergySourceStore> =>
+            atStart('the energy sources bucket', () => EnergySourceStore.open(m.nc, cfg.topology)),
         },
         {
           provide: EnergyPositions,
           inject: [Messaging],
-          useFactory: (m: Messaging): Promise<EnergyPositions> => EnergyPositions.open(m.nc, cfg.topology),
+          useFactory: (m: Messaging): Promise<EnergyPositions> =>
+            atStart('the energy positions bucket', () => EnergyPositions.open(m.nc, cfg.topology)),
         },
         { provide: JetStreamClient, inject: [Messaging], useFactory: (m: Messaging) => m.client },
         { provide: StreamReader, inject: [Messaging], useFactory: (m: Messaging) => m.reader },

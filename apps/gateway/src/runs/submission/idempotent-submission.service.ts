@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus, Injectable, type OnModuleInit } from '@nestjs/common';
 import { IdempotencyStore, newRunId, requestHash } from '@runforge/submission';
+import { retryWhileUnavailable } from '@runforge/messaging';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { Inject } from '@nestjs/common';
 import { ValidationFailed } from '../../common/validation';
@@ -22,7 +23,9 @@ export class IdempotentSubmission implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.store = await IdempotencyStore.open(this.messaging.nc, this.cfg.topology, this.cfg.natsRequestTimeoutMs);
+    this.store = await retryWhileUnavailable('the idempotency bucket', () =>
+      IdempotencyStore.open(this.messaging.nc, this.cfg.topology, this.cfg.natsRequestTimeoutMs),
+    );
   }
 
   async submit<R extends Record<string, unknown>>(

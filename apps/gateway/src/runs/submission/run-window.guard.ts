@@ -1,4 +1,5 @@
 import { ConflictException, Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { retryWhileUnavailable } from '@runforge/messaging';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { RunWindowClaims, type MaxRunsPerWindow } from '@runforge/submission';
 
@@ -17,7 +18,9 @@ export class RunWindowGuard implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.opened = await RunWindowClaims.open(this.messaging.nc, this.cfg.topology, this.cfg.natsRequestTimeoutMs);
+    this.opened = await retryWhileUnavailable('the run windows bucket', () =>
+      RunWindowClaims.open(this.messaging.nc, this.cfg.topology, this.cfg.natsRequestTimeoutMs),
+    );
   }
 
   /** The kinds' windows (a schedule's manual trigger claims through them too). */
