@@ -413,8 +413,8 @@ describe('read models: listing, logs, audit history, lag, rebuild and verify', (
       while (!text.includes('event: snapshot')) text += decoder.decode((await reader.read()).value, { stream: true });
       expect(text).toContain('"status":"Pending"');
       await fence.query('COMMIT');
-      // The gateway's idle refresh is 10 minutes here: the stream can only end through the re-reads
-      // of the projection's lag window after connecting (otherwise the test times out waiting).
+      // The gateway's idle refresh is 10 minutes here: the stream can only end through its re-reads
+      // of a run whose end is on the stream but not yet projected (otherwise the test times out).
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;

@@ -48,7 +48,25 @@ export class RunStreamController {
     }
     reply.hijack();
     const channel = new SseChannel(reply.raw);
-    new RunFeed(id, (runId) => this.read(runId), channel, sub, this.cfg.sseIdleRefreshMs).start(first);
+    const feed = new RunFeed(id, (runId) => this.read(runId), channel, sub, this.cfg.sseIdleRefreshMs);
+    feed.start(first);
+    // A run whose end is on the stream but not yet in the read model (it ended just before this
+    // stream opened, and the projection lags): no event will follow, so re-read until it shows,
+    // however long the projection takes — not only for the lag window.
+    if (!TERMINAL_STATUSES.has(first.status)) void this.endedOnStream(id).then((ended) => ended && feed.untilEnded());
+  }
+
+  private async endedOnStream(id: string): Promise<boolean> {
+    try {
+      const ends = await Promise.all(
+        (['RunCompleted', 'RunFailed', 'RunCancelled'] as const).map((type) =>
+          this.messaging.reader.lastOfType(id, type),
+        ),
+      );
+      return ends.some((e) => e !== undefined);
+    } catch {
+      return false; // NATS unavailable: the lag window and the idle refresh still apply
+    }
   }
 
   private async read(id: string): Promise<StreamedRun | undefined> {
@@ -97,9 +115,15 @@ class RunFeed {
     this.schedule();
   }
 
+  /** The run has ended on the stream: re-read (at the throttled rate) until the read model shows it. */
+  untilEnded(): void {
+    this.hotUntil = Number.POSITIVE_INFINITY;
+    this.schedule();
+  }
+
   private async listen(): Promise<void> {
     for await (const _msg of this.sub) {
-      this.hotUntil = Date.now() + PROJECTION_LAG_WINDOW_MS;
+      this.hotUntil = Math.max(this.hotUntil, Date.now() + PROJECTION_LAG_WINDOW_MS);
       this.schedule();
     }
   }
