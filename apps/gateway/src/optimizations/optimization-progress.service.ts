@@ -10,6 +10,7 @@ import {
   type TrialSummary,
 } from '@runforge/contracts';
 import { DataSource } from 'typeorm';
+import { schemaOf } from '@runforge/read-models';
 import { progressPace } from './progress-pace';
 
 /** What the progress of an optimization is computed from: fields of its run. */
@@ -112,7 +113,7 @@ export class OptimizationProgress {
   }
 
   private schema(): string {
-    return (this.db.options as { schema?: string }).schema ?? 'public';
+    return schemaOf(this.db);
   }
 
   /** The best completed trials so far, by score (higher is better), ties by grid index. */

@@ -1,7 +1,7 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { nextFireTimes, type ScheduleDefinition } from '@runforge/scheduling';
-import { RunRow, ScheduleFireRow, ScheduleRow } from '@runforge/read-models';
+import { RunRow, ScheduleFireRow, ScheduleRow, schemaOf } from '@runforge/read-models';
 import { DataSource, EntityManager, In, QueryFailedError } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { v7 as uuidv7 } from 'uuid';
@@ -218,7 +218,7 @@ export class ScheduleStore {
 
   /** The next tick starts from `now`: fires of an old cadence or of a pause are not caught up. */
   private async moveCursor(m: EntityManager, id: string, now: Date): Promise<void> {
-    const s = `"${(this.db.options as { schema?: string }).schema ?? 'public'}"`;
+    const s = `"${schemaOf(this.db)}"`;
     await m.query(`UPDATE ${s}.schedules SET evaluated_until = GREATEST(evaluated_until, $2) WHERE id = $1`, [id, now]);
   }
 

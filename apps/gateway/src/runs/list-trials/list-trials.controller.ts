@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { TrialItem, TrialsPage } from '@runforge/contracts';
 import { z } from 'zod';
 import { DataSource } from 'typeorm';
+import { schemaOf } from '@runforge/read-models';
 import { parseOrThrow, ValidationFailed } from '../../common/validation';
 import { decodeCursor, encodeCursor } from '../cursor';
 import { RunReader } from '../run-reader.service';
@@ -105,7 +106,7 @@ export class ListTrialsController {
       });
     }
     const sort = SORTS[q.sort];
-    const schema = (this.db.options as { schema?: string }).schema ?? 'public';
+    const schema = schemaOf(this.db);
     const params: unknown[] = [id];
     const where = ['run_id = $1'];
     if (q.status) {

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, NotFoundException, Param, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Subscription } from '@nats-io/nats-core';
-import { TERMINAL_STATUSES, type StreamedRun } from '@runforge/contracts';
+import { RUN_END_TYPES, TERMINAL_STATUSES, type StreamedRun } from '@runforge/contracts';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
 import { OptimizationProgress } from '../../optimizations/optimization-progress.service';
 import { RunReader } from '../run-reader.service';
@@ -58,11 +58,7 @@ export class RunStreamController {
 
   private async endedOnStream(id: string): Promise<boolean> {
     try {
-      const ends = await Promise.all(
-        (['RunCompleted', 'RunFailed', 'RunCancelled'] as const).map((type) =>
-          this.messaging.reader.lastOfType(id, type),
-        ),
-      );
+      const ends = await Promise.all(RUN_END_TYPES.map((type) => this.messaging.reader.lastOfType(id, type)));
       return ends.some((e) => e !== undefined);
     } catch {
       return false; // NATS unavailable: the lag window and the idle refresh still apply
