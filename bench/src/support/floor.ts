@@ -36,21 +36,28 @@ const BODY = JSON.stringify({
   data: { level: 'INFO', message: 'backtest started: sma-crossover over 1000 bars', context: { workerId: 'w-1' } },
 }).padEnd(300, ' ');
 
-/** CPU ms per operation of `ops` operations run IN_FLIGHT at a time, client (this process) + servers. */
-async function perOp(ops: number, servers: Record<string, () => number[]>, op: (i: number) => Promise<unknown>) {
+/** CPU ms `work` takes, summed over this process (the client) and the servers' processes. */
+async function cpuMsOf(servers: Record<string, () => number[]>, work: () => Promise<void>): Promise<number> {
   const meter = new CpuMeter(servers);
   const client = process.cpuUsage();
   meter.start();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < ops) await op(next++);
-    }),
-  );
+  await work();
   const used = meter.stop();
   const own = process.cpuUsage(client);
-  const total = Object.values(used).reduce((a, b) => a + b, 0) + (own.user + own.system) / 1e6;
-  return (total * 1000) / ops;
+  return (Object.values(used).reduce((a, b) => a + b, 0) + (own.user + own.system) / 1e6) * 1000;
+}
+
+/** CPU ms per operation of `ops` operations run IN_FLIGHT at a time, client (this process) + servers. */
+async function perOp(ops: number, servers: Record<string, () => number[]>, op: (i: number) => Promise<unknown>) {
+  let next = 0;
+  const ms = await cpuMsOf(servers, async () => {
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < ops) await op(next++);
+      }),
+    );
+  });
+  return ms / ops;
 }
 
 async function httpFloor(ops: number): Promise<number> {
@@ -92,20 +99,17 @@ async function natsFloor(url: string, ops: number): Promise<{ publish: number; d
     });
     const consumer = await js.consumers.get(stream, 'floor');
     const total = ops + 200;
-    const meter = new CpuMeter(servers);
-    const client = process.cpuUsage();
-    meter.start();
     // Pulled in batches and acked one by one, as the workers' and the projection's consumers do.
-    const messages = await consumer.consume({ max_messages: 256 });
-    let seen = 0;
-    for await (const m of messages) {
-      m.ack();
-      if (++seen >= total) break;
-    }
-    await nc.flush();
-    const used = meter.stop();
-    const own = process.cpuUsage(client);
-    const delivery = ((Object.values(used).reduce((a, b) => a + b, 0) + (own.user + own.system) / 1e6) * 1000) / total;
+    const ms = await cpuMsOf(servers, async () => {
+      const messages = await consumer.consume({ max_messages: 256 });
+      let seen = 0;
+      for await (const m of messages) {
+        m.ack();
+        if (++seen >= total) break;
+      }
+      await nc.flush();
+    });
+    const delivery = ms / total;
     return { publish, delivery };
   } finally {
     await jsm.streams.delete(stream).catch(() => undefined);
