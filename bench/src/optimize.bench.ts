@@ -120,6 +120,8 @@ interface SystemResult {
   timeline: { label: string; ms: number }[];
   /** CPU seconds per process group from submit to Completed. */
   cpu: Record<string, number>;
+  /** System calls per process group from submit to Completed (reads and writes, /proc/<pid>/io). */
+  syscalls: Record<string, number>;
 }
 
 /** Submits an optimization and waits (polling status once a second) until it completed every trial. */
@@ -209,6 +211,7 @@ async function throughSystem(workers: number): Promise<SystemResult> {
       trialsByWorker,
       timeline,
       cpu,
+      syscalls: meter.syscalls,
     };
   } finally {
     await sys.stop();
@@ -237,6 +240,11 @@ function report(r: SystemResult): void {
   console.log(
     `    CPU seconds, submit → Completed: ${Object.entries(r.cpu)
       .map(([name, sec]) => `${name} ${sec.toFixed(2)}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `    system calls (reads + writes) per trial: ${Object.entries(r.syscalls)
+      .map(([name, n]) => `${name} ${(n / r.total).toFixed(1)}`)
       .join(', ')}`,
   );
 }
