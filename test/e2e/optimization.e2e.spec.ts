@@ -425,3 +425,38 @@ describe('optimizations fan out across workers, isolate failing trials and rank 
     });
   });
 });
+
+describe('a coordinator that hears none of the batch summaries (all lost) counts from the stream', () => {
+  let sys: TestSystem;
+
+  beforeAll(async () => {
+    sys = await TestSystem.start(['gateway', 'projection']);
+    await sys.spawn('engine-worker', { RUNFORGE_TEST_DEAF_TO_BATCH_SUMMARIES: '1' });
+  });
+
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('ends Completed with the exact counts, and its result is the stored trials’ best ten and failure group', async () => {
+    const submitted = await http<{ id: string }>(sys.gateway.url, 'POST', '/api/optimizations', { strategy: 'sma-crossover', axes, dataset });
+    expect(submitted.status).toBe(202);
+    const id = submitted.body.id;
+    const final = await eventually(
+      `optimization ${id} to finish`,
+      async () => (await http<OptStatus>(sys.gateway.url, 'GET', `/api/optimizations/${id}/status`)).body,
+      (s) => ['Completed', 'Failed', 'Cancelled'].includes(s.status),
+      { timeoutMs: 90_000, intervalMs: 100 },
+    );
+    expect(final).toMatchObject({ status: 'Completed', completedCombinations: 163, failedCombinations: 32 });
+
+    // The result the coordinator wrote is what the stored trials say, ranked by the trials API.
+    const best = await http<TrialsPage>(sys.gateway.url, 'GET', `/api/runs/${id}/trials?status=Completed&sort=-score&limit=10`);
+    expect(final.result?.top.map((t) => [t.params, t.score])).toEqual(best.body.items.map((t) => [t.params, t.score]));
+    const firstFailed = await http<TrialsPage>(sys.gateway.url, 'GET', `/api/runs/${id}/trials?status=Failed&sort=index&limit=1`);
+    const sample = firstFailed.body.items[0];
+    expect(final.result?.failures).toEqual([
+      expect.objectContaining({ count: 32, message: sample?.errorMessage, sampleTrialId: sample?.trialId }),
+    ]);
+  });
+});

@@ -54,6 +54,12 @@ export interface Topology {
    */
   runAbortSubject(runId: string): string;
   anyRunAbortSubject(): string;
+  /**
+   * `ctl.runs.<runId>.trials_settled`: core NATS (not stored) — a worker tells the run's coordinator
+   * that a trial batch's outcomes are stored (`TrialBatchSettled`).
+   */
+  runTrialsSettledSubject(runId: string): string;
+  anyRunTrialsSettledSubject(): string;
   /** `schedules.<scheduleId>.<change>`: a schedule changed through the API (audit, and the scheduler's cue). */
   scheduleChangeSubject(scheduleId: string, change: string): string;
   /** Object store bucket for uploaded datasets. */
@@ -99,6 +105,8 @@ export function topology(namespace = ''): Topology {
     anyRunDispatchSubject: () => `${p}work.runs.*`,
     runAbortSubject: (runId) => `${p}ctl.runs.${runId}.abort`,
     anyRunAbortSubject: () => `${p}ctl.runs.*.abort`,
+    runTrialsSettledSubject: (runId) => `${p}ctl.runs.${runId}.trials_settled`,
+    anyRunTrialsSettledSubject: () => `${p}ctl.runs.*.trials_settled`,
     scheduleChangeSubject: (scheduleId, change) => `${p}schedules.${scheduleId}.${change}`,
     datasetBucket: `datasets${s}`,
     idempotencyBucket: `idempotency${s}`,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ContractError } from './envelope';
+import { RESULT_LIMITS, TrialSummarySchema } from './events';
 import { OptimizationRequestSchema } from './requests';
 
 /**
@@ -33,6 +34,59 @@ export function decodeTrialBatch(raw: unknown): TrialBatch {
     throw new ContractError('INVALID_TRIAL_BATCH', `invalid trial batch: ${z.prettifyError(parsed.error)}`, {
       cause: parsed.error,
     });
+  }
+  return parsed.data;
+}
+
+/**
+ * What a worker tells the run's coordinator once a trial batch's outcomes are stored
+ * (`ctl.runs.<runId>.trials_settled`, core NATS, not stored): which trials it recorded, and the
+ * little of them the run's result needs — the batch's best `RESULT_LIMITS.top` completed trials and
+ * the first failure of each kind. The coordinator counts these instead of following every
+ * `TrialCompleted` / `TrialFailed` on the stream; a summary it misses (core NATS is at most once) is
+ * made up by reading the run's stored outcomes (ADR 0011).
+ */
+export const TrialBatchSettledSchema = z.object({
+  type: z.literal('TrialBatchSettled'),
+  version: z.literal(1),
+  runId: z.string().min(1).max(64),
+  /** The attempt whose batch this was. */
+  attempt: z.number().int().positive(),
+  batchIndex: z.number().int().nonnegative(),
+  /** Every trial whose outcome this delivery of the batch stored; `fingerprint` marks a failed one. */
+  outcomes: z
+    .array(
+      z.object({
+        trialId: z.string(),
+        index: z.number().int().nonnegative(),
+        fingerprint: z.string().optional(),
+      }),
+    )
+    .max(10_000),
+  /** The batch's best completed trials (score, then grid index), at most RESULT_LIMITS.top. */
+  top: z.array(TrialSummarySchema).max(RESULT_LIMITS.top),
+  /** Per kind of failure (fingerprint), the batch's first failed trial in the grid and its message. */
+  failures: z
+    .array(
+      z.object({
+        fingerprint: z.string(),
+        message: z.string().max(RESULT_LIMITS.failureMessage),
+        sampleTrialId: z.string(),
+        sampleIndex: z.number().int().nonnegative(),
+      }),
+    )
+    .max(10_000),
+});
+export type TrialBatchSettled = z.output<typeof TrialBatchSettledSchema>;
+
+export function decodeTrialBatchSettled(raw: unknown): TrialBatchSettled {
+  const parsed = TrialBatchSettledSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ContractError(
+      'INVALID_TRIAL_BATCH_SETTLED',
+      `invalid trial batch summary: ${z.prettifyError(parsed.error)}`,
+      { cause: parsed.error },
+    );
   }
   return parsed.data;
 }

@@ -169,6 +169,7 @@ export function natsPermissions(t: Topology): Record<NatsIdentity, NatsPermissio
         ...runEvents(WORKER_EVENTS),
         t.trialWorkSubject('*'),
         t.anyRunAbortSubject(),
+        t.anyRunTrialsSettledSubject(),
         ...pullFrom(c.engineHigh),
         ...pullFrom(c.engineNormal),
         ...pullFrom(c.trials),
@@ -177,7 +178,12 @@ export function natsPermissions(t: Topology): Record<NatsIdentity, NatsPermissio
         ...objRead(t.datasetBucket),
         ...objRead(t.energySourceBucket),
       ],
-      [t.anyRunAbortSubject(), t.anyRunSubject(tokenOf('RunCancellationRequested')), t.anyRunDispatchSubject()],
+      [
+        t.anyRunAbortSubject(),
+        t.anyRunTrialsSettledSubject(),
+        t.anyRunSubject(tokenOf('RunCancellationRequested')),
+        t.anyRunDispatchSubject(),
+      ],
       [c.engineHigh, c.engineNormal, c.trials],
     ),
     projection: service(

@@ -1,11 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import {
-  DeliverPolicy,
-  jetstream,
-  type ConsumerMessages,
-  type JetStreamClient,
-  type JetStreamManager,
-} from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import {
   decodeEvent,
   eventDefinition,
@@ -98,24 +92,5 @@ export class StreamReader {
       },
     );
     return read;
-  }
-
-  /**
-   * Follows a run's history (`runs.<id>.>`) from its first event, then live, through an ordered
-   * consumer (it re-creates itself past a gap or a reconnect). `close()` stops and removes it.
-   */
-  async follow(runId: string): Promise<{ messages: ConsumerMessages; close: () => Promise<void> }> {
-    const consumer = await this.js.consumers.get(this.topology.streams.runs.name, {
-      filter_subjects: this.topology.runHistorySubject(runId),
-      deliver_policy: DeliverPolicy.All,
-    });
-    const messages = await consumer.consume();
-    return {
-      messages,
-      close: async () => {
-        messages.stop();
-        await consumer.delete().catch(() => undefined);
-      },
-    };
   }
 }

@@ -1,21 +1,25 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
   clipText,
-  decodeEvent,
+  decodeTrialBatchSettled,
   isRunEnd,
   RESULT_LIMITS,
+  RUN_END_TYPES,
   trialId,
   trialOutcomesOf,
   type OptimizationRequest,
   type OptimizationResultPayload,
   type RunEvent,
   type TrialBatch,
+  type TrialBatchSettled,
   type TrialSummary,
 } from '@runforge/contracts';
 import { enumerateGrid, planGrid, EngineError } from '@runforge/engine';
 import { JetStreamClient, StreamReader } from '@runforge/messaging';
 import type { RunContext } from '../runs/run-context';
 import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
+import { testFaults } from '../runs/test-faults';
+import { byRank } from './batch-summary';
 
 /** How long a run's end waits for its trial batches to be run or dropped (3 ack waits of the trials consumer). */
 const BATCHES_SETTLE_MS = 15_000;
@@ -62,7 +66,12 @@ interface FailureGroup {
   sampleIndex: number;
 }
 
-/** The coordinator's view of a run, folded from the run's own trial events. */
+/**
+ * The coordinator's view of a run: every trial with a recorded outcome (by id, so an outcome heard
+ * twice — from the stream and from a batch's summary, or from a batch run twice — counts once), the
+ * best trials and the failure groups. Folded from the run's stored trial events (`apply`) and from
+ * the workers' batch summaries (`applySettled`), in any mix and order.
+ */
 export class OptimizationTally {
   readonly done = new Set<string>();
   completed = 0;
@@ -70,32 +79,78 @@ export class OptimizationTally {
   top: TrialSummary[] = [];
   readonly failures = new Map<string, FailureGroup>();
 
-  apply(event: RunEvent): void {
+  /** A stored event of the run; returns whether it recorded a trial not counted before. */
+  apply(event: RunEvent): boolean {
+    let news = false;
     for (const o of trialOutcomesOf(event)) {
       if (this.done.has(o.trialId)) continue;
       this.done.add(o.trialId);
+      news = true;
       if (o.status === 'Completed') {
         this.completed++;
-        this.top.push({ trialId: o.trialId, index: o.index, params: o.params, metrics: o.metrics, score: o.score });
-        this.top.sort((a, b) => b.score - a.score || a.index - b.index);
-        if (this.top.length > RESULT_LIMITS.top) this.top.length = RESULT_LIMITS.top;
+        this.rank([{ trialId: o.trialId, index: o.index, params: o.params, metrics: o.metrics, score: o.score }]);
       } else {
         this.failed++;
-        const g = this.failures.get(o.fingerprint);
-        const sample = {
+        this.countFailure(o.fingerprint, {
           message: clipText(o.errorMessage, RESULT_LIMITS.failureMessage),
           sampleTrialId: o.trialId,
           sampleIndex: o.index,
-        };
-        if (!g) this.failures.set(o.fingerprint, { fingerprint: o.fingerprint, count: 1, ...sample });
-        else {
-          g.count++;
-          // The sample is the group's first trial in the grid, whatever order outcomes arrive in
-          // (the status endpoint picks the same one from the trials table).
-          if (o.index < g.sampleIndex) Object.assign(g, sample);
-        }
+        });
       }
     }
+    return news;
+  }
+
+  /**
+   * A batch's summary; returns whether it recorded a trial not counted before. Its `top` holds every
+   * trial of the batch that can rank (the batch's best), and its `failures` each kind's first trial
+   * in the batch, the only one of the kind that can be a group's sample.
+   */
+  applySettled(summary: TrialBatchSettled): boolean {
+    const fresh = new Set<string>();
+    for (const o of summary.outcomes) {
+      if (this.done.has(o.trialId)) continue;
+      this.done.add(o.trialId);
+      fresh.add(o.trialId);
+      if (o.fingerprint === undefined) this.completed++;
+      else {
+        this.failed++;
+        this.countFailure(o.fingerprint);
+      }
+    }
+    this.rank(summary.top.filter((t) => fresh.has(t.trialId)));
+    for (const f of summary.failures) {
+      const group = this.failures.get(f.fingerprint);
+      if (group && fresh.has(f.sampleTrialId) && f.sampleIndex <= group.sampleIndex)
+        Object.assign(group, { message: f.message, sampleTrialId: f.sampleTrialId, sampleIndex: f.sampleIndex });
+    }
+    return fresh.size > 0;
+  }
+
+  private rank(candidates: readonly TrialSummary[]): void {
+    if (candidates.length === 0) return;
+    this.top.push(...candidates);
+    this.top.sort(byRank);
+    if (this.top.length > RESULT_LIMITS.top) this.top.length = RESULT_LIMITS.top;
+  }
+
+  /**
+   * One more failed trial of a kind. The group's sample is its first trial in the grid, whatever
+   * order outcomes arrive in (the status endpoint picks the same one from the trials table); a
+   * summary's count comes without a sample, which `applySettled` then offers.
+   */
+  private countFailure(fingerprint: string, sample?: Omit<FailureGroup, 'fingerprint' | 'count'>): void {
+    const g = this.failures.get(fingerprint);
+    if (!g) {
+      this.failures.set(fingerprint, {
+        fingerprint,
+        count: 1,
+        ...(sample ?? { message: '', sampleTrialId: '', sampleIndex: Number.MAX_SAFE_INTEGER }),
+      });
+      return;
+    }
+    g.count++;
+    if (sample && sample.sampleIndex < g.sampleIndex) Object.assign(g, sample);
   }
 
   /** Largest group first; ties by the group's first trial in the grid. */
@@ -118,8 +173,25 @@ export type CoordinationOutcome =
   /** The run's history ended under the coordinator without any stop (its consumer was lost). */
   | { kind: 'lost' };
 
-/** How long the coordinator waits for more of the run's stored history before it counts as caught up. */
-const CATCH_UP_IDLE_MS = 250;
+/** How often the coordinator asks the stream what summaries cannot tell: a stored cancellation, a newer attempt. */
+const CONTROL_CHECK_MS = 500;
+/**
+ * With outcomes missing, no summary heard for this long and no batch of the run left on the queue,
+ * the coordinator reads the run's stored outcomes: a summary was lost (core NATS, at most once), or a
+ * batch's worker died after storing outcomes and before telling.
+ */
+const MAKE_UP_AFTER_MS = 1_000;
+
+/** What the run's stored history says about this attempt going on. */
+type Verdict = { kind: 'cancelled' } | { kind: 'superseded'; byAttempt: number };
+
+/** A stored event that stops this attempt: a newer attempt took the run over or ended it, or a cancellation. */
+function verdictOf(event: RunEvent, attempt: number): Verdict | undefined {
+  if (event.attempt > attempt && (event.type === 'RunStarted' || isRunEnd(event)))
+    return { kind: 'superseded', byAttempt: event.attempt };
+  if (event.type === 'RunCancellationRequested') return { kind: 'cancelled' };
+  return undefined;
+}
 
 /** How a grid whose every trial has an outcome ends. */
 function completionOf(tally: OptimizationTally, total: number): CoordinationOutcome {
@@ -134,10 +206,12 @@ function completionOf(tally: OptimizationTally, total: number): CoordinationOutc
 }
 
 /**
- * Coordinates one optimization run: enumerates the grid, fans the trials out in batches on the
- * work-queue stream (every worker takes a share), and follows the run's own events until every
- * trial has an outcome. Its state is rebuilt from those events, so a coordinator that takes over
- * after a crash schedules only the trials without a recorded outcome yet.
+ * Coordinates one optimization run: enumerates the grid, reads what the run's history already
+ * records (so a coordinator that takes over after a crash schedules only the trials without an
+ * outcome), fans the rest out in batches on the work-queue stream (every worker takes a share), and
+ * counts the workers' batch summaries until every trial has an outcome (ADR 0011). It does not
+ * follow each `TrialCompleted` / `TrialFailed` on the stream: what a summary cannot tell — a stored
+ * cancellation, a newer attempt, outcomes whose summary was lost — it asks the stream for.
  */
 @Injectable()
 export class OptimizationCoordinator {
@@ -188,45 +262,33 @@ export class OptimizationCoordinator {
     }));
     const total = grid.length;
     const tally = new OptimizationTally();
-    // Follow the run's whole history: first what earlier attempts produced, then live.
-    const { messages, close } = await this.reader.follow(ctx.runId);
-    const onAbort = (): void => messages.stop();
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (signal.aborted) onAbort(); // stopped (a shutdown, say) before the listener was there
-    let scheduled = false;
-    const schedule = async (): Promise<void> => {
-      scheduled = true;
-      const remaining = grid.filter((g) => !tally.done.has(g.trialId));
-      // Batches of an earlier attempt may still wait in the queue: they are not purged (see
-      // docs/architecture.md, "Discarding queued trial batches") but dropped unrun by whichever
-      // worker takes them, since this attempt superseded theirs (RunSignals, isStale).
-      const sizes = planBatchSizes(totalBars, remaining.length);
-      // All batches go out before any ack is awaited: this worker also runs trials, and awaiting each
-      // publish would let its own first batch delay the rest (and so the other workers' start).
-      const publishes: Promise<unknown>[] = [];
-      let i = 0;
-      for (const [batchIndex, size] of sizes.entries()) {
-        const batch: TrialBatch = {
-          type: 'TrialBatch',
-          version: 1,
-          runId: ctx.runId,
-          attempt: ctx.attempt,
-          batchIndex,
-          request,
-          trials: remaining
-            .slice(i, i + size)
-            .map((g) => ({ trialId: g.trialId, index: g.index, params: { ...g.params } })),
-        };
-        i += size;
-        publishes.push(this.client.publishTrialBatch(batch, { traceparent: ctx.traceparent }));
-      }
-      await Promise.all(publishes);
-      await ctx.log('INFO', `scheduled ${remaining.length} of ${total} trials in ${sizes.length} batches`, {
-        alreadyDone: tally.done.size,
-        largestBatch: sizes[0],
-        smallestBatch: sizes[sizes.length - 1],
-      });
-    };
+    if (total === 0) return { outcome: { kind: 'completed' }, tally, total };
+
+    // Wakes the loop below: a summary arrived, the run was stopped, or the subscription closed.
+    let wake: (() => void) | undefined;
+    const wakeUp = (): void => wake?.();
+    let heardAt = performance.now();
+    // Subscribed before the history is read: a batch stored after the read began is still heard of.
+    const sub = this.client.nc.subscribe(this.client.topology.runTrialsSettledSubject(ctx.runId), {
+      callback: (err, m) => {
+        if (err || testFaults.deafToBatchSummaries) return;
+        try {
+          if (tally.applySettled(decodeTrialBatchSettled(m.json()))) {
+            heardAt = performance.now();
+            ctx.touch();
+          }
+        } catch (e) {
+          this.log.warn({ err: e, runId: ctx.runId }, 'ignored an invalid trial batch summary');
+        }
+        wakeUp();
+      },
+    });
+    let closed = false;
+    void sub.closed.then(() => {
+      closed = true;
+      wakeUp();
+    });
+    signal.addEventListener('abort', wakeUp, { once: true });
 
     const failLimit =
       request.maxFailedTrials === undefined
@@ -235,87 +297,71 @@ export class OptimizationCoordinator {
           ? Math.max(1, Math.ceil(request.maxFailedTrials * total))
           : Math.floor(request.maxFailedTrials);
     let outcome: CoordinationOutcome = { kind: 'stopped' };
+    let verdict: Verdict | undefined;
     try {
-      if (total === 0) {
-        outcome = { kind: 'completed' }; // `finally` reads it: nothing to stop
-        return { outcome, tally, total };
+      // What earlier attempts recorded, so a takeover schedules only trials without an outcome.
+      await this.reader.readHistory(ctx.runId, (e) => {
+        verdict ??= verdictOf(e.event, ctx.attempt);
+        tally.apply(e.event);
+      });
+      if (verdict === undefined && !signal.aborted && tally.done.size < total) {
+        await this.schedule(ctx, request, totalBars, grid, tally);
+        heardAt = performance.now();
       }
-      // Catch up on what is already stored before scheduling, so a takeover skips finished trials:
-      // caught up when the consumer says nothing is pending, or when nothing arrived for
-      // CATCH_UP_IDLE_MS (a time bound: NATS 2.9 can report a wrong pending count for a filtered
-      // consumer, and the coordinator must not wait on it).
-      let caughtUp = false;
-      const catchUp = (): void => {
-        clearTimeout(idle);
-        if (caughtUp) return;
-        caughtUp = true;
-        if (tally.done.size < total) void schedule().catch((err: unknown) => messages.stop(err as Error));
-        else messages.stop(); // everything already has an outcome: the loop ends and decides below
-      };
-      const idle = setTimeout(catchUp, CATCH_UP_IDLE_MS);
-      for await (const m of messages) {
-        if (!caughtUp) idle.refresh();
-        let event: RunEvent | undefined;
-        try {
-          event = decodeEvent(m.json());
-        } catch {
-          event = undefined;
-        }
-        if (event && event.attempt > ctx.attempt && (event.type === 'RunStarted' || isRunEnd(event))) {
-          // A newer attempt took the run over (this one lost its lease, e.g. in a NATS outage), or
-          // ended it (the retries ran out meanwhile): this one stops without recording anything.
-          this.signals.abort(ctx.runId, { kind: 'superseded', byAttempt: event.attempt }, ctx.attempt);
-          break;
-        }
-        if (event?.type === 'RunCancellationRequested') {
-          // The stored request, not only its push (core NATS, at most once): a push lost in a
-          // reconnect, or sent while no coordinator was alive, still stops the run here.
-          this.signals.abort(ctx.runId, { kind: 'cancelled' });
-          break;
-        }
-        if (event) {
-          const before = tally.done.size;
-          tally.apply(event);
-          if (tally.done.size > before) ctx.touch();
-        }
-        if (!caughtUp && m.info.pending === 0) {
-          clearTimeout(idle);
-          caughtUp = true;
-          if (tally.done.size < total) await schedule();
-        }
+      let checkedAt = performance.now();
+      while (verdict === undefined && !signal.aborted) {
         if (failLimit !== undefined && tally.failed >= failLimit) {
-          // Trials that finish before the stop reaches their worker (other workers, and this one,
-          // which runs its own batch between the coordinator's turns) are still recorded before
+          // Trials that finish before the stop reaches their worker are still recorded before
           // RunFailed, so the run's final failedCombinations can exceed the count here.
           const message = `stopped early: ${tally.failed} trial${tally.failed === 1 ? '' : 's'} had failed; the limit is ${failLimit} (maxFailedTrials ${request.maxFailedTrials} of ${total} combinations)`;
           this.signals.broadcastStop(ctx.runId, ctx.attempt, message);
           outcome = { kind: 'failed', message, reason: 'failed_trials' };
           break;
         }
-        if (caughtUp && tally.done.size >= total) {
+        if (tally.done.size >= total) {
           outcome = completionOf(tally, total);
           break;
         }
+        if (closed) {
+          this.log.warn({ runId: ctx.runId }, 'the connection closed under the coordinator');
+          outcome = { kind: 'lost' };
+          break;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(0, checkedAt + CONTROL_CHECK_MS - performance.now()));
+          wake = (): void => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+        if (performance.now() - checkedAt < CONTROL_CHECK_MS || signal.aborted) continue;
+        checkedAt = performance.now();
+        verdict = await this.storedVerdict(ctx);
+        if (verdict === undefined && performance.now() - heardAt >= MAKE_UP_AFTER_MS) {
+          // Quiet for a while with outcomes missing: if no batch is left, read what is stored.
+          if ((await this.queuedBatches(ctx.runId)) === 0) {
+            await this.reader.readHistory(ctx.runId, (e) => {
+              if (tally.apply(e.event)) ctx.touch();
+            });
+            heardAt = performance.now();
+          }
+        }
       }
-      clearTimeout(idle);
-      if (outcome.kind === 'stopped' && !signal.aborted && caughtUp && tally.done.size >= total)
+      if (verdict?.kind === 'cancelled') this.signals.abort(ctx.runId, { kind: 'cancelled' });
+      else if (verdict?.kind === 'superseded') this.signals.abort(ctx.runId, verdict, ctx.attempt);
+      else if (outcome.kind === 'stopped' && !signal.aborted && tally.done.size >= total)
         outcome = completionOf(tally, total); // every trial had an outcome before this attempt began
-      // Decided here, before `finally` broadcasts a stop this process hears too (which would make
-      // the loss look like a stop).
-      if (outcome.kind === 'stopped' && !signal.aborted) {
-        this.log.warn({ runId: ctx.runId, scheduled }, 'the run history ended under the coordinator');
-        outcome = { kind: 'lost' };
-      }
       return { outcome, tally, total };
     } finally {
-      signal.removeEventListener('abort', onAbort);
-      await close();
+      signal.removeEventListener('abort', wakeUp);
+      sub.unsubscribe();
       const stop = stopReasonOf(signal);
       if (outcome.kind === 'stopped' && stop?.kind !== 'shutdown' && stop?.kind !== 'superseded') {
         // Stopped (timeout, stall) or cancelled: in-flight trials stop on every worker, and queued
         // batches are dropped unrun by whoever takes them (the stop is remembered per attempt).
         // Cancellation is broadcast too: its own push may be the one that was lost. On shutdown, or
-        // a lost history, the run is handed back instead: the next coordinator reuses what
+        // a lost connection, the run is handed back instead: the next coordinator reuses what
         // finishes and supersedes the queued batches. (A maxFailedTrials stop was broadcast above.)
         this.signals.broadcastStop(
           ctx.runId,
@@ -324,5 +370,81 @@ export class OptimizationCoordinator {
         );
       }
     }
+  }
+
+  /**
+   * Whether the stream holds a cancellation of the run, or a newer attempt's start or end: the
+   * pushes that say so (core NATS) may have been lost. Five direct gets; a failed lookup (NATS
+   * unavailable) answers "nothing new", and the next check asks again.
+   */
+  private async storedVerdict(ctx: RunContext): Promise<Verdict | undefined> {
+    try {
+      const found = await Promise.all(
+        (['RunCancellationRequested', 'RunStarted', ...RUN_END_TYPES] as const).map((type) =>
+          this.reader.lastOfType(ctx.runId, type),
+        ),
+      );
+      for (const f of found) {
+        const verdict = f && verdictOf(f.event, ctx.attempt);
+        if (verdict) return verdict;
+      }
+    } catch (err) {
+      this.log.warn({ err, runId: ctx.runId }, 'could not check the run on the stream; checking again shortly');
+    }
+    return undefined;
+  }
+
+  /** How many of the run's trial batches are still on the work queue (unknown: treated as some). */
+  private async queuedBatches(runId: string): Promise<number> {
+    const t = this.client.topology;
+    const subject = t.trialWorkSubject(runId);
+    try {
+      const info = await this.reader.jsm.streams.info(t.streams.work.name, { subjects_filter: subject });
+      return info.state.subjects?.[subject] ?? 0;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /**
+   * Fans the trials without an outcome out in batches on the work queue. Batches of an earlier
+   * attempt may still wait there: they are not purged (docs/architecture.md, "Discarding queued
+   * trial batches") but dropped unrun by whichever worker takes them, since this attempt superseded
+   * theirs (RunSignals, isStale).
+   */
+  private async schedule(
+    ctx: RunContext,
+    request: OptimizationRequest,
+    totalBars: number,
+    grid: readonly { index: number; params: TrialBatch['trials'][number]['params']; trialId: string }[],
+    tally: OptimizationTally,
+  ): Promise<void> {
+    const remaining = grid.filter((g) => !tally.done.has(g.trialId));
+    const sizes = planBatchSizes(totalBars, remaining.length);
+    // All batches go out before any ack is awaited: this worker also runs trials, and awaiting each
+    // publish would let its own first batch delay the rest (and so the other workers' start).
+    const publishes: Promise<unknown>[] = [];
+    let i = 0;
+    for (const [batchIndex, size] of sizes.entries()) {
+      const batch: TrialBatch = {
+        type: 'TrialBatch',
+        version: 1,
+        runId: ctx.runId,
+        attempt: ctx.attempt,
+        batchIndex,
+        request,
+        trials: remaining
+          .slice(i, i + size)
+          .map((g) => ({ trialId: g.trialId, index: g.index, params: { ...g.params } })),
+      };
+      i += size;
+      publishes.push(this.client.publishTrialBatch(batch, { traceparent: ctx.traceparent }));
+    }
+    await Promise.all(publishes);
+    await ctx.log('INFO', `scheduled ${remaining.length} of ${grid.length} trials in ${sizes.length} batches`, {
+      alreadyDone: tally.done.size,
+      largestBatch: sizes[0],
+      smallestBatch: sizes[sizes.length - 1],
+    });
   }
 }

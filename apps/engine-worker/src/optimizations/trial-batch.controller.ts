@@ -24,6 +24,7 @@ import type { Bars } from '@runforge/engine';
 import { BarsCache } from '../runs/bars-cache';
 import { RunContext } from '../runs/run-context';
 import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
+import { summarizeBatch } from './batch-summary';
 import { scoreOf, TrialAbortedError, TrialRunner } from './trial-runner';
 
 /** How long a run seen live (and its attempt) is trusted before its batches check again. */
@@ -33,6 +34,12 @@ const LIVE_RUN_CACHE_MS = 1000;
  * the held batch waits at most one trial, far inside the 5 s ack wait.
  */
 const PREFETCH_MAX_TRIAL_MS = 1000;
+/**
+ * Outcomes leave at most this often (and at the batch's end): every outcome is its own event, but
+ * the ones of this interval go out together. Per flush, nats-server wakes to store them, acks them
+ * and wakes the projection's pull: at the engine's 20 ms slices that was most of its CPU (ADR 0011).
+ */
+export const OUTCOME_FLUSH_MS = Number(process.env.RUNFORGE_OUTCOME_FLUSH_MS ?? 200);
 /** Batches whose outcomes may still be on their way to the broker while the next one runs. */
 const MAX_SETTLING = 2;
 /**
@@ -117,6 +124,7 @@ export class TrialBatchController implements OnApplicationShutdown {
     );
     workerMetrics.activeRuns.inc({ kind: 'trial-batch' });
     const pending: Promise<void>[] = [];
+    let recorded: TrialOutcome[] = [];
     let settleDelivery = (): void => msg.ack();
     try {
       // A batch of a run that already ended or was stopped, or of an attempt a newer coordinator has
@@ -126,7 +134,7 @@ export class TrialBatchController implements OnApplicationShutdown {
         // Redelivered (its worker died or shut down mid-batch): the trials it already recorded are
         // not run again.
         const todo = msg.redelivered ? await this.withoutRecorded(batch) : batch;
-        await this.runTrials(ctx, todo, controller.signal, pending, msg);
+        recorded = await this.runTrials(ctx, todo, controller.signal, pending, msg);
       }
       // On shutdown hand the rest back to another worker; done, or the run was stopped: ack, so its
       // remaining trials never run.
@@ -140,7 +148,12 @@ export class TrialBatchController implements OnApplicationShutdown {
     }
     const settled = Promise.all(pending)
       .then(
-        () => settleDelivery(),
+        () => {
+          // Stored: the coordinator hears of them before the batch leaves the queue (its run's end
+          // waits for the queue to empty), then the delivery is settled.
+          if (recorded.length > 0) this.tellCoordinator(batch, recorded);
+          settleDelivery();
+        },
         (err: unknown) => {
           this.log.error({ err, runId: batch.runId }, 'trial outcomes not stored; handing the batch back');
           msg.nak(1000);
@@ -150,14 +163,29 @@ export class TrialBatchController implements OnApplicationShutdown {
     return { settled };
   }
 
-  /** Runs the trials in order until done or stopped; their outcomes' publishes go to `pending`. */
+  /** A batch's outcomes are stored: tells the run's coordinator (ADR 0011); it reads them back if this is lost. */
+  private tellCoordinator(batch: TrialBatch, recorded: readonly TrialOutcome[]): void {
+    try {
+      this.client.publishTrialBatchSettled(summarizeBatch(batch, recorded));
+    } catch (err) {
+      this.log.warn(
+        { err, runId: batch.runId },
+        "could not tell the coordinator of a settled batch; it reads the run's outcomes instead",
+      );
+    }
+  }
+
+  /**
+   * Runs the trials in order until done or stopped; their outcomes' publishes go to `pending`.
+   * Returns the outcomes published.
+   */
   private async runTrials(
     ctx: RunContext,
     batch: TrialBatch,
     signal: AbortSignal,
     pending: Promise<void>[],
     msg: JetStreamContext,
-  ): Promise<void> {
+  ): Promise<TrialOutcome[]> {
     const bars = await this.bars.get(batch.request.dataset);
     // The run's log gets the first failure of each kind in the batch, then how many more failed
     // alike: every failed trial is in the trials list with its stack, and a grid failing by the
@@ -176,8 +204,10 @@ export class TrialBatchController implements OnApplicationShutdown {
     // Outcomes go out once per slice of engine work (and at the end): each is its own event, but the
     // publishes of a slice leave in one socket write instead of one write per trial.
     const queued: TrialOutcome[] = [];
+    const published: TrialOutcome[] = [];
     const publishQueued = (): void => {
       for (const o of queued.splice(0)) {
+        published.push(o);
         if (o.status === 'Failed') {
           const { status: _s, ...data } = o;
           track(pending, ctx.emitKeyed('TrialFailed', data, o.trialId));
@@ -189,6 +219,7 @@ export class TrialBatchController implements OnApplicationShutdown {
     };
     const runner = new TrialRunner();
     const started = performance.now();
+    let flushedAt = started;
     const last = batch.trials.length - 1;
     for (let i = 0; i <= last; i++) {
       if (signal.aborted) break;
@@ -198,7 +229,10 @@ export class TrialBatchController implements OnApplicationShutdown {
       if (outcome.status === 'Failed') noteFailure(outcome);
       queued.push(outcome);
       ctx.touch();
-      if (runner.due) publishQueued();
+      if (runner.due && performance.now() - flushedAt >= OUTCOME_FLUSH_MS) {
+        publishQueued();
+        flushedAt = performance.now();
+      }
       await runner.yieldIfDue();
     }
     publishQueued();
@@ -207,6 +241,7 @@ export class TrialBatchController implements OnApplicationShutdown {
       const message = `${count - 1} more trial${count > 2 ? 's' : ''} of batch ${batch.batchIndex} failed like trial ${first.index}: ${first.errorMessage}`;
       track(pending, ctx.log('WARNING', message, { fingerprint: first.fingerprint, failedInBatch: count }));
     }
+    return published;
   }
 
   /**

@@ -9,7 +9,9 @@
  * - RUNFORGE_TEST_DEAF_TO_CANCEL_PUSH=1: the worker never hears the core-NATS push of a
  *   cancellation (as when it is lost in a reconnect), only what is stored on the stream;
  * - RUNFORGE_TEST_DEAF_TO_STOP_PUSH=1: the worker never hears the core-NATS stops of runs and
- *   attempts (`ctl.runs.<id>.abort`, as when they are lost while it is cut off), only the stream.
+ *   attempts (`ctl.runs.<id>.abort`, as when they are lost while it is cut off), only the stream;
+ * - RUNFORGE_TEST_DEAF_TO_BATCH_SUMMARIES=1: a coordinator on this worker never hears the trial
+ *   batches' summaries (`ctl.runs.<id>.trials_settled`, as when they are lost), only the stream.
  */
 export const testFaults = {
   chunkDelayMs: Number(process.env.RUNFORGE_TEST_CHUNK_DELAY_MS ?? 0),
@@ -19,6 +21,7 @@ export const testFaults = {
     process.env.RUNFORGE_TEST_STALL_ON_SEED === undefined ? undefined : Number(process.env.RUNFORGE_TEST_STALL_ON_SEED),
   deafToCancelPush: process.env.RUNFORGE_TEST_DEAF_TO_CANCEL_PUSH === '1',
   deafToStopPush: process.env.RUNFORGE_TEST_DEAF_TO_STOP_PUSH === '1',
+  deafToBatchSummaries: process.env.RUNFORGE_TEST_DEAF_TO_BATCH_SUMMARIES === '1',
 };
 
 export function crashIfPoisoned(seed: number | undefined): void {

@@ -6,6 +6,7 @@ import {
   decodeRunDispatch,
   decodeScheduleChanged,
   decodeTrialBatch,
+  decodeTrialBatchSettled,
   eventDefinition,
   eventMessageId,
   HEADERS,
@@ -14,6 +15,7 @@ import {
   type ScheduleChanged,
   type Topology,
   type TrialBatch,
+  type TrialBatchSettled,
 } from '@runforge/contracts';
 import {
   ATTRS,
@@ -141,6 +143,16 @@ export class JetStreamClient extends ClientProxy {
       msgID: opts.msgId ?? `${checked.runId}:batch:${checked.attempt}:${checked.batchIndex}`,
       headers: this.traceHeaders(opts.traceparent),
     });
+  }
+
+  /**
+   * Tells the run's coordinator that a trial batch's outcomes are stored (core NATS, at most once:
+   * the coordinator makes up a lost one from the stream). Buffered by the connection like any
+   * publish; throws only if the summary is invalid or the connection is closed.
+   */
+  publishTrialBatchSettled(summary: TrialBatchSettled): void {
+    const checked = decodeTrialBatchSettled(summary);
+    this.nc.publish(this.topology.runTrialsSettledSubject(checked.runId), encoder.encode(JSON.stringify(checked)));
   }
 
   /** Records a schedule change on `schedules.<id>.<change>` (the audit, and the scheduler's cue). */
