@@ -1,6 +1,7 @@
 import {
   context,
   createContextKey,
+  isSpanContextValid,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
@@ -11,7 +12,7 @@ import {
   type Link,
   type Span,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { parseTraceParent, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { ATTRS, type SpanName } from './names';
 
 export const TRACER_NAME = 'runforge';
@@ -51,10 +52,13 @@ export function contextFromTraceparent(
   return trace.getSpanContext(ctx) ? ctx : undefined;
 }
 
-/** The 32-hex trace id inside a `traceparent`, or undefined. */
+/**
+ * The 32-hex trace id inside a `traceparent`, or undefined. Parsed without building a context: the
+ * projection asks it of every event it stores.
+ */
 export function traceIdOfTraceparent(traceparent: string | undefined): string | undefined {
-  const ctx = contextFromTraceparent(traceparent);
-  return ctx ? trace.getSpanContext(ctx)?.traceId : undefined;
+  const sc = traceparent ? parseTraceParent(traceparent) : null;
+  return sc && isSpanContextValid(sc) ? sc.traceId : undefined;
 }
 
 /** A span link to the span a `traceparent` designates (for batch spans covering several traces). */

@@ -61,11 +61,13 @@ export class ProjectionObserver {
       setProjectionAppliedSeq(appliedAfter);
       const now = Date.now();
       const applied = new Set<number>();
+      const byType = new Map<string, number>();
       for (const m of traced) {
         if (m.seq > appliedAfter) continue;
         applied.add(m.seq);
-        projectionMetrics.applied.inc({ type: m.type });
+        byType.set(m.type, (byType.get(m.type) ?? 0) + 1);
       }
+      for (const [type, n] of byType) projectionMetrics.applied.inc({ type }, n);
       for (const m of msgs) {
         if (applied.has(m.seq)) projectionMetrics.eventDelay.observe(Math.max(0, now - m.storedAtMs) / 1000);
       }
