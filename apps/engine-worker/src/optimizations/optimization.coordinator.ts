@@ -181,6 +181,12 @@ const CONTROL_CHECK_MS = 500;
  * batch's worker died after storing outcomes and before telling.
  */
 const MAKE_UP_AFTER_MS = 1_000;
+/**
+ * A make-up read that found nothing new means outcomes are missing for good (a batch dead-lettered,
+ * say): the next one waits twice as long, up to this, instead of reading the whole history every
+ * second until the run's timeout or stall limit ends it.
+ */
+const MAKE_UP_MAX_INTERVAL_MS = 30_000;
 
 /** What the run's stored history says about this attempt going on. */
 type Verdict = { kind: 'cancelled' } | { kind: 'superseded'; byAttempt: number };
@@ -268,6 +274,7 @@ export class OptimizationCoordinator {
     let wake: (() => void) | undefined;
     const wakeUp = (): void => wake?.();
     let heardAt = performance.now();
+    let makeUpAfterMs = MAKE_UP_AFTER_MS;
     // Subscribed before the history is read: a batch stored after the read began is still heard of.
     const sub = this.client.nc.subscribe(this.client.topology.runTrialsSettledSubject(ctx.runId), {
       callback: (err, m) => {
@@ -338,13 +345,26 @@ export class OptimizationCoordinator {
         if (performance.now() - checkedAt < CONTROL_CHECK_MS || signal.aborted) continue;
         checkedAt = performance.now();
         verdict = await this.storedVerdict(ctx);
-        if (verdict === undefined && performance.now() - heardAt >= MAKE_UP_AFTER_MS) {
+        if (verdict === undefined && performance.now() - heardAt >= makeUpAfterMs) {
           // Quiet for a while with outcomes missing: if no batch is left, read what is stored.
           if ((await this.queuedBatches(ctx.runId)) === 0) {
-            await this.reader.readHistory(ctx.runId, (e) => {
-              if (tally.apply(e.event)) ctx.touch();
-            });
+            const before = tally.done.size;
+            try {
+              await this.reader.readHistory(ctx.runId, (e) => {
+                if (tally.apply(e.event)) ctx.touch();
+              });
+            } catch (err) {
+              this.log.warn({ err, runId: ctx.runId }, "could not read the run's outcomes; reading again shortly");
+            }
             heardAt = performance.now();
+            if (tally.done.size > before) makeUpAfterMs = MAKE_UP_AFTER_MS;
+            else {
+              this.log.warn(
+                { runId: ctx.runId, missing: total - tally.done.size },
+                'trials without an outcome and none of their batches queued; the run ends at its timeout or stall limit',
+              );
+              makeUpAfterMs = Math.min(2 * makeUpAfterMs, MAKE_UP_MAX_INTERVAL_MS);
+            }
           }
         }
       }
