@@ -24,7 +24,7 @@ import type { Bars } from '@runforge/engine';
 import { BarsCache } from '../runs/bars-cache';
 import { RunContext } from '../runs/run-context';
 import { RunSignals, stopReasonOf } from '../runs/run-signals.service';
-import { summarizeBatch } from './batch-summary';
+import { summarizeBatch } from './trial-tally';
 import { scoreOf, TrialAbortedError, TrialRunner } from './trial-runner';
 
 /** How long a run seen live (and its attempt) is trusted before its batches check again. */

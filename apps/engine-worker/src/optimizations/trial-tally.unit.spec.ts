@@ -5,8 +5,7 @@ import {
   type TrialBatch,
   type TrialOutcome,
 } from '@runforge/contracts';
-import { summarizeBatch } from './batch-summary';
-import { OptimizationTally } from './optimization.coordinator';
+import { OptimizationTally, summarizeBatch } from './trial-tally';
 
 const runId = 'run-1';
 const meta = { runId, attempt: 1, occurredAt: '2026-12-06T00:00:00.000Z' };
