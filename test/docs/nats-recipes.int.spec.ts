@@ -133,7 +133,7 @@ describe('NATS CLI recipes in the docs (real NATS, provisioned topology)', () =>
           (k) => (key === undefined || k.stream === key) && subjectsIntersect(wildcard, k.pattern),
         );
         if (candidates.length === 0) {
-          return `matches no subject the topology uses${n.stream ? ` on ${n.stream}` : ''} (runs.<runId>.<token> with a token of EVENTS: ${EVENT_TOKENS.join(', ')}; work.runs.high|normal; work.trials.<runId>; ctl.runs.<runId>.abort)`;
+          return `matches no subject the topology uses${n.stream ? ` on ${n.stream}` : ''} (runs.<runId>.<token> with a token of EVENTS: ${EVENT_TOKENS.join(', ')}; work.runs.high|normal; work.trials.<runId>; ctl.runs.<runId>.abort|trials_settled)`;
         }
         if (n.live && candidates.every((k) => k.eventToken !== undefined && LEGACY_TOKENS.has(k.eventToken))) {
           return `only matches ${candidates.map((k) => k.eventToken).join(', ')}, no longer written: a live subscription never sees one`;

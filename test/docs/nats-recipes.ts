@@ -284,7 +284,7 @@ export interface KnownSubject {
 
 /**
  * The subjects of a topology: one per event token on RUNS, the dispatches and trial batches on WORK,
- * the schedule changes on SCHEDULES, the aborts.
+ * the schedule changes on SCHEDULES, the aborts and the trial batches' summaries.
  */
 export function knownSubjects(t: Topology, eventTokens: readonly string[]): KnownSubject[] {
   return [
@@ -301,6 +301,7 @@ export function knownSubjects(t: Topology, eventTokens: readonly string[]): Know
       stream: 'schedules' as const,
     })),
     { pattern: t.anyRunAbortSubject() },
+    { pattern: t.anyRunTrialsSettledSubject() },
   ];
 }
 
