@@ -54,14 +54,15 @@ function track(pending: Promise<void>[], publish: Promise<void>): void {
 /**
  * Every worker takes trial batches from the shared `trials` consumer on the work-queue stream and
  * publishes each trial's outcome as its own `TrialCompleted` / `TrialFailed` (the card's events, on
- * `runs.<id>.trial_completed|trial_failed`), pipelined: the publishes go out as trials finish and
- * are awaited together. A trial's failure is data (message, stack, fingerprint), never an outage:
- * the other trials run on.
+ * `runs.<id>.trial_completed|trial_failed`), pipelined: the publishes go out every
+ * OUTCOME_FLUSH_MS as trials finish and are awaited together. A trial's failure is data (message,
+ * stack, fingerprint), never an outage: the other trials run on.
  *
  * The engine is kept busy between batches: the next batch is pulled while the current one's last
  * trial runs, and a finished batch is acked once its outcomes are stored, while the next one already
  * runs (the transport renews its delivery meanwhile; a crash before the ack redelivers it, and trial
- * ids make the repeat count nothing twice).
+ * ids make the repeat count nothing twice). Just before that ack the run's coordinator is told what
+ * the batch recorded (`TrialBatchSettled`, ADR 0011).
  */
 @Controller()
 export class TrialBatchController implements OnApplicationShutdown {
@@ -201,8 +202,8 @@ export class TrialBatchController implements OnApplicationShutdown {
       const context = { trialId: o.trialId, params: o.params, fingerprint: o.fingerprint };
       track(pending, ctx.log('WARNING', `trial ${o.index} failed: ${o.errorMessage}`, context));
     };
-    // Outcomes go out once per slice of engine work (and at the end): each is its own event, but the
-    // publishes of a slice leave in one socket write instead of one write per trial.
+    // Outcomes go out at most every OUTCOME_FLUSH_MS, between engine slices (and at the end): each
+    // is its own event, but the publishes of a flush leave in one socket write.
     const queued: TrialOutcome[] = [];
     const published: TrialOutcome[] = [];
     const publishQueued = (): void => {
