@@ -252,11 +252,16 @@ async function main() {
   const logFormat = env.LOG_FORMAT ?? (env.LOG_PRETTY === '0' ? 'json' : 'pretty');
   const services = ['gateway', 'engine-worker', 'projection', 'scheduler'];
   const gatewayPort = env.GATEWAY_PORT ?? env.PORT ?? '3000';
+  // `PORT` is the gateway's here (`PORT=8080 npm start`): inherited by every service, they would all
+  // bind it. The others keep their own (ENGINE_WORKER_PORT…, or 3001–3003). concurrently starts
+  // each command with this process's environment under its own, hence the delete.
+  delete env.PORT;
+  delete process.env.PORT;
   const { result, commands } = concurrently(
     services.map((name) => ({
       name,
       command: `node apps/${name}/dist/main.js`,
-      env: { ...env, ...natsEnv(name), LOG_FORMAT: logFormat },
+      env: { ...env, ...(name === 'gateway' ? { PORT: gatewayPort } : {}), ...natsEnv(name), LOG_FORMAT: logFormat },
       cwd: root,
     })),
     { prefix: 'name', prefixColors: ['cyan', 'magenta', 'yellow', 'green'], cwd: root },
