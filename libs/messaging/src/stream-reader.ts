@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import {
   decodeEvent,
   eventDefinition,
@@ -31,17 +31,11 @@ export function toAuditEvent(h: StoredRunEvent): AuditEvent {
  * (Publishing goes through the transport's client, `JetStreamClient`.)
  */
 export class StreamReader {
-  readonly js: JetStreamClient;
-
-  /** `timeoutMs`: how long a lookup waits for the server (nats.js defaults to 5 s). */
   constructor(
     readonly nc: NatsConnection,
     readonly jsm: JetStreamManager,
     readonly topology: Topology,
-    timeoutMs?: number,
-  ) {
-    this.js = jetstream(nc, timeoutMs ? { timeout: timeoutMs } : {});
-  }
+  ) {}
 
   /** The last stored event of one type for a run, or undefined (a cheap direct lookup by subject). */
   async lastOfType(runId: string, type: RunEventType): Promise<StoredRunEvent | undefined> {

@@ -166,7 +166,7 @@ export class PlatformModule {
               nc,
               jsm,
               client: new JetStreamClient(nc, cfg.topology, cfg.natsRequestTimeoutMs),
-              reader: new StreamReader(nc, jsm, cfg.topology, cfg.natsRequestTimeoutMs),
+              reader: new StreamReader(nc, jsm, cfg.topology),
               connected: () => up && !nc.isClosed(),
             };
           },
