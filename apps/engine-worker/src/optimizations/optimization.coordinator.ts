@@ -122,12 +122,9 @@ export class OptimizationCoordinator {
    * worker may still append outcomes after it, which the fold ignores: docs/events.md).
    */
   async whenBatchesSettled(runId: string): Promise<void> {
-    const t = this.client.topology;
-    const subject = t.trialWorkSubject(runId);
     const deadline = performance.now() + BATCHES_SETTLE_MS;
     while (performance.now() < deadline) {
-      const info = await this.reader.jsm.streams.info(t.streams.work.name, { subjects_filter: subject });
-      if ((info.state.subjects?.[subject] ?? 0) === 0) return;
+      if ((await this.queuedBatches(runId)) === 0) return;
       await new Promise((r) => setTimeout(r, 25));
     }
     this.log.warn({ runId }, `trial batches still queued after ${BATCHES_SETTLE_MS} ms; recording the run's end`);
@@ -232,7 +229,8 @@ export class OptimizationCoordinator {
         verdict = await this.storedVerdict(ctx);
         if (verdict === undefined && performance.now() - heardAt >= makeUpAfterMs) {
           // Quiet for a while with outcomes missing: if no batch is left, read what is stored.
-          if ((await this.queuedBatches(ctx.runId)) === 0) {
+          // A failed lookup counts as batches still queued: the next check asks again.
+          if ((await this.queuedBatches(ctx.runId).catch(() => Number.POSITIVE_INFINITY)) === 0) {
             const before = tally.done.size;
             try {
               await this.reader.readHistory(ctx.runId, (e) => {
@@ -299,16 +297,12 @@ export class OptimizationCoordinator {
     return undefined;
   }
 
-  /** How many of the run's trial batches are still on the work queue (unknown: treated as some). */
+  /** How many of the run's trial batches are still on the work queue (taken but not yet acked included). */
   private async queuedBatches(runId: string): Promise<number> {
     const t = this.client.topology;
     const subject = t.trialWorkSubject(runId);
-    try {
-      const info = await this.reader.jsm.streams.info(t.streams.work.name, { subjects_filter: subject });
-      return info.state.subjects?.[subject] ?? 0;
-    } catch {
-      return Number.POSITIVE_INFINITY;
-    }
+    const info = await this.reader.jsm.streams.info(t.streams.work.name, { subjects_filter: subject });
+    return info.state.subjects?.[subject] ?? 0;
   }
 
   /**
