@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Page } from 'playwright-core';
-import { launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
+import { fillBacktestForm, launchBrowser, signInDashboard, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { expectScreenshot } from '../support/screenshots';
 import { http, TestSystem } from '../support/system';
@@ -116,12 +116,7 @@ describe('dashboard (browser end to end)', () => {
   });
 
   it('submits a backtest from the form and shows the progress reaching 100% and the metrics', async () => {
-    await page.goto(`${base}/new`);
-    await page.getByRole('radio', { name: 'Backtest' }).check();
-    await page.selectOption('select[name=strategy]', 'sma-crossover');
-    await page.fill('input[name=param-fast]', '10');
-    await page.fill('input[name=param-slow]', '30');
-    await page.fill('input[name=bars]', '2000000');
+    await fillBacktestForm(page, base, { fast: 10, slow: 30, bars: 2_000_000 });
     await shot('new-backtest-form');
     await expectScreenshot(page.getByRole('form', { name: 'New run' }), 'new-backtest-form');
     await page.getByRole('button', { name: 'Run backtest' }).click();

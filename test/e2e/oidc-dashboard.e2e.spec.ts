@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../support/browser';
+import { fillBacktestForm, launchBrowser, type TestBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { startIdp, type TestIdp } from '../support/oidc-idp';
 import { freePort, http, TestSystem } from '../support/system';
@@ -111,12 +111,7 @@ describe('dashboard: sign-in through OIDC (browser end to end)', () => {
     await page.reload();
     expect((await listed).status()).toBe(200);
 
-    await page.goto(`${base}/new`);
-    await page.getByRole('radio', { name: 'Backtest' }).check();
-    await page.selectOption('select[name=strategy]', 'sma-crossover');
-    await page.fill('input[name=param-fast]', '5');
-    await page.fill('input[name=param-slow]', '20');
-    await page.fill('input[name=bars]', '500');
+    await fillBacktestForm(page, base, { fast: 5, slow: 20, bars: 500 });
     await page.getByRole('button', { name: 'Run backtest' }).click();
     await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
     const id = /\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())?.[1] ?? '';
@@ -138,12 +133,7 @@ describe('dashboard: sign-in through OIDC (browser end to end)', () => {
     await signInAs(page, 'vic');
     await page.getByTestId('signed-in').filter({ hasText: 'vic (viewer)' }).waitFor();
     await page.getByRole('heading', { name: 'Runs' }).waitFor();
-    await page.goto(`${base}/new`);
-    await page.getByRole('radio', { name: 'Backtest' }).check();
-    await page.selectOption('select[name=strategy]', 'sma-crossover');
-    await page.fill('input[name=param-fast]', '5');
-    await page.fill('input[name=param-slow]', '20');
-    await page.fill('input[name=bars]', '500');
+    await fillBacktestForm(page, base, { fast: 5, slow: 20, bars: 500 });
     await page.getByRole('button', { name: 'Run backtest' }).click();
     await page.getByText('this needs the operator role').waitFor();
     expect(page.url()).toMatch(/\/new/);

@@ -56,6 +56,20 @@ export async function signInDashboard(browser: TestBrowser, apiKey: string): Pro
   });
 }
 
+/** Opens the dashboard's new-run form and fills in an sma-crossover backtest over a synthetic dataset. */
+export async function fillBacktestForm(
+  page: Page,
+  base: string,
+  values: { fast: number; slow: number; bars: number },
+): Promise<void> {
+  await page.goto(`${base}/new`);
+  await page.getByRole('radio', { name: 'Backtest' }).check();
+  await page.selectOption('select[name=strategy]', 'sma-crossover');
+  await page.fill('input[name=param-fast]', String(values.fast));
+  await page.fill('input[name=param-slow]', String(values.slow));
+  await page.fill('input[name=bars]', String(values.bars));
+}
+
 /**
  * The CSS that, during a screenshot, shows the toast containing `keepText` alone at the top of the
  * viewport. In place, its box sits on whatever fraction of a pixel the other toasts (coming and
