@@ -5,7 +5,16 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  * Every series carries a `service` label (set when the platform module starts).
  */
 export const metricsRegistry = new Registry();
-collectDefaultMetrics({ register: metricsRegistry });
+
+/**
+ * How often the event-loop delay histogram (`nodejs_eventloop_lag_*`) samples the loop. prom-client's
+ * default, 10 ms, is a timer that wakes every service 100 times a second whether or not it has work:
+ * on this project's reference machine (a nested VM where a wake-up costs tens of microseconds) that was
+ * the larger part of an idle service's CPU, and each wake-up preempted an engine on a saturated core.
+ * A block of the loop still shows in full: it delays the next sample by as long as it lasts.
+ */
+export const EVENT_LOOP_SAMPLE_MS = Math.max(1, Number(process.env.RUNFORGE_EVENT_LOOP_SAMPLE_MS ?? 100) || 100);
+collectDefaultMetrics({ register: metricsRegistry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
 
 export function setMetricsService(service: string): void {
   metricsRegistry.setDefaultLabels({ service });
