@@ -7,7 +7,7 @@ import {
   type ConsumerMessages,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { nanos, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import type { Topology } from '@runforge/contracts';
 import type { BatchBinding, ConsumerName } from './bindings';
 import { decoderFor } from './decoders';
@@ -21,6 +21,32 @@ import { causeOf, invoke, sleep, type Handler, type Runner } from './runner';
  * died with it and nothing said so until two heartbeats were missed.
  */
 const PULL_EXPIRES_MS = 5_000;
+
+/**
+ * One message of a batch. Its headers are decoded only when a handler asks for them: a projection
+ * batch is mostly trial outcomes, whose headers it never reads.
+ */
+class DeliveredMessage<T> implements BatchMessage<T> {
+  readonly seq: number;
+  readonly subject: string;
+  readonly storedAtMs: number;
+  readonly redelivered: boolean;
+
+  constructor(
+    private readonly msg: JsMsg,
+    readonly data: T | undefined,
+    readonly error?: unknown,
+  ) {
+    this.seq = msg.seq;
+    this.subject = msg.subject;
+    this.storedAtMs = msg.info.timestampNanos / 1e6;
+    this.redelivered = msg.info.redelivered;
+  }
+
+  get headers(): MsgHdrs | undefined {
+    return this.msg.headers;
+  }
+}
 
 /** The gates a batch binding waits on (the transport keeps them). */
 export interface Gates {
@@ -105,8 +131,17 @@ export class BatchRunner implements Runner {
       max_ack_pending: this.binding.maxAckPending,
     });
     const consumer = await jetstream(this.nc).consumers.get(spec.stream, spec.durable);
-    const messages = await consumer.consume({ max_messages: this.binding.maxMessages, expires: PULL_EXPIRES_MS });
-    this.messages = messages;
+    // Messages come to a callback, not an async iterator: a busy stream delivers one message per trial
+    // outcome, and iterating cost each of them a promise and a trip through the microtask queue.
+    let ended = false;
+    /**
+     * Stops consuming: what was delivered and not yet buffered is dropped (the restart reads it again).
+     * Called before `consume` resolved, it stops the messages as soon as they are there.
+     */
+    const end = (): void => {
+      ended = true;
+      this.messages?.stop();
+    };
     const buffer: JsMsg[] = [];
     let timer: NodeJS.Timeout | undefined;
     // A batch holding an urgent message closes `lingerMs` after it arrived; one of routine messages
@@ -136,17 +171,10 @@ export class BatchRunner implements Runner {
         .then(async () => {
           if (failure !== undefined) return;
           const batch: BatchMessage<unknown>[] = msgs.map((m) => {
-            const meta = {
-              seq: m.seq,
-              subject: m.subject,
-              headers: m.headers,
-              storedAtMs: m.info.timestampNanos / 1e6,
-              redelivered: m.info.redelivered,
-            };
             try {
-              return { ...meta, data: this.decode(m.data) };
+              return new DeliveredMessage(m, this.decode(m.data));
             } catch (error) {
-              return { ...meta, data: undefined, error };
+              return new DeliveredMessage(m, undefined, error);
             }
           });
           await invoke(this.handler, batch, new JetStreamBatchContext(batch, after));
@@ -155,7 +183,7 @@ export class BatchRunner implements Runner {
         })
         .catch((err: unknown) => {
           failure ??= err instanceof Error ? err : new Error(`${this.pattern} batch failed: ${causeOf(err)}`);
-          messages.stop();
+          end();
         })
         .finally(() => {
           applying = false;
@@ -170,17 +198,19 @@ export class BatchRunner implements Runner {
     // Deliveries are numbered per consumer, redeliveries included: a gap means some never arrived
     // (a reconnect), and the stream order can only be kept by starting again from the checkpoint.
     let lastDelivery = 0;
-    for await (const m of messages) {
+    const onMessage = (m: JsMsg): void => {
+      if (ended) return;
       if (m.info.deliverySequence !== lastDelivery + 1) {
         failure ??= new Error(
           `deliveries ${lastDelivery + 1}..${m.info.deliverySequence - 1} never arrived; restarting from the checkpoint`,
         );
-        messages.stop();
-        break;
+        end();
+        return;
       }
       lastDelivery = m.info.deliverySequence;
       buffer.push(m);
-      if (buffer.length >= this.binding.maxMessages) await flush();
+      // A full buffer goes at once, or as soon as the batch in flight ends (`flush` waits for it).
+      if (buffer.length >= this.binding.maxMessages) void flush();
       else {
         const urgent = this.binding.urgent?.(m.subject) ?? false;
         if (!timer || (urgent && !timerUrgent)) {
@@ -192,11 +222,18 @@ export class BatchRunner implements Runner {
           timer = setTimeout(() => void flush(), wait);
         }
       }
-      if (gate && !this.server.isGateOpen(gate)) {
-        messages.stop();
-        break;
-      }
-    }
+      if (gate && !this.server.isGateOpen(gate)) end();
+    };
+    const messages = await consumer.consume({
+      max_messages: this.binding.maxMessages,
+      expires: PULL_EXPIRES_MS,
+      callback: onMessage,
+    });
+    this.messages = messages;
+    if (ended) messages.stop();
+    // Ends when stopped: by `end`, by `interrupt` or `drain`, or by the client on a terminal error.
+    const closedBy = await messages.closed();
+    if (closedBy instanceof Error && !ended && !this.stopping) failure ??= closedBy;
     clearTimeout(timer);
     // After a failure (or a closed gate) what is buffered is not applied nor acked: the restart reads it again.
     if (failure === undefined && !(gate && !this.server.isGateOpen(gate))) {
