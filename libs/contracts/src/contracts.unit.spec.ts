@@ -10,9 +10,12 @@ import {
   eventTypeForToken,
   evolveRun,
   parseRunSubject,
+  RUN_ENDING_EVENT_TYPES,
+  TERMINAL_STATUSES,
   toFieldIssues,
   topology,
   type RunEvent,
+  type RunEventType,
   type RunView,
 } from './index';
 
@@ -155,6 +158,41 @@ describe('evolveRun (the fold behind every read model)', () => {
       seq: 3,
     });
     expect(again?.processedBars).toBe(10);
+  });
+
+  it('ends a run only on an event of RUN_ENDING_EVENT_TYPES (what lets the projection skip its end check)', () => {
+    const trial = { trialId: 't1', index: 0, params: { fast: 5 }, durationMs: 1, workerId: 'w1' };
+    // Every event type, so a new one cannot be forgotten here (the Record names them all).
+    const samples: Record<RunEventType, RunEvent> = {
+      RunRequested: requested,
+      RunStarted: createEvent('RunStarted', meta(1), { workerId: 'w1', totalBars: 1000 }),
+      BarProgressed: createEvent('BarProgressed', meta(1), { processedBars: 10, totalBars: 1000 }),
+      RunProgressed: createEvent('RunProgressed', meta(1), { percent: 50 }),
+      TrialCompleted: createEvent('TrialCompleted', meta(1), { ...trial, metrics: { sharpe: 1 }, score: 1 }),
+      TrialFailed: createEvent('TrialFailed', meta(1), { ...trial, errorMessage: 'boom', fingerprint: 'f1' }),
+      TrialsRecorded: createEvent('TrialsRecorded', meta(1), {
+        outcomes: [{ ...trial, status: 'Completed', metrics: { sharpe: 1 }, score: 1 }],
+      }),
+      RunCompleted: createEvent('RunCompleted', meta(1), {
+        durationMs: 5,
+        result: { metrics: { sharpe: 1 }, equityCurve: [], bars: 1000 },
+      }),
+      RunFailed: createEvent('RunFailed', meta(1), { errorMessage: 'boom', reason: 'error' }),
+      RunCancellationRequested: createEvent('RunCancellationRequested', meta(), { requestedBy: 'api' }),
+      RunCancelled: createEvent('RunCancelled', meta(1), {}),
+      RunAttemptAbandoned: createEvent('RunAttemptAbandoned', meta(1), { abandonedAttempt: 1, reason: 'stalled' }),
+      RunLogged: createEvent('RunLogged', meta(1), { level: 'INFO', message: 'hello' }),
+    };
+    const pending = fold([requested]) as RunView;
+    const running = evolveRun(pending, samples.RunStarted, { seq: 2 }) as RunView;
+    const ending = new Set<string>();
+    for (const [type, event] of Object.entries(samples)) {
+      for (const before of [pending, running]) {
+        const after = evolveRun(before, event, { seq: 10 });
+        if (after && TERMINAL_STATUSES.has(after.status)) ending.add(type);
+      }
+    }
+    expect([...ending].sort()).toEqual([...RUN_ENDING_EVENT_TYPES].sort());
   });
 });
 

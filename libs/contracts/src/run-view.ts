@@ -1,4 +1,4 @@
-import type { RunEvent, TrialOutcome } from './events';
+import type { RunEvent, RunEventType, TrialOutcome } from './events';
 import type { RunView } from './run-fields';
 import { TERMINAL_STATUSES } from './run-vocabulary';
 
@@ -89,6 +89,18 @@ function progressed(next: RunView, at: string): void {
   if (gap > next.longestProgressGapMs) next.longestProgressGapMs = gap;
   if (next.lastProgressAt === null || gap > 0) next.lastProgressAt = at;
 }
+
+/**
+ * The events after which `evolveRun` may leave a run in a terminal status: its three ends, and a
+ * cancellation asked before any worker started the run. No other event ends a run (a unit test folds
+ * every event type to hold this), so a batch without any of them cannot end one.
+ */
+export const RUN_ENDING_EVENT_TYPES: ReadonlySet<RunEventType> = new Set<RunEventType>([
+  'RunCompleted',
+  'RunFailed',
+  'RunCancelled',
+  'RunCancellationRequested',
+]);
 
 /**
  * `evolveRun` is the single definition of how events change a run (`RunView`, declared field by

@@ -3,10 +3,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { CONSUMER_SETTINGS, eventDefinition, HEADERS, type RunEvent, type RunView } from '@runforge/contracts';
 import { JetStreamServer, type BatchMessage } from '@runforge/messaging';
 import { Messaging, RUNFORGE_CONFIG, type RunForgeConfig } from '@runforge/service';
-import { setProjectionAppliedSeq, traceIdOfTraceparent } from '@runforge/telemetry';
+import { setProjectionAppliedSeq } from '@runforge/telemetry';
 import type { PoolClient, QueryResult } from 'pg';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
-import { applyBatch, PROJECTION_NAME, readCheckpoint, type ProjectedMessage } from './runs.projection';
+import { applyBatch, PROJECTION_NAME, readCheckpoint, traceIdFor, type ProjectedMessage } from './runs.projection';
 import { ProjectionObserver } from './projection.observer';
 import { StallWatch, type StallState } from './stall-watch';
 
@@ -349,11 +349,7 @@ export class ProjectionConsumer implements OnApplicationBootstrap, OnApplication
         this.log.error({ err: m.error, seq: m.seq, subject: m.subject }, 'undecodable event skipped');
         continue;
       }
-      batch.push({
-        seq: m.seq,
-        event: m.data,
-        traceId: traceIdOfTraceparent(m.headers?.get(HEADERS.traceparent) || undefined),
-      });
+      batch.push({ seq: m.seq, event: m.data, traceId: traceIdFor(m.data, () => m.headers?.get(HEADERS.traceparent)) });
     }
     if (lastSeq <= this.appliedSeq) return new Map();
     const mine = this.appliedSeq;

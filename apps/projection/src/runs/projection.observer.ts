@@ -1,5 +1,12 @@
 import { Logger } from '@nestjs/common';
-import { eventTypeForToken, HEADERS, parseRunSubject, type RunEvent, type RunView } from '@runforge/contracts';
+import {
+  eventTypeForToken,
+  HEADERS,
+  parseRunSubject,
+  type RunEvent,
+  type RunView,
+  type Topology,
+} from '@runforge/contracts';
 import type { BatchMessage } from '@runforge/messaging';
 import {
   LIFECYCLE_EVENT_TYPES,
@@ -12,6 +19,12 @@ import {
   type TracedMessage,
 } from '@runforge/telemetry';
 import { type RunForgeConfig } from '@runforge/service';
+
+/** An undecodable message's run and type, as its subject names them. */
+function whatSubjectSays(t: Topology, subject: string): { runId: string; type: string } | undefined {
+  const parsed = parseRunSubject(t, subject);
+  return parsed && { runId: parsed.runId, type: eventTypeForToken(parsed.eventToken) ?? parsed.eventToken };
+}
 
 /**
  * Observability of the projection, kept beside the consumer so the consumer stays about folding:
@@ -36,19 +49,23 @@ export class ProjectionObserver {
     const t = this.cfg.topology;
     const traced: TracedMessage[] = [];
     const lifecycleMsgs: BatchMessage<RunEvent>[] = [];
+    // A run's spans hang under the trace of its first message in the batch: only that one's
+    // headers are read.
+    const runsSeen = new Set<string>();
     for (const m of msgs) {
       if (m.redelivered) redeliveries.inc({ consumer: t.consumers.projection.durable });
       if (m.seq <= appliedBefore) continue;
-      const parsed = parseRunSubject(t, m.subject);
-      if (!parsed) continue;
-      const type = eventTypeForToken(parsed.eventToken);
+      const of = m.data ? { runId: m.data.runId, type: m.data.type } : whatSubjectSays(t, m.subject);
+      if (!of) continue;
+      const first = !runsSeen.has(of.runId);
+      if (first) runsSeen.add(of.runId);
       traced.push({
         seq: m.seq,
-        runId: parsed.runId,
-        type: type ?? parsed.eventToken,
-        traceparent: m.headers?.get(HEADERS.traceparent) || undefined,
+        runId: of.runId,
+        type: of.type,
+        traceparent: first ? m.headers?.get(HEADERS.traceparent) || undefined : undefined,
       });
-      if (type && LIFECYCLE_EVENT_TYPES.has(type)) lifecycleMsgs.push(m);
+      if ((LIFECYCLE_EVENT_TYPES as ReadonlySet<string>).has(of.type)) lifecycleMsgs.push(m);
     }
     if (traced.length === 0) {
       await apply();

@@ -1,6 +1,7 @@
 import {
   evolveRun,
   RUN_COLUMNS,
+  RUN_ENDING_EVENT_TYPES,
   runFromColumns,
   runToColumns,
   storableJson,
@@ -20,9 +21,17 @@ export interface ProjectedMessage {
   readonly traceId?: string;
 }
 
+/**
+ * The trace id a run's row keeps: its request's (the fold reads it from `RunRequested` only), so the
+ * `traceparent` of any other event — most of them trial outcomes — is neither read nor parsed.
+ */
+export function traceIdFor(event: RunEvent, traceparent: () => string | undefined): string | undefined {
+  return event.type === 'RunRequested' ? traceIdOfTraceparent(traceparent() || undefined) : undefined;
+}
+
 /** Events read back from the stream, as the projection applies them. */
 export function projected(events: readonly StoredRunEvent[]): ProjectedMessage[] {
-  return events.map((e) => ({ seq: e.seq, event: e.event, traceId: traceIdOfTraceparent(e.traceparent) }));
+  return events.map((e) => ({ seq: e.seq, event: e.event, traceId: traceIdFor(e.event, () => e.traceparent) }));
 }
 
 export const PROJECTION_NAME = 'runs';
@@ -31,6 +40,8 @@ export const PROJECTION_NAME = 'runs';
 const TRIAL_ROWS_PER_INSERT = 4_000;
 
 type Row = Record<string, unknown>;
+
+const isEnded = (view: RunView): boolean => TERMINAL_STATUSES.has(view.status);
 
 /**
  * Folds a batch of events into the read models in the caller's transaction. Reads every affected
@@ -69,14 +80,17 @@ export async function applyBatch(
   const changed = new Set<string>();
 
   // Outcomes that arrive after their run ended (trials still running when it was stopped) are not
-  // part of it: the run's counts are final at its end (evolveRun), and so is its trials list.
+  // part of it: the run's counts are final at its end (evolveRun), and so is its trials list. Only a
+  // batch holding an end, or a run already ended, can have any: only then is the batch folded twice.
   const afterEnd = new Set<number>();
-  const probe = new Map(views);
-  for (const m of batch) {
-    const before = probe.get(m.event.runId);
-    if (before && TERMINAL_STATUSES.has(before.status)) afterEnd.add(m.seq);
-    const after = evolveRun(before, m.event, { seq: m.seq });
-    if (after) probe.set(m.event.runId, after);
+  if (batch.some((m) => RUN_ENDING_EVENT_TYPES.has(m.event.type)) || [...views.values()].some(isEnded)) {
+    const probe = new Map(views);
+    for (const m of batch) {
+      const before = probe.get(m.event.runId);
+      if (before && isEnded(before)) afterEnd.add(m.seq);
+      const after = evolveRun(before, m.event, { seq: m.seq });
+      if (after) probe.set(m.event.runId, after);
+    }
   }
 
   // Trials first: their insert tells which trial ids are new (counting is idempotent per trial id).
