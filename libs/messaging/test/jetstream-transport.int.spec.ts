@@ -4,14 +4,16 @@ import { NestFactory } from '@nestjs/core';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
-import type { RunDispatch } from '@runforge/contracts';
+import { createEvent, type RunDispatch, type RunEvent } from '@runforge/contracts';
 import {
+  batch,
   connectNats,
   JetStreamClient,
   JetStreamContext,
   JetStreamServer,
   provisionTopology,
   pull,
+  type BatchMessage,
 } from '@runforge/messaging';
 import { eventually } from '../../../test/support/eventually';
 import { cleanupIsolation, NATS_URL, newIsolation, type Isolation } from '../../../test/support/system';
@@ -40,6 +42,35 @@ class DispatchProbeController {
 
 @Module({ controllers: [DispatchProbeController] })
 class ProbeModule {}
+
+/** The batches a batch binding handed over (stream sequences, redelivered or not); each is held a while. */
+const batches: { seqs: number[]; redelivered: number }[] = [];
+/** A batch closes at this many messages; the test's backlog is several times more. */
+const BATCH_MAX = 100;
+
+@Controller()
+class BatchProbeController {
+  @EventPattern(
+    'runs.>',
+    batch({
+      consumer: 'projection',
+      maxMessages: BATCH_MAX,
+      lingerMs: 2,
+      minIntervalMs: 50,
+      // Far longer than the test waits: what is applied came by delivery, never by redelivery.
+      ackWaitSeconds: 300,
+      maxAckPending: 20_000,
+    }),
+  )
+  async apply(@Payload() messages: BatchMessage<RunEvent>[]): Promise<void> {
+    batches.push({ seqs: messages.map((m) => m.seq), redelivered: messages.filter((m) => m.redelivered).length });
+    // A slow apply: while it runs, the backlog keeps arriving, and the buffer outgrows a batch.
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+@Module({ controllers: [BatchProbeController] })
+class BatchProbeModule {}
 
 const dispatch = (runId: string, priority: 'high' | 'normal'): RunDispatch => ({
   type: 'RunDispatch',
@@ -81,6 +112,31 @@ describe('JetStreamServer: handlers bound with @EventPattern to durable pull con
   afterAll(async () => {
     await nc.close();
     await cleanupIsolation(iso);
+  });
+
+  it('applies a backlog several batches long in full batches, none of it left waiting for a redelivery', async () => {
+    const backlog = 7 * BATCH_MAX + 37;
+    const meta = { runId: 'backlog-1', attempt: 1, occurredAt: new Date().toISOString() };
+    await Promise.all(
+      Array.from({ length: backlog }, (_, i) =>
+        client.publishEvent(createEvent('RunLogged', meta, { level: 'INFO', message: `line ${i}` }), {
+          discriminator: i,
+        }),
+      ),
+    );
+    const server = new JetStreamServer();
+    server.useConnection(() => ({ nc, topology: iso.topology }));
+    server.useStartSequence(() => Promise.resolve(0));
+    app = await NestFactory.createMicroservice(BatchProbeModule, { strategy: server, logger: false });
+    await app.listen();
+    await eventually(
+      'the whole backlog to be applied',
+      () => Promise.resolve(new Set(batches.flatMap((b) => b.seqs)).size),
+      (n) => n === backlog,
+    );
+    expect(batches.every((b) => b.seqs.length <= BATCH_MAX)).toBe(true);
+    expect(batches.reduce((n, b) => n + b.redelivered, 0)).toBe(0);
+    expect(batches.flatMap((b) => b.seqs)).toEqual(Array.from({ length: backlog }, (_, i) => i + 1));
   });
 
   it('takes high-priority messages first, and after four in a row lets a waiting normal one go first once', async () => {

@@ -78,6 +78,10 @@ export class BatchRunner implements Runner {
     this.decode = decoderFor(pattern);
   }
 
+  private isUrgent(m: JsMsg): boolean {
+    return this.binding.urgent?.(m.subject) ?? false;
+  }
+
   get gateName(): string | undefined {
     return this.binding.gate;
   }
@@ -191,9 +195,22 @@ export class BatchRunner implements Runner {
           if (flushWhenDone || buffer.length >= this.binding.maxMessages) {
             flushWhenDone = false;
             void flush();
+          } else if (buffer.length > 0) {
+            // What arrived during the batch, when nothing more may come: it goes by the usual rule.
+            arm(buffer.some((m) => this.isUrgent(m)));
           }
         });
       return chain;
+    };
+    /** Closes the buffered batch `lingerMs` from now if urgent, else no sooner than `minIntervalMs` after the last one began. */
+    const arm = (urgent: boolean): void => {
+      if (timer && (timerUrgent || !urgent)) return;
+      clearTimeout(timer);
+      const wait = urgent
+        ? this.binding.lingerMs
+        : Math.max(this.binding.lingerMs, lastFlushAt + (this.binding.minIntervalMs ?? 0) - performance.now());
+      timerUrgent = urgent;
+      timer = setTimeout(() => void flush(), wait);
     };
     // Deliveries are numbered per consumer, redeliveries included: a gap means some never arrived
     // (a reconnect), and the stream order can only be kept by starting again from the checkpoint.
@@ -211,17 +228,7 @@ export class BatchRunner implements Runner {
       buffer.push(m);
       // A full buffer goes at once, or as soon as the batch in flight ends (`flush` waits for it).
       if (buffer.length >= this.binding.maxMessages) void flush();
-      else {
-        const urgent = this.binding.urgent?.(m.subject) ?? false;
-        if (!timer || (urgent && !timerUrgent)) {
-          clearTimeout(timer);
-          const wait = urgent
-            ? this.binding.lingerMs
-            : Math.max(this.binding.lingerMs, lastFlushAt + (this.binding.minIntervalMs ?? 0) - performance.now());
-          timerUrgent = urgent;
-          timer = setTimeout(() => void flush(), wait);
-        }
-      }
+      else arm(this.isUrgent(m));
       if (gate && !this.server.isGateOpen(gate)) end();
     };
     const messages = await consumer.consume({
