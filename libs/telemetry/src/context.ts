@@ -52,10 +52,7 @@ export function contextFromTraceparent(
   return trace.getSpanContext(ctx) ? ctx : undefined;
 }
 
-/**
- * The 32-hex trace id inside a `traceparent`, or undefined. Parsed without building a context: the
- * projection asks it of every event it stores.
- */
+/** The 32-hex trace id inside a `traceparent`, or undefined (parsed, without building a context). */
 export function traceIdOfTraceparent(traceparent: string | undefined): string | undefined {
   const sc = traceparent ? parseTraceParent(traceparent) : null;
   return sc && isSpanContextValid(sc) ? sc.traceId : undefined;
